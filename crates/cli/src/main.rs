@@ -1,0 +1,47 @@
+//! `media-edge`: media-edge's command-line tool.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod process;
+
+#[derive(Parser)]
+#[command(name = "media-edge", version, about = "media-edge's command-line tool")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the image processor's processing on local files, without AWS.
+    ///
+    /// Writes variants and a manifest per file under DIR (the same layout as the variants bucket)
+    /// and prints one JSON report per file with the status event's fields. Settings come from the
+    /// same environment variables as the Lambda (VARIANTS, JPEG_QUALITY, MAX_PIXELS, …).
+    /// Exits 1 when any file failed.
+    Process {
+        /// Images to process.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Output directory (created if missing).
+        #[arg(long, short)]
+        out: PathBuf,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Process { files, out } => process::run(&files, &out).await,
+    }
+}

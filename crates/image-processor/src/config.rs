@@ -1,0 +1,172 @@
+//! The processor's configuration, from environment variables (see the README's table).
+
+use media_edge_shared::env::{self, ConfigError, Vars};
+
+use crate::decode::Limits;
+use crate::keys::OutputLayout;
+use crate::render::{default_variants, RenderSettings, VariantSpec};
+
+/// Variants are immutable (their key names the source version), so shared caches may keep them a year.
+pub const VARIANT_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
+/// The manifest's key is stable and its content changes on re-upload: cache it briefly.
+pub const MANIFEST_CACHE_CONTROL: &str = "public, max-age=60";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessorConfig {
+    /// `ORIGINALS_BUCKET`: events from any other bucket are ignored.
+    pub originals_bucket: String,
+    /// `VARIANTS_BUCKET`: where variants and manifests go (may equal the originals bucket).
+    pub variants_bucket: String,
+    /// `INPUT_PREFIX` (default `uploads/`) and `OUTPUT_PREFIX` (default empty).
+    pub layout: OutputLayout,
+    /// `STATUS_TOPIC_ARN`.
+    pub status_topic_arn: String,
+    pub render: RenderSettings,
+}
+
+impl ProcessorConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&env::ProcessEnv)
+    }
+
+    pub fn from_vars(vars: &impl Vars) -> Result<Self, ConfigError> {
+        let originals_bucket = env::required(vars, "ORIGINALS_BUCKET")?;
+        let variants_bucket = env::required(vars, "VARIANTS_BUCKET")?;
+        let layout = OutputLayout {
+            input_prefix: env::optional(vars, "INPUT_PREFIX").unwrap_or_else(|| "uploads/".into()),
+            output_prefix: env::optional(vars, "OUTPUT_PREFIX").unwrap_or_default(),
+        };
+        if originals_bucket == variants_bucket
+            && (layout.output_prefix.starts_with(&layout.input_prefix)
+                || layout.input_prefix.starts_with(&layout.output_prefix))
+        {
+            // Outputs landing under the input prefix would trigger the processor on its own outputs.
+            return Err(env::invalid(
+                "OUTPUT_PREFIX",
+                &layout.output_prefix,
+                format!(
+                    "with one bucket, INPUT_PREFIX ({:?}) and OUTPUT_PREFIX must not overlap",
+                    layout.input_prefix
+                ),
+            ));
+        }
+        let status_topic_arn = env::required(vars, "STATUS_TOPIC_ARN")?;
+        Ok(ProcessorConfig {
+            originals_bucket,
+            variants_bucket,
+            layout,
+            status_topic_arn,
+            render: render_settings_from_vars(vars)?,
+        })
+    }
+
+    /// True for keys the processor itself writes: never to be processed (no recursive loop).
+    pub fn is_own_output(&self, bucket: &str, key: &str) -> bool {
+        bucket == self.variants_bucket && key.starts_with(&self.layout.output_prefix)
+    }
+}
+
+/// Render settings alone: shared with `media-edge process`, which needs no buckets.
+pub fn render_settings_from_vars(vars: &impl Vars) -> Result<RenderSettings, ConfigError> {
+    let defaults = Limits::default();
+    let limits = Limits {
+        max_input_bytes: env::parsed_or(vars, "MAX_INPUT_BYTES", defaults.max_input_bytes)?,
+        max_pixels: env::parsed_or(vars, "MAX_PIXELS", defaults.max_pixels)?,
+        max_dimension: env::parsed_or(vars, "MAX_DIMENSION", defaults.max_dimension)?,
+        max_frames: env::parsed_or(vars, "MAX_FRAMES", defaults.max_frames)?,
+    };
+    let jpeg_quality: u8 = env::parsed_or(vars, "JPEG_QUALITY", 80)?;
+    if !(1..=100).contains(&jpeg_quality) {
+        return Err(env::invalid("JPEG_QUALITY", &jpeg_quality.to_string(), "must be 1–100"));
+    }
+    let variants = match env::optional(vars, "VARIANTS") {
+        None => default_variants(),
+        Some(text) => parse_variants(&text)?,
+    };
+    Ok(RenderSettings { variants, jpeg_quality, limits })
+}
+
+/// `thumbnail:200,mobile:640,tablet:1024,pc:1920`
+pub fn parse_variants(text: &str) -> Result<Vec<VariantSpec>, ConfigError> {
+    let bad = |reason: String| env::invalid("VARIANTS", text, reason);
+    let mut variants: Vec<VariantSpec> = Vec::new();
+    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (name, width) =
+            item.split_once(':').ok_or_else(|| bad(format!("{item:?} is not name:width")))?;
+        let name = name.trim();
+        let valid_name = !name.is_empty()
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid_name {
+            return Err(bad(format!("variant name {name:?} must be letters, digits, - or _")));
+        }
+        let width: u32 = width.trim().parse().map_err(|_| bad(format!("width of {name} is not a number")))?;
+        if !(1..=8192).contains(&width) {
+            return Err(bad(format!("width of {name} must be 1–8192")));
+        }
+        if variants.iter().any(|v| v.name == name) {
+            return Err(bad(format!("variant {name} is listed twice")));
+        }
+        variants.push(VariantSpec::new(name, width));
+    }
+    if variants.is_empty() {
+        return Err(bad("no variants".into()));
+    }
+    Ok(variants)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Vars {
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |name: &str| map.get(name).cloned()
+    }
+
+    const BASE: [(&str, &str); 3] = [
+        ("ORIGINALS_BUCKET", "originals"),
+        ("VARIANTS_BUCKET", "variants"),
+        ("STATUS_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:status"),
+    ];
+
+    #[test]
+    fn defaults() {
+        let config = ProcessorConfig::from_vars(&vars(&BASE)).unwrap();
+        assert_eq!(config.layout.input_prefix, "uploads/");
+        assert_eq!(config.render.jpeg_quality, 80);
+        let widths: Vec<u32> = config.render.variants.iter().map(|v| v.max_width).collect();
+        assert_eq!(widths, [200, 640, 1024, 1920]);
+    }
+
+    #[test]
+    fn one_bucket_needs_disjoint_prefixes() {
+        let mut pairs = BASE.to_vec();
+        pairs[1] = ("VARIANTS_BUCKET", "originals");
+        assert!(ProcessorConfig::from_vars(&vars(&pairs)).is_err(), "empty output prefix overlaps");
+        pairs.push(("OUTPUT_PREFIX", "uploads/variants/"));
+        assert!(ProcessorConfig::from_vars(&vars(&pairs)).is_err());
+        pairs.pop();
+        pairs.push(("OUTPUT_PREFIX", "variants/"));
+        let config = ProcessorConfig::from_vars(&vars(&pairs)).unwrap();
+        assert!(config.is_own_output("originals", "variants/a.jpg/x/pc.jpg"));
+        assert!(!config.is_own_output("originals", "uploads/a.jpg"));
+    }
+
+    #[test]
+    fn variants_parse_and_reject_nonsense() {
+        let v = parse_variants("small:100, big:2000").unwrap();
+        assert_eq!(v, vec![VariantSpec::new("small", 100), VariantSpec::new("big", 2000)]);
+        for bad in ["", "x", "a:0", "a:ten", "a/b:10", "a:10,a:20", "a:99999"] {
+            assert!(parse_variants(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn quality_is_bounded() {
+        let mut pairs = BASE.to_vec();
+        pairs.push(("JPEG_QUALITY", "0"));
+        assert!(ProcessorConfig::from_vars(&vars(&pairs)).is_err());
+    }
+}

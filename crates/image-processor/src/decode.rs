@@ -1,0 +1,213 @@
+//! Decoding an untrusted original: sniff the real format, check limits from the headers before
+//! allocating pixels, decode once, apply EXIF orientation.
+
+use std::io::Cursor;
+
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
+
+use crate::error::ImageError;
+use crate::gif_probe;
+
+/// Bounds on what one original may cost. Checked before any pixel buffer is allocated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest original accepted, in bytes.
+    pub max_input_bytes: u64,
+    /// Largest width × height accepted.
+    pub max_pixels: u64,
+    /// Largest width or height accepted (guards against 1 × 100 000 000 strips).
+    pub max_dimension: u32,
+    /// Most frames an animated GIF may have.
+    pub max_frames: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_input_bytes: 64 * 1024 * 1024,
+            // 100 MP covers full-resolution 48/61/100 MP camera and phone sensors; decoded as RGB it is
+            // 300 MB, which the processor's memory setting accommodates. imgproxy's 16.8 MP is too few.
+            max_pixels: 100_000_000,
+            max_dimension: 30_000,
+            max_frames: 2_000,
+        }
+    }
+}
+
+/// The formats we accept as originals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceFormat {
+    Jpeg,
+    Png,
+    Gif,
+    WebP,
+}
+
+impl SourceFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceFormat::Jpeg => "JPEG",
+            SourceFormat::Png => "PNG",
+            SourceFormat::Gif => "GIF",
+            SourceFormat::WebP => "WebP",
+        }
+    }
+
+    fn image_format(self) -> ImageFormat {
+        match self {
+            SourceFormat::Jpeg => ImageFormat::Jpeg,
+            SourceFormat::Png => ImageFormat::Png,
+            SourceFormat::Gif => ImageFormat::Gif,
+            SourceFormat::WebP => ImageFormat::WebP,
+        }
+    }
+
+    /// What a file name's extension claims, if it names one of our formats.
+    pub fn from_extension(ext: &str) -> Option<SourceFormat> {
+        match ext.to_ascii_lowercase().as_str() {
+            "jpg" | "jpeg" | "jpe" | "jfif" => Some(SourceFormat::Jpeg),
+            "png" => Some(SourceFormat::Png),
+            "gif" => Some(SourceFormat::Gif),
+            "webp" => Some(SourceFormat::WebP),
+            _ => None,
+        }
+    }
+}
+
+/// Identifies the content by its magic bytes, and checks it against what the name claims.
+///
+/// A name without an extension is judged by content alone; a name whose extension is not an image
+/// type we accept, or names a different one than the content is, is refused.
+pub fn sniff(bytes: &[u8], name: &str) -> Result<SourceFormat, ImageError> {
+    let content = match image::guess_format(bytes) {
+        Ok(ImageFormat::Jpeg) => SourceFormat::Jpeg,
+        Ok(ImageFormat::Png) => SourceFormat::Png,
+        Ok(ImageFormat::Gif) => SourceFormat::Gif,
+        Ok(ImageFormat::WebP) => SourceFormat::WebP,
+        Ok(other) => {
+            return Err(ImageError::Unsupported(format!(
+                "{} images are not accepted (JPEG, PNG, GIF and WebP are)",
+                other.extensions_str().first().copied().unwrap_or("this kind of").to_uppercase()
+            )))
+        }
+        Err(_) => {
+            return Err(ImageError::Unsupported(
+                "content is not a JPEG, PNG, GIF or WebP image".to_string(),
+            ))
+        }
+    };
+    if let Some(ext) = extension(name) {
+        match SourceFormat::from_extension(ext) {
+            Some(claimed) if claimed == content => {}
+            Some(claimed) => {
+                return Err(ImageError::Mismatch(format!(
+                    "name says .{ext} ({}) but the content is {}",
+                    claimed.name(),
+                    content.name()
+                )))
+            }
+            None => {
+                return Err(ImageError::Unsupported(format!(
+                    ".{ext} files are not accepted (JPEG, PNG, GIF and WebP are)"
+                )))
+            }
+        }
+    }
+    Ok(content)
+}
+
+fn extension(name: &str) -> Option<&str> {
+    let file = name.rsplit('/').next().unwrap_or(name);
+    let (stem, ext) = file.rsplit_once('.')?;
+    (!stem.is_empty() && !ext.is_empty()).then_some(ext)
+}
+
+/// A decoded original, upright, with what is worth carrying into the variants.
+pub struct Decoded {
+    pub format: SourceFormat,
+    pub image: DynamicImage,
+    /// Colour profile, kept so colours stay right; everything else (EXIF, GPS, XMP) is dropped.
+    pub icc_profile: Option<Vec<u8>>,
+    /// Frames in the original (1 for stills; animated GIFs are rendered from their first frame here).
+    pub frames: u32,
+}
+
+/// Decodes `bytes` under `limits`. The pixel check uses the header's dimensions, so a decompression
+/// bomb is refused before its pixels are allocated.
+pub fn decode(bytes: &[u8], name: &str, limits: &Limits) -> Result<Decoded, ImageError> {
+    if bytes.len() as u64 > limits.max_input_bytes {
+        return Err(ImageError::TooLarge(format!(
+            "{} bytes exceeds the {} byte limit",
+            bytes.len(),
+            limits.max_input_bytes
+        )));
+    }
+    let format = sniff(bytes, name)?;
+
+    let mut frames = 1;
+    if format == SourceFormat::Gif {
+        let probe = gif_probe::probe(Cursor::new(bytes), limits)?;
+        frames = probe.frames;
+    }
+
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format.image_format());
+    let mut image_limits = image::Limits::default();
+    image_limits.max_image_width = Some(limits.max_dimension);
+    image_limits.max_image_height = Some(limits.max_dimension);
+    // 16-bit RGBA is the widest buffer a decoder makes; allow for it plus working space.
+    image_limits.max_alloc = Some(limits.max_pixels.saturating_mul(8).saturating_add(64 << 20));
+    reader.limits(image_limits);
+
+    let mut decoder = reader.into_decoder().map_err(ImageError::from_decode)?;
+    let (width, height) = decoder.dimensions();
+    check_dimensions(width, height, limits)?;
+    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let icc_profile = decoder.icc_profile().ok().flatten();
+    let mut image = DynamicImage::from_decoder(decoder).map_err(ImageError::from_decode)?;
+    image.apply_orientation(orientation);
+    Ok(Decoded { format, image, icc_profile, frames })
+}
+
+pub(crate) fn check_dimensions(width: u32, height: u32, limits: &Limits) -> Result<(), ImageError> {
+    if width == 0 || height == 0 {
+        return Err(ImageError::Corrupt(format!("image has no pixels ({width}×{height})")));
+    }
+    let pixels = u64::from(width) * u64::from(height);
+    if width > limits.max_dimension || height > limits.max_dimension || pixels > limits.max_pixels {
+        return Err(ImageError::TooLarge(format!(
+            "{width}×{height} ({:.1} MP) exceeds the limit of {:.1} MP and {} px per side",
+            pixels as f64 / 1e6,
+            limits.max_pixels as f64 / 1e6,
+            limits.max_dimension
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PNG_MAGIC: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+    const JPEG_MAGIC: &[u8] = b"\xff\xd8\xff\xe0\0\x10JFIF\0";
+
+    #[test]
+    fn content_decides_and_must_match_the_extension() {
+        assert_eq!(sniff(PNG_MAGIC, "a/b.PNG").unwrap(), SourceFormat::Png);
+        assert_eq!(sniff(JPEG_MAGIC, "a/photo.jpeg").unwrap(), SourceFormat::Jpeg);
+        assert_eq!(sniff(JPEG_MAGIC, "a/no-extension").unwrap(), SourceFormat::Jpeg);
+        assert!(matches!(sniff(JPEG_MAGIC, "a/b.png"), Err(ImageError::Mismatch(_))));
+        assert!(matches!(sniff(JPEG_MAGIC, "a/b.heic"), Err(ImageError::Unsupported(_))));
+        assert!(matches!(sniff(b"hello world", "a/b.jpg"), Err(ImageError::Unsupported(_))));
+        assert!(matches!(sniff(b"BM\0\0\0\0\0\0", "a/b.bmp"), Err(ImageError::Unsupported(_))));
+    }
+
+    #[test]
+    fn dimension_limits() {
+        let limits = Limits { max_pixels: 100, max_dimension: 50, ..Limits::default() };
+        assert!(check_dimensions(10, 10, &limits).is_ok());
+        assert!(matches!(check_dimensions(11, 10, &limits), Err(ImageError::TooLarge(_))));
+        assert!(matches!(check_dimensions(51, 1, &limits), Err(ImageError::TooLarge(_))));
+        assert!(matches!(check_dimensions(0, 1, &limits), Err(ImageError::Corrupt(_))));
+    }
+}

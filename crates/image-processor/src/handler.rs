@@ -1,0 +1,127 @@
+//! The Lambda handler: an SQS batch in, the messages to retry out (ReportBatchItemFailures).
+//!
+//! Each message runs in its own task, so a panic fails that message only. Permanent failures are
+//! reported on the status topic and acknowledged; transient ones are handed back to SQS, which
+//! retries them and dead-letters them after the queue's maxReceiveCount.
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use media_edge_shared::s3_event::{parse_sqs_body, Notification, ObjectEvent};
+use media_edge_shared::status::{FailureReport, Outcome, SourceObject, StatusEvent};
+use media_edge_shared::Failure;
+use tracing::{error, info, warn};
+
+use crate::intake::{classify, Intake};
+use crate::pipeline::{process_object, Processor, PIPELINE_NAME};
+
+/// Whether SQS should delete the message or deliver it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Disposition {
+    Done,
+    Retry,
+}
+
+pub async fn handle_batch(event: SqsEvent, processor: &Processor) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for message in event.records {
+        let message_id = message.message_id.clone().unwrap_or_default();
+        let task_processor = processor.clone();
+        let outcome = tokio::spawn(async move { handle_message(&task_processor, message).await }).await;
+        let disposition = outcome.unwrap_or_else(|join_error| {
+            error!(message_id, error = %join_error, "message handling panicked; will retry");
+            Disposition::Retry
+        });
+        if disposition == Disposition::Retry {
+            if message_id.is_empty() {
+                error!("a message to retry has no messageId; SQS will redeliver it after the visibility timeout");
+                continue;
+            }
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = message_id;
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
+}
+
+async fn handle_message(processor: &Processor, message: SqsMessage) -> Disposition {
+    let message_id = message.message_id.unwrap_or_default();
+    let body = message.body.unwrap_or_default();
+    match parse_sqs_body(&body) {
+        Ok(Notification::Test) => {
+            info!(message_id, "s3:TestEvent acknowledged");
+            Disposition::Done
+        }
+        Ok(Notification::Objects(events)) => {
+            let mut disposition = Disposition::Done;
+            for event in &events {
+                if handle_object(processor, event).await == Disposition::Retry {
+                    disposition = Disposition::Retry;
+                }
+            }
+            disposition
+        }
+        Err(envelope_error) => {
+            // Retrying cannot make a malformed message readable: report it and let it go.
+            warn!(message_id, error = %envelope_error, "unreadable message");
+            let source = SourceObject {
+                bucket: None,
+                key: format!("sqs-message/{message_id}"),
+                etag: None,
+                version_id: None,
+            };
+            report_failure(processor, source, &Failure::permanent(envelope_error.to_string())).await
+        }
+    }
+}
+
+async fn handle_object(processor: &Processor, event: &ObjectEvent) -> Disposition {
+    if let Intake::Skip(reason) = classify(event, &processor.config) {
+        info!(bucket = %event.bucket, key = %event.key, reason, "event ignored");
+        return Disposition::Done;
+    }
+    match process_object(processor, event).await {
+        Ok(status) => {
+            info!(
+                key = %event.key,
+                outcome = ?status.outcome,
+                variants = status.variants.len(),
+                input_bytes = status.input_bytes,
+                output_bytes = status.output_bytes,
+                duration_ms = status.duration_ms,
+                "original done"
+            );
+            publish(processor, &status).await
+        }
+        Err(failure) if failure.is_transient() => {
+            warn!(key = %event.key, reason = %failure.reason, "transient failure; will retry");
+            Disposition::Retry
+        }
+        Err(failure) => {
+            warn!(key = %event.key, reason = %failure.reason, "permanent failure; reported, not retried");
+            let source = SourceObject {
+                bucket: Some(event.bucket.clone()),
+                key: event.key.clone(),
+                etag: event.etag.clone(),
+                version_id: event.version_id.clone(),
+            };
+            report_failure(processor, source, &failure).await
+        }
+    }
+}
+
+async fn report_failure(processor: &Processor, source: SourceObject, failure: &Failure) -> Disposition {
+    let mut status = StatusEvent::new(PIPELINE_NAME, Outcome::Failed, source);
+    status.failure = Some(FailureReport::from(failure));
+    publish(processor, &status).await
+}
+
+/// A status that could not be published is not lost: the message is retried.
+async fn publish(processor: &Processor, status: &StatusEvent) -> Disposition {
+    match processor.status.publish(status).await {
+        Ok(()) => Disposition::Done,
+        Err(failure) => {
+            error!(key = %status.source.key, reason = %failure.reason, "could not publish status; will retry");
+            Disposition::Retry
+        }
+    }
+}

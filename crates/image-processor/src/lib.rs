@@ -1,0 +1,21 @@
+//! The image processor: S3 uploads in (through SNS and SQS), device variants, a manifest and a
+//! status event out.
+//!
+//! - [`handler`] adapts the SQS batch; [`pipeline`] does one original against S3.
+//! - [`decode`] and [`render`] are the image work, with no AWS types: the CLI and benchmarks use them.
+//! - [`keys`] decides where outputs live; [`config`] reads the environment.
+
+pub mod config;
+pub mod decode;
+pub mod error;
+pub mod gif_probe;
+pub mod handler;
+pub mod intake;
+pub mod keys;
+pub mod manifest;
+pub mod pipeline;
+pub mod render;
+
+pub use config::ProcessorConfig;
+pub use handler::handle_batch;
+pub use pipeline::Processor;

@@ -1,0 +1,287 @@
+//! Variant rendering: one decode per original, then a resize cascade (largest variant first, each
+//! smaller one from the previous result) and one encode per variant.
+//!
+//! No AWS here: bytes in, encoded variants out, so the CLI, the Lambda and the benchmarks share it.
+
+use fast_image_resize::{images::Image, FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use image::DynamicImage;
+
+use crate::decode::{self, Limits, SourceFormat};
+use crate::error::ImageError;
+
+/// A named output width, e.g. `mobile` at 640 px.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VariantSpec {
+    pub name: String,
+    /// Width of the variant; the original's width when it is narrower (never upscaled).
+    pub max_width: u32,
+}
+
+impl VariantSpec {
+    pub fn new(name: &str, max_width: u32) -> Self {
+        VariantSpec { name: name.to_string(), max_width }
+    }
+}
+
+/// `thumbnail` 200, `mobile` 640, `tablet` 1024, `pc` 1920.
+pub fn default_variants() -> Vec<VariantSpec> {
+    vec![
+        VariantSpec::new("thumbnail", 200),
+        VariantSpec::new("mobile", 640),
+        VariantSpec::new("tablet", 1024),
+        VariantSpec::new("pc", 1920),
+    ]
+}
+
+/// Everything that changes the bytes of a variant. Its [`fingerprint`](RenderSettings::fingerprint)
+/// is part of every variant key, so changing settings never serves stale cached variants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderSettings {
+    pub variants: Vec<VariantSpec>,
+    /// 1–100; 80 matches what sharp and libvips users typically ship.
+    pub jpeg_quality: u8,
+    pub limits: Limits,
+}
+
+impl Default for RenderSettings {
+    fn default() -> Self {
+        RenderSettings { variants: default_variants(), jpeg_quality: 80, limits: Limits::default() }
+    }
+}
+
+impl RenderSettings {
+    /// A stable text naming the output-affecting settings (limits do not change output bytes).
+    pub fn fingerprint(&self) -> String {
+        let variants: Vec<String> =
+            self.variants.iter().map(|v| format!("{}:{}", v.name, v.max_width)).collect();
+        format!("r1;q{};{}", self.jpeg_quality, variants.join(","))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Jpeg,
+    Png,
+}
+
+impl OutputFormat {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            OutputFormat::Jpeg => "image/jpeg",
+            OutputFormat::Png => "image/png",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            OutputFormat::Jpeg => "jpg",
+            OutputFormat::Png => "png",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RenderedVariant {
+    pub name: String,
+    pub width: u32,
+    pub height: u32,
+    pub format: OutputFormat,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub source_format: SourceFormat,
+    /// Upright dimensions of the original (after EXIF orientation).
+    pub width: u32,
+    pub height: u32,
+    pub frames: u32,
+    /// In the order of [`RenderSettings::variants`].
+    pub variants: Vec<RenderedVariant>,
+}
+
+/// Decodes `bytes` (named `name`, used to check the claimed type) and renders every variant.
+pub fn render(bytes: &[u8], name: &str, settings: &RenderSettings) -> Result<Rendered, ImageError> {
+    let decoded = decode::decode(bytes, name, &settings.limits)?;
+    let (width, height) = (decoded.image.width(), decoded.image.height());
+    let source = Pixels::from_image(decoded.image);
+    let variants = render_variants(&source, decoded.icc_profile.as_deref(), settings)?;
+    Ok(Rendered { source_format: decoded.format, width, height, frames: decoded.frames, variants })
+}
+
+/// Pixels in one of the three layouts we resize and encode.
+pub(crate) struct Pixels {
+    image: Image<'static>,
+    layout: Layout,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    Gray,
+    Rgb,
+    /// Only when some pixel is not fully opaque.
+    Rgba,
+}
+
+impl Pixels {
+    pub(crate) fn from_image(image: DynamicImage) -> Self {
+        let (w, h) = (image.width(), image.height());
+        let (buffer, layout) = match image {
+            DynamicImage::ImageLuma8(buf) => (buf.into_raw(), Layout::Gray),
+            DynamicImage::ImageLuma16(_) => (image.to_luma8().into_raw(), Layout::Gray),
+            DynamicImage::ImageRgb8(buf) => (buf.into_raw(), Layout::Rgb),
+            DynamicImage::ImageRgba8(buf) => {
+                if has_transparency(buf.as_raw()) {
+                    (buf.into_raw(), Layout::Rgba)
+                } else {
+                    (DynamicImage::ImageRgba8(buf).to_rgb8().into_raw(), Layout::Rgb)
+                }
+            }
+            other if other.color().has_alpha() => {
+                let rgba = other.to_rgba8();
+                if has_transparency(rgba.as_raw()) {
+                    (rgba.into_raw(), Layout::Rgba)
+                } else if other.color().has_color() {
+                    (other.to_rgb8().into_raw(), Layout::Rgb)
+                } else {
+                    (other.to_luma8().into_raw(), Layout::Gray)
+                }
+            }
+            other if other.color().has_color() => (other.to_rgb8().into_raw(), Layout::Rgb),
+            other => (other.to_luma8().into_raw(), Layout::Gray),
+        };
+        let pixel_type = layout.pixel_type();
+        // The buffer length always matches w × h × channels, as the `image` crate made it.
+        let image = Image::from_vec_u8(w, h, buffer, pixel_type)
+            .unwrap_or_else(|_| Image::new(w, h, pixel_type));
+        Pixels { image, layout }
+    }
+}
+
+impl Layout {
+    fn pixel_type(self) -> PixelType {
+        match self {
+            Layout::Gray => PixelType::U8,
+            Layout::Rgb => PixelType::U8x3,
+            Layout::Rgba => PixelType::U8x4,
+        }
+    }
+}
+
+fn has_transparency(rgba: &[u8]) -> bool {
+    rgba.chunks_exact(4).any(|px| px[3] != u8::MAX)
+}
+
+/// Height for `width`, keeping the original's aspect ratio (at least 1 px).
+pub fn scaled_height(src_w: u32, src_h: u32, width: u32) -> u32 {
+    let h = (u64::from(src_h) * u64::from(width) + u64::from(src_w) / 2) / u64::from(src_w.max(1));
+    (h as u32).max(1)
+}
+
+fn render_variants(
+    source: &Pixels,
+    icc_profile: Option<&[u8]>,
+    settings: &RenderSettings,
+) -> Result<Vec<RenderedVariant>, ImageError> {
+    let (src_w, src_h) = (source.image.width(), source.image.height());
+    // Largest first, so each variant is resized from the next larger one: the small ones cost little.
+    let mut order: Vec<usize> = (0..settings.variants.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(settings.variants[i].max_width));
+
+    let mut resizer = Resizer::new();
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
+    let mut outputs: Vec<Option<RenderedVariant>> = vec![None; settings.variants.len()];
+    let mut previous: Option<Image<'static>> = None;
+
+    for index in order {
+        let spec = &settings.variants[index];
+        let width = spec.max_width.clamp(1, src_w);
+        let height = scaled_height(src_w, src_h, width);
+        let from = previous.as_ref().unwrap_or(&source.image);
+        let resized = if (from.width(), from.height()) == (width, height) {
+            from.copy()
+        } else {
+            let mut dst = Image::new(width, height, source.layout.pixel_type());
+            resizer
+                .resize(from, &mut dst, &options)
+                .map_err(|e| ImageError::Encode(format!("resize to {width}×{height}: {e}")))?;
+            dst
+        };
+        let (format, bytes) = encode(&resized, source.layout, icc_profile, settings.jpeg_quality)?;
+        outputs[index] =
+            Some(RenderedVariant { name: spec.name.clone(), width, height, format, bytes });
+        previous = Some(resized);
+    }
+    Ok(outputs.into_iter().flatten().collect())
+}
+
+fn encode(
+    image: &Image<'_>,
+    layout: Layout,
+    icc_profile: Option<&[u8]>,
+    quality: u8,
+) -> Result<(OutputFormat, Vec<u8>), ImageError> {
+    let (w, h) = (image.width(), image.height());
+    let mut out = Vec::with_capacity(image.buffer().len() / 8);
+    match layout {
+        Layout::Gray | Layout::Rgb => {
+            let (w16, h16) = match (u16::try_from(w), u16::try_from(h)) {
+                (Ok(w16), Ok(h16)) => (w16, h16),
+                _ => return Err(ImageError::Encode(format!("{w}×{h} is too large for JPEG"))),
+            };
+            let mut encoder = jpeg_encoder::Encoder::new(&mut out, quality.clamp(1, 100));
+            encoder.set_optimized_huffman_tables(true);
+            encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
+            if let Some(icc) = icc_profile {
+                // A profile too large for APP2 segments is dropped rather than failing the variant.
+                let _ = encoder.add_icc_profile(icc);
+            }
+            let color = if layout == Layout::Gray {
+                jpeg_encoder::ColorType::Luma
+            } else {
+                jpeg_encoder::ColorType::Rgb
+            };
+            encoder
+                .encode(image.buffer(), w16, h16, color)
+                .map_err(|e| ImageError::Encode(format!("JPEG: {e}")))?;
+            Ok((OutputFormat::Jpeg, out))
+        }
+        Layout::Rgba => {
+            use image::ImageEncoder;
+            let mut encoder = image::codecs::png::PngEncoder::new_with_quality(
+                &mut out,
+                image::codecs::png::CompressionType::Fast,
+                image::codecs::png::FilterType::Adaptive,
+            );
+            if let Some(icc) = icc_profile {
+                let _ = encoder.set_icc_profile(icc.to_vec());
+            }
+            encoder
+                .write_image(image.buffer(), w, h, image::ExtendedColorType::Rgba8)
+                .map_err(|e| ImageError::Encode(format!("PNG: {e}")))?;
+            Ok((OutputFormat::Png, out))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heights_keep_aspect_ratio() {
+        assert_eq!(scaled_height(4000, 3000, 200), 150);
+        assert_eq!(scaled_height(1000, 1, 200), 1);
+        assert_eq!(scaled_height(3, 2, 2), 1);
+    }
+
+    #[test]
+    fn fingerprint_changes_with_output_settings_only() {
+        let base = RenderSettings::default();
+        let mut other = base.clone();
+        other.limits.max_pixels = 1;
+        assert_eq!(base.fingerprint(), other.fingerprint());
+        other.jpeg_quality = 90;
+        assert_ne!(base.fingerprint(), other.fingerprint());
+    }
+}

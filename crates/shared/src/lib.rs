@@ -1,0 +1,15 @@
+//! What media-edge's Lambda functions share.
+//!
+//! - [`aws`]: one SDK configuration per cold start, rustls only, path-style S3 against a local emulator.
+//! - [`s3_event`]: SQS message bodies (SNS-wrapped, raw, or direct from S3) turned into object events.
+//! - [`status`]: the versioned status event the processor publishes and the notifier reads.
+//! - [`env`]: typed configuration from environment variables.
+//! - [`failure`]: permanent vs transient, decided once per error.
+
+pub mod aws;
+pub mod env;
+pub mod failure;
+pub mod s3_event;
+pub mod status;
+
+pub use failure::{Failure, FailureClass};

@@ -1,0 +1,192 @@
+//! The status event: one per original, published by the image processor to the status topic and read
+//! by the notifier. Versioned so consumers can refuse what they do not understand.
+
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use crate::failure::{classify_sdk_error, Failure, FailureClass};
+
+/// Value of [`StatusEvent::schema`].
+pub const STATUS_SCHEMA: &str = "media-edge.status";
+/// Bumped on incompatible changes; additive fields keep the version.
+pub const STATUS_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusEvent {
+    pub schema: String,
+    pub version: u32,
+    /// Which function produced it, e.g. `image-processor`.
+    pub pipeline: String,
+    pub outcome: Outcome,
+    pub source: SourceObject,
+    /// Present when `outcome` is `failed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<FailureReport>,
+    #[serde(default)]
+    pub variants: Vec<VariantReport>,
+    /// Where the manifest listing the variants was stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_key: Option<String>,
+    /// Bytes of the original that were read.
+    pub input_bytes: u64,
+    /// Bytes of all variants written (or found, for a duplicate).
+    pub output_bytes: u64,
+    pub duration_ms: u64,
+    /// RFC 3339, UTC.
+    pub at: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Variants were made and stored.
+    Processed,
+    /// This exact version had already been processed (at-least-once redelivery); nothing was redone.
+    Duplicate,
+    /// Processing failed; see `failure`.
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceObject {
+    /// Absent when the source is a local file (`media-edge process`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureReport {
+    pub class: FailureClass,
+    pub reason: String,
+}
+
+impl From<&Failure> for FailureReport {
+    fn from(f: &Failure) -> Self {
+        FailureReport { class: f.class, reason: f.reason.clone() }
+    }
+}
+
+/// One stored output: also the manifest's entry format.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VariantReport {
+    /// `thumbnail`, `mobile`, `tablet`, `pc`, …
+    pub name: String,
+    pub key: String,
+    pub width: u32,
+    pub height: u32,
+    pub bytes: u64,
+    pub content_type: String,
+    /// Video variants only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fps: Option<f64>,
+}
+
+impl StatusEvent {
+    pub fn new(pipeline: &str, outcome: Outcome, source: SourceObject) -> Self {
+        StatusEvent {
+            schema: STATUS_SCHEMA.to_string(),
+            version: STATUS_SCHEMA_VERSION,
+            pipeline: pipeline.to_string(),
+            outcome,
+            source,
+            failure: None,
+            variants: Vec::new(),
+            manifest_key: None,
+            input_bytes: 0,
+            output_bytes: 0,
+            duration_ms: 0,
+            at: now_rfc3339(),
+        }
+    }
+
+    /// Parses and checks the schema name and version.
+    pub fn from_json(json: &str) -> Result<Self, String> {
+        let event: StatusEvent = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        if event.schema != STATUS_SCHEMA || event.version != STATUS_SCHEMA_VERSION {
+            return Err(format!(
+                "unsupported status event {}/v{} (expected {STATUS_SCHEMA}/v{STATUS_SCHEMA_VERSION})",
+                event.schema, event.version
+            ));
+        }
+        Ok(event)
+    }
+}
+
+pub fn now_rfc3339() -> String {
+    aws_smithy_types::DateTime::from(SystemTime::now())
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_default()
+}
+
+/// Publishes status events to the status topic.
+#[derive(Clone, Debug)]
+pub struct StatusPublisher {
+    client: aws_sdk_sns::Client,
+    topic_arn: String,
+}
+
+impl StatusPublisher {
+    pub fn new(client: aws_sdk_sns::Client, topic_arn: impl Into<String>) -> Self {
+        StatusPublisher { client, topic_arn: topic_arn.into() }
+    }
+
+    /// The `outcome` is also a message attribute, so subscriptions can filter (e.g. failures only).
+    pub async fn publish(&self, event: &StatusEvent) -> Result<(), Failure> {
+        let body = serde_json::to_string(event)
+            .map_err(|e| Failure::permanent(format!("status event does not serialise: {e}")))?;
+        let outcome = serde_json::to_value(event.outcome)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let attribute = aws_sdk_sns::types::MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(outcome)
+            .build()
+            .map_err(|e| Failure::permanent(format!("status attribute: {e}")))?;
+        self.client
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .message(body)
+            .message_attributes("outcome", attribute)
+            .send()
+            .await
+            .map_err(|e| classify_sdk_error("publish status event", &e))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_checks_version() {
+        let mut event = StatusEvent::new(
+            "image-processor",
+            Outcome::Failed,
+            SourceObject { bucket: Some("b".into()), key: "k.jpg".into(), etag: None, version_id: None },
+        );
+        event.failure = Some(FailureReport { class: FailureClass::Permanent, reason: "truncated".into() });
+        let json = serde_json::to_string(&event).unwrap();
+        assert!(json.contains(r#""outcome":"failed""#), "{json}");
+        assert!(json.contains(r#""class":"permanent""#), "{json}");
+        assert_eq!(StatusEvent::from_json(&json).unwrap(), event);
+
+        let future = json.replace(r#""version":1"#, r#""version":2"#);
+        assert!(StatusEvent::from_json(&future).unwrap_err().contains("v2"));
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        let at = now_rfc3339();
+        assert!(at.ends_with('Z') && at.contains('T'), "{at}");
+    }
+}
