@@ -6,7 +6,7 @@ use std::io::Cursor;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 
 use crate::error::ImageError;
-use crate::gif_probe;
+use crate::{gif_probe, jpeg_markers};
 
 /// Bounds on what one original may cost. Checked before any pixel buffer is allocated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,6 +145,9 @@ pub fn decode(bytes: &[u8], name: &str, limits: &Limits) -> Result<Decoded, Imag
     let format = sniff(bytes, name)?;
 
     let mut frames = 1;
+    if format == SourceFormat::Jpeg {
+        jpeg_markers::check_complete(bytes)?;
+    }
     if format == SourceFormat::Gif {
         let probe = gif_probe::probe(Cursor::new(bytes), limits)?;
         frames = probe.frames;

@@ -11,6 +11,7 @@ pub mod error;
 pub mod gif_probe;
 pub mod handler;
 pub mod intake;
+pub mod jpeg_markers;
 pub mod keys;
 pub mod manifest;
 pub mod pipeline;

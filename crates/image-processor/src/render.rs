@@ -230,6 +230,10 @@ fn encode(
                 _ => return Err(ImageError::Encode(format!("{w}×{h} is too large for JPEG"))),
             };
             let mut encoder = jpeg_encoder::Encoder::new(&mut out, quality.clamp(1, 100));
+            // Progressive with optimised Huffman tables: compact, and decoded correctly everywhere.
+            // (Optimised *baseline* output is written as non-interleaved scans, which zune-jpeg
+            // 0.5.15, the `image` crate's decoder, misdecodes; browsers do not.)
+            encoder.set_progressive(true);
             encoder.set_optimized_huffman_tables(true);
             encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
             if let Some(icc) = icc_profile {
