@@ -8,10 +8,14 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
 /// Loads region, credentials and endpoint from the environment, with a rustls (ring) HTTPS client.
 pub async fn load_sdk_config() -> SdkConfig {
-    let http_client = aws_smithy_http_client::Builder::new()
+    aws_config::defaults(BehaviorVersion::latest()).http_client(http_client()).load().await
+}
+
+/// The HTTPS client every SDK client uses: rustls with ring, no OpenSSL, no aws-lc build.
+pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https();
-    aws_config::defaults(BehaviorVersion::latest()).http_client(http_client).load().await
+        .build_https()
 }
 
 /// True when the SDK is pointed at an endpoint other than AWS's (a local emulator).

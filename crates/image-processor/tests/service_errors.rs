@@ -1,0 +1,105 @@
+//! Error paths the emulator cannot produce (throttling, 503, access denied), with aws-smithy-mocks.
+
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use aws_sdk_s3::operation::head_object::HeadObjectOutput;
+use aws_sdk_sns::operation::publish::PublishOutput;
+use aws_smithy_mocks::{mock, mock_client, RuleMode};
+use aws_smithy_types::body::SdkBody;
+use image_processor::config::ProcessorConfig;
+use image_processor::keys::OutputLayout;
+use image_processor::render::RenderSettings;
+use image_processor::{handle_batch, Processor};
+use media_edge_shared::status::{Outcome, StatusEvent, StatusPublisher};
+use media_edge_shared::FailureClass;
+
+fn config() -> ProcessorConfig {
+    ProcessorConfig {
+        originals_bucket: "originals".into(),
+        variants_bucket: "variants".into(),
+        layout: OutputLayout { input_prefix: "uploads/".into(), output_prefix: String::new() },
+        status_topic_arn: "arn:aws:sns:us-east-1:123456789012:status".into(),
+        render: RenderSettings::default(),
+    }
+}
+
+fn one_upload() -> SqsEvent {
+    let mut message = SqsMessage::default();
+    message.message_id = Some("m-1".into());
+    message.body = Some(
+        r#"{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"originals"},"object":{"key":"uploads/a.jpg","size":10}}}]}"#
+            .into(),
+    );
+    let mut event = SqsEvent::default();
+    event.records.push(message);
+    event
+}
+
+fn s3_error(status: u16, code: &str) -> aws_smithy_runtime_api::http::Response {
+    let body = format!("<?xml version=\"1.0\"?><Error><Code>{code}</Code><Message>{code} from mock</Message></Error>");
+    aws_smithy_runtime_api::http::Response::new(status.try_into().unwrap(), SdkBody::from(body))
+}
+
+#[tokio::test]
+async fn throttling_and_server_errors_are_retried_without_a_status() {
+    for (status, code) in [(503, "SlowDown"), (500, "InternalError"), (429, "TooManyRequests")] {
+        let head = mock!(aws_sdk_s3::Client::head_object).then_http_response(move || s3_error(status, code));
+        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&head], |c| c
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled()));
+        let publish = mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().build());
+        let sns = mock_client!(aws_sdk_sns, [&publish]);
+        let processor = Processor::new(s3, StatusPublisher::new(sns, "arn:status"), config());
+
+        let response = handle_batch(one_upload(), &processor).await;
+        let retried: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+        assert_eq!(retried, ["m-1"], "{code} is transient");
+        assert_eq!(publish.num_calls(), 0, "{code}: nothing reported for a retried message");
+    }
+}
+
+#[tokio::test]
+async fn access_denied_is_permanent_and_reported() {
+    let head = mock!(aws_sdk_s3::Client::head_object).then_http_response(|| s3_error(403, "AccessDenied"));
+    let s3 = mock_client!(aws_sdk_s3, [&head]);
+    let published = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = published.clone();
+    let publish = mock!(aws_sdk_sns::Client::publish)
+        .match_requests(move |req| {
+            sink.lock().unwrap().push(req.message().unwrap_or_default().to_string());
+            true
+        })
+        .then_output(|| PublishOutput::builder().build());
+    let sns = mock_client!(aws_sdk_sns, [&publish]);
+    let processor = Processor::new(s3, StatusPublisher::new(sns, "arn:status"), config());
+
+    let response = handle_batch(one_upload(), &processor).await;
+    assert!(response.batch_item_failures.is_empty());
+    let messages = published.lock().unwrap().clone();
+    assert_eq!(messages.len(), 1);
+    let status = StatusEvent::from_json(&messages[0]).unwrap();
+    assert_eq!(status.outcome, Outcome::Failed);
+    let failure = status.failure.unwrap();
+    assert_eq!(failure.class, FailureClass::Permanent);
+    assert!(failure.reason.contains("AccessDenied"), "the service's error code is kept: {}", failure.reason);
+}
+
+#[tokio::test]
+async fn a_status_that_cannot_be_published_is_retried() {
+    // The object exists but is not an image: a permanent failure whose report fails to publish.
+    let head = mock!(aws_sdk_s3::Client::head_object)
+        .then_output(|| HeadObjectOutput::builder().e_tag("\"abc\"").content_length(5).build());
+    let get = mock!(aws_sdk_s3::Client::get_object).then_http_response(|| s3_error(404, "NoSuchKey"));
+    let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&head, &get]);
+    let publish = mock!(aws_sdk_sns::Client::publish).then_http_response(|| {
+        aws_smithy_runtime_api::http::Response::new(
+            500.try_into().unwrap(),
+            SdkBody::from("<ErrorResponse><Error><Code>InternalError</Code></Error></ErrorResponse>"),
+        )
+    });
+    let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&publish], |c| c
+        .retry_config(aws_sdk_sns::config::retry::RetryConfig::disabled()));
+    let processor = Processor::new(s3, StatusPublisher::new(sns, "arn:status"), config());
+
+    let response = handle_batch(one_upload(), &processor).await;
+    assert_eq!(response.batch_item_failures.len(), 1, "the report is not lost: the message comes back");
+    assert!(publish.num_calls() >= 1);
+}

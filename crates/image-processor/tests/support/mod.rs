@@ -1,0 +1,165 @@
+//! Test harness: the real wiring on the local emulator, one set of uniquely named resources per
+//! test so tests run in parallel.
+
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use aws_sdk_s3::primitives::ByteStream;
+use image_processor::config::ProcessorConfig;
+use image_processor::keys::OutputLayout;
+use image_processor::manifest::Manifest;
+use image_processor::render::RenderSettings;
+use image_processor::{handle_batch, Processor};
+use media_edge_local::{poll_queue, provision, sns_message, LocalClients, PollReport, Wiring, WiringNames};
+use media_edge_shared::status::{StatusEvent, StatusPublisher};
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+pub fn sample_event(name: &str) -> String {
+    let path = format!("{}/../../events/image-processor/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+pub struct Harness {
+    pub clients: LocalClients,
+    pub wiring: Wiring,
+    pub processor: Processor,
+}
+
+fn unique_suffix(label: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{label}-{}-{nanos:x}{n}", std::process::id())
+}
+
+impl Harness {
+    /// Provisions the wiring on the emulator named by `AWS_ENDPOINT_URL` (`make test` starts one).
+    pub async fn new(label: &str) -> Harness {
+        Self::with_settings(label, RenderSettings::default()).await
+    }
+
+    pub async fn with_settings(label: &str, render: RenderSettings) -> Harness {
+        assert!(
+            std::env::var("AWS_ENDPOINT_URL").is_ok(),
+            "integration tests need the local AWS emulator: run them with `make test`"
+        );
+        let clients = LocalClients::from_env().await;
+        let names = WiringNames::with_suffix(&unique_suffix(label));
+        let wiring = provision(&clients, &names).await.expect("provision local wiring");
+        let config = ProcessorConfig {
+            originals_bucket: names.originals_bucket.clone(),
+            variants_bucket: names.variants_bucket.clone(),
+            layout: OutputLayout { input_prefix: "uploads/".into(), output_prefix: String::new() },
+            status_topic_arn: wiring.status_topic_arn.clone(),
+            render,
+        };
+        let status = StatusPublisher::new(clients.sns.clone(), wiring.status_topic_arn.clone());
+        let processor = Processor::new(clients.s3.clone(), status, config);
+        Harness { clients, wiring, processor }
+    }
+
+    pub async fn upload(&self, key: &str, bytes: Vec<u8>) {
+        self.clients
+            .s3
+            .put_object()
+            .bucket(&self.wiring.names.originals_bucket)
+            .key(key)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .expect("upload original");
+    }
+
+    /// Runs the processor over the jobs queue until it is empty, as Lambda's event source would.
+    pub async fn run_jobs(&self) -> PollReport {
+        self.run_jobs_with(&self.processor, 20).await
+    }
+
+    pub async fn run_jobs_with(&self, processor: &Processor, max_batches: usize) -> PollReport {
+        poll_queue(
+            &self.clients.sqs,
+            &self.wiring.jobs_queue_url,
+            &self.wiring.jobs_queue_arn,
+            Duration::from_secs(1),
+            max_batches,
+            |event| async move { handle_batch(event, processor).await },
+        )
+        .await
+        .expect("poll jobs queue")
+    }
+
+    pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+        handle_batch(event, &self.processor).await
+    }
+
+    /// Status events published so far (received from a queue subscribed to the status topic).
+    pub async fn statuses(&self) -> Vec<StatusEvent> {
+        let bodies = media_edge_local::drain(&self.clients.sqs, &self.wiring.status_queue_url, Duration::from_secs(2))
+            .await
+            .expect("drain status queue");
+        bodies
+            .iter()
+            .map(|body| {
+                let message = sns_message(body).expect("SNS envelope");
+                StatusEvent::from_json(&message).expect("valid status event")
+            })
+            .collect()
+    }
+
+    pub async fn get(&self, bucket: &str, key: &str) -> Option<aws_sdk_s3::operation::get_object::GetObjectOutput> {
+        self.clients.s3.get_object().bucket(bucket).key(key).send().await.ok()
+    }
+
+    pub async fn variant_bytes(&self, key: &str) -> (Vec<u8>, aws_sdk_s3::operation::get_object::GetObjectOutput) {
+        let object = self
+            .clients
+            .s3
+            .get_object()
+            .bucket(&self.wiring.names.variants_bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("variant {key}: {e:?}"));
+        let mut head = object;
+        let body = std::mem::replace(&mut head.body, ByteStream::from_static(b""));
+        (body.collect().await.expect("read variant").into_bytes().to_vec(), head)
+    }
+
+    pub async fn manifest(&self, source_key: &str) -> Manifest {
+        let key = self.processor.config.layout.manifest_key(source_key);
+        let (bytes, _) = self.variant_bytes(&key).await;
+        serde_json::from_slice(&bytes).expect("manifest JSON")
+    }
+
+    pub async fn variant_keys(&self) -> Vec<String> {
+        let listed = self
+            .clients
+            .s3
+            .list_objects_v2()
+            .bucket(&self.wiring.names.variants_bucket)
+            .send()
+            .await
+            .expect("list variants");
+        listed.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect()
+    }
+
+    /// A sample event from `events/`, pointed at this test's originals bucket.
+    pub fn sample_event_for_this_test(&self, name: &str) -> SqsEvent {
+        let text = sample_event(name).replace("media-edge-originals-example", &self.wiring.names.originals_bucket);
+        serde_json::from_str(&text).expect("sample event is a valid SQS event")
+    }
+
+    pub async fn dlq_depth(&self) -> usize {
+        media_edge_local::drain(&self.clients.sqs, &self.wiring.jobs_dlq_url, Duration::from_secs(1))
+            .await
+            .expect("drain DLQ")
+            .len()
+    }
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs a command against a fresh local AWS emulator (moto server on 127.0.0.1, a free port),
+# then stops the emulator by its PID, whatever the command's outcome.
+#
+#   scripts/with-emulator.sh cargo test
+#
+# The command sees AWS_ENDPOINT_URL and dummy credentials; nothing else in the code knows it is
+# talking to an emulator.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv=.venv
+state=.local
+mkdir -p "$state"
+
+port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$state/moto.log" 2>&1 &
+moto_pid=$!
+echo "$moto_pid" >"$state/moto.pid"
+stop() {
+  kill "$moto_pid" 2>/dev/null || true
+  wait "$moto_pid" 2>/dev/null || true
+  rm -f "$state/moto.pid"
+}
+trap stop EXIT
+
+export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing
+export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+unset AWS_PROFILE
+
+for _ in $(seq 1 100); do
+  if "$venv/bin/python" -c "import urllib.request; urllib.request.urlopen('$AWS_ENDPOINT_URL/moto-api/')" 2>/dev/null; then
+    break
+  fi
+  if ! kill -0 "$moto_pid" 2>/dev/null; then
+    echo "moto server failed to start:" >&2
+    cat "$state/moto.log" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+echo "local AWS emulator (moto, pid $moto_pid) at $AWS_ENDPOINT_URL" >&2
+
+"$@"
