@@ -26,7 +26,7 @@ lock:
 	$(VENV)/bin/uv pip compile --quiet --python $(VENV)/bin/python --python-version 3.11 requirements-dev.in -o requirements-dev.txt
 
 ## Rust: unit tests need nothing; integration tests talk to the emulator over HTTP.
-test: venv
+test: venv lint
 	scripts/with-emulator.sh $(CARGO) test --workspace --locked
 
 demo: venv

@@ -26,7 +26,12 @@ pub async fn run(files: &[PathBuf], out: &Path) -> ExitCode {
         let report = process_file(file, out, &settings).await;
         if let Some(failure) = &report.failure {
             failed += 1;
-            eprintln!("media-edge: {}: {} failure: {}", file.display(), failure.class, failure.reason);
+            eprintln!(
+                "media-edge: {}: {} failure: {}",
+                file.display(),
+                failure.class,
+                failure.reason
+            );
         }
         // One JSON document per line, like the status events.
         println!("{}", serde_json::to_string(&report).unwrap_or_default());
@@ -41,18 +46,39 @@ pub async fn run(files: &[PathBuf], out: &Path) -> ExitCode {
 
 async fn process_file(path: &Path, out: &Path, settings: &RenderSettings) -> StatusEvent {
     let started = Instant::now();
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let mut source = SourceObject { bucket: None, key: path.display().to_string(), etag: None, version_id: None };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut source = SourceObject {
+        bucket: None,
+        key: path.display().to_string(),
+        etag: None,
+        version_id: None,
+    };
     let result = async {
         let bytes = read_bounded(path, settings.limits.max_input_bytes)?;
         // Stand-in for the S3 ETag: the content's hash identifies this version of the file.
-        let etag: String = Sha256::digest(&bytes)[..16].iter().map(|b| format!("{b:02x}")).collect();
+        let etag: String = Sha256::digest(&bytes)[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         source.etag = Some(etag.clone());
         let version = source_version("", &name, &etag, None, &settings.fingerprint());
         let input_bytes = bytes.len() as u64;
         let rendered = render_blocking(bytes, name.clone(), settings.clone()).await?;
-        let layout = OutputLayout { input_prefix: String::new(), output_prefix: String::new() };
-        let (manifest, outputs) = plan_outputs(rendered, &layout, &name, source.clone(), &version, input_bytes);
+        let layout = OutputLayout {
+            input_prefix: String::new(),
+            output_prefix: String::new(),
+        };
+        let (manifest, outputs) = plan_outputs(
+            rendered,
+            &layout,
+            &name,
+            source.clone(),
+            &version,
+            input_bytes,
+        );
         for output in outputs {
             let target = out.join(&output.key);
             if let Some(parent) = target.parent() {
@@ -69,7 +95,11 @@ async fn process_file(path: &Path, out: &Path, settings: &RenderSettings) -> Sta
             let mut status = StatusEvent::new(PIPELINE_NAME, Outcome::Processed, source);
             status.input_bytes = input_bytes;
             status.output_bytes = manifest.output_bytes();
-            status.manifest_key = Some(out.join(format!("{name}/manifest.json")).display().to_string());
+            status.manifest_key = Some(
+                out.join(format!("{name}/manifest.json"))
+                    .display()
+                    .to_string(),
+            );
             status.variants = manifest.variants;
             status.duration_ms = started.elapsed().as_millis() as u64;
             status
@@ -84,9 +114,13 @@ async fn process_file(path: &Path, out: &Path, settings: &RenderSettings) -> Sta
 }
 
 fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, Failure> {
-    let size = std::fs::metadata(path).map_err(|e| io_failure(path, e))?.len();
+    let size = std::fs::metadata(path)
+        .map_err(|e| io_failure(path, e))?
+        .len();
     if size > limit {
-        return Err(Failure::permanent(format!("over limits: {size} bytes exceeds the {limit} byte limit")));
+        return Err(Failure::permanent(format!(
+            "over limits: {size} bytes exceeds the {limit} byte limit"
+        )));
     }
     std::fs::read(path).map_err(|e| io_failure(path, e))
 }

@@ -77,13 +77,21 @@ pub fn render_settings_from_vars(vars: &impl Vars) -> Result<RenderSettings, Con
     };
     let jpeg_quality: u8 = env::parsed_or(vars, "JPEG_QUALITY", 80)?;
     if !(1..=100).contains(&jpeg_quality) {
-        return Err(env::invalid("JPEG_QUALITY", &jpeg_quality.to_string(), "must be 1–100"));
+        return Err(env::invalid(
+            "JPEG_QUALITY",
+            &jpeg_quality.to_string(),
+            "must be 1–100",
+        ));
     }
     let variants = match env::optional(vars, "VARIANTS") {
         None => default_variants(),
         Some(text) => parse_variants(&text)?,
     };
-    Ok(RenderSettings { variants, jpeg_quality, limits })
+    Ok(RenderSettings {
+        variants,
+        jpeg_quality,
+        limits,
+    })
 }
 
 /// `thumbnail:200,mobile:640,tablet:1024,pc:1920`
@@ -91,15 +99,23 @@ pub fn parse_variants(text: &str) -> Result<Vec<VariantSpec>, ConfigError> {
     let bad = |reason: String| env::invalid("VARIANTS", text, reason);
     let mut variants: Vec<VariantSpec> = Vec::new();
     for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let (name, width) =
-            item.split_once(':').ok_or_else(|| bad(format!("{item:?} is not name:width")))?;
+        let (name, width) = item
+            .split_once(':')
+            .ok_or_else(|| bad(format!("{item:?} is not name:width")))?;
         let name = name.trim();
         let valid_name = !name.is_empty()
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if !valid_name {
-            return Err(bad(format!("variant name {name:?} must be letters, digits, - or _")));
+            return Err(bad(format!(
+                "variant name {name:?} must be letters, digits, - or _"
+            )));
         }
-        let width: u32 = width.trim().parse().map_err(|_| bad(format!("width of {name} is not a number")))?;
+        let width: u32 = width
+            .trim()
+            .parse()
+            .map_err(|_| bad(format!("width of {name} is not a number")))?;
         if !(1..=8192).contains(&width) {
             return Err(bad(format!("width of {name} must be 1–8192")));
         }
@@ -120,15 +136,20 @@ mod tests {
     use std::collections::HashMap;
 
     fn vars(pairs: &[(&str, &str)]) -> impl Vars {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |name: &str| map.get(name).cloned()
     }
 
     const BASE: [(&str, &str); 3] = [
         ("ORIGINALS_BUCKET", "originals"),
         ("VARIANTS_BUCKET", "variants"),
-        ("STATUS_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:status"),
+        (
+            "STATUS_TOPIC_ARN",
+            "arn:aws:sns:us-east-1:123456789012:status",
+        ),
     ];
 
     #[test]
@@ -144,7 +165,10 @@ mod tests {
     fn one_bucket_needs_disjoint_prefixes() {
         let mut pairs = BASE.to_vec();
         pairs[1] = ("VARIANTS_BUCKET", "originals");
-        assert!(ProcessorConfig::from_vars(&vars(&pairs)).is_err(), "empty output prefix overlaps");
+        assert!(
+            ProcessorConfig::from_vars(&vars(&pairs)).is_err(),
+            "empty output prefix overlaps"
+        );
         pairs.push(("OUTPUT_PREFIX", "uploads/variants/"));
         assert!(ProcessorConfig::from_vars(&vars(&pairs)).is_err());
         pairs.pop();
@@ -157,7 +181,13 @@ mod tests {
     #[test]
     fn variants_parse_and_reject_nonsense() {
         let v = parse_variants("small:100, big:2000").unwrap();
-        assert_eq!(v, vec![VariantSpec::new("small", 100), VariantSpec::new("big", 2000)]);
+        assert_eq!(
+            v,
+            vec![
+                VariantSpec::new("small", 100),
+                VariantSpec::new("big", 2000)
+            ]
+        );
         for bad in ["", "x", "a:0", "a:ten", "a/b:10", "a:10,a:20", "a:99999"] {
             assert!(parse_variants(bad).is_err(), "{bad:?} should be refused");
         }

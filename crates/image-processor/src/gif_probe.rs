@@ -43,7 +43,12 @@ pub fn probe(reader: impl Read, limits: &Limits) -> Result<GifProbe, ImageError>
     if frames == 0 {
         return Err(ImageError::Corrupt("GIF has no frames".into()));
     }
-    Ok(GifProbe { width, height, frames, duration_ms })
+    Ok(GifProbe {
+        width,
+        height,
+        frames,
+        duration_ms,
+    })
 }
 
 fn from_gif(err: gif::DecodingError) -> ImageError {

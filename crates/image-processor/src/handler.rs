@@ -25,7 +25,8 @@ pub async fn handle_batch(event: SqsEvent, processor: &Processor) -> SqsBatchRes
     for message in event.records {
         let message_id = message.message_id.clone().unwrap_or_default();
         let task_processor = processor.clone();
-        let outcome = tokio::spawn(async move { handle_message(&task_processor, message).await }).await;
+        let outcome =
+            tokio::spawn(async move { handle_message(&task_processor, message).await }).await;
         let disposition = outcome.unwrap_or_else(|join_error| {
             error!(message_id, error = %join_error, "message handling panicked; will retry");
             Disposition::Retry
@@ -69,7 +70,12 @@ async fn handle_message(processor: &Processor, message: SqsMessage) -> Dispositi
                 etag: None,
                 version_id: None,
             };
-            report_failure(processor, source, &Failure::permanent(envelope_error.to_string())).await
+            report_failure(
+                processor,
+                source,
+                &Failure::permanent(envelope_error.to_string()),
+            )
+            .await
         }
     }
 }
@@ -109,7 +115,11 @@ async fn handle_object(processor: &Processor, event: &ObjectEvent) -> Dispositio
     }
 }
 
-async fn report_failure(processor: &Processor, source: SourceObject, failure: &Failure) -> Disposition {
+async fn report_failure(
+    processor: &Processor,
+    source: SourceObject,
+    failure: &Failure,
+) -> Disposition {
     let mut status = StatusEvent::new(PIPELINE_NAME, Outcome::Failed, source);
     status.failure = Some(FailureReport::from(failure));
     publish(processor, &status).await

@@ -11,9 +11,11 @@ async fn main() -> Result<(), Error> {
     let status = StatusPublisher::new(sns_client(&sdk), config.status_topic_arn.clone());
     let processor = Processor::new(s3_client(&sdk), status, config);
 
-    lambda_runtime::run(service_fn(|event: LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| {
-        let processor = processor.clone();
-        async move { Ok::<_, Error>(handle_batch(event.payload, &processor).await) }
-    }))
+    lambda_runtime::run(service_fn(
+        |event: LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| {
+            let processor = processor.clone();
+            async move { Ok::<_, Error>(handle_batch(event.payload, &processor).await) }
+        },
+    ))
     .await
 }

@@ -29,7 +29,11 @@ pub struct Processor {
 
 impl Processor {
     pub fn new(s3: aws_sdk_s3::Client, status: StatusPublisher, config: ProcessorConfig) -> Self {
-        Processor { s3, status, config: Arc::new(config) }
+        Processor {
+            s3,
+            status,
+            config: Arc::new(config),
+        }
     }
 }
 
@@ -42,7 +46,10 @@ struct Head {
 
 /// Processes one uploaded original. `Ok` carries the status event to publish (processed or
 /// duplicate); `Err` is a classified failure, reported by the caller or retried if transient.
-pub async fn process_object(processor: &Processor, event: &ObjectEvent) -> Result<StatusEvent, Failure> {
+pub async fn process_object(
+    processor: &Processor,
+    event: &ObjectEvent,
+) -> Result<StatusEvent, Failure> {
     let started = Instant::now();
     let config = &processor.config;
     let head = head_object(processor, event).await?;
@@ -85,10 +92,23 @@ pub async fn process_object(processor: &Processor, event: &ObjectEvent) -> Resul
     let input_bytes = bytes.len() as u64;
     let rendered = render_blocking(bytes, event.key.clone(), config.render.clone()).await?;
 
-    let (manifest, outputs) =
-        plan_outputs(rendered, &config.layout, &event.key, source.clone(), &version, input_bytes);
+    let (manifest, outputs) = plan_outputs(
+        rendered,
+        &config.layout,
+        &event.key,
+        source.clone(),
+        &version,
+        input_bytes,
+    );
     for output in outputs {
-        put_object(processor, &output.key, output.bytes, output.content_type, output.cache_control).await?;
+        put_object(
+            processor,
+            &output.key,
+            output.bytes,
+            output.content_type,
+            output.cache_control,
+        )
+        .await?;
     }
     let variants = manifest.variants.clone();
     let mut status = StatusEvent::new(PIPELINE_NAME, Outcome::Processed, source);
@@ -122,7 +142,12 @@ pub fn plan_outputs(
     let mut outputs = Vec::with_capacity(rendered.variants.len() + 1);
     let mut variants = Vec::with_capacity(rendered.variants.len());
     for variant in rendered.variants {
-        let key = layout.variant_key(source_key, version, &variant.name, variant.format.extension());
+        let key = layout.variant_key(
+            source_key,
+            version,
+            &variant.name,
+            variant.format.extension(),
+        );
         variants.push(VariantReport {
             name: variant.name,
             key: key.clone(),
@@ -171,14 +196,17 @@ pub async fn render_blocking(
     name: String,
     settings: render::RenderSettings,
 ) -> Result<Rendered, Failure> {
-    let joined = tokio::task::spawn_blocking(move || render::render(&bytes, &name, &settings)).await;
+    let joined =
+        tokio::task::spawn_blocking(move || render::render(&bytes, &name, &settings)).await;
     match joined {
         Ok(Ok(rendered)) => Ok(rendered),
         Ok(Err(image_error)) => Err(Failure::permanent(image_error.to_string())),
-        Err(join_error) if join_error.is_panic() => {
-            Err(Failure::permanent("the image decoder crashed on this file (treated as corrupt)"))
-        }
-        Err(join_error) => Err(Failure::transient(format!("render task was cancelled: {join_error}"))),
+        Err(join_error) if join_error.is_panic() => Err(Failure::permanent(
+            "the image decoder crashed on this file (treated as corrupt)",
+        )),
+        Err(join_error) => Err(Failure::transient(format!(
+            "render task was cancelled: {join_error}"
+        ))),
     }
 }
 
@@ -203,7 +231,10 @@ async fn head_object(processor: &Processor, event: &ObjectEvent) -> Result<Head,
     }
     Ok(Head {
         etag,
-        version_id: head.version_id().filter(|v| !v.is_empty() && *v != "null").map(str::to_string),
+        version_id: head
+            .version_id()
+            .filter(|v| !v.is_empty() && *v != "null")
+            .map(str::to_string),
         bytes: head.content_length().unwrap_or(0).max(0) as u64,
     })
 }
@@ -243,9 +274,17 @@ async fn read_manifest(processor: &Processor, key: &str) -> Result<Option<Manife
 
 /// Downloads exactly the version we checked (If-Match), refusing to read past the byte limit even
 /// if the object grew in between.
-async fn download(processor: &Processor, event: &ObjectEvent, head: &Head) -> Result<Vec<u8>, Failure> {
+async fn download(
+    processor: &Processor,
+    event: &ObjectEvent,
+    head: &Head,
+) -> Result<Vec<u8>, Failure> {
     let limit = processor.config.render.limits.max_input_bytes;
-    let mut request = processor.s3.get_object().bucket(&event.bucket).key(&event.key);
+    let mut request = processor
+        .s3
+        .get_object()
+        .bucket(&event.bucket)
+        .key(&event.key);
     request = match &head.version_id {
         Some(version) => request.version_id(version),
         None => request.if_match(format!("\"{}\"", head.etag)),
@@ -269,7 +308,9 @@ async fn download(processor: &Processor, event: &ObjectEvent, head: &Head) -> Re
         .map_err(|e| Failure::transient(format!("download original: {e}")))?
     {
         if (bytes.len() + chunk.len()) as u64 > limit {
-            return Err(Failure::permanent(format!("over limits: object exceeds the {limit} byte limit")));
+            return Err(Failure::permanent(format!(
+                "over limits: object exceeds the {limit} byte limit"
+            )));
         }
         bytes.extend_from_slice(&chunk);
     }

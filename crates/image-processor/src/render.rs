@@ -19,7 +19,10 @@ pub struct VariantSpec {
 
 impl VariantSpec {
     pub fn new(name: &str, max_width: u32) -> Self {
-        VariantSpec { name: name.to_string(), max_width }
+        VariantSpec {
+            name: name.to_string(),
+            max_width,
+        }
     }
 }
 
@@ -45,15 +48,22 @@ pub struct RenderSettings {
 
 impl Default for RenderSettings {
     fn default() -> Self {
-        RenderSettings { variants: default_variants(), jpeg_quality: 80, limits: Limits::default() }
+        RenderSettings {
+            variants: default_variants(),
+            jpeg_quality: 80,
+            limits: Limits::default(),
+        }
     }
 }
 
 impl RenderSettings {
     /// A stable text naming the output-affecting settings (limits do not change output bytes).
     pub fn fingerprint(&self) -> String {
-        let variants: Vec<String> =
-            self.variants.iter().map(|v| format!("{}:{}", v.name, v.max_width)).collect();
+        let variants: Vec<String> = self
+            .variants
+            .iter()
+            .map(|v| format!("{}:{}", v.name, v.max_width))
+            .collect();
         format!("r1;q{};{}", self.jpeg_quality, variants.join(","))
     }
 }
@@ -106,7 +116,13 @@ pub fn render(bytes: &[u8], name: &str, settings: &RenderSettings) -> Result<Ren
     let (width, height) = (decoded.image.width(), decoded.image.height());
     let source = Pixels::from_image(decoded.image);
     let variants = render_variants(&source, decoded.icc_profile.as_deref(), settings)?;
-    Ok(Rendered { source_format: decoded.format, width, height, frames: decoded.frames, variants })
+    Ok(Rendered {
+        source_format: decoded.format,
+        width,
+        height,
+        frames: decoded.frames,
+        variants,
+    })
 }
 
 /// Pixels in one of the three layouts we resize and encode.
@@ -134,7 +150,10 @@ impl Pixels {
                 if has_transparency(buf.as_raw()) {
                     (buf.into_raw(), Layout::Rgba)
                 } else {
-                    (DynamicImage::ImageRgba8(buf).to_rgb8().into_raw(), Layout::Rgb)
+                    (
+                        DynamicImage::ImageRgba8(buf).to_rgb8().into_raw(),
+                        Layout::Rgb,
+                    )
                 }
             }
             other if other.color().has_alpha() => {
@@ -208,8 +227,13 @@ fn render_variants(
             dst
         };
         let (format, bytes) = encode(&resized, source.layout, icc_profile, settings.jpeg_quality)?;
-        outputs[index] =
-            Some(RenderedVariant { name: spec.name.clone(), width, height, format, bytes });
+        outputs[index] = Some(RenderedVariant {
+            name: spec.name.clone(),
+            width,
+            height,
+            format,
+            bytes,
+        });
         previous = Some(resized);
     }
     Ok(outputs.into_iter().flatten().collect())
@@ -254,7 +278,7 @@ fn encode(
             use image::ImageEncoder;
             let mut encoder = image::codecs::png::PngEncoder::new_with_quality(
                 &mut out,
-                image::codecs::png::CompressionType::Fast,
+                image::codecs::png::CompressionType::Default,
                 image::codecs::png::FilterType::Adaptive,
             );
             if let Some(icc) = icc_profile {

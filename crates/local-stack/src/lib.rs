@@ -102,19 +102,28 @@ pub async fn provision(clients: &LocalClients, names: &WiringNames) -> Result<Wi
     let (jobs_queue_url, jobs_queue_arn) = create_queue(
         clients,
         &names.jobs_queue,
-        &[(QueueAttributeName::RedrivePolicy, redrive.as_str()), (QueueAttributeName::VisibilityTimeout, &visibility)],
+        &[
+            (QueueAttributeName::RedrivePolicy, redrive.as_str()),
+            (QueueAttributeName::VisibilityTimeout, &visibility),
+        ],
     )
     .await?;
     subscribe_queue(clients, &uploads_topic_arn, &jobs_queue_arn).await?;
 
-    let (status_queue_url, status_queue_arn) = create_queue(clients, &names.status_queue, &[]).await?;
+    let (status_queue_url, status_queue_arn) =
+        create_queue(clients, &names.status_queue, &[]).await?;
     subscribe_queue(clients, &status_topic_arn, &status_queue_arn).await?;
 
     // Last, as in CloudFormation: S3 validates the destination when the notification is set.
     let filter = NotificationConfigurationFilter::builder()
         .key(
             S3KeyFilter::builder()
-                .filter_rules(FilterRule::builder().name(FilterRuleName::Prefix).value(INPUT_PREFIX).build())
+                .filter_rules(
+                    FilterRule::builder()
+                        .name(FilterRuleName::Prefix)
+                        .value(INPUT_PREFIX)
+                        .build(),
+                )
                 .build(),
         )
         .build();
@@ -129,7 +138,9 @@ pub async fn provision(clients: &LocalClients, names: &WiringNames) -> Result<Wi
         .put_bucket_notification_configuration()
         .bucket(&names.originals_bucket)
         .notification_configuration(
-            NotificationConfiguration::builder().topic_configurations(topic_config).build(),
+            NotificationConfiguration::builder()
+                .topic_configurations(topic_config)
+                .build(),
         )
         .send()
         .await?;
@@ -147,7 +158,10 @@ pub async fn provision(clients: &LocalClients, names: &WiringNames) -> Result<Wi
 
 async fn create_topic(clients: &LocalClients, name: &str) -> Result<String, Error> {
     let topic = clients.sns.create_topic().name(name).send().await?;
-    topic.topic_arn().map(str::to_string).ok_or_else(|| format!("topic {name} has no ARN").into())
+    topic
+        .topic_arn()
+        .map(str::to_string)
+        .ok_or_else(|| format!("topic {name} has no ARN").into())
 }
 
 async fn create_queue(
@@ -159,7 +173,12 @@ async fn create_queue(
     for (key, value) in attributes {
         request = request.attributes(key.clone(), *value);
     }
-    let url = request.send().await?.queue_url().unwrap_or_default().to_string();
+    let url = request
+        .send()
+        .await?
+        .queue_url()
+        .unwrap_or_default()
+        .to_string();
     let attrs = clients
         .sqs
         .get_queue_attributes()
@@ -175,14 +194,29 @@ async fn create_queue(
     Ok((url, arn))
 }
 
-async fn subscribe_queue(clients: &LocalClients, topic_arn: &str, queue_arn: &str) -> Result<(), Error> {
-    clients.sns.subscribe().topic_arn(topic_arn).protocol("sqs").endpoint(queue_arn).send().await?;
+async fn subscribe_queue(
+    clients: &LocalClients,
+    topic_arn: &str,
+    queue_arn: &str,
+) -> Result<(), Error> {
+    clients
+        .sns
+        .subscribe()
+        .topic_arn(topic_arn)
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .send()
+        .await?;
     Ok(())
 }
 
 /// Receives every message currently in the queue (long-polling `wait` for the first one), deleting
 /// each one it returns.
-pub async fn drain(sqs: &aws_sdk_sqs::Client, queue_url: &str, wait: Duration) -> Result<Vec<String>, Error> {
+pub async fn drain(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    wait: Duration,
+) -> Result<Vec<String>, Error> {
     let mut bodies = Vec::new();
     let mut wait_seconds = wait.as_secs().min(20) as i32;
     loop {
@@ -200,7 +234,11 @@ pub async fn drain(sqs: &aws_sdk_sqs::Client, queue_url: &str, wait: Duration) -
         for message in messages {
             bodies.push(message.body().unwrap_or_default().to_string());
             if let Some(handle) = message.receipt_handle() {
-                sqs.delete_message().queue_url(queue_url).receipt_handle(handle).send().await?;
+                sqs.delete_message()
+                    .queue_url(queue_url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await?;
             }
         }
         wait_seconds = 0;
@@ -256,14 +294,20 @@ where
             break;
         }
         let mut event = SqsEvent::default();
-        event.records = messages.iter().map(|m| lambda_message(m, queue_arn)).collect();
+        event.records = messages
+            .iter()
+            .map(|m| lambda_message(m, queue_arn))
+            .collect();
         let response = handler(event).await;
         report.batches += 1;
         report.messages += messages.len();
         for message in &messages {
             let id = message.message_id().unwrap_or_default();
             let handle = message.receipt_handle().unwrap_or_default();
-            let failed = response.batch_item_failures.iter().any(|f| f.item_identifier == id);
+            let failed = response
+                .batch_item_failures
+                .iter()
+                .any(|f| f.item_identifier == id);
             if failed {
                 report.retried += 1;
                 sqs.change_message_visibility()
@@ -273,7 +317,11 @@ where
                     .send()
                     .await?;
             } else {
-                sqs.delete_message().queue_url(queue_url).receipt_handle(handle).send().await?;
+                sqs.delete_message()
+                    .queue_url(queue_url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await?;
             }
         }
     }
@@ -291,7 +339,9 @@ pub fn lambda_message(message: &aws_sdk_sqs::types::Message, queue_arn: &str) ->
     event_message.event_source_arn = Some(queue_arn.to_string());
     if let Some(attributes) = message.attributes() {
         for (name, value) in attributes {
-            event_message.attributes.insert(name.as_str().to_string(), value.clone());
+            event_message
+                .attributes
+                .insert(name.as_str().to_string(), value.clone());
         }
     }
     event_message

@@ -8,7 +8,10 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
 /// Loads region, credentials and endpoint from the environment, with a rustls (ring) HTTPS client.
 pub async fn load_sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).http_client(http_client()).load().await
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client())
+        .load()
+        .await
 }
 
 /// The HTTPS client every SDK client uses: rustls with ring, no OpenSSL, no aws-lc build.

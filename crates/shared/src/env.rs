@@ -11,7 +11,11 @@ pub enum ConfigError {
     #[error("environment variable {0} is required")]
     Missing(&'static str),
     #[error("environment variable {name}={value:?} is invalid: {reason}")]
-    Invalid { name: &'static str, value: String, reason: String },
+    Invalid {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
 }
 
 /// A source of configuration values: `std::env` in Lambda, a map in tests.
@@ -36,7 +40,9 @@ impl<F: Fn(&str) -> Option<String>> Vars for F {
 
 /// The value, with surrounding blanks removed; unset and blank are the same.
 pub fn optional(vars: &impl Vars, name: &str) -> Option<String> {
-    vars.get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    vars.get(name)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 pub fn required(vars: &impl Vars, name: &'static str) -> Result<String, ConfigError> {
@@ -60,7 +66,11 @@ where
 }
 
 pub fn invalid(name: &'static str, value: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { name, value: value.to_string(), reason: reason.into() }
+    ConfigError::Invalid {
+        name,
+        value: value.to_string(),
+        reason: reason.into(),
+    }
 }
 
 #[cfg(test)]
@@ -69,8 +79,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn vars(pairs: &[(&str, &str)]) -> impl Vars {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |name: &str| map.get(name).cloned()
     }
 

@@ -68,7 +68,10 @@ pub struct FailureReport {
 
 impl From<&Failure> for FailureReport {
     fn from(f: &Failure) -> Self {
-        FailureReport { class: f.class, reason: f.reason.clone() }
+        FailureReport {
+            class: f.class,
+            reason: f.reason.clone(),
+        }
     }
 }
 
@@ -135,7 +138,10 @@ pub struct StatusPublisher {
 
 impl StatusPublisher {
     pub fn new(client: aws_sdk_sns::Client, topic_arn: impl Into<String>) -> Self {
-        StatusPublisher { client, topic_arn: topic_arn.into() }
+        StatusPublisher {
+            client,
+            topic_arn: topic_arn.into(),
+        }
     }
 
     /// The `outcome` is also a message attribute, so subscriptions can filter (e.g. failures only).
@@ -172,9 +178,17 @@ mod tests {
         let mut event = StatusEvent::new(
             "image-processor",
             Outcome::Failed,
-            SourceObject { bucket: Some("b".into()), key: "k.jpg".into(), etag: None, version_id: None },
+            SourceObject {
+                bucket: Some("b".into()),
+                key: "k.jpg".into(),
+                etag: None,
+                version_id: None,
+            },
         );
-        event.failure = Some(FailureReport { class: FailureClass::Permanent, reason: "truncated".into() });
+        event.failure = Some(FailureReport {
+            class: FailureClass::Permanent,
+            reason: "truncated".into(),
+        });
         let json = serde_json::to_string(&event).unwrap();
         assert!(json.contains(r#""outcome":"failed""#), "{json}");
         assert!(json.contains(r#""class":"permanent""#), "{json}");

@@ -1,1 +1,200 @@
-fn main() {}
+//! `make demo`: the whole image pipeline on the local emulator.
+//!
+//! Provisions the same wiring the SAM template declares, uploads the sample media, lets S3 notify
+//! SNS → SQS for real, runs the image processor's handler over the queue's messages the way Lambda
+//! would, and prints what happened to each original.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use image_processor::config::ProcessorConfig;
+use image_processor::keys::OutputLayout;
+use image_processor::render::RenderSettings;
+use image_processor::{handle_batch, Processor};
+use media_edge_local::{
+    drain, poll_queue, provision, sns_message, LocalClients, WiringNames, INPUT_PREFIX,
+};
+use media_edge_shared::status::{Outcome, StatusEvent, StatusPublisher};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("demo failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), media_edge_local::Error> {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL")
+        .map_err(|_| "AWS_ENDPOINT_URL is not set: the demo only runs against the local emulator (use `make demo`)")?;
+    let samples_dir = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "samples".into()));
+
+    let clients = LocalClients::from_env().await;
+    let wiring = provision(&clients, &WiringNames::with_suffix("demo")).await?;
+    let names = &wiring.names;
+    println!("media-edge local demo (AWS emulator at {endpoint})\n");
+    println!(
+        "  s3://{}/{INPUT_PREFIX}* ──▶ SNS {} ──▶ SQS {}",
+        names.originals_bucket, names.uploads_topic, names.jobs_queue
+    );
+    println!(
+        "  ──▶ image-processor ──▶ s3://{}   status ──▶ SNS {}",
+        names.variants_bucket, names.status_topic
+    );
+    println!(
+        "  (dead letters after {} receives: SQS {})\n",
+        media_edge_local::MAX_RECEIVE_COUNT,
+        names.jobs_dlq
+    );
+
+    let mut samples = sample_files(&samples_dir)?;
+    samples.sort();
+    for path in &samples {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let key = format!("{INPUT_PREFIX}demo/{name}");
+        let bytes = std::fs::read(path)?;
+        println!("  uploaded {:>9}  {key}", human_bytes(bytes.len() as u64));
+        clients
+            .s3
+            .put_object()
+            .bucket(&names.originals_bucket)
+            .key(&key)
+            .body(bytes.into())
+            .send()
+            .await?;
+    }
+
+    let config = ProcessorConfig {
+        originals_bucket: names.originals_bucket.clone(),
+        variants_bucket: names.variants_bucket.clone(),
+        layout: OutputLayout {
+            input_prefix: INPUT_PREFIX.into(),
+            output_prefix: String::new(),
+        },
+        status_topic_arn: wiring.status_topic_arn.clone(),
+        render: RenderSettings::default(),
+    };
+    let status = StatusPublisher::new(clients.sns.clone(), wiring.status_topic_arn.clone());
+    let processor = Processor::new(clients.s3.clone(), status, config);
+    let report = poll_queue(
+        &clients.sqs,
+        &wiring.jobs_queue_url,
+        &wiring.jobs_queue_arn,
+        Duration::from_secs(1),
+        50,
+        |event| {
+            let processor = processor.clone();
+            async move { handle_batch(event, &processor).await }
+        },
+    )
+    .await?;
+    println!(
+        "\n  image-processor ran {} batch(es) over {} message(s) from the jobs queue; {} retried\n",
+        report.batches, report.messages, report.retried
+    );
+
+    let mut statuses: Vec<StatusEvent> = drain(
+        &clients.sqs,
+        &wiring.status_queue_url,
+        Duration::from_secs(2),
+    )
+    .await?
+    .iter()
+    .filter_map(|body| sns_message(body).ok())
+    .filter_map(|message| StatusEvent::from_json(&message).ok())
+    .collect();
+    statuses.sort_by(|a, b| a.source.key.cmp(&b.source.key));
+    print_summary(&statuses, &names.variants_bucket);
+    Ok(())
+}
+
+fn sample_files(dir: &Path) -> Result<Vec<PathBuf>, media_edge_local::Error> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_file() {
+            files.push(path);
+        }
+    }
+    Ok(files)
+}
+
+fn print_summary(statuses: &[StatusEvent], variants_bucket: &str) {
+    let (mut total_in, mut total_out) = (0u64, 0u64);
+    for status in statuses {
+        let name = status
+            .source
+            .key
+            .rsplit('/')
+            .next()
+            .unwrap_or(&status.source.key);
+        match status.outcome {
+            Outcome::Failed => {
+                let (class, reason) = status
+                    .failure
+                    .as_ref()
+                    .map(|f| (f.class.to_string(), f.reason.clone()))
+                    .unwrap_or_default();
+                println!("  ✘ {name}\n      {class} failure: {reason}\n");
+            }
+            Outcome::Processed | Outcome::Duplicate => {
+                total_in += status.input_bytes;
+                total_out += status.output_bytes;
+                let label = if status.outcome == Outcome::Duplicate {
+                    " (duplicate delivery)"
+                } else {
+                    ""
+                };
+                println!(
+                    "  ✔ {name}{label}\n      {} in → {} variants, {} out, {} ms",
+                    human_bytes(status.input_bytes),
+                    status.variants.len(),
+                    human_bytes(status.output_bytes),
+                    status.duration_ms
+                );
+                for v in &status.variants {
+                    println!(
+                        "        {:<10} {:>5}×{:<5} {:<10} {:>9}  s3://{variants_bucket}/{}",
+                        v.name,
+                        v.width,
+                        v.height,
+                        v.content_type,
+                        human_bytes(v.bytes),
+                        v.key
+                    );
+                }
+                if let Some(manifest) = &status.manifest_key {
+                    println!("        manifest   s3://{variants_bucket}/{manifest}");
+                }
+                println!();
+            }
+        }
+    }
+    let failed = statuses
+        .iter()
+        .filter(|s| s.outcome == Outcome::Failed)
+        .count();
+    println!(
+        "  {} original(s): {} processed, {} failed; {} in, {} of variants out",
+        statuses.len(),
+        statuses.len() - failed,
+        failed,
+        human_bytes(total_in),
+        human_bytes(total_out)
+    );
+}
+
+fn human_bytes(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} KB", b as f64 / 1024.0),
+        b => format!("{b} B"),
+    }
+}
