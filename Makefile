@@ -27,7 +27,7 @@ lock:
 
 ## Rust: unit tests need nothing; integration tests talk to the emulator over HTTP.
 test: venv lint
-	scripts/with-emulator.sh $(CARGO) test --workspace --locked
+	scripts/test-summary.sh scripts/with-emulator.sh $(CARGO) test --workspace --locked
 
 demo: venv
 	$(CARGO) build --locked --bin local-demo

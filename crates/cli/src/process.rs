@@ -56,8 +56,10 @@ async fn process_file(path: &Path, out: &Path, settings: &RenderSettings) -> Sta
         etag: None,
         version_id: None,
     };
+    let mut read_bytes = 0;
     let result = async {
         let bytes = read_bounded(path, settings.limits.max_input_bytes)?;
+        read_bytes = bytes.len() as u64;
         // Stand-in for the S3 ETag: the content's hash identifies this version of the file.
         let etag: String = Sha256::digest(&bytes)[..16]
             .iter()
@@ -107,6 +109,7 @@ async fn process_file(path: &Path, out: &Path, settings: &RenderSettings) -> Sta
         Err(failure) => {
             let mut status = StatusEvent::new(PIPELINE_NAME, Outcome::Failed, source);
             status.failure = Some(FailureReport::from(&failure));
+            status.input_bytes = read_bytes;
             status.duration_ms = started.elapsed().as_millis() as u64;
             status
         }
