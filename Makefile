@@ -7,7 +7,12 @@ UV_VERSION := 0.13.8
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= auto
 
-.PHONY: help demo test test-rust lint fmt venv lock clean
+# The ffmpeg the Lambda layer ships, for this machine's architecture: tests and the demo use it.
+HOST_ARCH := $(shell uname -m | sed 's/aarch64/arm64/')
+FFMPEG := .local/ffmpeg/$(HOST_ARCH)/bin/ffmpeg
+export FFMPEG_PATH := $(abspath $(FFMPEG))
+
+.PHONY: help demo test lint fmt venv lock clean ffmpeg layer
 
 help:
 	@echo "make demo   run the whole pipeline locally against an AWS emulator"
@@ -22,14 +27,18 @@ $(VENV)/.installed: requirements-dev.txt
 	$(VENV)/bin/uv pip install --quiet --python $(VENV)/bin/python -r requirements-dev.txt
 	touch $@
 
+ffmpeg: $(FFMPEG)
+$(FFMPEG): scripts/fetch-ffmpeg.sh | venv
+	scripts/fetch-ffmpeg.sh $(HOST_ARCH) .local/ffmpeg/$(HOST_ARCH)
+
 lock:
 	$(VENV)/bin/uv pip compile --quiet --python $(VENV)/bin/python --python-version 3.11 requirements-dev.in -o requirements-dev.txt
 
 ## Rust: unit tests need nothing; integration tests talk to the emulator over HTTP.
-test: venv lint
+test: venv ffmpeg lint
 	scripts/test-summary.sh scripts/with-emulator.sh $(CARGO) test --workspace --locked
 
-demo: venv
+demo: venv ffmpeg
 	$(CARGO) build --locked --bin local-demo
 	scripts/with-emulator.sh $(CARGO) run --quiet --locked --bin local-demo -- samples
 

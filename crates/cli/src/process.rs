@@ -5,10 +5,12 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use image_processor::config::render_settings_from_vars;
+use image_processor::job::JobDir;
 use image_processor::keys::{source_version, OutputLayout};
-use image_processor::pipeline::{plan_outputs, render_blocking, PIPELINE_NAME};
+use image_processor::original::{render_original, OutputBody, SOURCE_FILE};
+use image_processor::pipeline::{plan_outputs, PIPELINE_NAME};
 use image_processor::render::RenderSettings;
-use media_edge_shared::env::ProcessEnv;
+use media_edge_shared::env::{self, ProcessEnv};
 use media_edge_shared::status::{FailureReport, Outcome, SourceObject, StatusEvent};
 use media_edge_shared::Failure;
 use sha2::{Digest, Sha256};
@@ -21,9 +23,12 @@ pub async fn run(files: &[PathBuf], out: &Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let work_root = env::optional(&ProcessEnv, "WORK_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
     let mut failed = 0;
     for file in files {
-        let report = process_file(file, out, &settings).await;
+        let report = process_file(file, out, &work_root, &settings).await;
         if let Some(failure) = &report.failure {
             failed += 1;
             eprintln!(
@@ -44,7 +49,12 @@ pub async fn run(files: &[PathBuf], out: &Path) -> ExitCode {
     }
 }
 
-async fn process_file(path: &Path, out: &Path, settings: &RenderSettings) -> StatusEvent {
+async fn process_file(
+    path: &Path,
+    out: &Path,
+    work_root: &Path,
+    settings: &RenderSettings,
+) -> StatusEvent {
     let started = Instant::now();
     let name = path
         .file_name()
@@ -56,19 +66,27 @@ async fn process_file(path: &Path, out: &Path, settings: &RenderSettings) -> Sta
         etag: None,
         version_id: None,
     };
-    let mut read_bytes = 0;
+    let mut input_bytes = 0;
     let result = async {
-        let bytes = read_bounded(path, settings.limits.max_input_bytes)?;
-        read_bytes = bytes.len() as u64;
+        let size = std::fs::metadata(path)
+            .map_err(|e| io_failure(path, e))?
+            .len();
+        let limit = settings.limits.max_input_bytes;
+        if size > limit {
+            return Err(Failure::permanent(format!(
+                "over limits: {size} bytes exceeds the {limit} byte limit"
+            )));
+        }
+        // Work on a copy, as the Lambda does on its download: the original file is never modified.
+        let job = JobDir::create(work_root).map_err(|e| io_failure(work_root, e))?;
+        let copy = job.file(SOURCE_FILE);
+        input_bytes = std::fs::copy(path, &copy).map_err(|e| io_failure(path, e))?;
         // Stand-in for the S3 ETag: the content's hash identifies this version of the file.
-        let etag: String = Sha256::digest(&bytes)[..16]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let etag = content_hash(&copy).map_err(|e| io_failure(path, e))?;
         source.etag = Some(etag.clone());
         let version = source_version("", &name, &etag, None, &settings.fingerprint());
-        let input_bytes = bytes.len() as u64;
-        let rendered = render_blocking(bytes, name.clone(), settings.clone()).await?;
+
+        let rendered = render_original(&job, &name, settings, None).await?;
         let layout = OutputLayout {
             input_prefix: String::new(),
             output_prefix: String::new(),
@@ -80,22 +98,25 @@ async fn process_file(path: &Path, out: &Path, settings: &RenderSettings) -> Sta
             source.clone(),
             &version,
             input_bytes,
-        );
+        )?;
         for output in outputs {
             let target = out.join(&output.key);
             if let Some(parent) = target.parent() {
                 std::fs::create_dir_all(parent).map_err(|e| io_failure(&target, e))?;
             }
-            std::fs::write(&target, &output.bytes).map_err(|e| io_failure(&target, e))?;
+            match &output.body {
+                OutputBody::Bytes(bytes) => std::fs::write(&target, bytes).map(|_| ()),
+                OutputBody::File(file) => std::fs::copy(file, &target).map(|_| ()),
+            }
+            .map_err(|e| io_failure(&target, e))?;
         }
-        Ok::<_, Failure>((manifest, input_bytes))
+        Ok::<_, Failure>(manifest)
     }
     .await;
 
-    match result {
-        Ok((manifest, input_bytes)) => {
+    let mut status = match result {
+        Ok(manifest) => {
             let mut status = StatusEvent::new(PIPELINE_NAME, Outcome::Processed, source);
-            status.input_bytes = input_bytes;
             status.output_bytes = manifest.output_bytes();
             status.manifest_key = Some(
                 out.join(format!("{name}/manifest.json"))
@@ -103,29 +124,26 @@ async fn process_file(path: &Path, out: &Path, settings: &RenderSettings) -> Sta
                     .to_string(),
             );
             status.variants = manifest.variants;
-            status.duration_ms = started.elapsed().as_millis() as u64;
             status
         }
         Err(failure) => {
             let mut status = StatusEvent::new(PIPELINE_NAME, Outcome::Failed, source);
             status.failure = Some(FailureReport::from(&failure));
-            status.input_bytes = read_bytes;
-            status.duration_ms = started.elapsed().as_millis() as u64;
             status
         }
-    }
+    };
+    status.input_bytes = input_bytes;
+    status.duration_ms = started.elapsed().as_millis() as u64;
+    status
 }
 
-fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, Failure> {
-    let size = std::fs::metadata(path)
-        .map_err(|e| io_failure(path, e))?
-        .len();
-    if size > limit {
-        return Err(Failure::permanent(format!(
-            "over limits: {size} bytes exceeds the {limit} byte limit"
-        )));
-    }
-    std::fs::read(path).map_err(|e| io_failure(path, e))
+fn content_hash(path: &Path) -> std::io::Result<String> {
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    Ok(hasher.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 fn io_failure(path: &Path, err: std::io::Error) -> Failure {

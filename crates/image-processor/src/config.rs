@@ -2,9 +2,13 @@
 
 use media_edge_shared::env::{self, ConfigError, Vars};
 
+use std::path::PathBuf;
+use std::time::Duration;
+
 use crate::decode::Limits;
 use crate::keys::OutputLayout;
 use crate::render::{default_variants, RenderSettings, VariantSpec};
+use crate::video::{parse_color, VideoSettings};
 
 /// Variants are immutable (their key names the source version), so shared caches may keep them a year.
 pub const VARIANT_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
@@ -22,6 +26,8 @@ pub struct ProcessorConfig {
     /// `STATUS_TOPIC_ARN`.
     pub status_topic_arn: String,
     pub render: RenderSettings,
+    /// `WORK_DIR` (default: the system temp dir, `/tmp` in Lambda): job directories live here.
+    pub work_root: PathBuf,
 }
 
 impl ProcessorConfig {
@@ -57,6 +63,9 @@ impl ProcessorConfig {
             layout,
             status_topic_arn,
             render: render_settings_from_vars(vars)?,
+            work_root: env::optional(vars, "WORK_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(std::env::temp_dir),
         })
     }
 
@@ -74,6 +83,18 @@ pub fn render_settings_from_vars(vars: &impl Vars) -> Result<RenderSettings, Con
         max_pixels: env::parsed_or(vars, "MAX_PIXELS", defaults.max_pixels)?,
         max_dimension: env::parsed_or(vars, "MAX_DIMENSION", defaults.max_dimension)?,
         max_frames: env::parsed_or(vars, "MAX_FRAMES", defaults.max_frames)?,
+        max_duration_ms: env::parsed_or(
+            vars,
+            "MAX_ANIMATION_SECONDS",
+            defaults.max_duration_ms / 1000,
+        )?
+        .saturating_mul(1000),
+        max_animation_pixels: env::parsed_or(
+            vars,
+            "MAX_ANIMATION_PIXELS",
+            defaults.max_animation_pixels,
+        )?,
+        max_still_bytes: env::parsed_or(vars, "MAX_STILL_BYTES", defaults.max_still_bytes)?,
     };
     let jpeg_quality: u8 = env::parsed_or(vars, "JPEG_QUALITY", 80)?;
     if !(1..=100).contains(&jpeg_quality) {
@@ -87,10 +108,75 @@ pub fn render_settings_from_vars(vars: &impl Vars) -> Result<RenderSettings, Con
         None => default_variants(),
         Some(text) => parse_variants(&text)?,
     };
+    let video = video_settings_from_vars(vars, &variants)?;
     Ok(RenderSettings {
         variants,
         jpeg_quality,
         limits,
+        video,
+    })
+}
+
+fn video_settings_from_vars(
+    vars: &impl Vars,
+    variants: &[VariantSpec],
+) -> Result<VideoSettings, ConfigError> {
+    let defaults = VideoSettings::default();
+    let background = match env::optional(vars, "VIDEO_BACKGROUND") {
+        None => defaults.background,
+        Some(text) => parse_color(&text)
+            .ok_or_else(|| env::invalid("VIDEO_BACKGROUND", &text, "expected #rrggbb"))?,
+    };
+    let crf: u8 = env::parsed_or(vars, "VIDEO_CRF", defaults.crf)?;
+    if crf > 51 {
+        return Err(env::invalid("VIDEO_CRF", &crf.to_string(), "must be 0–51"));
+    }
+    let preset = env::optional(vars, "VIDEO_PRESET").unwrap_or(defaults.preset);
+    const PRESETS: [&str; 10] = [
+        "ultrafast",
+        "superfast",
+        "veryfast",
+        "faster",
+        "fast",
+        "medium",
+        "slow",
+        "slower",
+        "veryslow",
+        "placebo",
+    ];
+    if !PRESETS.contains(&preset.as_str()) {
+        return Err(env::invalid("VIDEO_PRESET", &preset, "not an x264 preset"));
+    }
+    let tune = env::optional(vars, "VIDEO_TUNE").filter(|t| t != "none");
+    if let Some(t) = &tune {
+        if !t.chars().all(|c| c.is_ascii_alphanumeric() || c == ',') {
+            return Err(env::invalid("VIDEO_TUNE", t, "not an x264 tune"));
+        }
+    }
+    // The mobile rendition follows the `mobile` variant's width unless set; 0 turns it off.
+    let default_mobile = variants
+        .iter()
+        .find(|v| v.name == "mobile")
+        .map(|v| v.max_width)
+        .or(defaults.mobile_width);
+    let mobile_width = match env::optional(vars, "VIDEO_MOBILE_WIDTH") {
+        None => default_mobile,
+        Some(_) => Some(env::parsed_or(vars, "VIDEO_MOBILE_WIDTH", 0u32)?).filter(|&w| w > 0),
+    };
+    Ok(VideoSettings {
+        ffmpeg_path: env::optional(vars, "FFMPEG_PATH")
+            .map(PathBuf::from)
+            .unwrap_or(defaults.ffmpeg_path),
+        crf,
+        preset,
+        tune,
+        background,
+        mobile_width,
+        timeout: Duration::from_secs(env::parsed_or(
+            vars,
+            "FFMPEG_TIMEOUT_SECONDS",
+            defaults.timeout.as_secs(),
+        )?),
     })
 }
 

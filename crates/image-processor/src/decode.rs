@@ -19,17 +19,28 @@ pub struct Limits {
     pub max_dimension: u32,
     /// Most frames an animated GIF may have.
     pub max_frames: u32,
+    /// Longest an animation may play, in milliseconds.
+    pub max_duration_ms: u64,
+    /// Most frame pixels (frames × width × height) an animation may have: bounds encoding time.
+    pub max_animation_pixels: u64,
+    /// Largest still image read into memory, in bytes (animations stream through `/tmp`).
+    pub max_still_bytes: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_input_bytes: 64 * 1024 * 1024,
+            // Promotional GIFs reach 200 MB; they are streamed to /tmp, never held in memory.
+            max_input_bytes: 512 * 1024 * 1024,
+            max_still_bytes: 64 * 1024 * 1024,
             // 100 MP covers full-resolution 48/61/100 MP camera and phone sensors; decoded as RGB it is
             // 300 MB, which the processor's memory setting accommodates. imgproxy's 16.8 MP is too few.
             max_pixels: 100_000_000,
             max_dimension: 30_000,
-            max_frames: 2_000,
+            max_frames: 20_000,
+            max_duration_ms: 10 * 60 * 1000,
+            // About 3 minutes of 1080p at 25 fps, or 4 000 frames of 1280×720.
+            max_animation_pixels: 5_000_000_000,
         }
     }
 }
@@ -140,11 +151,11 @@ pub struct Decoded {
 /// Decodes `bytes` under `limits`. The pixel check uses the header's dimensions, so a decompression
 /// bomb is refused before its pixels are allocated.
 pub fn decode(bytes: &[u8], name: &str, limits: &Limits) -> Result<Decoded, ImageError> {
-    if bytes.len() as u64 > limits.max_input_bytes {
+    let byte_limit = limits.max_input_bytes.min(limits.max_still_bytes);
+    if bytes.len() as u64 > byte_limit {
         return Err(ImageError::TooLarge(format!(
-            "{} bytes exceeds the {} byte limit",
-            bytes.len(),
-            limits.max_input_bytes
+            "{} bytes exceeds the {byte_limit} byte limit for images",
+            bytes.len()
         )));
     }
     let format = sniff(bytes, name)?;
@@ -180,6 +191,43 @@ pub fn decode(bytes: &[u8], name: &str, limits: &Limits) -> Result<Decoded, Imag
         image,
         icc_profile,
         frames,
+    })
+}
+
+/// Decodes only the first frame of a GIF file (one frame's memory, however long the animation),
+/// flattened onto `background` so it matches the MP4's first frame.
+pub fn decode_gif_first_frame(
+    path: &std::path::Path,
+    limits: &Limits,
+    background: [u8; 3],
+) -> Result<Decoded, ImageError> {
+    let file =
+        std::fs::File::open(path).map_err(|e| ImageError::Corrupt(format!("reading GIF: {e}")))?;
+    let mut decoder = image::codecs::gif::GifDecoder::new(std::io::BufReader::new(file))
+        .map_err(ImageError::from_decode)?;
+    let mut image_limits = image::Limits::default();
+    image_limits.max_image_width = Some(limits.max_dimension);
+    image_limits.max_image_height = Some(limits.max_dimension);
+    image_limits.max_alloc = Some(limits.max_pixels.saturating_mul(8).saturating_add(64 << 20));
+    decoder
+        .set_limits(image_limits)
+        .map_err(ImageError::from_decode)?;
+    let (width, height) = decoder.dimensions();
+    check_dimensions(width, height, limits)?;
+    let frame = DynamicImage::from_decoder(decoder)
+        .map_err(ImageError::from_decode)?
+        .to_rgba8();
+    let [br, bg, bb] = background.map(u32::from);
+    let flattened = image::RgbImage::from_fn(width, height, |x, y| {
+        let [r, g, b, a] = frame.get_pixel(x, y).0.map(u32::from);
+        let mix = |c: u32, back: u32| ((c * a + back * (255 - a) + 127) / 255) as u8;
+        image::Rgb([mix(r, br), mix(g, bg), mix(b, bb)])
+    });
+    Ok(Decoded {
+        format: SourceFormat::Gif,
+        image: DynamicImage::ImageRgb8(flattened),
+        icc_profile: None,
+        frames: 1,
     })
 }
 

@@ -10,7 +10,10 @@ use media_edge_shared::status::{FailureReport, Outcome, SourceObject, StatusEven
 use media_edge_shared::Failure;
 use tracing::{error, info, warn};
 
+use std::time::Instant;
+
 use crate::intake::{classify, Intake};
+use crate::job::sweep_stale;
 use crate::pipeline::{process_object, Processor, PIPELINE_NAME};
 
 /// Whether SQS should delete the message or deliver it again.
@@ -20,13 +23,22 @@ enum Disposition {
     Retry,
 }
 
-pub async fn handle_batch(event: SqsEvent, processor: &Processor) -> SqsBatchResponse {
+/// `deadline` is when the invocation times out (from the Lambda context); ffmpeg is stopped before.
+pub async fn handle_batch(
+    event: SqsEvent,
+    processor: &Processor,
+    deadline: Option<Instant>,
+) -> SqsBatchResponse {
+    // Messages are handled one at a time, so no job of ours is running: clear what a killed
+    // invocation left in the (reused) work directory.
+    sweep_stale(&processor.config.work_root);
     let mut response = SqsBatchResponse::default();
     for message in event.records {
         let message_id = message.message_id.clone().unwrap_or_default();
         let task_processor = processor.clone();
         let outcome =
-            tokio::spawn(async move { handle_message(&task_processor, message).await }).await;
+            tokio::spawn(async move { handle_message(&task_processor, message, deadline).await })
+                .await;
         let disposition = outcome.unwrap_or_else(|join_error| {
             error!(message_id, error = %join_error, "message handling panicked; will retry");
             Disposition::Retry
@@ -44,7 +56,11 @@ pub async fn handle_batch(event: SqsEvent, processor: &Processor) -> SqsBatchRes
     response
 }
 
-async fn handle_message(processor: &Processor, message: SqsMessage) -> Disposition {
+async fn handle_message(
+    processor: &Processor,
+    message: SqsMessage,
+    deadline: Option<Instant>,
+) -> Disposition {
     let message_id = message.message_id.unwrap_or_default();
     let body = message.body.unwrap_or_default();
     match parse_sqs_body(&body) {
@@ -55,7 +71,7 @@ async fn handle_message(processor: &Processor, message: SqsMessage) -> Dispositi
         Ok(Notification::Objects(events)) => {
             let mut disposition = Disposition::Done;
             for event in &events {
-                if handle_object(processor, event).await == Disposition::Retry {
+                if handle_object(processor, event, deadline).await == Disposition::Retry {
                     disposition = Disposition::Retry;
                 }
             }
@@ -80,12 +96,16 @@ async fn handle_message(processor: &Processor, message: SqsMessage) -> Dispositi
     }
 }
 
-async fn handle_object(processor: &Processor, event: &ObjectEvent) -> Disposition {
+async fn handle_object(
+    processor: &Processor,
+    event: &ObjectEvent,
+    deadline: Option<Instant>,
+) -> Disposition {
     if let Intake::Skip(reason) = classify(event, &processor.config) {
         info!(bucket = %event.bucket, key = %event.key, reason, "event ignored");
         return Disposition::Done;
     }
-    match process_object(processor, event).await {
+    match process_object(processor, event, deadline).await {
         Ok(status) => {
             info!(
                 key = %event.key,

@@ -52,6 +52,7 @@ mod tests {
             },
             status_topic_arn: "arn".into(),
             render: RenderSettings::default(),
+            work_root: std::env::temp_dir(),
         }
     }
 

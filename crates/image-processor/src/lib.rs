@@ -3,6 +3,7 @@
 //!
 //! - [`handler`] adapts the SQS batch; [`pipeline`] does one original against S3.
 //! - [`decode`] and [`render`] are the image work, with no AWS types: the CLI and benchmarks use them.
+//! - [`original`] turns a local copy into outputs; [`video`] drives ffmpeg for animated GIFs.
 //! - [`keys`] decides where outputs live; [`config`] reads the environment.
 
 pub mod config;
@@ -11,11 +12,14 @@ pub mod error;
 pub mod gif_probe;
 pub mod handler;
 pub mod intake;
+pub mod job;
 pub mod jpeg_markers;
 pub mod keys;
 pub mod manifest;
+pub mod original;
 pub mod pipeline;
 pub mod render;
+pub mod video;
 
 pub use config::ProcessorConfig;
 pub use handler::handle_batch;

@@ -1,3 +1,6 @@
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aws_lambda_events::event::sqs::SqsEvent;
 use image_processor::{handle_batch, Processor, ProcessorConfig};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use media_edge_shared::aws::{load_sdk_config, s3_client, sns_client};
@@ -11,11 +14,20 @@ async fn main() -> Result<(), Error> {
     let status = StatusPublisher::new(sns_client(&sdk), config.status_topic_arn.clone());
     let processor = Processor::new(s3_client(&sdk), status, config);
 
-    lambda_runtime::run(service_fn(
-        |event: LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| {
-            let processor = processor.clone();
-            async move { Ok::<_, Error>(handle_batch(event.payload, &processor).await) }
-        },
-    ))
+    lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
+        let processor = processor.clone();
+        let deadline = invocation_deadline(&event.context);
+        async move { Ok::<_, Error>(handle_batch(event.payload, &processor, deadline).await) }
+    }))
     .await
+}
+
+/// When this invocation must be done, less a margin to store results and report status.
+fn invocation_deadline(context: &lambda_runtime::Context) -> Option<Instant> {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()?
+        .as_millis() as u64;
+    let remaining = Duration::from_millis(context.deadline.saturating_sub(now_ms));
+    Some(Instant::now() + remaining.saturating_sub(Duration::from_secs(10)))
 }

@@ -1,23 +1,32 @@
-//! One original, end to end: check, deduplicate, download (bounded), render, store, describe.
+//! One original against S3: check, deduplicate, download (streamed to a job directory, bounded),
+//! render, store, describe.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use media_edge_shared::failure::classify_sdk_error;
 use media_edge_shared::s3_event::ObjectEvent;
 use media_edge_shared::status::{
     now_rfc3339, Outcome, SourceObject, StatusEvent, StatusPublisher, VariantReport,
 };
 use media_edge_shared::Failure;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::{info, warn};
 
 use crate::config::{ProcessorConfig, MANIFEST_CACHE_CONTROL, VARIANT_CACHE_CONTROL};
+use crate::job::JobDir;
 use crate::keys::{source_version, OutputLayout};
 use crate::manifest::{Manifest, MANIFEST_SCHEMA};
-use crate::render::{self, Rendered};
+use crate::original::{render_original, OutputBody, RenderedOriginal, SOURCE_FILE};
 
 pub const PIPELINE_NAME: &str = "image-processor";
+
+/// Outputs larger than this are uploaded in parts (S3 needs parts of at least 5 MiB).
+const MULTIPART_THRESHOLD: u64 = 16 * 1024 * 1024;
+const MULTIPART_PART_SIZE: usize = 8 * 1024 * 1024;
 
 /// What the processor needs, built once per cold start and cloned cheaply into each task.
 #[derive(Clone, Debug)]
@@ -46,9 +55,11 @@ struct Head {
 
 /// Processes one uploaded original. `Ok` carries the status event to publish (processed or
 /// duplicate); `Err` is a classified failure, reported by the caller or retried if transient.
+/// `deadline` is when the invocation ends (ffmpeg is stopped before it).
 pub async fn process_object(
     processor: &Processor,
     event: &ObjectEvent,
+    deadline: Option<Instant>,
 ) -> Result<StatusEvent, Failure> {
     let started = Instant::now();
     let config = &processor.config;
@@ -88,9 +99,11 @@ pub async fn process_object(
         }
     }
 
-    let bytes = download(processor, event, &head).await?;
-    let input_bytes = bytes.len() as u64;
-    let rendered = render_blocking(bytes, event.key.clone(), config.render.clone()).await?;
+    // Removed when this function returns, whatever happens.
+    let job = JobDir::create(&config.work_root)
+        .map_err(|e| Failure::transient(format!("creating work directory: {e}")))?;
+    let input_bytes = download(processor, event, &head, &job.file(SOURCE_FILE)).await?;
+    let rendered = render_original(&job, &event.key, &config.render, deadline).await?;
 
     let (manifest, outputs) = plan_outputs(
         rendered,
@@ -99,23 +112,16 @@ pub async fn process_object(
         source.clone(),
         &version,
         input_bytes,
-    );
+    )?;
     for output in outputs {
-        put_object(
-            processor,
-            &output.key,
-            output.bytes,
-            output.content_type,
-            output.cache_control,
-        )
-        .await?;
+        put_object(processor, &output).await?;
     }
-    let variants = manifest.variants.clone();
+
     let mut status = StatusEvent::new(PIPELINE_NAME, Outcome::Processed, source);
     status.input_bytes = input_bytes;
     status.manifest_key = Some(manifest_key);
     status.output_bytes = manifest.output_bytes();
-    status.variants = variants;
+    status.variants = manifest.variants;
     status.duration_ms = started.elapsed().as_millis() as u64;
     Ok(status)
 }
@@ -124,44 +130,43 @@ pub async fn process_object(
 #[derive(Debug, Clone)]
 pub struct StoredOutput {
     pub key: String,
-    pub bytes: Vec<u8>,
+    pub body: OutputBody,
     pub content_type: &'static str,
     pub cache_control: &'static str,
 }
 
-/// Names and describes the rendered variants: the manifest and the objects to store, manifest last.
+/// Names and describes the rendered outputs: the manifest and the objects to store, manifest last.
 /// Shared by the Lambda (which stores them in S3) and `media-edge process` (which writes files).
 pub fn plan_outputs(
-    rendered: Rendered,
+    rendered: RenderedOriginal,
     layout: &OutputLayout,
     source_key: &str,
     source: SourceObject,
     version: &str,
     input_bytes: u64,
-) -> (Manifest, Vec<StoredOutput>) {
-    let mut outputs = Vec::with_capacity(rendered.variants.len() + 1);
-    let mut variants = Vec::with_capacity(rendered.variants.len());
-    for variant in rendered.variants {
-        let key = layout.variant_key(
-            source_key,
-            version,
-            &variant.name,
-            variant.format.extension(),
-        );
+) -> Result<(Manifest, Vec<StoredOutput>), Failure> {
+    let mut outputs = Vec::with_capacity(rendered.outputs.len() + 1);
+    let mut variants = Vec::with_capacity(rendered.outputs.len());
+    for output in rendered.outputs {
+        let key = layout.variant_key(source_key, version, &output.name, output.extension);
+        let bytes = output
+            .body
+            .len()
+            .map_err(|e| Failure::transient(format!("reading output: {e}")))?;
         variants.push(VariantReport {
-            name: variant.name,
+            name: output.name,
             key: key.clone(),
-            width: variant.width,
-            height: variant.height,
-            bytes: variant.bytes.len() as u64,
-            content_type: variant.format.content_type().to_string(),
-            duration_ms: None,
-            fps: None,
+            width: output.width,
+            height: output.height,
+            bytes,
+            content_type: output.content_type.to_string(),
+            duration_ms: output.duration_ms,
+            fps: output.fps,
         });
         outputs.push(StoredOutput {
             key,
-            bytes: variant.bytes,
-            content_type: variant.format.content_type(),
+            body: output.body,
+            content_type: output.content_type,
             cache_control: VARIANT_CACHE_CONTROL,
         });
     }
@@ -178,36 +183,15 @@ pub fn plan_outputs(
         variants,
         created_at: now_rfc3339(),
     };
-    // Serialising plain strings and numbers cannot fail; an empty manifest would still be valid JSON.
-    let manifest_json = serde_json::to_vec_pretty(&manifest).unwrap_or_else(|_| b"{}".to_vec());
+    let manifest_json = serde_json::to_vec_pretty(&manifest)
+        .map_err(|e| Failure::permanent(format!("manifest does not serialise: {e}")))?;
     outputs.push(StoredOutput {
         key: layout.manifest_key(source_key),
-        bytes: manifest_json,
+        body: OutputBody::Bytes(manifest_json),
         content_type: "application/json",
         cache_control: MANIFEST_CACHE_CONTROL,
     });
-    (manifest, outputs)
-}
-
-/// Decoding is CPU-bound: run it off the async workers. A panic inside a codec on hostile input
-/// surfaces here as a permanent failure of this object only.
-pub async fn render_blocking(
-    bytes: Vec<u8>,
-    name: String,
-    settings: render::RenderSettings,
-) -> Result<Rendered, Failure> {
-    let joined =
-        tokio::task::spawn_blocking(move || render::render(&bytes, &name, &settings)).await;
-    match joined {
-        Ok(Ok(rendered)) => Ok(rendered),
-        Ok(Err(image_error)) => Err(Failure::permanent(image_error.to_string())),
-        Err(join_error) if join_error.is_panic() => Err(Failure::permanent(
-            "the image decoder crashed on this file (treated as corrupt)",
-        )),
-        Err(join_error) => Err(Failure::transient(format!(
-            "render task was cancelled: {join_error}"
-        ))),
-    }
+    Ok((manifest, outputs))
 }
 
 async fn head_object(processor: &Processor, event: &ObjectEvent) -> Result<Head, Failure> {
@@ -272,13 +256,14 @@ async fn read_manifest(processor: &Processor, key: &str) -> Result<Option<Manife
     }
 }
 
-/// Downloads exactly the version we checked (If-Match), refusing to read past the byte limit even
-/// if the object grew in between.
+/// Streams exactly the version we checked (If-Match) into `target`, refusing to write past the
+/// byte limit even if the object grew in between. Returns the bytes written.
 async fn download(
     processor: &Processor,
     event: &ObjectEvent,
     head: &Head,
-) -> Result<Vec<u8>, Failure> {
+    target: &Path,
+) -> Result<u64, Failure> {
     let limit = processor.config.render.limits.max_input_bytes;
     let mut request = processor
         .s3
@@ -291,8 +276,7 @@ async fn download(
     };
     let object = request.send().await.map_err(|e| {
         if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) {
-            // Overwritten since the HEAD: the newer upload has its own event; retry this one to
-            // report it against the version that now exists.
+            // Overwritten since the HEAD: retry to process the version that now exists.
             Failure::transient("object changed while being processed")
         } else if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
             Failure::permanent("the object no longer exists (deleted before it was processed)")
@@ -300,40 +284,132 @@ async fn download(
             classify_sdk_error("download original", &e)
         }
     })?;
+    let disk = |e: std::io::Error| Failure::transient(format!("writing local copy: {e}"));
+    let mut file = tokio::fs::File::create(target).await.map_err(disk)?;
     let mut body = object.body;
-    let mut bytes = Vec::with_capacity(head.bytes.min(limit) as usize);
+    let mut written = 0u64;
     while let Some(chunk) = body
         .try_next()
         .await
         .map_err(|e| Failure::transient(format!("download original: {e}")))?
     {
-        if (bytes.len() + chunk.len()) as u64 > limit {
+        written += chunk.len() as u64;
+        if written > limit {
             return Err(Failure::permanent(format!(
                 "over limits: object exceeds the {limit} byte limit"
             )));
         }
-        bytes.extend_from_slice(&chunk);
+        file.write_all(&chunk).await.map_err(disk)?;
     }
-    Ok(bytes)
+    file.flush().await.map_err(disk)?;
+    Ok(written)
 }
 
-async fn put_object(
-    processor: &Processor,
-    key: &str,
-    bytes: Vec<u8>,
-    content_type: &str,
-    cache_control: &str,
-) -> Result<(), Failure> {
+async fn put_object(processor: &Processor, output: &StoredOutput) -> Result<(), Failure> {
+    let bucket = &processor.config.variants_bucket;
+    let body = match &output.body {
+        OutputBody::Bytes(bytes) => ByteStream::from(bytes.clone()),
+        OutputBody::File(path) => {
+            let size = tokio::fs::metadata(path)
+                .await
+                .map_err(|e| Failure::transient(format!("reading output {}: {e}", path.display())))?
+                .len();
+            if size > MULTIPART_THRESHOLD {
+                return put_multipart(processor, output, path).await;
+            }
+            ByteStream::from_path(path).await.map_err(|e| {
+                Failure::transient(format!("reading output {}: {e}", path.display()))
+            })?
+        }
+    };
     processor
         .s3
         .put_object()
-        .bucket(&processor.config.variants_bucket)
-        .key(key)
-        .body(ByteStream::from(bytes))
-        .content_type(content_type)
-        .cache_control(cache_control)
+        .bucket(bucket)
+        .key(&output.key)
+        .body(body)
+        .content_type(output.content_type)
+        .cache_control(output.cache_control)
         .send()
         .await
         .map_err(|e| classify_sdk_error("store output", &e))?;
     Ok(())
+}
+
+/// Uploads a large file in parts, reading one part at a time; aborts the upload on failure so no
+/// orphaned parts accrue storage.
+async fn put_multipart(
+    processor: &Processor,
+    output: &StoredOutput,
+    path: &Path,
+) -> Result<(), Failure> {
+    let s3 = &processor.s3;
+    let bucket = &processor.config.variants_bucket;
+    let created = s3
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key(&output.key)
+        .content_type(output.content_type)
+        .cache_control(output.cache_control)
+        .send()
+        .await
+        .map_err(|e| classify_sdk_error("start multipart upload", &e))?;
+    let upload_id = created.upload_id().unwrap_or_default().to_string();
+    let result = async {
+        let mut file = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| Failure::transient(format!("reading output: {e}")))?;
+        let mut parts = Vec::new();
+        for part_number in 1.. {
+            let mut buffer = Vec::with_capacity(MULTIPART_PART_SIZE);
+            let read = (&mut file)
+                .take(MULTIPART_PART_SIZE as u64)
+                .read_to_end(&mut buffer)
+                .await
+                .map_err(|e| Failure::transient(format!("reading output: {e}")))?;
+            if read == 0 {
+                break;
+            }
+            let uploaded = s3
+                .upload_part()
+                .bucket(bucket)
+                .key(&output.key)
+                .upload_id(&upload_id)
+                .part_number(part_number)
+                .body(ByteStream::from(buffer))
+                .send()
+                .await
+                .map_err(|e| classify_sdk_error("upload part", &e))?;
+            parts.push(
+                CompletedPart::builder()
+                    .part_number(part_number)
+                    .set_e_tag(uploaded.e_tag)
+                    .build(),
+            );
+        }
+        s3.complete_multipart_upload()
+            .bucket(bucket)
+            .key(&output.key)
+            .upload_id(&upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| classify_sdk_error("complete multipart upload", &e))?;
+        Ok(())
+    }
+    .await;
+    if result.is_err() {
+        let _ = s3
+            .abort_multipart_upload()
+            .bucket(bucket)
+            .key(&output.key)
+            .upload_id(&upload_id)
+            .send()
+            .await;
+    }
+    result
 }

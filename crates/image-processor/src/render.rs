@@ -6,8 +6,9 @@
 use fast_image_resize::{images::Image, FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::DynamicImage;
 
-use crate::decode::{self, Limits, SourceFormat};
+use crate::decode::{self, Decoded, Limits, SourceFormat};
 use crate::error::ImageError;
+use crate::video::VideoSettings;
 
 /// A named output width, e.g. `mobile` at 640 px.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +45,8 @@ pub struct RenderSettings {
     /// 1–100; 80 matches what sharp and libvips users typically ship.
     pub jpeg_quality: u8,
     pub limits: Limits,
+    /// Animated GIF → MP4.
+    pub video: VideoSettings,
 }
 
 impl Default for RenderSettings {
@@ -52,6 +55,7 @@ impl Default for RenderSettings {
             variants: default_variants(),
             jpeg_quality: 80,
             limits: Limits::default(),
+            video: VideoSettings::default(),
         }
     }
 }
@@ -64,7 +68,12 @@ impl RenderSettings {
             .iter()
             .map(|v| format!("{}:{}", v.name, v.max_width))
             .collect();
-        format!("r1;q{};{}", self.jpeg_quality, variants.join(","))
+        format!(
+            "r1;q{};{};{}",
+            self.jpeg_quality,
+            variants.join(","),
+            self.video.fingerprint()
+        )
     }
 }
 
@@ -113,9 +122,18 @@ pub struct Rendered {
 /// Decodes `bytes` (named `name`, used to check the claimed type) and renders every variant.
 pub fn render(bytes: &[u8], name: &str, settings: &RenderSettings) -> Result<Rendered, ImageError> {
     let decoded = decode::decode(bytes, name, &settings.limits)?;
+    render_decoded(decoded, &settings.variants, settings.jpeg_quality)
+}
+
+/// Renders `specs` from an already decoded image.
+pub fn render_decoded(
+    decoded: Decoded,
+    specs: &[VariantSpec],
+    jpeg_quality: u8,
+) -> Result<Rendered, ImageError> {
     let (width, height) = (decoded.image.width(), decoded.image.height());
     let source = Pixels::from_image(decoded.image);
-    let variants = render_variants(&source, decoded.icc_profile.as_deref(), settings)?;
+    let variants = render_variants(&source, decoded.icc_profile.as_deref(), specs, jpeg_quality)?;
     Ok(Rendered {
         source_format: decoded.format,
         width,
@@ -200,20 +218,21 @@ pub fn scaled_height(src_w: u32, src_h: u32, width: u32) -> u32 {
 fn render_variants(
     source: &Pixels,
     icc_profile: Option<&[u8]>,
-    settings: &RenderSettings,
+    specs: &[VariantSpec],
+    jpeg_quality: u8,
 ) -> Result<Vec<RenderedVariant>, ImageError> {
     let (src_w, src_h) = (source.image.width(), source.image.height());
     // Largest first, so each variant is resized from the next larger one: the small ones cost little.
-    let mut order: Vec<usize> = (0..settings.variants.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(settings.variants[i].max_width));
+    let mut order: Vec<usize> = (0..specs.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(specs[i].max_width));
 
     let mut resizer = Resizer::new();
     let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
-    let mut outputs: Vec<Option<RenderedVariant>> = vec![None; settings.variants.len()];
+    let mut outputs: Vec<Option<RenderedVariant>> = vec![None; specs.len()];
     let mut previous: Option<Image<'static>> = None;
 
     for index in order {
-        let spec = &settings.variants[index];
+        let spec = &specs[index];
         let width = spec.max_width.clamp(1, src_w);
         let height = scaled_height(src_w, src_h, width);
         let from = previous.as_ref().unwrap_or(&source.image);
@@ -226,7 +245,7 @@ fn render_variants(
                 .map_err(|e| ImageError::Encode(format!("resize to {width}×{height}: {e}")))?;
             dst
         };
-        let (format, bytes) = encode(&resized, source.layout, icc_profile, settings.jpeg_quality)?;
+        let (format, bytes) = encode(&resized, source.layout, icc_profile, jpeg_quality)?;
         outputs[index] = Some(RenderedVariant {
             name: spec.name.clone(),
             width,

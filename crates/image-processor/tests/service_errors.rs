@@ -23,6 +23,7 @@ fn config() -> ProcessorConfig {
         },
         status_topic_arn: "arn:aws:sns:us-east-1:123456789012:status".into(),
         render: RenderSettings::default(),
+        work_root: std::env::temp_dir(),
     }
 }
 
@@ -59,7 +60,7 @@ async fn throttling_and_server_errors_are_retried_without_a_status() {
         let sns = mock_client!(aws_sdk_sns, [&publish]);
         let processor = Processor::new(s3, StatusPublisher::new(sns, "arn:status"), config());
 
-        let response = handle_batch(one_upload(), &processor).await;
+        let response = handle_batch(one_upload(), &processor, None).await;
         let retried: Vec<&str> = response
             .batch_item_failures
             .iter()
@@ -92,7 +93,7 @@ async fn access_denied_is_permanent_and_reported() {
     let sns = mock_client!(aws_sdk_sns, [&publish]);
     let processor = Processor::new(s3, StatusPublisher::new(sns, "arn:status"), config());
 
-    let response = handle_batch(one_upload(), &processor).await;
+    let response = handle_batch(one_upload(), &processor, None).await;
     assert!(response.batch_item_failures.is_empty());
     let messages = published.lock().unwrap().clone();
     assert_eq!(messages.len(), 1);
@@ -131,7 +132,7 @@ async fn a_status_that_cannot_be_published_is_retried() {
         .retry_config(aws_sdk_sns::config::retry::RetryConfig::disabled()));
     let processor = Processor::new(s3, StatusPublisher::new(sns, "arn:status"), config());
 
-    let response = handle_batch(one_upload(), &processor).await;
+    let response = handle_batch(one_upload(), &processor, None).await;
     assert_eq!(
         response.batch_item_failures.len(),
         1,

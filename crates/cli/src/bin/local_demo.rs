@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use image_processor::config::ProcessorConfig;
 use image_processor::keys::OutputLayout;
-use image_processor::render::RenderSettings;
 use image_processor::{handle_batch, Processor};
 use media_edge_local::{
     drain, poll_queue, provision, sns_message, LocalClients, WiringNames, INPUT_PREFIX,
@@ -79,7 +78,10 @@ async fn run() -> Result<(), media_edge_local::Error> {
             output_prefix: String::new(),
         },
         status_topic_arn: wiring.status_topic_arn.clone(),
-        render: RenderSettings::default(),
+        render: image_processor::config::render_settings_from_vars(
+            &media_edge_shared::env::ProcessEnv,
+        )?,
+        work_root: std::env::temp_dir(),
     };
     let status = StatusPublisher::new(clients.sns.clone(), wiring.status_topic_arn.clone());
     let processor = Processor::new(clients.s3.clone(), status, config);
@@ -91,7 +93,7 @@ async fn run() -> Result<(), media_edge_local::Error> {
         50,
         |event| {
             let processor = processor.clone();
-            async move { handle_batch(event, &processor).await }
+            async move { handle_batch(event, &processor, None).await }
         },
     )
     .await?;

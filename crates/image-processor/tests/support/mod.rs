@@ -48,10 +48,38 @@ fn unique_suffix(label: &str) -> String {
     format!("{label}-{}-{nanos:x}{n}", std::process::id())
 }
 
+/// A work directory per test, so tests can check that it is left empty.
+pub fn work_root(label: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("media-edge-test-{}", unique_suffix(label)));
+    std::fs::create_dir_all(&dir).expect("work dir");
+    dir
+}
+
+/// The ffmpeg `make` installs for tests (the same build the Lambda layer ships).
+pub fn ffmpeg_path() -> std::path::PathBuf {
+    std::env::var_os("FFMPEG_PATH")
+        .map(std::path::PathBuf::from)
+        .expect("FFMPEG_PATH must name the project's ffmpeg: run the tests with `make test`")
+}
+
 impl Harness {
     /// Provisions the wiring on the emulator named by `AWS_ENDPOINT_URL` (`make test` starts one).
     pub async fn new(label: &str) -> Harness {
         Self::with_settings(label, RenderSettings::default()).await
+    }
+
+    /// Default settings with the project's ffmpeg.
+    pub fn default_settings() -> RenderSettings {
+        let mut settings = RenderSettings::default();
+        settings.video.ffmpeg_path = ffmpeg_path();
+        settings
+    }
+
+    /// Job directories left in this test's work root (should be none between jobs).
+    pub fn leftover_job_dirs(&self) -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&self.processor.config.work_root)
+            .map(|entries| entries.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
     }
 
     pub async fn with_settings(label: &str, render: RenderSettings) -> Harness {
@@ -73,6 +101,7 @@ impl Harness {
             },
             status_topic_arn: wiring.status_topic_arn.clone(),
             render,
+            work_root: work_root(label),
         };
         let status = StatusPublisher::new(clients.sns.clone(), wiring.status_topic_arn.clone());
         let processor = Processor::new(clients.s3.clone(), status, config);
@@ -107,14 +136,14 @@ impl Harness {
             &self.wiring.jobs_queue_arn,
             Duration::from_secs(1),
             max_batches,
-            |event| async move { handle_batch(event, processor).await },
+            |event| async move { handle_batch(event, processor, None).await },
         )
         .await
         .expect("poll jobs queue")
     }
 
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        handle_batch(event, &self.processor).await
+        handle_batch(event, &self.processor, None).await
     }
 
     /// Status events published so far (received from a queue subscribed to the status topic).

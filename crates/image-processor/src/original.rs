@@ -1,0 +1,228 @@
+//! Everything made from one original, given a local copy of it in a job directory: device
+//! variants for stills; for animated GIFs a poster (first frame), its variants and MP4s.
+//! Shared by the Lambda (after downloading to `/tmp`) and `media-edge process`.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use media_edge_shared::Failure;
+
+use crate::decode::{self, SourceFormat};
+use crate::error::ImageError;
+use crate::gif_probe::{self, GifProbe};
+use crate::job::JobDir;
+use crate::render::{self, RenderSettings, Rendered, VariantSpec};
+use crate::video::{self, VideoSettings};
+
+/// The name of the local copy inside the job directory.
+pub const SOURCE_FILE: &str = "source";
+
+/// A stored output's content: small images in memory, videos on disk.
+#[derive(Debug, Clone)]
+pub enum OutputBody {
+    Bytes(Vec<u8>),
+    File(PathBuf),
+}
+
+impl OutputBody {
+    pub fn len(&self) -> std::io::Result<u64> {
+        match self {
+            OutputBody::Bytes(bytes) => Ok(bytes.len() as u64),
+            OutputBody::File(path) => Ok(std::fs::metadata(path)?.len()),
+        }
+    }
+
+    pub fn is_empty(&self) -> std::io::Result<bool> {
+        Ok(self.len()? == 0)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RenderedOutput {
+    pub name: String,
+    pub width: u32,
+    pub height: u32,
+    pub content_type: &'static str,
+    pub extension: &'static str,
+    pub body: OutputBody,
+    pub duration_ms: Option<u64>,
+    pub fps: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RenderedOriginal {
+    pub source_format: SourceFormat,
+    pub width: u32,
+    pub height: u32,
+    pub frames: u32,
+    pub outputs: Vec<RenderedOutput>,
+}
+
+/// Renders the original at `job/source`, named `name` (whose extension must match the content).
+/// `deadline` is when the Lambda invocation ends, if any: ffmpeg is stopped before it.
+pub async fn render_original(
+    job: &JobDir,
+    name: &str,
+    settings: &RenderSettings,
+    deadline: Option<Instant>,
+) -> Result<RenderedOriginal, Failure> {
+    let source = job.file(SOURCE_FILE);
+    let head =
+        read_head(&source).map_err(|e| Failure::transient(format!("reading local copy: {e}")))?;
+    let format = decode::sniff(&head, name).map_err(permanent)?;
+
+    if format == SourceFormat::Gif {
+        let probe = blocking({
+            let (source, limits) = (source.clone(), settings.limits.clone());
+            move || {
+                let file =
+                    std::fs::File::open(&source).map_err(|e| ImageError::Corrupt(e.to_string()))?;
+                gif_probe::probe(std::io::BufReader::new(file), &limits)
+            }
+        })
+        .await?;
+        if probe.is_animated() {
+            return render_animation(job, &probe, settings, deadline).await;
+        }
+    }
+
+    let size = std::fs::metadata(&source).map(|m| m.len()).unwrap_or(0);
+    let still_limit = settings
+        .limits
+        .max_still_bytes
+        .min(settings.limits.max_input_bytes);
+    if size > still_limit {
+        return Err(Failure::permanent(format!(
+            "over limits: {size} bytes exceeds the {still_limit} byte limit for images"
+        )));
+    }
+    let rendered = blocking({
+        let (name, settings) = (name.to_string(), settings.clone());
+        move || {
+            let bytes = std::fs::read(&source).map_err(|e| ImageError::Corrupt(e.to_string()))?;
+            render::render(&bytes, &name, &settings)
+        }
+    })
+    .await?;
+    Ok(still_outputs(rendered))
+}
+
+fn still_outputs(rendered: Rendered) -> RenderedOriginal {
+    let outputs = rendered
+        .variants
+        .into_iter()
+        .map(|v| RenderedOutput {
+            name: v.name,
+            width: v.width,
+            height: v.height,
+            content_type: v.format.content_type(),
+            extension: v.format.extension(),
+            body: OutputBody::Bytes(v.bytes),
+            duration_ms: None,
+            fps: None,
+        })
+        .collect();
+    RenderedOriginal {
+        source_format: rendered.source_format,
+        width: rendered.width,
+        height: rendered.height,
+        frames: rendered.frames,
+        outputs,
+    }
+}
+
+async fn render_animation(
+    job: &JobDir,
+    probe: &GifProbe,
+    settings: &RenderSettings,
+    deadline: Option<Instant>,
+) -> Result<RenderedOriginal, Failure> {
+    let source = job.file(SOURCE_FILE);
+    let video: &VideoSettings = &settings.video;
+
+    // Poster: the first frame, flattened like the video, at full size plus the device variants.
+    let mut specs = vec![VariantSpec::new("poster", probe.width)];
+    specs.extend(settings.variants.iter().cloned());
+    let poster = blocking({
+        let (source, limits, background, quality) = (
+            source.clone(),
+            settings.limits.clone(),
+            video.background,
+            settings.jpeg_quality,
+        );
+        move || {
+            let decoded = decode::decode_gif_first_frame(&source, &limits, background)?;
+            render::render_decoded(decoded, &specs, quality)
+        }
+    })
+    .await?;
+    let mut original = still_outputs(poster);
+    original.source_format = SourceFormat::Gif;
+    original.frames = probe.frames;
+
+    gif_probe::normalize_short_delays(&source, probe)
+        .map_err(|e| Failure::transient(format!("preparing GIF for encoding: {e}")))?;
+
+    let mut renditions = vec![("video", None)];
+    if let Some(mobile) = video.mobile_width.filter(|&w| w < probe.width) {
+        renditions.push(("video-mobile", Some(mobile)));
+    }
+    for (name, target_width) in renditions {
+        let (width, height) = video::output_size(probe.width, probe.height, target_width);
+        let output = job.file(&format!("{name}.mp4"));
+        let scaled = target_width.map(|_| (width, height));
+        let args = video::ffmpeg_args(&source, &output, video, probe.has_transparency, scaled);
+        let started = Instant::now();
+        video::run_ffmpeg(video, &args, deadline)
+            .await
+            .map_err(Failure::from)?;
+        tracing::info!(
+            rendition = name,
+            width,
+            height,
+            ms = started.elapsed().as_millis() as u64,
+            "encoded MP4"
+        );
+        original.outputs.push(RenderedOutput {
+            name: name.to_string(),
+            width,
+            height,
+            content_type: "video/mp4",
+            extension: "mp4",
+            body: OutputBody::File(output),
+            duration_ms: Some(probe.duration_ms),
+            fps: Some((probe.fps() * 100.0).round() / 100.0),
+        });
+    }
+    Ok(original)
+}
+
+fn read_head(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(64);
+    std::fs::File::open(path)?.take(64).read_to_end(&mut head)?;
+    Ok(head)
+}
+
+fn permanent(e: ImageError) -> Failure {
+    Failure::permanent(e.to_string())
+}
+
+/// Runs CPU- or disk-bound work off the async workers. A panic inside a codec on hostile input
+/// surfaces as a permanent failure of this original only.
+async fn blocking<T, F>(work: F) -> Result<T, Failure>
+where
+    F: FnOnce() -> Result<T, ImageError> + Send + 'static,
+    T: Send + 'static,
+{
+    match tokio::task::spawn_blocking(work).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(image_error)) => Err(permanent(image_error)),
+        Err(join_error) if join_error.is_panic() => Err(Failure::permanent(
+            "the image decoder crashed on this file (treated as corrupt)",
+        )),
+        Err(join_error) => Err(Failure::transient(format!(
+            "render task was cancelled: {join_error}"
+        ))),
+    }
+}

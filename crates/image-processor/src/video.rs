@@ -1,0 +1,367 @@
+//! Animated GIF → H.264 MP4 with ffmpeg.
+//!
+//! ffmpeg parses hostile input, so it runs as a plain child process (no shell) with arguments that
+//! let it read exactly one local file, only as GIF (`-f gif`, no probing) and only through the
+//! `file` protocol; it gets no stdin, and only the tail of its stderr is kept. It is killed when
+//! its time is up.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncReadExt;
+
+use crate::error::ImageError;
+
+/// How MP4s are encoded. Everything but the binary's path and the time limit changes output bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VideoSettings {
+    /// `FFMPEG_PATH`; the layer puts it at `/opt/bin/ffmpeg`.
+    pub ffmpeg_path: PathBuf,
+    /// x264 constant rate factor (lower is better quality, larger files).
+    pub crf: u8,
+    /// x264 preset (`veryfast` … `veryslow`).
+    pub preset: String,
+    /// x264 tune, if any (`animation`, `film`, …).
+    pub tune: Option<String>,
+    /// Colour transparent GIF pixels are flattened onto.
+    pub background: [u8; 3],
+    /// Also make a smaller rendition this wide when the GIF is wider (`None`: don't).
+    pub mobile_width: Option<u32>,
+    /// Longest one ffmpeg run may take (further capped by the Lambda's remaining time).
+    pub timeout: Duration,
+}
+
+impl Default for VideoSettings {
+    fn default() -> Self {
+        VideoSettings {
+            ffmpeg_path: PathBuf::from("/opt/bin/ffmpeg"),
+            crf: 26,
+            preset: "medium".into(),
+            tune: None,
+            background: [255, 255, 255],
+            mobile_width: Some(640),
+            timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+impl VideoSettings {
+    pub fn fingerprint(&self) -> String {
+        let [r, g, b] = self.background;
+        format!(
+            "v1;crf{};{};{};#{r:02x}{g:02x}{b:02x};m{}",
+            self.crf,
+            self.preset,
+            self.tune.as_deref().unwrap_or("-"),
+            self.mobile_width.unwrap_or(0)
+        )
+    }
+}
+
+/// Parses `#rrggbb` / `rrggbb`.
+pub fn parse_color(text: &str) -> Option<[u8; 3]> {
+    let hex = text.trim().trim_start_matches('#');
+    if hex.len() != 6 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).ok();
+    Some([byte(0)?, byte(2)?, byte(4)?])
+}
+
+/// Output size for a GIF of `width`×`height`, optionally scaled to `target_width`: H.264 in
+/// yuv420p needs even dimensions.
+pub fn output_size(width: u32, height: u32, target_width: Option<u32>) -> (u32, u32) {
+    match target_width {
+        Some(target) if target < width => {
+            let w = (target / 2 * 2).max(2);
+            let h = ((u64::from(height) * u64::from(w) + u64::from(width) / 2) / u64::from(width))
+                as u32;
+            (w, (h / 2 * 2).max(2))
+        }
+        _ => (width.div_ceil(2) * 2, height.div_ceil(2) * 2),
+    }
+}
+
+/// The complete ffmpeg command line (without the program).
+pub fn ffmpeg_args(
+    input: &Path,
+    output: &Path,
+    settings: &VideoSettings,
+    flatten_transparency: bool,
+    scaled_to: Option<(u32, u32)>,
+) -> Vec<OsString> {
+    let [r, g, b] = settings.background;
+    let color = format!("0x{r:02X}{g:02X}{b:02X}");
+    let mut graph = String::from("[0:v]");
+    if flatten_transparency {
+        // Over a filled copy of each frame: the background gets the GIF's own timestamps, so
+        // variable frame timing survives (a `color` source would impose its own frame rate).
+        graph.push_str(&format!(
+            "split[fg][bg];[bg]drawbox=c={color}:t=fill[base];[base][fg]overlay=format=auto,"
+        ));
+    }
+    match scaled_to {
+        Some((w, h)) => graph.push_str(&format!("scale={w}:{h}:flags=lanczos,")),
+        None => graph.push_str(&format!("pad=ceil(iw/2)*2:ceil(ih/2)*2:color={color},")),
+    }
+    graph.push_str("format=yuv420p[v]");
+
+    let mut args: Vec<OsString> = Vec::new();
+    let mut push = |items: &[&str]| args.extend(items.iter().map(OsString::from));
+    push(&["-nostdin", "-hide_banner", "-nostats", "-loglevel", "error"]);
+    // Input: this file only, only as GIF, only through the file protocol.
+    push(&["-protocol_whitelist", "file", "-f", "gif"]);
+    args.push("-i".into());
+    args.push(input.as_os_str().to_owned());
+    let mut push = |items: &[&str]| args.extend(items.iter().map(OsString::from));
+    push(&[
+        "-filter_complex",
+        &graph,
+        "-map",
+        "[v]",
+        "-an",
+        "-sn",
+        "-dn",
+        "-map_metadata",
+        "-1",
+    ]);
+    push(&[
+        "-c:v",
+        "libx264",
+        "-preset",
+        &settings.preset,
+        "-crf",
+        &settings.crf.to_string(),
+    ]);
+    if let Some(tune) = &settings.tune {
+        push(&["-tune", tune]);
+    }
+    // GIF frame delays become exact MP4 timestamps (variable frame rate, 1/100 s time base).
+    push(&["-fps_mode", "passthrough", "-enc_time_base", "demux"]);
+    push(&[
+        "-profile:v",
+        "high",
+        "-pix_fmt",
+        "yuv420p",
+        "-movflags",
+        "+faststart",
+        "-f",
+        "mp4",
+        "-y",
+    ]);
+    args.push(output.as_os_str().to_owned());
+    args
+}
+
+/// Keeps this much of ffmpeg's stderr (the end, where the reason is).
+const STDERR_TAIL: usize = 4096;
+
+#[derive(Debug, thiserror::Error)]
+pub enum VideoError {
+    /// ffmpeg could not be started (missing binary, no permission): a deployment problem.
+    #[error("could not run ffmpeg at {path}: {source}")]
+    Spawn {
+        path: String,
+        source: std::io::Error,
+    },
+    /// ffmpeg ran out of time. `environment` tells whether the Lambda deadline, not the
+    /// configured ceiling, cut it short (then a retry with a fresh invocation can succeed).
+    #[error("ffmpeg did not finish within {seconds} s")]
+    TimedOut { seconds: u64, environment: bool },
+    /// ffmpeg failed on this input.
+    #[error("ffmpeg failed: {0}")]
+    Failed(String),
+    /// ffmpeg failed for a reason outside the input (disk full, out of memory, killed).
+    #[error("ffmpeg failed for lack of resources: {0}")]
+    Resources(String),
+}
+
+/// Runs ffmpeg with `args`, killing it after `settings.timeout` or at `deadline`, whichever is first.
+pub async fn run_ffmpeg(
+    settings: &VideoSettings,
+    args: &[OsString],
+    deadline: Option<Instant>,
+) -> Result<(), VideoError> {
+    let (limit, environment) = match deadline.map(|d| d.saturating_duration_since(Instant::now())) {
+        Some(remaining) if remaining < settings.timeout => (remaining, true),
+        _ => (settings.timeout, false),
+    };
+    let mut child = tokio::process::Command::new(&settings.ffmpeg_path)
+        .args(args)
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|source| VideoError::Spawn {
+            path: settings.ffmpeg_path.display().to_string(),
+            source,
+        })?;
+    let mut stderr = child.stderr.take();
+    let run = async {
+        let mut tail = Vec::new();
+        if let Some(pipe) = stderr.as_mut() {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut chunk).await {
+                if n == 0 {
+                    break;
+                }
+                tail.extend_from_slice(&chunk[..n]);
+                if tail.len() > 2 * STDERR_TAIL {
+                    tail.drain(..tail.len() - STDERR_TAIL);
+                }
+            }
+        }
+        let status = child.wait().await;
+        (status, tail)
+    };
+    let (status, tail) = match tokio::time::timeout(limit, run).await {
+        Ok(finished) => finished,
+        // Dropping the future drops the child: kill_on_drop ends ffmpeg.
+        Err(_) => {
+            return Err(VideoError::TimedOut {
+                seconds: limit.as_secs(),
+                environment,
+            })
+        }
+    };
+    let message = stderr_summary(&tail);
+    match status {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => {
+            let lower = message.to_ascii_lowercase();
+            if status.code().is_none()
+                || lower.contains("no space left")
+                || lower.contains("cannot allocate memory")
+                || lower.contains("out of memory")
+            {
+                Err(VideoError::Resources(format!("{status}: {message}")))
+            } else {
+                Err(VideoError::Failed(message))
+            }
+        }
+        Err(e) => Err(VideoError::Resources(format!("waiting for ffmpeg: {e}"))),
+    }
+}
+
+/// The last few lines of ffmpeg's stderr, as one line of at most ~500 characters.
+fn stderr_summary(tail: &[u8]) -> String {
+    let text = String::from_utf8_lossy(tail);
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let last = lines[lines.len().saturating_sub(3)..].join(" | ");
+    if last.is_empty() {
+        return "no message".into();
+    }
+    let mut summary: String = last.chars().take(500).collect();
+    if summary.len() < last.len() {
+        summary.push('…');
+    }
+    summary
+}
+
+impl From<VideoError> for media_edge_shared::Failure {
+    fn from(e: VideoError) -> Self {
+        use media_edge_shared::Failure;
+        match &e {
+            VideoError::TimedOut {
+                environment: false, ..
+            }
+            | VideoError::Failed(_) => Failure::permanent(e.to_string()),
+            VideoError::TimedOut {
+                environment: true, ..
+            }
+            | VideoError::Spawn { .. }
+            | VideoError::Resources(_) => Failure::transient(e.to_string()),
+        }
+    }
+}
+
+impl From<VideoError> for ImageError {
+    fn from(e: VideoError) -> Self {
+        ImageError::Encode(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_even() {
+        assert_eq!(output_size(33, 21, None), (34, 22));
+        assert_eq!(output_size(640, 480, None), (640, 480));
+        assert_eq!(output_size(1280, 721, Some(640)), (640, 360));
+        assert_eq!(
+            output_size(500, 300, Some(640)),
+            (500, 300),
+            "never upscaled"
+        );
+        assert_eq!(output_size(1001, 3, Some(640)), (640, 2));
+    }
+
+    #[test]
+    fn arguments_confine_ffmpeg_to_one_local_gif() {
+        let args = ffmpeg_args(
+            Path::new("/tmp/job/source.gif"),
+            Path::new("/tmp/job/video.mp4"),
+            &VideoSettings::default(),
+            true,
+            None,
+        );
+        let text: Vec<String> = args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let joined = text.join(" ");
+        let input_at = text.iter().position(|a| a == "-i").unwrap();
+        assert_eq!(text[input_at + 1], "/tmp/job/source.gif");
+        let before_input = &text[..input_at];
+        assert!(
+            before_input
+                .windows(2)
+                .any(|w| w == ["-protocol_whitelist", "file"]),
+            "{joined}"
+        );
+        assert!(
+            before_input.windows(2).any(|w| w == ["-f", "gif"]),
+            "{joined}"
+        );
+        assert!(text.contains(&"-nostdin".to_string()));
+        assert_eq!(
+            text.iter().filter(|a| *a == "-i").count(),
+            1,
+            "exactly one input"
+        );
+        assert!(joined.contains("-an"), "no audio");
+        assert!(
+            joined.contains("+faststart")
+                && joined.contains("yuv420p")
+                && joined.contains("libx264")
+        );
+        assert!(joined.contains("drawbox=c=0xFFFFFF:t=fill"), "{joined}");
+        assert_eq!(text.last().unwrap(), "/tmp/job/video.mp4");
+    }
+
+    #[test]
+    fn colors_parse() {
+        assert_eq!(parse_color("#ff8000"), Some([255, 128, 0]));
+        assert_eq!(parse_color("000000"), Some([0, 0, 0]));
+        assert_eq!(parse_color("#fff"), None);
+        assert_eq!(parse_color("#gggggg"), None);
+    }
+
+    #[test]
+    fn stderr_is_summarised_and_bounded() {
+        let long = "x".repeat(5000);
+        assert!(stderr_summary(long.as_bytes()).chars().count() <= 501);
+        assert_eq!(stderr_summary(b"a\nb\n\nc\nd\n"), "b | c | d");
+        assert_eq!(stderr_summary(b""), "no message");
+    }
+}

@@ -1,0 +1,326 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Animated GIF → poster, variants and MP4s, through the emulator and the project's real ffmpeg.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use image::codecs::gif::{GifEncoder, Repeat};
+use image::{Delay, Frame, Rgba, RgbaImage};
+use image_processor::decode::Limits;
+use image_processor::render::RenderSettings;
+use image_processor::video::{self, VideoError, VideoSettings};
+use media_edge_shared::status::Outcome;
+use media_edge_shared::FailureClass;
+use support::{ffmpeg_path, Harness};
+
+/// A moving gradient with a transparent band in every other frame; delays in ms.
+fn animated_gif(width: u32, height: u32, delays_ms: &[u32]) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut encoder = GifEncoder::new_with_speed(&mut out, 30);
+        encoder.set_repeat(Repeat::Infinite).unwrap();
+        for (i, &delay) in delays_ms.iter().enumerate() {
+            let shift = (i as u32 * 7) % 255;
+            let img = RgbaImage::from_fn(width, height, |x, y| {
+                let transparent = i % 2 == 0 && y < height / 8;
+                let alpha = if transparent { 0 } else { 255 };
+                Rgba([
+                    ((x * 255 / width) + shift) as u8,
+                    (y * 255 / height) as u8,
+                    128,
+                    alpha,
+                ])
+            });
+            encoder
+                .encode_frame(Frame::from_parts(
+                    img,
+                    0,
+                    0,
+                    Delay::from_numer_denom_ms(delay, 1),
+                ))
+                .unwrap();
+        }
+    }
+    out
+}
+
+/// Frame count, duration and size of a video, as ffmpeg decodes it.
+struct Decoded {
+    frames: u32,
+    duration_ms: u64,
+    width: u32,
+    height: u32,
+    audio: bool,
+}
+
+fn decode_with_ffmpeg(path: &Path) -> Decoded {
+    let output = Command::new(ffmpeg_path())
+        .args(["-hide_banner", "-nostdin", "-i"])
+        .arg(path)
+        .args(["-map", "0", "-c", "copy", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{text}");
+    let frames = text
+        .rsplit("frame=")
+        .next()
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no frame count in {text}"));
+    let duration = text
+        .split("Duration: ")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap();
+    let parts: Vec<f64> = duration.split(':').map(|p| p.parse().unwrap()).collect();
+    let duration_ms = ((parts[0] * 3600.0 + parts[1] * 60.0 + parts[2]) * 1000.0).round() as u64;
+    let video_line = text
+        .lines()
+        .find(|l| l.contains("Video: h264"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let size = video_line
+        .split([',', ' '])
+        .find_map(|token| {
+            let (w, h) = token.split_once('x')?;
+            Some((w.parse().ok()?, h.parse().ok()?))
+        })
+        .unwrap();
+    Decoded {
+        frames,
+        duration_ms,
+        width: size.0,
+        height: size.1,
+        audio: text.contains("Audio:"),
+    }
+}
+
+#[tokio::test]
+async fn animated_gif_becomes_mp4_poster_and_variants() {
+    let h = Harness::with_settings("gif", Harness::default_settings()).await;
+    // 801×451: odd dimensions; delays include 0 and 10 ms, which browsers play as 100 ms.
+    let mut delays = vec![40u32; 30];
+    delays[3] = 0;
+    delays[7] = 10;
+    delays[29] = 500;
+    let gif = animated_gif(801, 451, &delays);
+    let key = "uploads/promo/spring sale.gif";
+    h.upload(key, gif.clone()).await;
+    let report = h.run_jobs().await;
+    assert_eq!(report.retried, 0, "{report:?}");
+
+    let statuses = h.statuses().await;
+    assert_eq!(statuses.len(), 1, "{statuses:#?}");
+    let status = &statuses[0];
+    assert_eq!(status.outcome, Outcome::Processed, "{status:#?}");
+    let names: Vec<&str> = status.variants.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "poster",
+            "thumbnail",
+            "mobile",
+            "tablet",
+            "pc",
+            "video",
+            "video-mobile"
+        ]
+    );
+
+    let manifest = h.manifest(key).await;
+    assert_eq!(manifest.variants, status.variants);
+    assert_eq!(
+        (manifest.source_format.as_str(), manifest.frames),
+        ("GIF", 30)
+    );
+
+    let poster = &status.variants[0];
+    assert_eq!(
+        (poster.width, poster.height, poster.content_type.as_str()),
+        (801, 451, "image/jpeg")
+    );
+    let expected_ms = 27 * 40 + 100 + 100 + 500;
+    let dir = std::env::temp_dir().join(format!("media-edge-mp4-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (variant, (width, height)) in status.variants[5..].iter().zip([(802, 452), (640, 360)]) {
+        assert_eq!(
+            (variant.width, variant.height),
+            (width, height),
+            "{}",
+            variant.name
+        );
+        assert_eq!(variant.content_type, "video/mp4");
+        assert_eq!(variant.duration_ms, Some(expected_ms as u64));
+        assert!(variant.fps.unwrap() > 0.0);
+        let (bytes, object) = h.variant_bytes(&variant.key).await;
+        assert_eq!(object.content_type(), Some("video/mp4"));
+        assert_eq!(
+            object.cache_control(),
+            Some("public, max-age=31536000, immutable")
+        );
+        assert_eq!(bytes.len() as u64, variant.bytes);
+        // +faststart: the index (moov) comes before the media data (mdat).
+        let find = |tag: &[u8]| bytes.windows(4).position(|w| w == tag).unwrap();
+        assert!(
+            find(b"moov") < find(b"mdat"),
+            "{} is not faststart",
+            variant.name
+        );
+        let path = dir.join(format!("{}.mp4", variant.name));
+        std::fs::write(&path, &bytes).unwrap();
+        let decoded = decode_with_ffmpeg(&path);
+        assert_eq!(decoded.frames, 30, "every GIF frame is a video frame");
+        assert!(
+            decoded.duration_ms.abs_diff(expected_ms as u64) <= 20,
+            "{} ms",
+            decoded.duration_ms
+        );
+        assert_eq!((decoded.width, decoded.height), (width, height));
+        assert!(!decoded.audio, "no audio track");
+    }
+    assert!(
+        status.variants[5].bytes < gif.len() as u64 / 2,
+        "the MP4 is much smaller than the GIF"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        h.leftover_job_dirs().is_empty(),
+        "{:?}",
+        h.leftover_job_dirs()
+    );
+}
+
+#[tokio::test]
+async fn broken_and_over_limit_gifs_fail_permanently_and_leave_tmp_clean() {
+    let mut settings = Harness::default_settings();
+    settings.limits = Limits {
+        max_frames: 20,
+        ..Limits::default()
+    };
+    let h = Harness::with_settings("badgif", settings).await;
+    let gif = animated_gif(64, 48, &[50; 10]);
+    h.upload("uploads/truncated.gif", gif[..gif.len() * 2 / 3].to_vec())
+        .await;
+    h.upload(
+        "uploads/too-many-frames.gif",
+        animated_gif(32, 32, &[20; 25]),
+    )
+    .await;
+    // Claims to be a GIF, is an HLS playlist pointing elsewhere: must never reach ffmpeg.
+    h.upload(
+        "uploads/playlist.gif",
+        b"#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:0\nhttp://169.254.169.254/latest\n".to_vec(),
+    )
+    .await;
+    let mut fake = b"GIF89a".to_vec();
+    fake.extend_from_slice(b"\x10\x00\x10\x00\x00\x00\x00#EXTM3U\nfile:///etc/passwd\n");
+    h.upload("uploads/gif-magic-then-playlist.gif", fake).await;
+
+    let report = h.run_jobs().await;
+    assert_eq!(report.retried, 0, "{report:?}");
+    let statuses = h.statuses().await;
+    assert_eq!(statuses.len(), 4, "{statuses:#?}");
+    for status in &statuses {
+        assert_eq!(status.outcome, Outcome::Failed, "{status:#?}");
+        assert_eq!(
+            status.failure.as_ref().unwrap().class,
+            FailureClass::Permanent,
+            "{status:#?}"
+        );
+    }
+    let reason = |needle: &str| {
+        statuses
+            .iter()
+            .find(|s| s.source.key.contains(needle))
+            .unwrap()
+            .failure
+            .as_ref()
+            .unwrap()
+            .reason
+            .clone()
+    };
+    assert!(
+        reason("truncated.gif").contains("truncated"),
+        "{}",
+        reason("truncated.gif")
+    );
+    assert!(reason("too-many-frames").contains("more than 20 frames"));
+    assert!(reason("playlist.gif").contains("not a JPEG, PNG, GIF or WebP"));
+    assert!(
+        reason("gif-magic-then-playlist").contains("GIF"),
+        "{}",
+        reason("gif-magic-then-playlist")
+    );
+    assert!(h.variant_keys().await.is_empty());
+    assert!(
+        h.leftover_job_dirs().is_empty(),
+        "{:?}",
+        h.leftover_job_dirs()
+    );
+}
+
+#[tokio::test]
+async fn ffmpeg_is_killed_at_its_time_limit() {
+    let dir = support::work_root("timeout");
+    let input = dir.join("in.gif");
+    std::fs::write(&input, animated_gif(640, 360, &[40; 60])).unwrap();
+    let settings = VideoSettings {
+        ffmpeg_path: ffmpeg_path(),
+        ..VideoSettings::default()
+    };
+    let args = video::ffmpeg_args(&input, &dir.join("out.mp4"), &settings, true, None);
+
+    // Its own ceiling reached with the full time available: the input is to blame.
+    let short = VideoSettings {
+        timeout: Duration::from_millis(1),
+        ..settings.clone()
+    };
+    match video::run_ffmpeg(&short, &args, None).await {
+        Err(VideoError::TimedOut {
+            environment: false, ..
+        }) => {}
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    // The invocation's deadline reached first: the environment is to blame (retry).
+    match video::run_ffmpeg(&settings, &args, Some(Instant::now())).await {
+        Err(VideoError::TimedOut {
+            environment: true, ..
+        }) => {}
+        other => panic!("expected a deadline timeout, got {other:?}"),
+    }
+    // And with time enough it works.
+    video::run_ffmpeg(&settings, &args, None).await.unwrap();
+    assert!(std::fs::metadata(dir.join("out.mp4")).unwrap().len() > 0);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn missing_ffmpeg_is_transient() {
+    let dir = support::work_root("noffmpeg");
+    let settings = VideoSettings {
+        ffmpeg_path: dir.join("no-such-ffmpeg"),
+        ..VideoSettings::default()
+    };
+    let err = video::run_ffmpeg(&settings, &[], None).await.unwrap_err();
+    let failure = media_edge_shared::Failure::from(err);
+    assert_eq!(
+        failure.class,
+        FailureClass::Transient,
+        "a deployment problem: retry, then DLQ"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn single_frame_gif_is_just_an_image() {
+    let gif = animated_gif(300, 200, &[100]);
+    let rendered =
+        image_processor::render::render(&gif, "one.gif", &RenderSettings::default()).unwrap();
+    assert_eq!(rendered.frames, 1);
+    assert_eq!(rendered.variants.len(), 4);
+}
