@@ -12,12 +12,14 @@ HOST_ARCH := $(shell uname -m | sed 's/aarch64/arm64/')
 FFMPEG := .local/ffmpeg/$(HOST_ARCH)/bin/ffmpeg
 export FFMPEG_PATH := $(abspath $(FFMPEG))
 
-.PHONY: help demo test lint fmt venv lock clean ffmpeg layer
+.PHONY: help demo test lint fmt venv lock clean ffmpeg layer bench bench-deps
 
 help:
 	@echo "make demo   run the whole pipeline locally against an AWS emulator"
 	@echo "make test   run every test (unit, emulator integration, template checks)"
 	@echo "make lint   clippy and rustfmt check"
+	@echo "make bench  benchmarks (GIF → MP4 size, quality, time, memory)"
+	@echo "make layer  ffmpeg Lambda layer zips for arm64 and x86_64"
 
 ## Python tools (moto, cfn-lint) in a project venv, pinned by requirements-dev.txt.
 venv: $(VENV)/.installed
@@ -30,6 +32,21 @@ $(VENV)/.installed: requirements-dev.txt
 ffmpeg: $(FFMPEG)
 $(FFMPEG): scripts/fetch-ffmpeg.sh | venv
 	scripts/fetch-ffmpeg.sh $(HOST_ARCH) .local/ffmpeg/$(HOST_ARCH)
+
+## The ffmpeg Lambda layer, both architectures: target/layers/ffmpeg-{arm64,x86_64}.zip
+layer: venv
+	scripts/build-ffmpeg-layer.sh
+
+## Benchmarks (not part of `make test`). Corpus photos come from Debian's lomiri-wallpapers.
+bench-deps:
+	@if [ ! -d /usr/share/backgrounds ] || [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ]; then \
+	  echo "installing benchmark corpus sources (Debian: lomiri-wallpapers fonts-dejavu-core)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lomiri-wallpapers fonts-dejavu-core; \
+	fi
+
+bench: venv ffmpeg bench-deps
+	$(CARGO) build --release --locked --bin media-edge
+	$(VENV)/bin/python bench/gif_to_mp4.py --ffmpeg $(FFMPEG_PATH) --equal-ssim
 
 lock:
 	$(VENV)/bin/uv pip compile --quiet --python $(VENV)/bin/python --python-version 3.11 requirements-dev.in -o requirements-dev.txt

@@ -58,3 +58,13 @@ cp "$F/alpha.png" "$S/logo+alpha.png"
 cp "$F/photo.webp" "$S/프로모션 banner.webp"
 cp "$F/static.gif" "$S/badge.gif"
 printf 'this is not an image\n' > "$S/fake.jpg"
+
+# An animated promotional GIF for the demo: a slow zoom over a generated scene with text, made
+# with the project's ffmpeg (`make ffmpeg`) and a per-animation palette, as promotion GIFs are.
+FF=.local/ffmpeg/$(uname -m | sed 's/aarch64/arm64/')/bin/ffmpeg
+$IM -size 960x540 gradient:'#ff7a18-#af002d' -fill '#ffd000' -draw 'circle 700,270 700,120' \
+  -fill white -pointsize 90 -annotate +80+300 'SALE -50%' /tmp/media-edge-promo.png
+$FF -hide_banner -loglevel error -y -i /tmp/media-edge-promo.png \
+  -vf "zoompan=z='1+0.004*on':x='iw/2-(iw/zoom/2)':y='ih/2-(ih/zoom/2)':d=36:s=480x270:fps=12,split[a][b];[a]palettegen=stats_mode=diff[p];[b][p]paletteuse=dither=bayer:bayer_scale=3" \
+  "$S/spring-sale (animated).gif"
+rm /tmp/media-edge-promo.png

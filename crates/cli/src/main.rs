@@ -30,18 +30,21 @@ enum Command {
         #[arg(long, short)]
         out: PathBuf,
     },
+    /// Print, as a JSON array, the ffmpeg command line the processor would run to turn GIF into
+    /// MP4 (program first). For benchmarks and debugging; honours the VIDEO_* variables.
+    #[command(hide = true)]
+    FfmpegArgs { gif: PathBuf, mp4: PathBuf },
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     match cli.command {
         Command::Process { files, out } => process::run(&files, &out).await,
+        Command::FfmpegArgs { gif, mp4 } => process::print_ffmpeg_args(&gif, &mp4),
     }
 }

@@ -23,20 +23,13 @@ pub async fn run(files: &[PathBuf], out: &Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let work_root = env::optional(&ProcessEnv, "WORK_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
+    let work_root = env::optional(&ProcessEnv, "WORK_DIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
     let mut failed = 0;
     for file in files {
         let report = process_file(file, out, &work_root, &settings).await;
         if let Some(failure) = &report.failure {
             failed += 1;
-            eprintln!(
-                "media-edge: {}: {} failure: {}",
-                file.display(),
-                failure.class,
-                failure.reason
-            );
+            eprintln!("media-edge: {}: {} failure: {}", file.display(), failure.class, failure.reason);
         }
         // One JSON document per line, like the status events.
         println!("{}", serde_json::to_string(&report).unwrap_or_default());
@@ -49,33 +42,16 @@ pub async fn run(files: &[PathBuf], out: &Path) -> ExitCode {
     }
 }
 
-async fn process_file(
-    path: &Path,
-    out: &Path,
-    work_root: &Path,
-    settings: &RenderSettings,
-) -> StatusEvent {
+async fn process_file(path: &Path, out: &Path, work_root: &Path, settings: &RenderSettings) -> StatusEvent {
     let started = Instant::now();
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut source = SourceObject {
-        bucket: None,
-        key: path.display().to_string(),
-        etag: None,
-        version_id: None,
-    };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut source = SourceObject { bucket: None, key: path.display().to_string(), etag: None, version_id: None };
     let mut input_bytes = 0;
     let result = async {
-        let size = std::fs::metadata(path)
-            .map_err(|e| io_failure(path, e))?
-            .len();
+        let size = std::fs::metadata(path).map_err(|e| io_failure(path, e))?.len();
         let limit = settings.limits.max_input_bytes;
         if size > limit {
-            return Err(Failure::permanent(format!(
-                "over limits: {size} bytes exceeds the {limit} byte limit"
-            )));
+            return Err(Failure::permanent(format!("over limits: {size} bytes exceeds the {limit} byte limit")));
         }
         // Work on a copy, as the Lambda does on its download: the original file is never modified.
         let job = JobDir::create(work_root).map_err(|e| io_failure(work_root, e))?;
@@ -87,18 +63,8 @@ async fn process_file(
         let version = source_version("", &name, &etag, None, &settings.fingerprint());
 
         let rendered = render_original(&job, &name, settings, None).await?;
-        let layout = OutputLayout {
-            input_prefix: String::new(),
-            output_prefix: String::new(),
-        };
-        let (manifest, outputs) = plan_outputs(
-            rendered,
-            &layout,
-            &name,
-            source.clone(),
-            &version,
-            input_bytes,
-        )?;
+        let layout = OutputLayout { input_prefix: String::new(), output_prefix: String::new() };
+        let (manifest, outputs) = plan_outputs(rendered, &layout, &name, source.clone(), &version, input_bytes)?;
         for output in outputs {
             let target = out.join(&output.key);
             if let Some(parent) = target.parent() {
@@ -118,11 +84,7 @@ async fn process_file(
         Ok(manifest) => {
             let mut status = StatusEvent::new(PIPELINE_NAME, Outcome::Processed, source);
             status.output_bytes = manifest.output_bytes();
-            status.manifest_key = Some(
-                out.join(format!("{name}/manifest.json"))
-                    .display()
-                    .to_string(),
-            );
+            status.manifest_key = Some(out.join(format!("{name}/manifest.json")).display().to_string());
             status.variants = manifest.variants;
             status
         }
@@ -140,10 +102,7 @@ async fn process_file(
 fn content_hash(path: &Path) -> std::io::Result<String> {
     let mut hasher = Sha256::new();
     std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
-    Ok(hasher.finalize()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(hasher.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn io_failure(path: &Path, err: std::io::Error) -> Failure {
@@ -152,5 +111,29 @@ fn io_failure(path: &Path, err: std::io::Error) -> Failure {
     match err.kind() {
         NotFound | PermissionDenied => Failure::permanent(reason),
         _ => Failure::transient(reason),
+    }
+}
+
+/// `media-edge ffmpeg-args GIF MP4`
+pub fn print_ffmpeg_args(gif: &Path, mp4: &Path) -> ExitCode {
+    let result = (|| {
+        let settings = render_settings_from_vars(&ProcessEnv).map_err(|e| e.to_string())?;
+        let file = std::fs::File::open(gif).map_err(|e| format!("{}: {e}", gif.display()))?;
+        let probe = image_processor::gif_probe::probe(std::io::BufReader::new(file), &settings.limits)
+            .map_err(|e| e.to_string())?;
+        let args = image_processor::video::ffmpeg_args(gif, mp4, &settings.video, probe.has_transparency, None);
+        let mut command = vec![settings.video.ffmpeg_path.display().to_string()];
+        command.extend(args.iter().map(|a| a.to_string_lossy().into_owned()));
+        serde_json::to_string(&command).map_err(|e| e.to_string())
+    })();
+    match result {
+        Ok(json) => {
+            println!("{json}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("media-edge: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

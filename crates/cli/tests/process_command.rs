@@ -7,10 +7,7 @@ use media_edge_shared::status::{Outcome, StatusEvent};
 use media_edge_shared::FailureClass;
 
 fn fixture(name: &str) -> String {
-    format!(
-        "{}/../image-processor/tests/fixtures/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    )
+    format!("{}/../image-processor/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
 fn temp_dir(label: &str) -> std::path::PathBuf {
@@ -23,25 +20,13 @@ fn temp_dir(label: &str) -> std::path::PathBuf {
 fn processes_files_and_reports_each() {
     let out = temp_dir("ok");
     let output = Command::new(env!("CARGO_BIN_EXE_media-edge"))
-        .args([
-            "process",
-            &fixture("progressive.jpg"),
-            &fixture("alpha.png"),
-            "--out",
-        ])
+        .args(["process", &fixture("progressive.jpg"), &fixture("alpha.png"), "--out"])
         .arg(&out)
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let reports: Vec<StatusEvent> = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|line| StatusEvent::from_json(line).unwrap())
-        .collect();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let reports: Vec<StatusEvent> =
+        String::from_utf8(output.stdout).unwrap().lines().map(|line| StatusEvent::from_json(line).unwrap()).collect();
     assert_eq!(reports.len(), 2);
     for report in &reports {
         assert_eq!(report.outcome, Outcome::Processed);
@@ -73,25 +58,12 @@ fn a_failed_file_names_its_class_and_reason_and_fails_the_run() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("fake.jpg: permanent failure: unsupported input"),
-        "{stderr}"
-    );
-    let reports: Vec<StatusEvent> = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|line| StatusEvent::from_json(line).unwrap())
-        .collect();
-    assert_eq!(
-        reports[0].outcome,
-        Outcome::Processed,
-        "the good file is still processed"
-    );
+    assert!(stderr.contains("fake.jpg: permanent failure: unsupported input"), "{stderr}");
+    let reports: Vec<StatusEvent> =
+        String::from_utf8(output.stdout).unwrap().lines().map(|line| StatusEvent::from_json(line).unwrap()).collect();
+    assert_eq!(reports[0].outcome, Outcome::Processed, "the good file is still processed");
     assert_eq!(reports[1].outcome, Outcome::Failed);
-    assert_eq!(
-        reports[1].failure.as_ref().unwrap().class,
-        FailureClass::Permanent
-    );
+    assert_eq!(reports[1].failure.as_ref().unwrap().class, FailureClass::Permanent);
     let _ = std::fs::remove_dir_all(&out);
     let _ = std::fs::remove_dir_all(&dir);
 }

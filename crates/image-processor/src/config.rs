@@ -50,10 +50,7 @@ impl ProcessorConfig {
             return Err(env::invalid(
                 "OUTPUT_PREFIX",
                 &layout.output_prefix,
-                format!(
-                    "with one bucket, INPUT_PREFIX ({:?}) and OUTPUT_PREFIX must not overlap",
-                    layout.input_prefix
-                ),
+                format!("with one bucket, INPUT_PREFIX ({:?}) and OUTPUT_PREFIX must not overlap", layout.input_prefix),
             ));
         }
         let status_topic_arn = env::required(vars, "STATUS_TOPIC_ARN")?;
@@ -63,9 +60,7 @@ impl ProcessorConfig {
             layout,
             status_topic_arn,
             render: render_settings_from_vars(vars)?,
-            work_root: env::optional(vars, "WORK_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(std::env::temp_dir),
+            work_root: env::optional(vars, "WORK_DIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir),
         })
     }
 
@@ -83,67 +78,36 @@ pub fn render_settings_from_vars(vars: &impl Vars) -> Result<RenderSettings, Con
         max_pixels: env::parsed_or(vars, "MAX_PIXELS", defaults.max_pixels)?,
         max_dimension: env::parsed_or(vars, "MAX_DIMENSION", defaults.max_dimension)?,
         max_frames: env::parsed_or(vars, "MAX_FRAMES", defaults.max_frames)?,
-        max_duration_ms: env::parsed_or(
-            vars,
-            "MAX_ANIMATION_SECONDS",
-            defaults.max_duration_ms / 1000,
-        )?
-        .saturating_mul(1000),
-        max_animation_pixels: env::parsed_or(
-            vars,
-            "MAX_ANIMATION_PIXELS",
-            defaults.max_animation_pixels,
-        )?,
+        max_duration_ms: env::parsed_or(vars, "MAX_ANIMATION_SECONDS", defaults.max_duration_ms / 1000)?
+            .saturating_mul(1000),
+        max_animation_pixels: env::parsed_or(vars, "MAX_ANIMATION_PIXELS", defaults.max_animation_pixels)?,
         max_still_bytes: env::parsed_or(vars, "MAX_STILL_BYTES", defaults.max_still_bytes)?,
     };
     let jpeg_quality: u8 = env::parsed_or(vars, "JPEG_QUALITY", 80)?;
     if !(1..=100).contains(&jpeg_quality) {
-        return Err(env::invalid(
-            "JPEG_QUALITY",
-            &jpeg_quality.to_string(),
-            "must be 1–100",
-        ));
+        return Err(env::invalid("JPEG_QUALITY", &jpeg_quality.to_string(), "must be 1–100"));
     }
     let variants = match env::optional(vars, "VARIANTS") {
         None => default_variants(),
         Some(text) => parse_variants(&text)?,
     };
     let video = video_settings_from_vars(vars, &variants)?;
-    Ok(RenderSettings {
-        variants,
-        jpeg_quality,
-        limits,
-        video,
-    })
+    Ok(RenderSettings { variants, jpeg_quality, limits, video })
 }
 
-fn video_settings_from_vars(
-    vars: &impl Vars,
-    variants: &[VariantSpec],
-) -> Result<VideoSettings, ConfigError> {
+fn video_settings_from_vars(vars: &impl Vars, variants: &[VariantSpec]) -> Result<VideoSettings, ConfigError> {
     let defaults = VideoSettings::default();
     let background = match env::optional(vars, "VIDEO_BACKGROUND") {
         None => defaults.background,
-        Some(text) => parse_color(&text)
-            .ok_or_else(|| env::invalid("VIDEO_BACKGROUND", &text, "expected #rrggbb"))?,
+        Some(text) => parse_color(&text).ok_or_else(|| env::invalid("VIDEO_BACKGROUND", &text, "expected #rrggbb"))?,
     };
     let crf: u8 = env::parsed_or(vars, "VIDEO_CRF", defaults.crf)?;
     if crf > 51 {
         return Err(env::invalid("VIDEO_CRF", &crf.to_string(), "must be 0–51"));
     }
     let preset = env::optional(vars, "VIDEO_PRESET").unwrap_or(defaults.preset);
-    const PRESETS: [&str; 10] = [
-        "ultrafast",
-        "superfast",
-        "veryfast",
-        "faster",
-        "fast",
-        "medium",
-        "slow",
-        "slower",
-        "veryslow",
-        "placebo",
-    ];
+    const PRESETS: [&str; 10] =
+        ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"];
     if !PRESETS.contains(&preset.as_str()) {
         return Err(env::invalid("VIDEO_PRESET", &preset, "not an x264 preset"));
     }
@@ -154,29 +118,19 @@ fn video_settings_from_vars(
         }
     }
     // The mobile rendition follows the `mobile` variant's width unless set; 0 turns it off.
-    let default_mobile = variants
-        .iter()
-        .find(|v| v.name == "mobile")
-        .map(|v| v.max_width)
-        .or(defaults.mobile_width);
+    let default_mobile = variants.iter().find(|v| v.name == "mobile").map(|v| v.max_width).or(defaults.mobile_width);
     let mobile_width = match env::optional(vars, "VIDEO_MOBILE_WIDTH") {
         None => default_mobile,
         Some(_) => Some(env::parsed_or(vars, "VIDEO_MOBILE_WIDTH", 0u32)?).filter(|&w| w > 0),
     };
     Ok(VideoSettings {
-        ffmpeg_path: env::optional(vars, "FFMPEG_PATH")
-            .map(PathBuf::from)
-            .unwrap_or(defaults.ffmpeg_path),
+        ffmpeg_path: env::optional(vars, "FFMPEG_PATH").map(PathBuf::from).unwrap_or(defaults.ffmpeg_path),
         crf,
         preset,
         tune,
         background,
         mobile_width,
-        timeout: Duration::from_secs(env::parsed_or(
-            vars,
-            "FFMPEG_TIMEOUT_SECONDS",
-            defaults.timeout.as_secs(),
-        )?),
+        timeout: Duration::from_secs(env::parsed_or(vars, "FFMPEG_TIMEOUT_SECONDS", defaults.timeout.as_secs())?),
     })
 }
 
@@ -185,23 +139,13 @@ pub fn parse_variants(text: &str) -> Result<Vec<VariantSpec>, ConfigError> {
     let bad = |reason: String| env::invalid("VARIANTS", text, reason);
     let mut variants: Vec<VariantSpec> = Vec::new();
     for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let (name, width) = item
-            .split_once(':')
-            .ok_or_else(|| bad(format!("{item:?} is not name:width")))?;
+        let (name, width) = item.split_once(':').ok_or_else(|| bad(format!("{item:?} is not name:width")))?;
         let name = name.trim();
-        let valid_name = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        let valid_name = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if !valid_name {
-            return Err(bad(format!(
-                "variant name {name:?} must be letters, digits, - or _"
-            )));
+            return Err(bad(format!("variant name {name:?} must be letters, digits, - or _")));
         }
-        let width: u32 = width
-            .trim()
-            .parse()
-            .map_err(|_| bad(format!("width of {name} is not a number")))?;
+        let width: u32 = width.trim().parse().map_err(|_| bad(format!("width of {name} is not a number")))?;
         if !(1..=8192).contains(&width) {
             return Err(bad(format!("width of {name} must be 1–8192")));
         }
@@ -222,20 +166,14 @@ mod tests {
     use std::collections::HashMap;
 
     fn vars(pairs: &[(&str, &str)]) -> impl Vars {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |name: &str| map.get(name).cloned()
     }
 
     const BASE: [(&str, &str); 3] = [
         ("ORIGINALS_BUCKET", "originals"),
         ("VARIANTS_BUCKET", "variants"),
-        (
-            "STATUS_TOPIC_ARN",
-            "arn:aws:sns:us-east-1:123456789012:status",
-        ),
+        ("STATUS_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:status"),
     ];
 
     #[test]
@@ -251,10 +189,7 @@ mod tests {
     fn one_bucket_needs_disjoint_prefixes() {
         let mut pairs = BASE.to_vec();
         pairs[1] = ("VARIANTS_BUCKET", "originals");
-        assert!(
-            ProcessorConfig::from_vars(&vars(&pairs)).is_err(),
-            "empty output prefix overlaps"
-        );
+        assert!(ProcessorConfig::from_vars(&vars(&pairs)).is_err(), "empty output prefix overlaps");
         pairs.push(("OUTPUT_PREFIX", "uploads/variants/"));
         assert!(ProcessorConfig::from_vars(&vars(&pairs)).is_err());
         pairs.pop();
@@ -267,13 +202,7 @@ mod tests {
     #[test]
     fn variants_parse_and_reject_nonsense() {
         let v = parse_variants("small:100, big:2000").unwrap();
-        assert_eq!(
-            v,
-            vec![
-                VariantSpec::new("small", 100),
-                VariantSpec::new("big", 2000)
-            ]
-        );
+        assert_eq!(v, vec![VariantSpec::new("small", 100), VariantSpec::new("big", 2000)]);
         for bad in ["", "x", "a:0", "a:ten", "a/b:10", "a:10,a:20", "a:99999"] {
             assert!(parse_variants(bad).is_err(), "{bad:?} should be refused");
         }

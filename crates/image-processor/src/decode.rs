@@ -98,19 +98,10 @@ pub fn sniff(bytes: &[u8], name: &str) -> Result<SourceFormat, ImageError> {
         Ok(other) => {
             return Err(ImageError::Unsupported(format!(
                 "{} images are not accepted (JPEG, PNG, GIF and WebP are)",
-                other
-                    .extensions_str()
-                    .first()
-                    .copied()
-                    .unwrap_or("this kind of")
-                    .to_uppercase()
+                other.extensions_str().first().copied().unwrap_or("this kind of").to_uppercase()
             )))
         }
-        Err(_) => {
-            return Err(ImageError::Unsupported(
-                "content is not a JPEG, PNG, GIF or WebP image".to_string(),
-            ))
-        }
+        Err(_) => return Err(ImageError::Unsupported("content is not a JPEG, PNG, GIF or WebP image".to_string())),
     };
     if let Some(ext) = extension(name) {
         match SourceFormat::from_extension(ext) {
@@ -180,18 +171,11 @@ pub fn decode(bytes: &[u8], name: &str, limits: &Limits) -> Result<Decoded, Imag
     let mut decoder = reader.into_decoder().map_err(ImageError::from_decode)?;
     let (width, height) = decoder.dimensions();
     check_dimensions(width, height, limits)?;
-    let orientation = decoder
-        .orientation()
-        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
     let icc_profile = decoder.icc_profile().ok().flatten();
     let mut image = DynamicImage::from_decoder(decoder).map_err(ImageError::from_decode)?;
     image.apply_orientation(orientation);
-    Ok(Decoded {
-        format,
-        image,
-        icc_profile,
-        frames,
-    })
+    Ok(Decoded { format, image, icc_profile, frames })
 }
 
 /// Decodes only the first frame of a GIF file (one frame's memory, however long the animation),
@@ -201,41 +185,29 @@ pub fn decode_gif_first_frame(
     limits: &Limits,
     background: [u8; 3],
 ) -> Result<Decoded, ImageError> {
-    let file =
-        std::fs::File::open(path).map_err(|e| ImageError::Corrupt(format!("reading GIF: {e}")))?;
-    let mut decoder = image::codecs::gif::GifDecoder::new(std::io::BufReader::new(file))
-        .map_err(ImageError::from_decode)?;
+    let file = std::fs::File::open(path).map_err(|e| ImageError::Corrupt(format!("reading GIF: {e}")))?;
+    let mut decoder =
+        image::codecs::gif::GifDecoder::new(std::io::BufReader::new(file)).map_err(ImageError::from_decode)?;
     let mut image_limits = image::Limits::default();
     image_limits.max_image_width = Some(limits.max_dimension);
     image_limits.max_image_height = Some(limits.max_dimension);
     image_limits.max_alloc = Some(limits.max_pixels.saturating_mul(8).saturating_add(64 << 20));
-    decoder
-        .set_limits(image_limits)
-        .map_err(ImageError::from_decode)?;
+    decoder.set_limits(image_limits).map_err(ImageError::from_decode)?;
     let (width, height) = decoder.dimensions();
     check_dimensions(width, height, limits)?;
-    let frame = DynamicImage::from_decoder(decoder)
-        .map_err(ImageError::from_decode)?
-        .to_rgba8();
+    let frame = DynamicImage::from_decoder(decoder).map_err(ImageError::from_decode)?.to_rgba8();
     let [br, bg, bb] = background.map(u32::from);
     let flattened = image::RgbImage::from_fn(width, height, |x, y| {
         let [r, g, b, a] = frame.get_pixel(x, y).0.map(u32::from);
         let mix = |c: u32, back: u32| ((c * a + back * (255 - a) + 127) / 255) as u8;
         image::Rgb([mix(r, br), mix(g, bg), mix(b, bb)])
     });
-    Ok(Decoded {
-        format: SourceFormat::Gif,
-        image: DynamicImage::ImageRgb8(flattened),
-        icc_profile: None,
-        frames: 1,
-    })
+    Ok(Decoded { format: SourceFormat::Gif, image: DynamicImage::ImageRgb8(flattened), icc_profile: None, frames: 1 })
 }
 
 pub(crate) fn check_dimensions(width: u32, height: u32, limits: &Limits) -> Result<(), ImageError> {
     if width == 0 || height == 0 {
-        return Err(ImageError::Corrupt(format!(
-            "image has no pixels ({width}×{height})"
-        )));
+        return Err(ImageError::Corrupt(format!("image has no pixels ({width}×{height})")));
     }
     let pixels = u64::from(width) * u64::from(height);
     if width > limits.max_dimension || height > limits.max_dimension || pixels > limits.max_pixels {
@@ -259,51 +231,20 @@ mod tests {
     #[test]
     fn content_decides_and_must_match_the_extension() {
         assert_eq!(sniff(PNG_MAGIC, "a/b.PNG").unwrap(), SourceFormat::Png);
-        assert_eq!(
-            sniff(JPEG_MAGIC, "a/photo.jpeg").unwrap(),
-            SourceFormat::Jpeg
-        );
-        assert_eq!(
-            sniff(JPEG_MAGIC, "a/no-extension").unwrap(),
-            SourceFormat::Jpeg
-        );
-        assert!(matches!(
-            sniff(JPEG_MAGIC, "a/b.png"),
-            Err(ImageError::Mismatch(_))
-        ));
-        assert!(matches!(
-            sniff(JPEG_MAGIC, "a/b.heic"),
-            Err(ImageError::Unsupported(_))
-        ));
-        assert!(matches!(
-            sniff(b"hello world", "a/b.jpg"),
-            Err(ImageError::Unsupported(_))
-        ));
-        assert!(matches!(
-            sniff(b"BM\0\0\0\0\0\0", "a/b.bmp"),
-            Err(ImageError::Unsupported(_))
-        ));
+        assert_eq!(sniff(JPEG_MAGIC, "a/photo.jpeg").unwrap(), SourceFormat::Jpeg);
+        assert_eq!(sniff(JPEG_MAGIC, "a/no-extension").unwrap(), SourceFormat::Jpeg);
+        assert!(matches!(sniff(JPEG_MAGIC, "a/b.png"), Err(ImageError::Mismatch(_))));
+        assert!(matches!(sniff(JPEG_MAGIC, "a/b.heic"), Err(ImageError::Unsupported(_))));
+        assert!(matches!(sniff(b"hello world", "a/b.jpg"), Err(ImageError::Unsupported(_))));
+        assert!(matches!(sniff(b"BM\0\0\0\0\0\0", "a/b.bmp"), Err(ImageError::Unsupported(_))));
     }
 
     #[test]
     fn dimension_limits() {
-        let limits = Limits {
-            max_pixels: 100,
-            max_dimension: 50,
-            ..Limits::default()
-        };
+        let limits = Limits { max_pixels: 100, max_dimension: 50, ..Limits::default() };
         assert!(check_dimensions(10, 10, &limits).is_ok());
-        assert!(matches!(
-            check_dimensions(11, 10, &limits),
-            Err(ImageError::TooLarge(_))
-        ));
-        assert!(matches!(
-            check_dimensions(51, 1, &limits),
-            Err(ImageError::TooLarge(_))
-        ));
-        assert!(matches!(
-            check_dimensions(0, 1, &limits),
-            Err(ImageError::Corrupt(_))
-        ));
+        assert!(matches!(check_dimensions(11, 10, &limits), Err(ImageError::TooLarge(_))));
+        assert!(matches!(check_dimensions(51, 1, &limits), Err(ImageError::TooLarge(_))));
+        assert!(matches!(check_dimensions(0, 1, &limits), Err(ImageError::Corrupt(_))));
     }
 }

@@ -22,9 +22,7 @@ impl ImageError {
         match err {
             E::Limits(limit) => match limit.kind() {
                 LimitErrorKind::DimensionError => ImageError::TooLarge(limit.to_string()),
-                _ => ImageError::TooLarge(format!(
-                    "decoding needs more memory than allowed ({limit})"
-                )),
+                _ => ImageError::TooLarge(format!("decoding needs more memory than allowed ({limit})")),
             },
             E::Unsupported(e) => ImageError::Unsupported(e.to_string()),
             E::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {

@@ -47,10 +47,7 @@ impl GifProbe {
 
 /// Walks the GIF in `reader` (positioned at its start) and checks it against `limits`.
 pub fn probe<R: BufRead + Seek>(mut reader: R, limits: &Limits) -> Result<GifProbe, ImageError> {
-    let mut walker = Walker {
-        reader: &mut reader,
-        pos: 0,
-    };
+    let mut walker = Walker { reader: &mut reader, pos: 0 };
     let mut header = [0u8; 13];
     walker.read_exact(&mut header)?;
     if &header[..3] != b"GIF" {
@@ -64,14 +61,8 @@ pub fn probe<R: BufRead + Seek>(mut reader: R, limits: &Limits) -> Result<GifPro
     }
 
     let screen_pixels = u64::from(width) * u64::from(height);
-    let mut probe = GifProbe {
-        width,
-        height,
-        frames: 0,
-        duration_ms: 0,
-        has_transparency: false,
-        short_delay_offsets: Vec::new(),
-    };
+    let mut probe =
+        GifProbe { width, height, frames: 0, duration_ms: 0, has_transparency: false, short_delay_offsets: Vec::new() };
     let mut pending_delay = 0u16;
     // A file ending between blocks without a trailer still holds complete frames, as browsers show.
     while let Some(introducer) = walker.read_byte_or_eof()? {
@@ -82,9 +73,7 @@ pub fn probe<R: BufRead + Seek>(mut reader: R, limits: &Limits) -> Result<GifPro
                 if label == 0xF9 {
                     let size = walker.read_byte()?;
                     if size < 4 {
-                        return Err(ImageError::Corrupt(
-                            "GIF graphic control block is too short".into(),
-                        ));
+                        return Err(ImageError::Corrupt("GIF graphic control block is too short".into()));
                     }
                     let delay_offset = walker.pos + 1;
                     let mut gce = [0u8; 4];
@@ -106,9 +95,7 @@ pub fn probe<R: BufRead + Seek>(mut reader: R, limits: &Limits) -> Result<GifPro
                 let frame_w = u32::from(u16::from_le_bytes([descriptor[4], descriptor[5]]));
                 let frame_h = u32::from(u16::from_le_bytes([descriptor[6], descriptor[7]]));
                 if frame_w > limits.max_dimension || frame_h > limits.max_dimension {
-                    return Err(ImageError::TooLarge(format!(
-                        "GIF frame of {frame_w}×{frame_h}"
-                    )));
+                    return Err(ImageError::TooLarge(format!("GIF frame of {frame_w}×{frame_h}")));
                 }
                 if descriptor[8] & 0x80 != 0 {
                     walker.skip(color_table_len(descriptor[8]))?;
@@ -117,11 +104,7 @@ pub fn probe<R: BufRead + Seek>(mut reader: R, limits: &Limits) -> Result<GifPro
                 walker.skip_sub_blocks()?;
 
                 probe.frames += 1;
-                let delay = if pending_delay <= BROWSER_MIN_DELAY {
-                    BROWSER_DEFAULT_DELAY
-                } else {
-                    pending_delay
-                };
+                let delay = if pending_delay <= BROWSER_MIN_DELAY { BROWSER_DEFAULT_DELAY } else { pending_delay };
                 probe.duration_ms += u64::from(delay) * 10;
                 pending_delay = 0;
                 check_animation_limits(&probe, screen_pixels, limits)?;
@@ -140,22 +123,12 @@ pub fn probe<R: BufRead + Seek>(mut reader: R, limits: &Limits) -> Result<GifPro
     Ok(probe)
 }
 
-fn check_animation_limits(
-    probe: &GifProbe,
-    screen_pixels: u64,
-    limits: &Limits,
-) -> Result<(), ImageError> {
+fn check_animation_limits(probe: &GifProbe, screen_pixels: u64, limits: &Limits) -> Result<(), ImageError> {
     if probe.frames > limits.max_frames {
-        return Err(ImageError::TooLarge(format!(
-            "animation has more than {} frames",
-            limits.max_frames
-        )));
+        return Err(ImageError::TooLarge(format!("animation has more than {} frames", limits.max_frames)));
     }
     if probe.duration_ms > limits.max_duration_ms {
-        return Err(ImageError::TooLarge(format!(
-            "animation plays longer than {} s",
-            limits.max_duration_ms / 1000
-        )));
+        return Err(ImageError::TooLarge(format!("animation plays longer than {} s", limits.max_duration_ms / 1000)));
     }
     let work = screen_pixels.saturating_mul(u64::from(probe.frames));
     if work > limits.max_animation_pixels {
@@ -284,17 +257,9 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("a.gif");
         std::fs::write(&path, animated_gif(&[0, 1, 7])).unwrap();
-        let before = probe(
-            std::io::BufReader::new(std::fs::File::open(&path).unwrap()),
-            &Limits::default(),
-        )
-        .unwrap();
+        let before = probe(std::io::BufReader::new(std::fs::File::open(&path).unwrap()), &Limits::default()).unwrap();
         normalize_short_delays(&path, &before).unwrap();
-        let after = probe(
-            std::io::BufReader::new(std::fs::File::open(&path).unwrap()),
-            &Limits::default(),
-        )
-        .unwrap();
+        let after = probe(std::io::BufReader::new(std::fs::File::open(&path).unwrap()), &Limits::default()).unwrap();
         assert!(after.short_delay_offsets.is_empty());
         assert_eq!(after.duration_ms, before.duration_ms);
         assert_eq!(std::fs::read(&path).unwrap(), animated_gif(&[10, 10, 7]));
@@ -307,36 +272,15 @@ mod tests {
         // Cut inside a block: refused. (Cut exactly between frames is a shorter, valid animation.)
         for cut in [5, 12, 20, gif.len() - 3] {
             assert!(
-                matches!(
-                    probe(Cursor::new(&gif[..cut]), &Limits::default()),
-                    Err(ImageError::Corrupt(_))
-                ),
+                matches!(probe(Cursor::new(&gif[..cut]), &Limits::default()), Err(ImageError::Corrupt(_))),
                 "cut at {cut}"
             );
         }
-        let few_frames = Limits {
-            max_frames: 5,
-            ..Limits::default()
-        };
-        assert!(matches!(
-            probe(Cursor::new(&gif), &few_frames),
-            Err(ImageError::TooLarge(_))
-        ));
-        let short = Limits {
-            max_duration_ms: 500,
-            ..Limits::default()
-        };
-        assert!(matches!(
-            probe(Cursor::new(&gif), &short),
-            Err(ImageError::TooLarge(_))
-        ));
-        let little_work = Limits {
-            max_animation_pixels: 8 * 5,
-            ..Limits::default()
-        };
-        assert!(matches!(
-            probe(Cursor::new(&gif), &little_work),
-            Err(ImageError::TooLarge(_))
-        ));
+        let few_frames = Limits { max_frames: 5, ..Limits::default() };
+        assert!(matches!(probe(Cursor::new(&gif), &few_frames), Err(ImageError::TooLarge(_))));
+        let short = Limits { max_duration_ms: 500, ..Limits::default() };
+        assert!(matches!(probe(Cursor::new(&gif), &short), Err(ImageError::TooLarge(_))));
+        let little_work = Limits { max_animation_pixels: 8 * 5, ..Limits::default() };
+        assert!(matches!(probe(Cursor::new(&gif), &little_work), Err(ImageError::TooLarge(_))));
     }
 }

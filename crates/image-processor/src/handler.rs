@@ -24,11 +24,7 @@ enum Disposition {
 }
 
 /// `deadline` is when the invocation times out (from the Lambda context); ffmpeg is stopped before.
-pub async fn handle_batch(
-    event: SqsEvent,
-    processor: &Processor,
-    deadline: Option<Instant>,
-) -> SqsBatchResponse {
+pub async fn handle_batch(event: SqsEvent, processor: &Processor, deadline: Option<Instant>) -> SqsBatchResponse {
     // Messages are handled one at a time, so no job of ours is running: clear what a killed
     // invocation left in the (reused) work directory.
     sweep_stale(&processor.config.work_root);
@@ -36,9 +32,7 @@ pub async fn handle_batch(
     for message in event.records {
         let message_id = message.message_id.clone().unwrap_or_default();
         let task_processor = processor.clone();
-        let outcome =
-            tokio::spawn(async move { handle_message(&task_processor, message, deadline).await })
-                .await;
+        let outcome = tokio::spawn(async move { handle_message(&task_processor, message, deadline).await }).await;
         let disposition = outcome.unwrap_or_else(|join_error| {
             error!(message_id, error = %join_error, "message handling panicked; will retry");
             Disposition::Retry
@@ -56,11 +50,7 @@ pub async fn handle_batch(
     response
 }
 
-async fn handle_message(
-    processor: &Processor,
-    message: SqsMessage,
-    deadline: Option<Instant>,
-) -> Disposition {
+async fn handle_message(processor: &Processor, message: SqsMessage, deadline: Option<Instant>) -> Disposition {
     let message_id = message.message_id.unwrap_or_default();
     let body = message.body.unwrap_or_default();
     match parse_sqs_body(&body) {
@@ -80,27 +70,14 @@ async fn handle_message(
         Err(envelope_error) => {
             // Retrying cannot make a malformed message readable: report it and let it go.
             warn!(message_id, error = %envelope_error, "unreadable message");
-            let source = SourceObject {
-                bucket: None,
-                key: format!("sqs-message/{message_id}"),
-                etag: None,
-                version_id: None,
-            };
-            report_failure(
-                processor,
-                source,
-                &Failure::permanent(envelope_error.to_string()),
-            )
-            .await
+            let source =
+                SourceObject { bucket: None, key: format!("sqs-message/{message_id}"), etag: None, version_id: None };
+            report_failure(processor, source, &Failure::permanent(envelope_error.to_string())).await
         }
     }
 }
 
-async fn handle_object(
-    processor: &Processor,
-    event: &ObjectEvent,
-    deadline: Option<Instant>,
-) -> Disposition {
+async fn handle_object(processor: &Processor, event: &ObjectEvent, deadline: Option<Instant>) -> Disposition {
     if let Intake::Skip(reason) = classify(event, &processor.config) {
         info!(bucket = %event.bucket, key = %event.key, reason, "event ignored");
         return Disposition::Done;
@@ -135,11 +112,7 @@ async fn handle_object(
     }
 }
 
-async fn report_failure(
-    processor: &Processor,
-    source: SourceObject,
-    failure: &Failure,
-) -> Disposition {
+async fn report_failure(processor: &Processor, source: SourceObject, failure: &Failure) -> Disposition {
     let mut status = StatusEvent::new(PIPELINE_NAME, Outcome::Failed, source);
     status.failure = Some(FailureReport::from(failure));
     publish(processor, &status).await

@@ -19,16 +19,10 @@ pub fn classify(event: &ObjectEvent, config: &ProcessorConfig) -> Intake {
         return Intake::Skip("the processor's own output".into());
     }
     if event.bucket != config.originals_bucket {
-        return Intake::Skip(format!(
-            "bucket {} is not the originals bucket",
-            event.bucket
-        ));
+        return Intake::Skip(format!("bucket {} is not the originals bucket", event.bucket));
     }
     if config.layout.relative(&event.key).is_none() {
-        return Intake::Skip(format!(
-            "not under the input prefix {:?}",
-            config.layout.input_prefix
-        ));
+        return Intake::Skip(format!("not under the input prefix {:?}", config.layout.input_prefix));
     }
     if event.key.ends_with('/') {
         return Intake::Skip("folder placeholder".into());
@@ -46,10 +40,7 @@ mod tests {
         ProcessorConfig {
             originals_bucket: "media".into(),
             variants_bucket: "media".into(),
-            layout: OutputLayout {
-                input_prefix: "uploads/".into(),
-                output_prefix: "variants/".into(),
-            },
+            layout: OutputLayout { input_prefix: "uploads/".into(), output_prefix: "variants/".into() },
             status_topic_arn: "arn".into(),
             render: RenderSettings::default(),
             work_root: std::env::temp_dir(),
@@ -71,19 +62,9 @@ mod tests {
     #[test]
     fn only_uploads_under_the_input_prefix_are_work() {
         let c = config();
+        assert_eq!(classify(&event("ObjectCreated:Put", "media", "uploads/a.jpg"), &c), Intake::Process);
         assert_eq!(
-            classify(&event("ObjectCreated:Put", "media", "uploads/a.jpg"), &c),
-            Intake::Process
-        );
-        assert_eq!(
-            classify(
-                &event(
-                    "ObjectCreated:CompleteMultipartUpload",
-                    "media",
-                    "uploads/x/y z.png"
-                ),
-                &c
-            ),
+            classify(&event("ObjectCreated:CompleteMultipartUpload", "media", "uploads/x/y z.png"), &c),
             Intake::Process
         );
         for (name, bucket, key) in [
@@ -93,10 +74,7 @@ mod tests {
             ("ObjectCreated:Put", "media", "elsewhere/a.jpg"),
             ("ObjectCreated:Put", "media", "uploads/folder/"),
         ] {
-            assert!(
-                matches!(classify(&event(name, bucket, key), &c), Intake::Skip(_)),
-                "{name} {key}"
-            );
+            assert!(matches!(classify(&event(name, bucket, key), &c), Intake::Skip(_)), "{name} {key}");
         }
     }
 }

@@ -47,11 +47,7 @@ pub fn sweep_stale(work_root: &Path) {
         return;
     };
     for entry in entries.flatten() {
-        if entry
-            .file_name()
-            .to_string_lossy()
-            .starts_with(JOB_DIR_PREFIX)
-        {
+        if entry.file_name().to_string_lossy().starts_with(JOB_DIR_PREFIX) {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
@@ -77,10 +73,7 @@ mod tests {
         std::fs::create_dir_all(root.join("unrelated")).unwrap();
         sweep_stale(&root);
         assert!(!leaked_path.exists());
-        assert!(
-            root.join("unrelated").exists(),
-            "only job directories are swept"
-        );
+        assert!(root.join("unrelated").exists(), "only job directories are swept");
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

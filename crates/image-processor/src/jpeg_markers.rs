@@ -13,12 +13,9 @@ const SOS: u8 = 0xDA;
 
 /// `Ok` if the data holds a complete JPEG (SOI … EOI), `Corrupt` otherwise.
 pub fn check_complete(data: &[u8]) -> Result<(), ImageError> {
-    let truncated =
-        || ImageError::Corrupt("JPEG ends before its end marker (truncated upload?)".into());
+    let truncated = || ImageError::Corrupt("JPEG ends before its end marker (truncated upload?)".into());
     if data.len() < 4 || data[0] != 0xFF || data[1] != SOI {
-        return Err(ImageError::Corrupt(
-            "JPEG does not start with a start-of-image marker".into(),
-        ));
+        return Err(ImageError::Corrupt("JPEG does not start with a start-of-image marker".into()));
     }
     let mut pos = 2;
     loop {
@@ -30,9 +27,7 @@ pub fn check_complete(data: &[u8]) -> Result<(), ImageError> {
             return Err(truncated());
         }
         if data[pos] != 0xFF {
-            return Err(ImageError::Corrupt(format!(
-                "JPEG marker expected at byte {pos}"
-            )));
+            return Err(ImageError::Corrupt(format!("JPEG marker expected at byte {pos}")));
         }
         let marker = data[pos + 1];
         pos += 2;
@@ -47,9 +42,7 @@ pub fn check_complete(data: &[u8]) -> Result<(), ImageError> {
             None => return Err(truncated()),
         };
         if length < 2 {
-            return Err(ImageError::Corrupt(format!(
-                "JPEG segment at byte {pos} has length {length}"
-            )));
+            return Err(ImageError::Corrupt(format!("JPEG segment at byte {pos} has length {length}")));
         }
         pos += length;
         if pos > data.len() {
@@ -92,15 +85,9 @@ mod tests {
         assert!(check_complete(&complete).is_ok());
         let mut with_trailer = complete.clone();
         with_trailer.extend_from_slice(b"ftypmp42\xFF\xDA garbage");
-        assert!(
-            check_complete(&with_trailer).is_ok(),
-            "data after EOI is ignored"
-        );
+        assert!(check_complete(&with_trailer).is_ok(), "data after EOI is ignored");
         for cut in 2..complete.len() - 1 {
-            assert!(
-                check_complete(&complete[..cut]).is_err(),
-                "cut at {cut} must be refused"
-            );
+            assert!(check_complete(&complete[..cut]).is_err(), "cut at {cut} must be refused");
         }
         assert!(check_complete(b"\xFF\xD8").is_err());
         assert!(check_complete(b"GIF89a").is_err());

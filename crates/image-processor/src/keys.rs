@@ -16,13 +16,7 @@ pub fn source_version(
     settings_fingerprint: &str,
 ) -> String {
     let mut hasher = Sha256::new();
-    for part in [
-        bucket,
-        key,
-        etag,
-        version_id.unwrap_or(""),
-        settings_fingerprint,
-    ] {
+    for part in [bucket, key, etag, version_id.unwrap_or(""), settings_fingerprint] {
         hasher.update(part.as_bytes());
         hasher.update([0u8]);
     }
@@ -40,9 +34,7 @@ pub struct OutputLayout {
 impl OutputLayout {
     /// The part of `source_key` below the input prefix, if it is under it.
     pub fn relative<'k>(&self, source_key: &'k str) -> Option<&'k str> {
-        source_key
-            .strip_prefix(&self.input_prefix)
-            .filter(|rest| !rest.is_empty())
+        source_key.strip_prefix(&self.input_prefix).filter(|rest| !rest.is_empty())
     }
 
     fn base(&self, source_key: &str) -> String {
@@ -64,10 +56,7 @@ mod tests {
     use super::*;
 
     fn layout() -> OutputLayout {
-        OutputLayout {
-            input_prefix: "uploads/".into(),
-            output_prefix: "variants/".into(),
-        }
+        OutputLayout { input_prefix: "uploads/".into(), output_prefix: "variants/".into() }
     }
 
     #[test]
@@ -80,10 +69,7 @@ mod tests {
             l.variant_key("uploads/a/b c.jpg", "0123456789ab", "mobile", "jpg"),
             "variants/a/b c.jpg/0123456789ab/mobile.jpg"
         );
-        assert_eq!(
-            l.manifest_key("uploads/a/b c.jpg"),
-            "variants/a/b c.jpg/manifest.json"
-        );
+        assert_eq!(l.manifest_key("uploads/a/b c.jpg"), "variants/a/b c.jpg/manifest.json");
     }
 
     #[test]
@@ -95,9 +81,6 @@ mod tests {
         assert_ne!(v, source_version("b", "k", "e1", Some("v2"), "s"));
         assert_ne!(v, source_version("b", "k", "e1", None, "t"));
         // Separators keep ("ab","c") and ("a","bc") apart.
-        assert_ne!(
-            source_version("ab", "c", "", None, ""),
-            source_version("a", "bc", "", None, "")
-        );
+        assert_ne!(source_version("ab", "c", "", None, ""), source_version("a", "bc", "", None, ""));
     }
 }

@@ -24,10 +24,7 @@ async fn main() -> Result<(), Error> {
 
 /// When this invocation must be done, less a margin to store results and report status.
 fn invocation_deadline(context: &lambda_runtime::Context) -> Option<Instant> {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .ok()?
-        .as_millis() as u64;
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_millis() as u64;
     let remaining = Duration::from_millis(context.deadline.saturating_sub(now_ms));
     Some(Instant::now() + remaining.saturating_sub(Duration::from_secs(10)))
 }

@@ -68,16 +68,14 @@ pub async fn render_original(
     deadline: Option<Instant>,
 ) -> Result<RenderedOriginal, Failure> {
     let source = job.file(SOURCE_FILE);
-    let head =
-        read_head(&source).map_err(|e| Failure::transient(format!("reading local copy: {e}")))?;
+    let head = read_head(&source).map_err(|e| Failure::transient(format!("reading local copy: {e}")))?;
     let format = decode::sniff(&head, name).map_err(permanent)?;
 
     if format == SourceFormat::Gif {
         let probe = blocking({
             let (source, limits) = (source.clone(), settings.limits.clone());
             move || {
-                let file =
-                    std::fs::File::open(&source).map_err(|e| ImageError::Corrupt(e.to_string()))?;
+                let file = std::fs::File::open(&source).map_err(|e| ImageError::Corrupt(e.to_string()))?;
                 gif_probe::probe(std::io::BufReader::new(file), &limits)
             }
         })
@@ -88,10 +86,7 @@ pub async fn render_original(
     }
 
     let size = std::fs::metadata(&source).map(|m| m.len()).unwrap_or(0);
-    let still_limit = settings
-        .limits
-        .max_still_bytes
-        .min(settings.limits.max_input_bytes);
+    let still_limit = settings.limits.max_still_bytes.min(settings.limits.max_input_bytes);
     if size > still_limit {
         return Err(Failure::permanent(format!(
             "over limits: {size} bytes exceeds the {still_limit} byte limit for images"
@@ -145,12 +140,8 @@ async fn render_animation(
     let mut specs = vec![VariantSpec::new("poster", probe.width)];
     specs.extend(settings.variants.iter().cloned());
     let poster = blocking({
-        let (source, limits, background, quality) = (
-            source.clone(),
-            settings.limits.clone(),
-            video.background,
-            settings.jpeg_quality,
-        );
+        let (source, limits, background, quality) =
+            (source.clone(), settings.limits.clone(), video.background, settings.jpeg_quality);
         move || {
             let decoded = decode::decode_gif_first_frame(&source, &limits, background)?;
             render::render_decoded(decoded, &specs, quality)
@@ -174,16 +165,8 @@ async fn render_animation(
         let scaled = target_width.map(|_| (width, height));
         let args = video::ffmpeg_args(&source, &output, video, probe.has_transparency, scaled);
         let started = Instant::now();
-        video::run_ffmpeg(video, &args, deadline)
-            .await
-            .map_err(Failure::from)?;
-        tracing::info!(
-            rendition = name,
-            width,
-            height,
-            ms = started.elapsed().as_millis() as u64,
-            "encoded MP4"
-        );
+        video::run_ffmpeg(video, &args, deadline).await.map_err(Failure::from)?;
+        tracing::info!(rendition = name, width, height, ms = started.elapsed().as_millis() as u64, "encoded MP4");
         original.outputs.push(RenderedOutput {
             name: name.to_string(),
             width,
@@ -218,11 +201,9 @@ where
     match tokio::task::spawn_blocking(work).await {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(image_error)) => Err(permanent(image_error)),
-        Err(join_error) if join_error.is_panic() => Err(Failure::permanent(
-            "the image decoder crashed on this file (treated as corrupt)",
-        )),
-        Err(join_error) => Err(Failure::transient(format!(
-            "render task was cancelled: {join_error}"
-        ))),
+        Err(join_error) if join_error.is_panic() => {
+            Err(Failure::permanent("the image decoder crashed on this file (treated as corrupt)"))
+        }
+        Err(join_error) => Err(Failure::transient(format!("render task was cancelled: {join_error}"))),
     }
 }

@@ -9,9 +9,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use media_edge_shared::failure::classify_sdk_error;
 use media_edge_shared::s3_event::ObjectEvent;
-use media_edge_shared::status::{
-    now_rfc3339, Outcome, SourceObject, StatusEvent, StatusPublisher, VariantReport,
-};
+use media_edge_shared::status::{now_rfc3339, Outcome, SourceObject, StatusEvent, StatusPublisher, VariantReport};
 use media_edge_shared::Failure;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::{info, warn};
@@ -38,11 +36,7 @@ pub struct Processor {
 
 impl Processor {
     pub fn new(s3: aws_sdk_s3::Client, status: StatusPublisher, config: ProcessorConfig) -> Self {
-        Processor {
-            s3,
-            status,
-            config: Arc::new(config),
-        }
+        Processor { s3, status, config: Arc::new(config) }
     }
 }
 
@@ -72,13 +66,8 @@ pub async fn process_object(
         )));
     }
 
-    let version = source_version(
-        &event.bucket,
-        &event.key,
-        &head.etag,
-        head.version_id.as_deref(),
-        &config.render.fingerprint(),
-    );
+    let version =
+        source_version(&event.bucket, &event.key, &head.etag, head.version_id.as_deref(), &config.render.fingerprint());
     let source = SourceObject {
         bucket: Some(event.bucket.clone()),
         key: event.key.clone(),
@@ -100,19 +89,13 @@ pub async fn process_object(
     }
 
     // Removed when this function returns, whatever happens.
-    let job = JobDir::create(&config.work_root)
-        .map_err(|e| Failure::transient(format!("creating work directory: {e}")))?;
+    let job =
+        JobDir::create(&config.work_root).map_err(|e| Failure::transient(format!("creating work directory: {e}")))?;
     let input_bytes = download(processor, event, &head, &job.file(SOURCE_FILE)).await?;
     let rendered = render_original(&job, &event.key, &config.render, deadline).await?;
 
-    let (manifest, outputs) = plan_outputs(
-        rendered,
-        &config.layout,
-        &event.key,
-        source.clone(),
-        &version,
-        input_bytes,
-    )?;
+    let (manifest, outputs) =
+        plan_outputs(rendered, &config.layout, &event.key, source.clone(), &version, input_bytes)?;
     for output in outputs {
         put_object(processor, &output).await?;
     }
@@ -149,10 +132,7 @@ pub fn plan_outputs(
     let mut variants = Vec::with_capacity(rendered.outputs.len());
     for output in rendered.outputs {
         let key = layout.variant_key(source_key, version, &output.name, output.extension);
-        let bytes = output
-            .body
-            .len()
-            .map_err(|e| Failure::transient(format!("reading output: {e}")))?;
+        let bytes = output.body.len().map_err(|e| Failure::transient(format!("reading output: {e}")))?;
         variants.push(VariantReport {
             name: output.name,
             key: key.clone(),
@@ -195,30 +175,20 @@ pub fn plan_outputs(
 }
 
 async fn head_object(processor: &Processor, event: &ObjectEvent) -> Result<Head, Failure> {
-    let head = processor
-        .s3
-        .head_object()
-        .bucket(&event.bucket)
-        .key(&event.key)
-        .send()
-        .await
-        .map_err(|e| {
-            if e.as_service_error().is_some_and(|s| s.is_not_found()) {
-                Failure::permanent("the object no longer exists (deleted before it was processed)")
-            } else {
-                classify_sdk_error("read object metadata", &e)
-            }
-        })?;
+    let head = processor.s3.head_object().bucket(&event.bucket).key(&event.key).send().await.map_err(|e| {
+        if e.as_service_error().is_some_and(|s| s.is_not_found()) {
+            Failure::permanent("the object no longer exists (deleted before it was processed)")
+        } else {
+            classify_sdk_error("read object metadata", &e)
+        }
+    })?;
     let etag = head.e_tag().map(normalize_etag).unwrap_or_default();
     if etag.is_empty() {
         return Err(Failure::transient("object metadata has no ETag"));
     }
     Ok(Head {
         etag,
-        version_id: head
-            .version_id()
-            .filter(|v| !v.is_empty() && *v != "null")
-            .map(str::to_string),
+        version_id: head.version_id().filter(|v| !v.is_empty() && *v != "null").map(str::to_string),
         bytes: head.content_length().unwrap_or(0).max(0) as u64,
     })
 }
@@ -229,23 +199,13 @@ pub fn normalize_etag(etag: &str) -> String {
 }
 
 async fn read_manifest(processor: &Processor, key: &str) -> Result<Option<Manifest>, Failure> {
-    let response = processor
-        .s3
-        .get_object()
-        .bucket(&processor.config.variants_bucket)
-        .key(key)
-        .send()
-        .await;
+    let response = processor.s3.get_object().bucket(&processor.config.variants_bucket).key(key).send().await;
     let object = match response {
         Ok(object) => object,
         Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
         Err(e) => return Err(classify_sdk_error("read manifest", &e)),
     };
-    let body = object
-        .body
-        .collect()
-        .await
-        .map_err(|e| Failure::transient(format!("read manifest body: {e}")))?;
+    let body = object.body.collect().await.map_err(|e| Failure::transient(format!("read manifest body: {e}")))?;
     match serde_json::from_slice::<Manifest>(&body.into_bytes()) {
         Ok(manifest) => Ok(Some(manifest)),
         Err(e) => {
@@ -258,18 +218,9 @@ async fn read_manifest(processor: &Processor, key: &str) -> Result<Option<Manife
 
 /// Streams exactly the version we checked (If-Match) into `target`, refusing to write past the
 /// byte limit even if the object grew in between. Returns the bytes written.
-async fn download(
-    processor: &Processor,
-    event: &ObjectEvent,
-    head: &Head,
-    target: &Path,
-) -> Result<u64, Failure> {
+async fn download(processor: &Processor, event: &ObjectEvent, head: &Head, target: &Path) -> Result<u64, Failure> {
     let limit = processor.config.render.limits.max_input_bytes;
-    let mut request = processor
-        .s3
-        .get_object()
-        .bucket(&event.bucket)
-        .key(&event.key);
+    let mut request = processor.s3.get_object().bucket(&event.bucket).key(&event.key);
     request = match &head.version_id {
         Some(version) => request.version_id(version),
         None => request.if_match(format!("\"{}\"", head.etag)),
@@ -288,16 +239,10 @@ async fn download(
     let mut file = tokio::fs::File::create(target).await.map_err(disk)?;
     let mut body = object.body;
     let mut written = 0u64;
-    while let Some(chunk) = body
-        .try_next()
-        .await
-        .map_err(|e| Failure::transient(format!("download original: {e}")))?
-    {
+    while let Some(chunk) = body.try_next().await.map_err(|e| Failure::transient(format!("download original: {e}")))? {
         written += chunk.len() as u64;
         if written > limit {
-            return Err(Failure::permanent(format!(
-                "over limits: object exceeds the {limit} byte limit"
-            )));
+            return Err(Failure::permanent(format!("over limits: object exceeds the {limit} byte limit")));
         }
         file.write_all(&chunk).await.map_err(disk)?;
     }
@@ -317,9 +262,9 @@ async fn put_object(processor: &Processor, output: &StoredOutput) -> Result<(), 
             if size > MULTIPART_THRESHOLD {
                 return put_multipart(processor, output, path).await;
             }
-            ByteStream::from_path(path).await.map_err(|e| {
-                Failure::transient(format!("reading output {}: {e}", path.display()))
-            })?
+            ByteStream::from_path(path)
+                .await
+                .map_err(|e| Failure::transient(format!("reading output {}: {e}", path.display())))?
         }
     };
     processor
@@ -338,11 +283,7 @@ async fn put_object(processor: &Processor, output: &StoredOutput) -> Result<(), 
 
 /// Uploads a large file in parts, reading one part at a time; aborts the upload on failure so no
 /// orphaned parts accrue storage.
-async fn put_multipart(
-    processor: &Processor,
-    output: &StoredOutput,
-    path: &Path,
-) -> Result<(), Failure> {
+async fn put_multipart(processor: &Processor, output: &StoredOutput, path: &Path) -> Result<(), Failure> {
     let s3 = &processor.s3;
     let bucket = &processor.config.variants_bucket;
     let created = s3
@@ -356,9 +297,8 @@ async fn put_multipart(
         .map_err(|e| classify_sdk_error("start multipart upload", &e))?;
     let upload_id = created.upload_id().unwrap_or_default().to_string();
     let result = async {
-        let mut file = tokio::fs::File::open(path)
-            .await
-            .map_err(|e| Failure::transient(format!("reading output: {e}")))?;
+        let mut file =
+            tokio::fs::File::open(path).await.map_err(|e| Failure::transient(format!("reading output: {e}")))?;
         let mut parts = Vec::new();
         for part_number in 1.. {
             let mut buffer = Vec::with_capacity(MULTIPART_PART_SIZE);
@@ -380,22 +320,13 @@ async fn put_multipart(
                 .send()
                 .await
                 .map_err(|e| classify_sdk_error("upload part", &e))?;
-            parts.push(
-                CompletedPart::builder()
-                    .part_number(part_number)
-                    .set_e_tag(uploaded.e_tag)
-                    .build(),
-            );
+            parts.push(CompletedPart::builder().part_number(part_number).set_e_tag(uploaded.e_tag).build());
         }
         s3.complete_multipart_upload()
             .bucket(bucket)
             .key(&output.key)
             .upload_id(&upload_id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build(),
-            )
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
             .send()
             .await
             .map_err(|e| classify_sdk_error("complete multipart upload", &e))?;
@@ -403,13 +334,7 @@ async fn put_multipart(
     }
     .await;
     if result.is_err() {
-        let _ = s3
-            .abort_multipart_upload()
-            .bucket(bucket)
-            .key(&output.key)
-            .upload_id(&upload_id)
-            .send()
-            .await;
+        let _ = s3.abort_multipart_upload().bucket(bucket).key(&output.key).upload_id(&upload_id).send().await;
     }
     result
 }

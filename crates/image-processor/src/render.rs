@@ -20,10 +20,7 @@ pub struct VariantSpec {
 
 impl VariantSpec {
     pub fn new(name: &str, max_width: u32) -> Self {
-        VariantSpec {
-            name: name.to_string(),
-            max_width,
-        }
+        VariantSpec { name: name.to_string(), max_width }
     }
 }
 
@@ -63,17 +60,8 @@ impl Default for RenderSettings {
 impl RenderSettings {
     /// A stable text naming the output-affecting settings (limits do not change output bytes).
     pub fn fingerprint(&self) -> String {
-        let variants: Vec<String> = self
-            .variants
-            .iter()
-            .map(|v| format!("{}:{}", v.name, v.max_width))
-            .collect();
-        format!(
-            "r1;q{};{};{}",
-            self.jpeg_quality,
-            variants.join(","),
-            self.video.fingerprint()
-        )
+        let variants: Vec<String> = self.variants.iter().map(|v| format!("{}:{}", v.name, v.max_width)).collect();
+        format!("r1;q{};{};{}", self.jpeg_quality, variants.join(","), self.video.fingerprint())
     }
 }
 
@@ -126,21 +114,11 @@ pub fn render(bytes: &[u8], name: &str, settings: &RenderSettings) -> Result<Ren
 }
 
 /// Renders `specs` from an already decoded image.
-pub fn render_decoded(
-    decoded: Decoded,
-    specs: &[VariantSpec],
-    jpeg_quality: u8,
-) -> Result<Rendered, ImageError> {
+pub fn render_decoded(decoded: Decoded, specs: &[VariantSpec], jpeg_quality: u8) -> Result<Rendered, ImageError> {
     let (width, height) = (decoded.image.width(), decoded.image.height());
     let source = Pixels::from_image(decoded.image);
     let variants = render_variants(&source, decoded.icc_profile.as_deref(), specs, jpeg_quality)?;
-    Ok(Rendered {
-        source_format: decoded.format,
-        width,
-        height,
-        frames: decoded.frames,
-        variants,
-    })
+    Ok(Rendered { source_format: decoded.format, width, height, frames: decoded.frames, variants })
 }
 
 /// Pixels in one of the three layouts we resize and encode.
@@ -168,10 +146,7 @@ impl Pixels {
                 if has_transparency(buf.as_raw()) {
                     (buf.into_raw(), Layout::Rgba)
                 } else {
-                    (
-                        DynamicImage::ImageRgba8(buf).to_rgb8().into_raw(),
-                        Layout::Rgb,
-                    )
+                    (DynamicImage::ImageRgba8(buf).to_rgb8().into_raw(), Layout::Rgb)
                 }
             }
             other if other.color().has_alpha() => {
@@ -189,8 +164,7 @@ impl Pixels {
         };
         let pixel_type = layout.pixel_type();
         // The buffer length always matches w × h × channels, as the `image` crate made it.
-        let image = Image::from_vec_u8(w, h, buffer, pixel_type)
-            .unwrap_or_else(|_| Image::new(w, h, pixel_type));
+        let image = Image::from_vec_u8(w, h, buffer, pixel_type).unwrap_or_else(|_| Image::new(w, h, pixel_type));
         Pixels { image, layout }
     }
 }
@@ -246,13 +220,7 @@ fn render_variants(
             dst
         };
         let (format, bytes) = encode(&resized, source.layout, icc_profile, jpeg_quality)?;
-        outputs[index] = Some(RenderedVariant {
-            name: spec.name.clone(),
-            width,
-            height,
-            format,
-            bytes,
-        });
+        outputs[index] = Some(RenderedVariant { name: spec.name.clone(), width, height, format, bytes });
         previous = Some(resized);
     }
     Ok(outputs.into_iter().flatten().collect())
@@ -283,14 +251,9 @@ fn encode(
                 // A profile too large for APP2 segments is dropped rather than failing the variant.
                 let _ = encoder.add_icc_profile(icc);
             }
-            let color = if layout == Layout::Gray {
-                jpeg_encoder::ColorType::Luma
-            } else {
-                jpeg_encoder::ColorType::Rgb
-            };
-            encoder
-                .encode(image.buffer(), w16, h16, color)
-                .map_err(|e| ImageError::Encode(format!("JPEG: {e}")))?;
+            let color =
+                if layout == Layout::Gray { jpeg_encoder::ColorType::Luma } else { jpeg_encoder::ColorType::Rgb };
+            encoder.encode(image.buffer(), w16, h16, color).map_err(|e| ImageError::Encode(format!("JPEG: {e}")))?;
             Ok((OutputFormat::Jpeg, out))
         }
         Layout::Rgba => {

@@ -27,21 +27,9 @@ fn animated_gif(width: u32, height: u32, delays_ms: &[u32]) -> Vec<u8> {
             let img = RgbaImage::from_fn(width, height, |x, y| {
                 let transparent = i % 2 == 0 && y < height / 8;
                 let alpha = if transparent { 0 } else { 255 };
-                Rgba([
-                    ((x * 255 / width) + shift) as u8,
-                    (y * 255 / height) as u8,
-                    128,
-                    alpha,
-                ])
+                Rgba([((x * 255 / width) + shift) as u8, (y * 255 / height) as u8, 128, alpha])
             });
-            encoder
-                .encode_frame(Frame::from_parts(
-                    img,
-                    0,
-                    0,
-                    Delay::from_numer_denom_ms(delay, 1),
-                ))
-                .unwrap();
+            encoder.encode_frame(Frame::from_parts(img, 0, 0, Delay::from_numer_denom_ms(delay, 1))).unwrap();
         }
     }
     out
@@ -71,19 +59,10 @@ fn decode_with_ffmpeg(path: &Path) -> Decoded {
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no frame count in {text}"));
-    let duration = text
-        .split("Duration: ")
-        .nth(1)
-        .unwrap()
-        .split(',')
-        .next()
-        .unwrap();
+    let duration = text.split("Duration: ").nth(1).unwrap().split(',').next().unwrap();
     let parts: Vec<f64> = duration.split(':').map(|p| p.parse().unwrap()).collect();
     let duration_ms = ((parts[0] * 3600.0 + parts[1] * 60.0 + parts[2]) * 1000.0).round() as u64;
-    let video_line = text
-        .lines()
-        .find(|l| l.contains("Video: h264"))
-        .unwrap_or_else(|| panic!("{text}"));
+    let video_line = text.lines().find(|l| l.contains("Video: h264")).unwrap_or_else(|| panic!("{text}"));
     let size = video_line
         .split([',', ' '])
         .find_map(|token| {
@@ -91,13 +70,7 @@ fn decode_with_ffmpeg(path: &Path) -> Decoded {
             Some((w.parse().ok()?, h.parse().ok()?))
         })
         .unwrap();
-    Decoded {
-        frames,
-        duration_ms,
-        width: size.0,
-        height: size.1,
-        audio: text.contains("Audio:"),
-    }
+    Decoded { frames, duration_ms, width: size.0, height: size.1, audio: text.contains("Audio:") }
 }
 
 #[tokio::test]
@@ -119,104 +92,53 @@ async fn animated_gif_becomes_mp4_poster_and_variants() {
     let status = &statuses[0];
     assert_eq!(status.outcome, Outcome::Processed, "{status:#?}");
     let names: Vec<&str> = status.variants.iter().map(|v| v.name.as_str()).collect();
-    assert_eq!(
-        names,
-        [
-            "poster",
-            "thumbnail",
-            "mobile",
-            "tablet",
-            "pc",
-            "video",
-            "video-mobile"
-        ]
-    );
+    assert_eq!(names, ["poster", "thumbnail", "mobile", "tablet", "pc", "video", "video-mobile"]);
 
     let manifest = h.manifest(key).await;
     assert_eq!(manifest.variants, status.variants);
-    assert_eq!(
-        (manifest.source_format.as_str(), manifest.frames),
-        ("GIF", 30)
-    );
+    assert_eq!((manifest.source_format.as_str(), manifest.frames), ("GIF", 30));
 
     let poster = &status.variants[0];
-    assert_eq!(
-        (poster.width, poster.height, poster.content_type.as_str()),
-        (801, 451, "image/jpeg")
-    );
+    assert_eq!((poster.width, poster.height, poster.content_type.as_str()), (801, 451, "image/jpeg"));
     let expected_ms = 27 * 40 + 100 + 100 + 500;
     let dir = std::env::temp_dir().join(format!("media-edge-mp4-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     for (variant, (width, height)) in status.variants[5..].iter().zip([(802, 452), (640, 360)]) {
-        assert_eq!(
-            (variant.width, variant.height),
-            (width, height),
-            "{}",
-            variant.name
-        );
+        assert_eq!((variant.width, variant.height), (width, height), "{}", variant.name);
         assert_eq!(variant.content_type, "video/mp4");
         assert_eq!(variant.duration_ms, Some(expected_ms as u64));
         assert!(variant.fps.unwrap() > 0.0);
         let (bytes, object) = h.variant_bytes(&variant.key).await;
         assert_eq!(object.content_type(), Some("video/mp4"));
-        assert_eq!(
-            object.cache_control(),
-            Some("public, max-age=31536000, immutable")
-        );
+        assert_eq!(object.cache_control(), Some("public, max-age=31536000, immutable"));
         assert_eq!(bytes.len() as u64, variant.bytes);
         // +faststart: the index (moov) comes before the media data (mdat).
         let find = |tag: &[u8]| bytes.windows(4).position(|w| w == tag).unwrap();
-        assert!(
-            find(b"moov") < find(b"mdat"),
-            "{} is not faststart",
-            variant.name
-        );
+        assert!(find(b"moov") < find(b"mdat"), "{} is not faststart", variant.name);
         let path = dir.join(format!("{}.mp4", variant.name));
         std::fs::write(&path, &bytes).unwrap();
         let decoded = decode_with_ffmpeg(&path);
         assert_eq!(decoded.frames, 30, "every GIF frame is a video frame");
-        assert!(
-            decoded.duration_ms.abs_diff(expected_ms as u64) <= 20,
-            "{} ms",
-            decoded.duration_ms
-        );
+        assert!(decoded.duration_ms.abs_diff(expected_ms as u64) <= 20, "{} ms", decoded.duration_ms);
         assert_eq!((decoded.width, decoded.height), (width, height));
         assert!(!decoded.audio, "no audio track");
     }
-    assert!(
-        status.variants[5].bytes < gif.len() as u64 / 2,
-        "the MP4 is much smaller than the GIF"
-    );
+    assert!(status.variants[5].bytes < gif.len() as u64 / 2, "the MP4 is much smaller than the GIF");
     std::fs::remove_dir_all(&dir).unwrap();
-    assert!(
-        h.leftover_job_dirs().is_empty(),
-        "{:?}",
-        h.leftover_job_dirs()
-    );
+    assert!(h.leftover_job_dirs().is_empty(), "{:?}", h.leftover_job_dirs());
 }
 
 #[tokio::test]
 async fn broken_and_over_limit_gifs_fail_permanently_and_leave_tmp_clean() {
     let mut settings = Harness::default_settings();
-    settings.limits = Limits {
-        max_frames: 20,
-        ..Limits::default()
-    };
+    settings.limits = Limits { max_frames: 20, ..Limits::default() };
     let h = Harness::with_settings("badgif", settings).await;
     let gif = animated_gif(64, 48, &[50; 10]);
-    h.upload("uploads/truncated.gif", gif[..gif.len() * 2 / 3].to_vec())
-        .await;
-    h.upload(
-        "uploads/too-many-frames.gif",
-        animated_gif(32, 32, &[20; 25]),
-    )
-    .await;
+    h.upload("uploads/truncated.gif", gif[..gif.len() * 2 / 3].to_vec()).await;
+    h.upload("uploads/too-many-frames.gif", animated_gif(32, 32, &[20; 25])).await;
     // Claims to be a GIF, is an HLS playlist pointing elsewhere: must never reach ffmpeg.
-    h.upload(
-        "uploads/playlist.gif",
-        b"#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:0\nhttp://169.254.169.254/latest\n".to_vec(),
-    )
-    .await;
+    h.upload("uploads/playlist.gif", b"#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:0\nhttp://169.254.169.254/latest\n".to_vec())
+        .await;
     let mut fake = b"GIF89a".to_vec();
     fake.extend_from_slice(b"\x10\x00\x10\x00\x00\x00\x00#EXTM3U\nfile:///etc/passwd\n");
     h.upload("uploads/gif-magic-then-playlist.gif", fake).await;
@@ -227,41 +149,17 @@ async fn broken_and_over_limit_gifs_fail_permanently_and_leave_tmp_clean() {
     assert_eq!(statuses.len(), 4, "{statuses:#?}");
     for status in &statuses {
         assert_eq!(status.outcome, Outcome::Failed, "{status:#?}");
-        assert_eq!(
-            status.failure.as_ref().unwrap().class,
-            FailureClass::Permanent,
-            "{status:#?}"
-        );
+        assert_eq!(status.failure.as_ref().unwrap().class, FailureClass::Permanent, "{status:#?}");
     }
     let reason = |needle: &str| {
-        statuses
-            .iter()
-            .find(|s| s.source.key.contains(needle))
-            .unwrap()
-            .failure
-            .as_ref()
-            .unwrap()
-            .reason
-            .clone()
+        statuses.iter().find(|s| s.source.key.contains(needle)).unwrap().failure.as_ref().unwrap().reason.clone()
     };
-    assert!(
-        reason("truncated.gif").contains("truncated"),
-        "{}",
-        reason("truncated.gif")
-    );
+    assert!(reason("truncated.gif").contains("truncated"), "{}", reason("truncated.gif"));
     assert!(reason("too-many-frames").contains("more than 20 frames"));
     assert!(reason("playlist.gif").contains("not a JPEG, PNG, GIF or WebP"));
-    assert!(
-        reason("gif-magic-then-playlist").contains("GIF"),
-        "{}",
-        reason("gif-magic-then-playlist")
-    );
+    assert!(reason("gif-magic-then-playlist").contains("GIF"), "{}", reason("gif-magic-then-playlist"));
     assert!(h.variant_keys().await.is_empty());
-    assert!(
-        h.leftover_job_dirs().is_empty(),
-        "{:?}",
-        h.leftover_job_dirs()
-    );
+    assert!(h.leftover_job_dirs().is_empty(), "{:?}", h.leftover_job_dirs());
 }
 
 #[tokio::test]
@@ -269,28 +167,18 @@ async fn ffmpeg_is_killed_at_its_time_limit() {
     let dir = support::work_root("timeout");
     let input = dir.join("in.gif");
     std::fs::write(&input, animated_gif(640, 360, &[40; 60])).unwrap();
-    let settings = VideoSettings {
-        ffmpeg_path: ffmpeg_path(),
-        ..VideoSettings::default()
-    };
+    let settings = VideoSettings { ffmpeg_path: ffmpeg_path(), ..VideoSettings::default() };
     let args = video::ffmpeg_args(&input, &dir.join("out.mp4"), &settings, true, None);
 
     // Its own ceiling reached with the full time available: the input is to blame.
-    let short = VideoSettings {
-        timeout: Duration::from_millis(1),
-        ..settings.clone()
-    };
+    let short = VideoSettings { timeout: Duration::from_millis(1), ..settings.clone() };
     match video::run_ffmpeg(&short, &args, None).await {
-        Err(VideoError::TimedOut {
-            environment: false, ..
-        }) => {}
+        Err(VideoError::TimedOut { environment: false, .. }) => {}
         other => panic!("expected a timeout, got {other:?}"),
     }
     // The invocation's deadline reached first: the environment is to blame (retry).
     match video::run_ffmpeg(&settings, &args, Some(Instant::now())).await {
-        Err(VideoError::TimedOut {
-            environment: true, ..
-        }) => {}
+        Err(VideoError::TimedOut { environment: true, .. }) => {}
         other => panic!("expected a deadline timeout, got {other:?}"),
     }
     // And with time enough it works.
@@ -302,25 +190,17 @@ async fn ffmpeg_is_killed_at_its_time_limit() {
 #[tokio::test]
 async fn missing_ffmpeg_is_transient() {
     let dir = support::work_root("noffmpeg");
-    let settings = VideoSettings {
-        ffmpeg_path: dir.join("no-such-ffmpeg"),
-        ..VideoSettings::default()
-    };
+    let settings = VideoSettings { ffmpeg_path: dir.join("no-such-ffmpeg"), ..VideoSettings::default() };
     let err = video::run_ffmpeg(&settings, &[], None).await.unwrap_err();
     let failure = media_edge_shared::Failure::from(err);
-    assert_eq!(
-        failure.class,
-        FailureClass::Transient,
-        "a deployment problem: retry, then DLQ"
-    );
+    assert_eq!(failure.class, FailureClass::Transient, "a deployment problem: retry, then DLQ");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn single_frame_gif_is_just_an_image() {
     let gif = animated_gif(300, 200, &[100]);
-    let rendered =
-        image_processor::render::render(&gif, "one.gif", &RenderSettings::default()).unwrap();
+    let rendered = image_processor::render::render(&gif, "one.gif", &RenderSettings::default()).unwrap();
     assert_eq!(rendered.frames, 1);
     assert_eq!(rendered.variants.len(), 4);
 }

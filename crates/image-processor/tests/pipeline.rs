@@ -30,25 +30,15 @@ async fn upload_becomes_variants_manifest_and_status_event() {
     let status = &statuses[0];
     assert_eq!(status.outcome, Outcome::Processed);
     assert_eq!(status.source.key, key);
-    assert_eq!(
-        status.source.bucket.as_deref(),
-        Some(h.wiring.names.originals_bucket.as_str())
-    );
+    assert_eq!(status.source.bucket.as_deref(), Some(h.wiring.names.originals_bucket.as_str()));
     assert_eq!(status.input_bytes, fixture("oriented.jpg").len() as u64);
     assert_eq!(status.variants.len(), 4);
-    assert_eq!(
-        status.output_bytes,
-        status.variants.iter().map(|v| v.bytes).sum::<u64>()
-    );
+    assert_eq!(status.output_bytes, status.variants.iter().map(|v| v.bytes).sum::<u64>());
 
     let manifest = h.manifest(key).await;
     assert_eq!(manifest.variants, status.variants);
     assert_eq!(manifest.source.etag, status.source.etag);
-    assert_eq!(
-        (manifest.width, manifest.height),
-        (1600, 2400),
-        "upright dimensions"
-    );
+    assert_eq!((manifest.width, manifest.height), (1600, 2400), "upright dimensions");
     assert_eq!(manifest.source_format, "JPEG");
 
     let manifest_key = h.processor.config.layout.manifest_key(key);
@@ -56,46 +46,17 @@ async fn upload_becomes_variants_manifest_and_status_event() {
     assert_eq!(manifest_object.content_type(), Some("application/json"));
     assert_eq!(manifest_object.cache_control(), Some("public, max-age=60"));
 
-    let expected = [
-        ("thumbnail", 200, 300),
-        ("mobile", 640, 960),
-        ("tablet", 1024, 1536),
-        ("pc", 1600, 2400),
-    ];
+    let expected = [("thumbnail", 200, 300), ("mobile", 640, 960), ("tablet", 1024, 1536), ("pc", 1600, 2400)];
     for (variant, (name, width, height)) in manifest.variants.iter().zip(expected) {
-        assert_eq!(
-            (variant.name.as_str(), variant.width, variant.height),
-            (name, width, height)
-        );
-        assert!(
-            variant.key.contains(&manifest.source_version),
-            "{} names the source version",
-            variant.key
-        );
-        assert!(
-            variant
-                .key
-                .starts_with("2026/봄 프로모션/beach photo+1 (100%).jpg/"),
-            "{}",
-            variant.key
-        );
+        assert_eq!((variant.name.as_str(), variant.width, variant.height), (name, width, height));
+        assert!(variant.key.contains(&manifest.source_version), "{} names the source version", variant.key);
+        assert!(variant.key.starts_with("2026/봄 프로모션/beach photo+1 (100%).jpg/"), "{}", variant.key);
         let (bytes, object) = h.variant_bytes(&variant.key).await;
         assert_eq!(bytes.len() as u64, variant.bytes);
         assert_eq!(object.content_type(), Some("image/jpeg"));
-        assert_eq!(
-            object.cache_control(),
-            Some("public, max-age=31536000, immutable")
-        );
-        assert_eq!(
-            image::load_from_memory(&bytes)
-                .expect("decodes")
-                .dimensions(),
-            (width, height)
-        );
-        assert!(
-            !contains(&bytes, b"Exif") && !contains(&bytes, b"Patient Name"),
-            "metadata stripped"
-        );
+        assert_eq!(object.cache_control(), Some("public, max-age=31536000, immutable"));
+        assert_eq!(image::load_from_memory(&bytes).expect("decodes").dimensions(), (width, height));
+        assert!(!contains(&bytes, b"Exif") && !contains(&bytes, b"Patient Name"), "metadata stripped");
     }
     // Exactly four variants and one manifest; nothing written next to the originals.
     assert_eq!(h.variant_keys().await.len(), 5);
@@ -105,70 +66,35 @@ async fn upload_becomes_variants_manifest_and_status_event() {
 async fn every_envelope_shape_is_accepted() {
     let h = Harness::new("envelopes").await;
     // The keys the sample events name (form-encoded there), stored for real.
-    h.upload(
-        "uploads/2026/promo/beach photo (rotated).jpg",
-        fixture("oriented.jpg"),
-    )
-    .await;
-    h.upload("uploads/logo+alpha.png", fixture("alpha.png"))
-        .await;
-    h.upload("uploads/프로모션 banner.webp", fixture("photo.webp"))
-        .await;
+    h.upload("uploads/2026/promo/beach photo (rotated).jpg", fixture("oriented.jpg")).await;
+    h.upload("uploads/logo+alpha.png", fixture("alpha.png")).await;
+    h.upload("uploads/프로모션 banner.webp", fixture("photo.webp")).await;
     h.run_jobs().await;
     h.statuses().await;
 
     // The notifications already processed them; drop the manifests so the samples do real work.
     for key in h.variant_keys().await {
         if key.ends_with("manifest.json") {
-            h.clients
-                .s3
-                .delete_object()
-                .bucket(&h.wiring.names.variants_bucket)
-                .key(key)
-                .send()
-                .await
-                .unwrap();
+            h.clients.s3.delete_object().bucket(&h.wiring.names.variants_bucket).key(key).send().await.unwrap();
         }
     }
-    for sample in [
-        "sns-wrapped.json",
-        "raw-delivery.json",
-        "direct-from-s3.json",
-        "test-event.json",
-    ] {
+    for sample in ["sns-wrapped.json", "raw-delivery.json", "direct-from-s3.json", "test-event.json"] {
         let response = h.handle(h.sample_event_for_this_test(sample)).await;
-        assert!(
-            response.batch_item_failures.is_empty(),
-            "{sample}: {response:?}"
-        );
+        assert!(response.batch_item_failures.is_empty(), "{sample}: {response:?}");
     }
-    let mut keys: Vec<(String, Outcome)> = h
-        .statuses()
-        .await
-        .into_iter()
-        .map(|s| (s.source.key, s.outcome))
-        .collect();
+    let mut keys: Vec<(String, Outcome)> = h.statuses().await.into_iter().map(|s| (s.source.key, s.outcome)).collect();
     keys.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(
         keys,
         vec![
-            (
-                "uploads/2026/promo/beach photo (rotated).jpg".to_string(),
-                Outcome::Processed
-            ),
+            ("uploads/2026/promo/beach photo (rotated).jpg".to_string(), Outcome::Processed),
             ("uploads/logo+alpha.png".to_string(), Outcome::Processed),
-            (
-                "uploads/프로모션 banner.webp".to_string(),
-                Outcome::Processed
-            ),
+            ("uploads/프로모션 banner.webp".to_string(), Outcome::Processed),
         ],
         "one status per original; the TestEvent produces none"
     );
     let logo = h.manifest("uploads/logo+alpha.png").await;
-    assert!(
-        logo.variants.iter().all(|v| v.content_type == "image/png"),
-        "transparency kept as PNG"
-    );
+    assert!(logo.variants.iter().all(|v| v.content_type == "image/png"), "transparency kept as PNG");
 }
 
 #[tokio::test]
@@ -194,8 +120,7 @@ async fn redelivery_and_multipart_events_are_not_processed_twice() {
     // Deliver the same message twice in one batch, then once more later (at-least-once delivery).
     let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
     for suffix in ["a", "b"] {
-        let mut message =
-            media_edge_local::lambda_message(upload_message, &h.wiring.jobs_queue_arn);
+        let mut message = media_edge_local::lambda_message(upload_message, &h.wiring.jobs_queue_arn);
         message.message_id = Some(format!("copy-{suffix}"));
         event.records.push(message);
     }
@@ -203,34 +128,14 @@ async fn redelivery_and_multipart_events_are_not_processed_twice() {
     let first_manifest = h.manifest(key).await;
     assert!(h.handle(event).await.batch_item_failures.is_empty());
     let outcomes: Vec<Outcome> = h.statuses().await.iter().map(|s| s.outcome).collect();
-    assert_eq!(
-        outcomes,
-        vec![
-            Outcome::Processed,
-            Outcome::Duplicate,
-            Outcome::Duplicate,
-            Outcome::Duplicate
-        ]
-    );
-    assert_eq!(
-        h.manifest(key).await.created_at,
-        first_manifest.created_at,
-        "manifest not rewritten"
-    );
+    assert_eq!(outcomes, vec![Outcome::Processed, Outcome::Duplicate, Outcome::Duplicate, Outcome::Duplicate]);
+    assert_eq!(h.manifest(key).await.created_at, first_manifest.created_at, "manifest not rewritten");
 
     // A multipart upload: the emulator notifies more than once for one object.
     let big_key = "uploads/multipart.jpg";
     let bytes = fixture("oriented.jpg");
     let bucket = &h.wiring.names.originals_bucket;
-    let upload = h
-        .clients
-        .s3
-        .create_multipart_upload()
-        .bucket(bucket)
-        .key(big_key)
-        .send()
-        .await
-        .unwrap();
+    let upload = h.clients.s3.create_multipart_upload().bucket(bucket).key(big_key).send().await.unwrap();
     let upload_id = upload.upload_id().unwrap();
     let part = h
         .clients
@@ -252,114 +157,63 @@ async fn redelivery_and_multipart_events_are_not_processed_twice() {
         .upload_id(upload_id)
         .multipart_upload(
             CompletedMultipartUpload::builder()
-                .parts(
-                    CompletedPart::builder()
-                        .part_number(1)
-                        .e_tag(part.e_tag().unwrap())
-                        .build(),
-                )
+                .parts(CompletedPart::builder().part_number(1).e_tag(part.e_tag().unwrap()).build())
                 .build(),
         )
         .send()
         .await
         .unwrap();
     h.run_jobs().await;
-    let statuses: Vec<_> = h
-        .statuses()
-        .await
-        .into_iter()
-        .filter(|s| s.source.key == big_key)
-        .collect();
+    let statuses: Vec<_> = h.statuses().await.into_iter().filter(|s| s.source.key == big_key).collect();
     assert!(!statuses.is_empty());
-    let processed = statuses
-        .iter()
-        .filter(|s| s.outcome == Outcome::Processed)
-        .count();
+    let processed = statuses.iter().filter(|s| s.outcome == Outcome::Processed).count();
     assert_eq!(processed, 1, "processed exactly once: {statuses:#?}");
-    assert!(
-        statuses.iter().all(|s| s.outcome != Outcome::Failed),
-        "{statuses:#?}"
-    );
+    assert!(statuses.iter().all(|s| s.outcome != Outcome::Failed), "{statuses:#?}");
 }
 
 #[tokio::test]
 async fn poison_messages_do_not_fail_the_batch() {
     let h = Harness::new("poison").await;
     h.upload("uploads/badge.gif", fixture("static.gif")).await;
-    h.upload("uploads/fake.jpg", b"this is not an image\n".to_vec())
-        .await;
+    h.upload("uploads/fake.jpg", b"this is not an image\n".to_vec()).await;
     h.run_jobs().await;
     h.statuses().await;
     for key in h.variant_keys().await {
-        h.clients
-            .s3
-            .delete_object()
-            .bucket(&h.wiring.names.variants_bucket)
-            .key(key)
-            .send()
-            .await
-            .unwrap();
+        h.clients.s3.delete_object().bucket(&h.wiring.names.variants_bucket).key(key).send().await.unwrap();
     }
 
-    let response = h
-        .handle(h.sample_event_for_this_test("batch-with-poison.json"))
-        .await;
-    assert!(
-        response.batch_item_failures.is_empty(),
-        "poison is reported, not retried: {response:?}"
-    );
+    let response = h.handle(h.sample_event_for_this_test("batch-with-poison.json")).await;
+    assert!(response.batch_item_failures.is_empty(), "poison is reported, not retried: {response:?}");
 
     let statuses = h.statuses().await;
     assert_eq!(statuses.len(), 4, "{statuses:#?}");
-    let by_key = |needle: &str| {
-        statuses
-            .iter()
-            .find(|s| s.source.key.contains(needle))
-            .expect(needle)
-    };
+    let by_key = |needle: &str| statuses.iter().find(|s| s.source.key.contains(needle)).expect(needle);
     assert_eq!(by_key("badge.gif").outcome, Outcome::Processed);
     let fake = by_key("fake.jpg");
     assert_eq!(fake.outcome, Outcome::Failed);
     let failure = fake.failure.as_ref().unwrap();
     assert_eq!(failure.class, FailureClass::Permanent);
-    assert!(
-        failure.reason.contains("not a JPEG, PNG, GIF or WebP"),
-        "{}",
-        failure.reason
-    );
-    let unreadable: Vec<_> = statuses
-        .iter()
-        .filter(|s| s.source.key.starts_with("sqs-message/"))
-        .collect();
+    assert!(failure.reason.contains("not a JPEG, PNG, GIF or WebP"), "{}", failure.reason);
+    let unreadable: Vec<_> = statuses.iter().filter(|s| s.source.key.starts_with("sqs-message/")).collect();
     assert_eq!(unreadable.len(), 2);
     assert!(unreadable.iter().all(|s| s.outcome == Outcome::Failed));
-    assert!(unreadable
-        .iter()
-        .any(|s| s.failure.as_ref().unwrap().reason.contains("not JSON")));
+    assert!(unreadable.iter().any(|s| s.failure.as_ref().unwrap().reason.contains("not JSON")));
 }
 
 #[tokio::test]
 async fn permanent_failures_are_reported_once_and_leave_no_outputs() {
     let h = Harness::new("permanent").await;
     let jpeg = fixture("oriented.jpg");
-    h.upload("uploads/truncated.jpg", jpeg[..jpeg.len() / 2].to_vec())
-        .await;
+    h.upload("uploads/truncated.jpg", jpeg[..jpeg.len() / 2].to_vec()).await;
     h.upload("uploads/bomb.png", fixture("bomb.png")).await;
-    h.upload("uploads/really-a-jpeg.png", fixture("gray.jpg"))
-        .await;
+    h.upload("uploads/really-a-jpeg.png", fixture("gray.jpg")).await;
     h.upload("uploads/notes.txt", b"hello".to_vec()).await;
 
     let report = h.run_jobs().await;
-    assert_eq!(
-        report.retried, 0,
-        "permanent failures are acknowledged: {report:?}"
-    );
+    assert_eq!(report.retried, 0, "permanent failures are acknowledged: {report:?}");
     let statuses = h.statuses().await;
     let reason = |needle: &str| {
-        let s = statuses
-            .iter()
-            .find(|s| s.source.key.contains(needle))
-            .unwrap_or_else(|| panic!("{needle}"));
+        let s = statuses.iter().find(|s| s.source.key.contains(needle)).unwrap_or_else(|| panic!("{needle}"));
         assert_eq!(s.outcome, Outcome::Failed);
         assert_eq!(s.failure.as_ref().unwrap().class, FailureClass::Permanent);
         s.failure.as_ref().unwrap().reason.clone()
@@ -369,20 +223,14 @@ async fn permanent_failures_are_reported_once_and_leave_no_outputs() {
     assert!(reason("really-a-jpeg.png").contains("content is JPEG"));
     assert!(reason("notes.txt").contains("not a JPEG, PNG, GIF or WebP"));
     assert_eq!(statuses.len(), 4);
-    assert!(
-        h.variant_keys().await.is_empty(),
-        "nothing stored for failed originals"
-    );
+    assert!(h.variant_keys().await.is_empty(), "nothing stored for failed originals");
     assert_eq!(h.dlq_depth().await, 0);
 }
 
 #[tokio::test]
 async fn input_byte_limit_is_checked_before_download() {
     let settings = image_processor::render::RenderSettings {
-        limits: image_processor::decode::Limits {
-            max_input_bytes: 10_000,
-            ..Default::default()
-        },
+        limits: image_processor::decode::Limits { max_input_bytes: 10_000, ..Default::default() },
         ..Default::default()
     };
     let h = Harness::with_settings("bytes", settings).await;
@@ -404,18 +252,11 @@ async fn transient_failures_are_retried_then_dead_lettered() {
         .endpoint_url("http://127.0.0.1:9")
         .http_client(media_edge_shared::aws::http_client())
         .retry_config(aws_config::retry::RetryConfig::disabled())
-        .timeout_config(
-            aws_config::timeout::TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(1))
-                .build(),
-        )
+        .timeout_config(aws_config::timeout::TimeoutConfig::builder().connect_timeout(Duration::from_secs(1)).build())
         .load()
         .await;
-    let broken_s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    );
+    let broken_s3 =
+        aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
     let broken = image_processor::Processor {
         s3: broken_s3,
         status: h.processor.status.clone(),
@@ -424,20 +265,9 @@ async fn transient_failures_are_retried_then_dead_lettered() {
 
     // The TestEvent is acknowledged in the first batch; the upload keeps coming back.
     let report = h.run_jobs_with(&broken, 10).await;
-    assert_eq!(
-        report.retried,
-        media_edge_local::MAX_RECEIVE_COUNT as usize,
-        "{report:?}"
-    );
-    assert!(
-        h.statuses().await.is_empty(),
-        "no status for a failure that will be retried"
-    );
-    assert_eq!(
-        h.dlq_depth().await,
-        1,
-        "after maxReceiveCount the message is dead-lettered"
-    );
+    assert_eq!(report.retried, media_edge_local::MAX_RECEIVE_COUNT as usize, "{report:?}");
+    assert!(h.statuses().await.is_empty(), "no status for a failure that will be retried");
+    assert_eq!(h.dlq_depth().await, 1, "after maxReceiveCount the message is dead-lettered");
 }
 
 #[tokio::test]
@@ -454,36 +284,20 @@ async fn own_outputs_and_other_events_are_ignored() {
     };
     let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
     event.records = vec![
-        event_for(
-            &h.wiring.names.originals_bucket,
-            "elsewhere/photo.jpg",
-            "ObjectCreated:Put",
-        ),
-        event_for(
-            &h.wiring.names.variants_bucket,
-            "x.jpg/0123/pc.jpg",
-            "ObjectCreated:Put",
-        ),
-        event_for(
-            &h.wiring.names.originals_bucket,
-            "uploads/gone.jpg",
-            "ObjectRemoved:Delete",
-        ),
+        event_for(&h.wiring.names.originals_bucket, "elsewhere/photo.jpg", "ObjectCreated:Put"),
+        event_for(&h.wiring.names.variants_bucket, "x.jpg/0123/pc.jpg", "ObjectCreated:Put"),
+        event_for(&h.wiring.names.originals_bucket, "uploads/gone.jpg", "ObjectRemoved:Delete"),
     ];
     let response = h.handle(event).await;
     assert!(response.batch_item_failures.is_empty());
-    assert!(
-        h.statuses().await.is_empty(),
-        "ignored events publish nothing"
-    );
+    assert!(h.statuses().await.is_empty(), "ignored events publish nothing");
     assert!(h.variant_keys().await.is_empty(), "and write nothing");
 }
 
 #[tokio::test]
 async fn object_deleted_before_processing_is_a_permanent_failure() {
     let h = Harness::new("deleted").await;
-    h.upload("uploads/short-lived.jpg", fixture("gray.jpg"))
-        .await;
+    h.upload("uploads/short-lived.jpg", fixture("gray.jpg")).await;
     h.clients
         .s3
         .delete_object()
@@ -496,10 +310,5 @@ async fn object_deleted_before_processing_is_a_permanent_failure() {
     assert_eq!(report.retried, 0);
     let statuses = h.statuses().await;
     assert_eq!(statuses.len(), 1);
-    assert!(statuses[0]
-        .failure
-        .as_ref()
-        .unwrap()
-        .reason
-        .contains("no longer exists"));
+    assert!(statuses[0].failure.as_ref().unwrap().reason.contains("no longer exists"));
 }

@@ -16,11 +16,7 @@ fn render_fixture(name: &str) -> Result<Rendered, ImageError> {
 }
 
 fn sizes(rendered: &Rendered) -> Vec<(String, u32, u32)> {
-    rendered
-        .variants
-        .iter()
-        .map(|v| (v.name.clone(), v.width, v.height))
-        .collect()
+    rendered.variants.iter().map(|v| (v.name.clone(), v.width, v.height)).collect()
 }
 
 fn decode_output(bytes: &[u8]) -> image::DynamicImage {
@@ -34,10 +30,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 #[test]
 fn exif_orientation_is_applied_and_metadata_stripped() {
     let original = fixture("oriented.jpg");
-    assert!(
-        contains(&original, b"Exif\0\0") && contains(&original, b"Patient Name"),
-        "fixture has EXIF"
-    );
+    assert!(contains(&original, b"Exif\0\0") && contains(&original, b"Patient Name"), "fixture has EXIF");
 
     let rendered = render_fixture("oriented.jpg").unwrap();
     // Stored 2400×1600 with orientation 6: upright it is 1600×2400, and never upscaled.
@@ -53,21 +46,9 @@ fn exif_orientation_is_applied_and_metadata_stripped() {
     );
     for variant in &rendered.variants {
         assert_eq!(variant.format, OutputFormat::Jpeg);
-        assert!(
-            !contains(&variant.bytes, b"Exif"),
-            "{} carries EXIF",
-            variant.name
-        );
-        assert!(
-            !contains(&variant.bytes, b"Patient Name"),
-            "{} leaks the artist tag",
-            variant.name
-        );
-        assert!(
-            !contains(&variant.bytes, b"TestCam"),
-            "{} leaks the camera model",
-            variant.name
-        );
+        assert!(!contains(&variant.bytes, b"Exif"), "{} carries EXIF", variant.name);
+        assert!(!contains(&variant.bytes, b"Patient Name"), "{} leaks the artist tag", variant.name);
+        assert!(!contains(&variant.bytes, b"TestCam"), "{} leaks the camera model", variant.name);
         let img = decode_output(&variant.bytes);
         assert_eq!(img.dimensions(), (variant.width, variant.height));
     }
@@ -75,14 +56,8 @@ fn exif_orientation_is_applied_and_metadata_stripped() {
     let thumb = decode_output(&rendered.variants[0].bytes).to_rgb8();
     let top_right = thumb.get_pixel(195, 5);
     let top_left = thumb.get_pixel(5, 5);
-    assert!(
-        top_right[0] > 200 && top_right[1] < 60 && top_right[2] < 60,
-        "top right is {top_right:?}"
-    );
-    assert!(
-        top_left[1] > 100,
-        "top left should not be red: {top_left:?}"
-    );
+    assert!(top_right[0] > 200 && top_right[1] < 60 && top_right[2] < 60, "top right is {top_right:?}");
+    assert!(top_left[1] > 100, "top left should not be red: {top_left:?}");
 }
 
 #[test]
@@ -96,36 +71,18 @@ fn jpeg_kinds_decode() {
     let cmyk = render_fixture("cmyk.jpg").unwrap();
     let mobile = decode_output(&cmyk.variants[1].bytes).to_rgb8();
     let centre = mobile.get_pixel(mobile.width() / 2, mobile.height() / 2);
-    assert!(
-        centre[1] > 120 && centre[0] < 90 && centre[2] < 90,
-        "CMYK centre is {centre:?}"
-    );
+    assert!(centre[1] > 120 && centre[0] < 90 && centre[2] < 90, "CMYK centre is {centre:?}");
 
     let gray = render_fixture("gray.jpg").unwrap();
     let thumb = decode_output(&gray.variants[0].bytes);
-    assert_eq!(
-        thumb.color(),
-        image::ColorType::L8,
-        "grayscale stays one channel"
-    );
+    assert_eq!(thumb.color(), image::ColorType::L8, "grayscale stays one channel");
 }
 
 #[test]
 fn png_kinds_decode_and_transparency_decides_the_format() {
-    for name in [
-        "rgb16.png",
-        "palette.png",
-        "interlaced.png",
-        "opaque-alpha.png",
-    ] {
+    for name in ["rgb16.png", "palette.png", "interlaced.png", "opaque-alpha.png"] {
         let rendered = render_fixture(name).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert!(
-            rendered
-                .variants
-                .iter()
-                .all(|v| v.format == OutputFormat::Jpeg),
-            "{name}: opaque images become JPEG"
-        );
+        assert!(rendered.variants.iter().all(|v| v.format == OutputFormat::Jpeg), "{name}: opaque images become JPEG");
     }
     let alpha = render_fixture("alpha.png").unwrap();
     for variant in &alpha.variants {
@@ -169,58 +126,25 @@ fn decompression_bomb_is_refused_from_its_header() {
 
 #[test]
 fn limits_are_configurable() {
-    let settings = RenderSettings {
-        limits: Limits {
-            max_pixels: 1_000_000,
-            ..Limits::default()
-        },
-        ..RenderSettings::default()
-    };
-    assert!(matches!(
-        render(&fixture("progressive.jpg"), "p.jpg", &settings),
-        Err(ImageError::TooLarge(_))
-    ));
-    let settings = RenderSettings {
-        limits: Limits {
-            max_frames: 2,
-            ..Limits::default()
-        },
-        ..RenderSettings::default()
-    };
-    assert!(matches!(
-        render(&fixture("animated.gif"), "a.gif", &settings),
-        Err(ImageError::TooLarge(_))
-    ));
-    let settings = RenderSettings {
-        limits: Limits {
-            max_input_bytes: 1000,
-            ..Limits::default()
-        },
-        ..RenderSettings::default()
-    };
-    assert!(matches!(
-        render(&fixture("static.gif"), "a.gif", &settings),
-        Err(ImageError::TooLarge(_))
-    ));
+    let settings =
+        RenderSettings { limits: Limits { max_pixels: 1_000_000, ..Limits::default() }, ..RenderSettings::default() };
+    assert!(matches!(render(&fixture("progressive.jpg"), "p.jpg", &settings), Err(ImageError::TooLarge(_))));
+    let settings =
+        RenderSettings { limits: Limits { max_frames: 2, ..Limits::default() }, ..RenderSettings::default() };
+    assert!(matches!(render(&fixture("animated.gif"), "a.gif", &settings), Err(ImageError::TooLarge(_))));
+    let settings =
+        RenderSettings { limits: Limits { max_input_bytes: 1000, ..Limits::default() }, ..RenderSettings::default() };
+    assert!(matches!(render(&fixture("static.gif"), "a.gif", &settings), Err(ImageError::TooLarge(_))));
 }
 
 #[test]
 fn truncated_files_are_corrupt() {
-    for name in [
-        "oriented.jpg",
-        "progressive.jpg",
-        "alpha.png",
-        "static.gif",
-        "photo.webp",
-    ] {
+    for name in ["oriented.jpg", "progressive.jpg", "alpha.png", "static.gif", "photo.webp"] {
         let bytes = fixture(name);
         let truncated = &bytes[..bytes.len() / 2];
         match render(truncated, name, &RenderSettings::default()) {
             Err(ImageError::Corrupt(_)) => {}
-            other => panic!(
-                "{name} cut in half: expected Corrupt, got {:?}",
-                other.map(|r| sizes(&r))
-            ),
+            other => panic!("{name} cut in half: expected Corrupt, got {:?}", other.map(|r| sizes(&r))),
         }
     }
 }
@@ -228,10 +152,7 @@ fn truncated_files_are_corrupt() {
 #[test]
 fn files_that_are_not_what_they_claim_are_refused() {
     let not_image = b"<html>definitely not a picture</html>".to_vec();
-    assert!(matches!(
-        render(&not_image, "x.jpg", &RenderSettings::default()),
-        Err(ImageError::Unsupported(_))
-    ));
+    assert!(matches!(render(&not_image, "x.jpg", &RenderSettings::default()), Err(ImageError::Unsupported(_))));
     let jpeg = fixture("gray.jpg");
     let err = render(&jpeg, "photo.png", &RenderSettings::default()).unwrap_err();
     assert!(matches!(err, ImageError::Mismatch(_)), "{err}");

@@ -17,10 +17,7 @@ fn config() -> ProcessorConfig {
     ProcessorConfig {
         originals_bucket: "originals".into(),
         variants_bucket: "variants".into(),
-        layout: OutputLayout {
-            input_prefix: "uploads/".into(),
-            output_prefix: String::new(),
-        },
+        layout: OutputLayout { input_prefix: "uploads/".into(), output_prefix: String::new() },
         status_topic_arn: "arn:aws:sns:us-east-1:123456789012:status".into(),
         render: RenderSettings::default(),
         work_root: std::env::temp_dir(),
@@ -46,47 +43,30 @@ fn s3_error(status: u16, code: &str) -> aws_smithy_runtime_api::http::Response {
 
 #[tokio::test]
 async fn throttling_and_server_errors_are_retried_without_a_status() {
-    for (status, code) in [
-        (503, "SlowDown"),
-        (500, "InternalError"),
-        (429, "TooManyRequests"),
-    ] {
-        let head = mock!(aws_sdk_s3::Client::head_object)
-            .then_http_response(move || s3_error(status, code));
+    for (status, code) in [(503, "SlowDown"), (500, "InternalError"), (429, "TooManyRequests")] {
+        let head = mock!(aws_sdk_s3::Client::head_object).then_http_response(move || s3_error(status, code));
         let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&head], |c| c
             .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled()));
-        let publish =
-            mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().build());
+        let publish = mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().build());
         let sns = mock_client!(aws_sdk_sns, [&publish]);
         let processor = Processor::new(s3, StatusPublisher::new(sns, "arn:status"), config());
 
         let response = handle_batch(one_upload(), &processor, None).await;
-        let retried: Vec<&str> = response
-            .batch_item_failures
-            .iter()
-            .map(|f| f.item_identifier.as_str())
-            .collect();
+        let retried: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
         assert_eq!(retried, ["m-1"], "{code} is transient");
-        assert_eq!(
-            publish.num_calls(),
-            0,
-            "{code}: nothing reported for a retried message"
-        );
+        assert_eq!(publish.num_calls(), 0, "{code}: nothing reported for a retried message");
     }
 }
 
 #[tokio::test]
 async fn access_denied_is_permanent_and_reported() {
-    let head =
-        mock!(aws_sdk_s3::Client::head_object).then_http_response(|| s3_error(403, "AccessDenied"));
+    let head = mock!(aws_sdk_s3::Client::head_object).then_http_response(|| s3_error(403, "AccessDenied"));
     let s3 = mock_client!(aws_sdk_s3, [&head]);
     let published = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let sink = published.clone();
     let publish = mock!(aws_sdk_sns::Client::publish)
         .match_requests(move |req| {
-            sink.lock()
-                .unwrap()
-                .push(req.message().unwrap_or_default().to_string());
+            sink.lock().unwrap().push(req.message().unwrap_or_default().to_string());
             true
         })
         .then_output(|| PublishOutput::builder().build());
@@ -101,31 +81,20 @@ async fn access_denied_is_permanent_and_reported() {
     assert_eq!(status.outcome, Outcome::Failed);
     let failure = status.failure.unwrap();
     assert_eq!(failure.class, FailureClass::Permanent);
-    assert!(
-        failure.reason.contains("AccessDenied"),
-        "the service's error code is kept: {}",
-        failure.reason
-    );
+    assert!(failure.reason.contains("AccessDenied"), "the service's error code is kept: {}", failure.reason);
 }
 
 #[tokio::test]
 async fn a_status_that_cannot_be_published_is_retried() {
     // The object exists but is not an image: a permanent failure whose report fails to publish.
-    let head = mock!(aws_sdk_s3::Client::head_object).then_output(|| {
-        HeadObjectOutput::builder()
-            .e_tag("\"abc\"")
-            .content_length(5)
-            .build()
-    });
-    let get =
-        mock!(aws_sdk_s3::Client::get_object).then_http_response(|| s3_error(404, "NoSuchKey"));
+    let head = mock!(aws_sdk_s3::Client::head_object)
+        .then_output(|| HeadObjectOutput::builder().e_tag("\"abc\"").content_length(5).build());
+    let get = mock!(aws_sdk_s3::Client::get_object).then_http_response(|| s3_error(404, "NoSuchKey"));
     let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&head, &get]);
     let publish = mock!(aws_sdk_sns::Client::publish).then_http_response(|| {
         aws_smithy_runtime_api::http::Response::new(
             500.try_into().unwrap(),
-            SdkBody::from(
-                "<ErrorResponse><Error><Code>InternalError</Code></Error></ErrorResponse>",
-            ),
+            SdkBody::from("<ErrorResponse><Error><Code>InternalError</Code></Error></ErrorResponse>"),
         )
     });
     let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&publish], |c| c
@@ -133,10 +102,6 @@ async fn a_status_that_cannot_be_published_is_retried() {
     let processor = Processor::new(s3, StatusPublisher::new(sns, "arn:status"), config());
 
     let response = handle_batch(one_upload(), &processor, None).await;
-    assert_eq!(
-        response.batch_item_failures.len(),
-        1,
-        "the report is not lost: the message comes back"
-    );
+    assert_eq!(response.batch_item_failures.len(), 1, "the report is not lost: the message comes back");
     assert!(publish.num_calls() >= 1);
 }

@@ -5,7 +5,9 @@
 //!                                                                              │ maxReceiveCount 5
 //!                                                                              ▼
 //!                                                                           jobs DLQ
-//! processor ──▶ variants bucket;  processor ──▶ status topic ──▶ status queue
+//! processor ──▶ variants bucket;  processor ──▶ status topic ──▶ status queue (observer)
+//!                                                   └──▶ notifier queue ──▶ notifier ──▶ chatbot topic
+//! jobs DLQ ──▶ notifier (dead letters are announced)          chatbot topic ──▶ chatbot queue (observer)
 //! ```
 //!
 //! Plus [`poll_queue`], which feeds real queue messages to a handler the way Lambda's SQS event
@@ -16,8 +18,8 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_s3::types::{
-    Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter,
-    S3KeyFilter, TopicConfiguration,
+    Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter, S3KeyFilter,
+    TopicConfiguration,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
@@ -57,6 +59,9 @@ pub struct WiringNames {
     pub jobs_dlq: String,
     pub status_topic: String,
     pub status_queue: String,
+    pub notifier_queue: String,
+    pub chatbot_topic: String,
+    pub chatbot_queue: String,
 }
 
 impl WiringNames {
@@ -69,6 +74,9 @@ impl WiringNames {
             jobs_dlq: format!("media-edge-jobs-dlq-{suffix}"),
             status_topic: format!("media-edge-status-{suffix}"),
             status_queue: format!("media-edge-status-{suffix}"),
+            notifier_queue: format!("media-edge-notifier-{suffix}"),
+            chatbot_topic: format!("media-edge-chatbot-{suffix}"),
+            chatbot_queue: format!("media-edge-chatbot-{suffix}"),
         }
     }
 }
@@ -83,6 +91,12 @@ pub struct Wiring {
     pub jobs_dlq_url: String,
     pub status_topic_arn: String,
     pub status_queue_url: String,
+    pub jobs_dlq_arn: String,
+    pub notifier_queue_url: String,
+    pub notifier_queue_arn: String,
+    pub chatbot_topic_arn: String,
+    /// Subscribed to the Chatbot topic, standing in for AWS Chatbot: what Slack would get.
+    pub chatbot_queue_url: String,
 }
 
 pub async fn provision(clients: &LocalClients, names: &WiringNames) -> Result<Wiring, Error> {
@@ -94,7 +108,7 @@ pub async fn provision(clients: &LocalClients, names: &WiringNames) -> Result<Wi
 
     let (jobs_dlq_url, jobs_dlq_arn) = create_queue(clients, &names.jobs_dlq, &[]).await?;
     let redrive = serde_json::json!({
-        "deadLetterTargetArn": jobs_dlq_arn,
+        "deadLetterTargetArn": &jobs_dlq_arn,
         "maxReceiveCount": MAX_RECEIVE_COUNT.to_string(),
     })
     .to_string();
@@ -102,28 +116,24 @@ pub async fn provision(clients: &LocalClients, names: &WiringNames) -> Result<Wi
     let (jobs_queue_url, jobs_queue_arn) = create_queue(
         clients,
         &names.jobs_queue,
-        &[
-            (QueueAttributeName::RedrivePolicy, redrive.as_str()),
-            (QueueAttributeName::VisibilityTimeout, &visibility),
-        ],
+        &[(QueueAttributeName::RedrivePolicy, redrive.as_str()), (QueueAttributeName::VisibilityTimeout, &visibility)],
     )
     .await?;
     subscribe_queue(clients, &uploads_topic_arn, &jobs_queue_arn).await?;
 
-    let (status_queue_url, status_queue_arn) =
-        create_queue(clients, &names.status_queue, &[]).await?;
+    let (status_queue_url, status_queue_arn) = create_queue(clients, &names.status_queue, &[]).await?;
     subscribe_queue(clients, &status_topic_arn, &status_queue_arn).await?;
+    let (notifier_queue_url, notifier_queue_arn) = create_queue(clients, &names.notifier_queue, &[]).await?;
+    subscribe_queue(clients, &status_topic_arn, &notifier_queue_arn).await?;
+    let chatbot_topic_arn = create_topic(clients, &names.chatbot_topic).await?;
+    let (chatbot_queue_url, chatbot_queue_arn) = create_queue(clients, &names.chatbot_queue, &[]).await?;
+    subscribe_queue(clients, &chatbot_topic_arn, &chatbot_queue_arn).await?;
 
     // Last, as in CloudFormation: S3 validates the destination when the notification is set.
     let filter = NotificationConfigurationFilter::builder()
         .key(
             S3KeyFilter::builder()
-                .filter_rules(
-                    FilterRule::builder()
-                        .name(FilterRuleName::Prefix)
-                        .value(INPUT_PREFIX)
-                        .build(),
-                )
+                .filter_rules(FilterRule::builder().name(FilterRuleName::Prefix).value(INPUT_PREFIX).build())
                 .build(),
         )
         .build();
@@ -137,11 +147,7 @@ pub async fn provision(clients: &LocalClients, names: &WiringNames) -> Result<Wi
         .s3
         .put_bucket_notification_configuration()
         .bucket(&names.originals_bucket)
-        .notification_configuration(
-            NotificationConfiguration::builder()
-                .topic_configurations(topic_config)
-                .build(),
-        )
+        .notification_configuration(NotificationConfiguration::builder().topic_configurations(topic_config).build())
         .send()
         .await?;
 
@@ -153,15 +159,17 @@ pub async fn provision(clients: &LocalClients, names: &WiringNames) -> Result<Wi
         jobs_dlq_url,
         status_topic_arn,
         status_queue_url,
+        jobs_dlq_arn,
+        notifier_queue_url,
+        notifier_queue_arn,
+        chatbot_topic_arn,
+        chatbot_queue_url,
     })
 }
 
 async fn create_topic(clients: &LocalClients, name: &str) -> Result<String, Error> {
     let topic = clients.sns.create_topic().name(name).send().await?;
-    topic
-        .topic_arn()
-        .map(str::to_string)
-        .ok_or_else(|| format!("topic {name} has no ARN").into())
+    topic.topic_arn().map(str::to_string).ok_or_else(|| format!("topic {name} has no ARN").into())
 }
 
 async fn create_queue(
@@ -173,19 +181,9 @@ async fn create_queue(
     for (key, value) in attributes {
         request = request.attributes(key.clone(), *value);
     }
-    let url = request
-        .send()
-        .await?
-        .queue_url()
-        .unwrap_or_default()
-        .to_string();
-    let attrs = clients
-        .sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await?;
+    let url = request.send().await?.queue_url().unwrap_or_default().to_string();
+    let attrs =
+        clients.sqs.get_queue_attributes().queue_url(&url).attribute_names(QueueAttributeName::QueueArn).send().await?;
     let arn = attrs
         .attributes()
         .and_then(|a| a.get(&QueueAttributeName::QueueArn))
@@ -194,29 +192,14 @@ async fn create_queue(
     Ok((url, arn))
 }
 
-async fn subscribe_queue(
-    clients: &LocalClients,
-    topic_arn: &str,
-    queue_arn: &str,
-) -> Result<(), Error> {
-    clients
-        .sns
-        .subscribe()
-        .topic_arn(topic_arn)
-        .protocol("sqs")
-        .endpoint(queue_arn)
-        .send()
-        .await?;
+async fn subscribe_queue(clients: &LocalClients, topic_arn: &str, queue_arn: &str) -> Result<(), Error> {
+    clients.sns.subscribe().topic_arn(topic_arn).protocol("sqs").endpoint(queue_arn).send().await?;
     Ok(())
 }
 
 /// Receives every message currently in the queue (long-polling `wait` for the first one), deleting
 /// each one it returns.
-pub async fn drain(
-    sqs: &aws_sdk_sqs::Client,
-    queue_url: &str,
-    wait: Duration,
-) -> Result<Vec<String>, Error> {
+pub async fn drain(sqs: &aws_sdk_sqs::Client, queue_url: &str, wait: Duration) -> Result<Vec<String>, Error> {
     let mut bodies = Vec::new();
     let mut wait_seconds = wait.as_secs().min(20) as i32;
     loop {
@@ -234,11 +217,7 @@ pub async fn drain(
         for message in messages {
             bodies.push(message.body().unwrap_or_default().to_string());
             if let Some(handle) = message.receipt_handle() {
-                sqs.delete_message()
-                    .queue_url(queue_url)
-                    .receipt_handle(handle)
-                    .send()
-                    .await?;
+                sqs.delete_message().queue_url(queue_url).receipt_handle(handle).send().await?;
             }
         }
         wait_seconds = 0;
@@ -294,20 +273,14 @@ where
             break;
         }
         let mut event = SqsEvent::default();
-        event.records = messages
-            .iter()
-            .map(|m| lambda_message(m, queue_arn))
-            .collect();
+        event.records = messages.iter().map(|m| lambda_message(m, queue_arn)).collect();
         let response = handler(event).await;
         report.batches += 1;
         report.messages += messages.len();
         for message in &messages {
             let id = message.message_id().unwrap_or_default();
             let handle = message.receipt_handle().unwrap_or_default();
-            let failed = response
-                .batch_item_failures
-                .iter()
-                .any(|f| f.item_identifier == id);
+            let failed = response.batch_item_failures.iter().any(|f| f.item_identifier == id);
             if failed {
                 report.retried += 1;
                 sqs.change_message_visibility()
@@ -317,11 +290,7 @@ where
                     .send()
                     .await?;
             } else {
-                sqs.delete_message()
-                    .queue_url(queue_url)
-                    .receipt_handle(handle)
-                    .send()
-                    .await?;
+                sqs.delete_message().queue_url(queue_url).receipt_handle(handle).send().await?;
             }
         }
     }
@@ -339,9 +308,7 @@ pub fn lambda_message(message: &aws_sdk_sqs::types::Message, queue_arn: &str) ->
     event_message.event_source_arn = Some(queue_arn.to_string());
     if let Some(attributes) = message.attributes() {
         for (name, value) in attributes {
-            event_message
-                .attributes
-                .insert(name.as_str().to_string(), value.clone());
+            event_message.attributes.insert(name.as_str().to_string(), value.clone());
         }
     }
     event_message
@@ -349,12 +316,8 @@ pub fn lambda_message(message: &aws_sdk_sqs::types::Message, queue_arn: &str) ->
 
 /// The ARN of a queue, by URL.
 pub async fn queue_arn(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Result<String, Error> {
-    let attrs = sqs
-        .get_queue_attributes()
-        .queue_url(queue_url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await?;
+    let attrs =
+        sqs.get_queue_attributes().queue_url(queue_url).attribute_names(QueueAttributeName::QueueArn).send().await?;
     attrs
         .attributes()
         .and_then(|a| a.get(&QueueAttributeName::QueueArn))

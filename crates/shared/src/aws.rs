@@ -8,17 +8,12 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
 /// Loads region, credentials and endpoint from the environment, with a rustls (ring) HTTPS client.
 pub async fn load_sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http_client())
-        .load()
-        .await
+    aws_config::defaults(BehaviorVersion::latest()).http_client(http_client()).load().await
 }
 
 /// The HTTPS client every SDK client uses: rustls with ring, no OpenSSL, no aws-lc build.
 pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https()
+    aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https()
 }
 
 /// True when the SDK is pointed at an endpoint other than AWS's (a local emulator).
@@ -27,9 +22,7 @@ pub fn uses_custom_endpoint() -> bool {
 }
 
 pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
-    let s3_config = aws_sdk_s3::config::Builder::from(config)
-        .force_path_style(uses_custom_endpoint())
-        .build();
+    let s3_config = aws_sdk_s3::config::Builder::from(config).force_path_style(uses_custom_endpoint()).build();
     aws_sdk_s3::Client::from_conf(s3_config)
 }
 

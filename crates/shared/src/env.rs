@@ -11,11 +11,7 @@ pub enum ConfigError {
     #[error("environment variable {0} is required")]
     Missing(&'static str),
     #[error("environment variable {name}={value:?} is invalid: {reason}")]
-    Invalid {
-        name: &'static str,
-        value: String,
-        reason: String,
-    },
+    Invalid { name: &'static str, value: String, reason: String },
 }
 
 /// A source of configuration values: `std::env` in Lambda, a map in tests.
@@ -40,9 +36,7 @@ impl<F: Fn(&str) -> Option<String>> Vars for F {
 
 /// The value, with surrounding blanks removed; unset and blank are the same.
 pub fn optional(vars: &impl Vars, name: &str) -> Option<String> {
-    vars.get(name)
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
+    vars.get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
 }
 
 pub fn required(vars: &impl Vars, name: &'static str) -> Result<String, ConfigError> {
@@ -57,20 +51,12 @@ where
 {
     match optional(vars, name) {
         None => Ok(default),
-        Some(value) => value.parse().map_err(|e: T::Err| ConfigError::Invalid {
-            name,
-            reason: e.to_string(),
-            value,
-        }),
+        Some(value) => value.parse().map_err(|e: T::Err| ConfigError::Invalid { name, reason: e.to_string(), value }),
     }
 }
 
 pub fn invalid(name: &'static str, value: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        name,
-        value: value.to_string(),
-        reason: reason.into(),
-    }
+    ConfigError::Invalid { name, value: value.to_string(), reason: reason.into() }
 }
 
 #[cfg(test)]
@@ -79,10 +65,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn vars(pairs: &[(&str, &str)]) -> impl Vars {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |name: &str| map.get(name).cloned()
     }
 

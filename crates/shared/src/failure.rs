@@ -35,17 +35,11 @@ pub struct Failure {
 
 impl Failure {
     pub fn permanent(reason: impl Into<String>) -> Self {
-        Failure {
-            class: FailureClass::Permanent,
-            reason: reason.into(),
-        }
+        Failure { class: FailureClass::Permanent, reason: reason.into() }
     }
 
     pub fn transient(reason: impl Into<String>) -> Self {
-        Failure {
-            class: FailureClass::Transient,
-            reason: reason.into(),
-        }
+        Failure { class: FailureClass::Transient, reason: reason.into() }
     }
 
     pub fn is_transient(&self) -> bool {
@@ -75,10 +69,7 @@ where
         }
         _ => FailureClass::Permanent,
     };
-    Failure {
-        class,
-        reason: format!("{action}: {}", describe_sdk_error(err)),
-    }
+    Failure { class, reason: format!("{action}: {}", describe_sdk_error(err)) }
 }
 
 fn is_transient_code(code: &str) -> bool {
@@ -136,10 +127,7 @@ mod tests {
 
     #[test]
     fn failure_display_names_its_class() {
-        assert_eq!(
-            Failure::permanent("bad").to_string(),
-            "permanent failure: bad"
-        );
+        assert_eq!(Failure::permanent("bad").to_string(), "permanent failure: bad");
         assert!(Failure::transient("slow").is_transient());
     }
 }

@@ -36,10 +36,7 @@ pub struct ObjectEvent {
 impl ObjectEvent {
     pub fn is_object_created(&self) -> bool {
         // Real S3 sends "ObjectCreated:Put"; the "s3:" prefix appears in configurations and some emulators.
-        let name = self
-            .event_name
-            .strip_prefix("s3:")
-            .unwrap_or(&self.event_name);
+        let name = self.event_name.strip_prefix("s3:").unwrap_or(&self.event_name);
         name.starts_with("ObjectCreated:")
     }
 }
@@ -62,8 +59,7 @@ pub enum EnvelopeError {
 
 /// Parses an SQS message body in any of the accepted shapes.
 pub fn parse_sqs_body(body: &str) -> Result<Notification, EnvelopeError> {
-    let value: serde_json::Value =
-        serde_json::from_str(body).map_err(|e| EnvelopeError::NotJson(e.to_string()))?;
+    let value: serde_json::Value = serde_json::from_str(body).map_err(|e| EnvelopeError::NotJson(e.to_string()))?;
     let value = unwrap_sns(value)?;
     parse_s3_notification(value)
 }
@@ -75,13 +71,10 @@ fn unwrap_sns(value: serde_json::Value) -> Result<serde_json::Value, EnvelopeErr
     if kind != "Notification" {
         return Err(EnvelopeError::UnexpectedSnsType(kind.to_string()));
     }
-    let message =
-        value
-            .get("Message")
-            .and_then(|m| m.as_str())
-            .ok_or(EnvelopeError::UnexpectedSnsType(
-                "Notification without Message".into(),
-            ))?;
+    let message = value
+        .get("Message")
+        .and_then(|m| m.as_str())
+        .ok_or(EnvelopeError::UnexpectedSnsType("Notification without Message".into()))?;
     serde_json::from_str(message).map_err(|e| EnvelopeError::NotJson(format!("SNS Message: {e}")))
 }
 
@@ -98,11 +91,8 @@ fn parse_s3_notification(value: serde_json::Value) -> Result<Notification, Envel
     };
     let mut events = Vec::with_capacity(records.len());
     for (index, record) in records.iter().enumerate() {
-        let raw: RawRecord =
-            serde_json::from_value(record.clone()).map_err(|e| EnvelopeError::BadRecord {
-                index,
-                reason: e.to_string(),
-            })?;
+        let raw: RawRecord = serde_json::from_value(record.clone())
+            .map_err(|e| EnvelopeError::BadRecord { index, reason: e.to_string() })?;
         events.push(ObjectEvent {
             event_name: raw.event_name,
             bucket: raw.s3.bucket.name,
@@ -161,9 +151,7 @@ pub fn decode_s3_key(raw: &str) -> Result<String, KeyError> {
     percent_encoding::percent_decode_str(&spaced)
         .decode_utf8()
         .map(|k| k.into_owned())
-        .map_err(|_| KeyError {
-            raw: raw.to_string(),
-        })
+        .map_err(|_| KeyError { raw: raw.to_string() })
 }
 
 #[cfg(test)]
@@ -178,33 +166,17 @@ mod tests {
 
     #[test]
     fn decodes_form_encoded_keys() {
-        assert_eq!(
-            decode_s3_key("uploads/my+photo.jpg").unwrap(),
-            "uploads/my photo.jpg"
-        );
-        assert_eq!(
-            decode_s3_key("uploads/a%2Bb.jpg").unwrap(),
-            "uploads/a+b.jpg"
-        );
-        assert_eq!(
-            decode_s3_key("uploads%2Fnested%2Fx.png").unwrap(),
-            "uploads/nested/x.png"
-        );
-        assert_eq!(
-            decode_s3_key("uploads/100%25.jpg").unwrap(),
-            "uploads/100%.jpg"
-        );
-        assert_eq!(
-            decode_s3_key("uploads/%ED%95%9C%EA%B8%80.jpg").unwrap(),
-            "uploads/한글.jpg"
-        );
+        assert_eq!(decode_s3_key("uploads/my+photo.jpg").unwrap(), "uploads/my photo.jpg");
+        assert_eq!(decode_s3_key("uploads/a%2Bb.jpg").unwrap(), "uploads/a+b.jpg");
+        assert_eq!(decode_s3_key("uploads%2Fnested%2Fx.png").unwrap(), "uploads/nested/x.png");
+        assert_eq!(decode_s3_key("uploads/100%25.jpg").unwrap(), "uploads/100%.jpg");
+        assert_eq!(decode_s3_key("uploads/%ED%95%9C%EA%B8%80.jpg").unwrap(), "uploads/한글.jpg");
         assert!(decode_s3_key("uploads/%FF.jpg").is_err());
     }
 
     #[test]
     fn raw_record_without_optional_fields_parses() {
-        let Notification::Objects(events) = parse_sqs_body(&record("uploads/a+b.jpg")).unwrap()
-        else {
+        let Notification::Objects(events) = parse_sqs_body(&record("uploads/a+b.jpg")).unwrap() else {
             panic!("expected objects");
         };
         assert_eq!(events.len(), 1);
@@ -236,14 +208,8 @@ mod tests {
 
     #[test]
     fn garbage_is_a_clear_error() {
-        assert!(matches!(
-            parse_sqs_body("not json"),
-            Err(EnvelopeError::NotJson(_))
-        ));
-        assert_eq!(
-            parse_sqs_body(r#"{"hello":1}"#),
-            Err(EnvelopeError::NotS3Event)
-        );
+        assert!(matches!(parse_sqs_body("not json"), Err(EnvelopeError::NotJson(_))));
+        assert_eq!(parse_sqs_body(r#"{"hello":1}"#), Err(EnvelopeError::NotS3Event));
         assert!(matches!(
             parse_sqs_body(r#"{"Records":[{"eventName":"ObjectCreated:Put"}]}"#),
             Err(EnvelopeError::BadRecord { index: 0, .. })

@@ -68,10 +68,7 @@ pub struct FailureReport {
 
 impl From<&Failure> for FailureReport {
     fn from(f: &Failure) -> Self {
-        FailureReport {
-            class: f.class,
-            reason: f.reason.clone(),
-        }
+        FailureReport { class: f.class, reason: f.reason.clone() }
     }
 }
 
@@ -138,20 +135,15 @@ pub struct StatusPublisher {
 
 impl StatusPublisher {
     pub fn new(client: aws_sdk_sns::Client, topic_arn: impl Into<String>) -> Self {
-        StatusPublisher {
-            client,
-            topic_arn: topic_arn.into(),
-        }
+        StatusPublisher { client, topic_arn: topic_arn.into() }
     }
 
     /// The `outcome` is also a message attribute, so subscriptions can filter (e.g. failures only).
     pub async fn publish(&self, event: &StatusEvent) -> Result<(), Failure> {
         let body = serde_json::to_string(event)
             .map_err(|e| Failure::permanent(format!("status event does not serialise: {e}")))?;
-        let outcome = serde_json::to_value(event.outcome)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
+        let outcome =
+            serde_json::to_value(event.outcome).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
         let attribute = aws_sdk_sns::types::MessageAttributeValue::builder()
             .data_type("String")
             .string_value(outcome)
@@ -178,17 +170,9 @@ mod tests {
         let mut event = StatusEvent::new(
             "image-processor",
             Outcome::Failed,
-            SourceObject {
-                bucket: Some("b".into()),
-                key: "k.jpg".into(),
-                etag: None,
-                version_id: None,
-            },
+            SourceObject { bucket: Some("b".into()), key: "k.jpg".into(), etag: None, version_id: None },
         );
-        event.failure = Some(FailureReport {
-            class: FailureClass::Permanent,
-            reason: "truncated".into(),
-        });
+        event.failure = Some(FailureReport { class: FailureClass::Permanent, reason: "truncated".into() });
         let json = serde_json::to_string(&event).unwrap();
         assert!(json.contains(r#""outcome":"failed""#), "{json}");
         assert!(json.contains(r#""class":"permanent""#), "{json}");

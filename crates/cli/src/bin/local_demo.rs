@@ -11,9 +11,7 @@ use std::time::Duration;
 use image_processor::config::ProcessorConfig;
 use image_processor::keys::OutputLayout;
 use image_processor::{handle_batch, Processor};
-use media_edge_local::{
-    drain, poll_queue, provision, sns_message, LocalClients, WiringNames, INPUT_PREFIX,
-};
+use media_edge_local::{drain, poll_queue, provision, sns_message, LocalClients, WiringNames, INPUT_PREFIX};
 use media_edge_shared::status::{Outcome, StatusEvent, StatusPublisher};
 
 #[tokio::main]
@@ -40,81 +38,102 @@ async fn run() -> Result<(), media_edge_local::Error> {
         "  s3://{}/{INPUT_PREFIX}* ──▶ SNS {} ──▶ SQS {}",
         names.originals_bucket, names.uploads_topic, names.jobs_queue
     );
-    println!(
-        "  ──▶ image-processor ──▶ s3://{}   status ──▶ SNS {}",
-        names.variants_bucket, names.status_topic
-    );
-    println!(
-        "  (dead letters after {} receives: SQS {})\n",
-        media_edge_local::MAX_RECEIVE_COUNT,
-        names.jobs_dlq
-    );
+    println!("  ──▶ image-processor ──▶ s3://{}   status ──▶ SNS {}", names.variants_bucket, names.status_topic);
+    println!("  (dead letters after {} receives: SQS {})\n", media_edge_local::MAX_RECEIVE_COUNT, names.jobs_dlq);
 
     let mut samples = sample_files(&samples_dir)?;
     samples.sort();
     for path in &samples {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let key = format!("{INPUT_PREFIX}demo/{name}");
         let bytes = std::fs::read(path)?;
         println!("  uploaded {:>9}  {key}", human_bytes(bytes.len() as u64));
-        clients
-            .s3
-            .put_object()
-            .bucket(&names.originals_bucket)
-            .key(&key)
-            .body(bytes.into())
-            .send()
-            .await?;
+        clients.s3.put_object().bucket(&names.originals_bucket).key(&key).body(bytes.into()).send().await?;
     }
 
     let config = ProcessorConfig {
         originals_bucket: names.originals_bucket.clone(),
         variants_bucket: names.variants_bucket.clone(),
-        layout: OutputLayout {
-            input_prefix: INPUT_PREFIX.into(),
-            output_prefix: String::new(),
-        },
+        layout: OutputLayout { input_prefix: INPUT_PREFIX.into(), output_prefix: String::new() },
         status_topic_arn: wiring.status_topic_arn.clone(),
-        render: image_processor::config::render_settings_from_vars(
-            &media_edge_shared::env::ProcessEnv,
-        )?,
+        render: image_processor::config::render_settings_from_vars(&media_edge_shared::env::ProcessEnv)?,
         work_root: std::env::temp_dir(),
     };
     let status = StatusPublisher::new(clients.sns.clone(), wiring.status_topic_arn.clone());
     let processor = Processor::new(clients.s3.clone(), status, config);
-    let report = poll_queue(
-        &clients.sqs,
-        &wiring.jobs_queue_url,
-        &wiring.jobs_queue_arn,
-        Duration::from_secs(1),
-        50,
-        |event| {
+    let report =
+        poll_queue(&clients.sqs, &wiring.jobs_queue_url, &wiring.jobs_queue_arn, Duration::from_secs(1), 50, |event| {
             let processor = processor.clone();
             async move { handle_batch(event, &processor, None).await }
-        },
-    )
-    .await?;
+        })
+        .await?;
     println!(
         "\n  image-processor ran {} batch(es) over {} message(s) from the jobs queue; {} retried\n",
         report.batches, report.messages, report.retried
     );
 
-    let mut statuses: Vec<StatusEvent> = drain(
-        &clients.sqs,
-        &wiring.status_queue_url,
-        Duration::from_secs(2),
-    )
-    .await?
-    .iter()
-    .filter_map(|body| sns_message(body).ok())
-    .filter_map(|message| StatusEvent::from_json(&message).ok())
-    .collect();
+    let mut statuses: Vec<StatusEvent> = drain(&clients.sqs, &wiring.status_queue_url, Duration::from_secs(2))
+        .await?
+        .iter()
+        .filter_map(|body| sns_message(body).ok())
+        .filter_map(|message| StatusEvent::from_json(&message).ok())
+        .collect();
     statuses.sort_by(|a, b| a.source.key.cmp(&b.source.key));
     print_summary(&statuses, &names.variants_bucket);
+
+    // The notifier over its queue (status events) and the jobs DLQ, then what Slack would show.
+    let notifier_config = notifier::NotifierConfig::from_vars(&|name: &str| match name {
+        "CHATBOT_TOPIC_ARN" => Some(wiring.chatbot_topic_arn.clone()),
+        "DEPLOYMENT_LABEL" => Some("media-edge-demo".to_string()),
+        _ => None,
+    })?;
+    let publisher = notifier::ChatbotPublisher::new(clients.sns.clone(), wiring.chatbot_topic_arn.clone());
+    let hour = notifier::current_hour();
+    for (queue_url, queue_arn) in
+        [(&wiring.notifier_queue_url, &wiring.notifier_queue_arn), (&wiring.jobs_dlq_url, &wiring.jobs_dlq_arn)]
+    {
+        poll_queue(&clients.sqs, queue_url, queue_arn, Duration::from_secs(1), 10, |event| {
+            let (publisher, config, hour) = (publisher.clone(), notifier_config.clone(), hour.clone());
+            async move { notifier::handle_batch(event, &publisher, &config, &hour).await }
+        })
+        .await?;
+    }
+    let chatbot = drain(&clients.sqs, &wiring.chatbot_queue_url, Duration::from_secs(2)).await?;
+    println!("\n  Slack (via the Chatbot topic), {} message(s):\n", chatbot.len());
+    for body in chatbot {
+        let message = sns_message(&body)?;
+        let notification: notifier::chatbot::CustomNotification = serde_json::from_str(&message)?;
+        print_chat_message(&notification);
+    }
     Ok(())
+}
+
+/// A Chatbot notification as Slack would show it, roughly: bold title, body, next steps.
+fn print_chat_message(n: &notifier::chatbot::CustomNotification) {
+    use std::io::IsTerminal;
+    let unescape = |s: &str| s.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&");
+    let color = std::io::stdout().is_terminal();
+    let (on, off) = if color { ("\x1b[1m", "\x1b[0m") } else { ("", "") };
+    let bold = |s: &str| {
+        // Slack's *bold* as terminal bold; other markup is shown as is.
+        let mut out = String::new();
+        for (i, part) in s.split('*').enumerate() {
+            if i > 0 {
+                out.push_str(if i % 2 == 1 { on } else { off });
+            }
+            out.push_str(part);
+        }
+        out.push_str(off);
+        out
+    };
+    println!("  ┌ {on}{}{off}   (thread {})", unescape(&n.content.title), n.metadata.thread_id);
+    for line in n.content.description.lines() {
+        println!("  │ {}", bold(&unescape(line)));
+    }
+    for step in &n.content.next_steps {
+        println!("  │ → {}", unescape(step));
+    }
+    println!("  └\n");
 }
 
 fn sample_files(dir: &Path) -> Result<Vec<PathBuf>, media_edge_local::Error> {
@@ -131,29 +150,17 @@ fn sample_files(dir: &Path) -> Result<Vec<PathBuf>, media_edge_local::Error> {
 fn print_summary(statuses: &[StatusEvent], variants_bucket: &str) {
     let (mut total_in, mut total_out) = (0u64, 0u64);
     for status in statuses {
-        let name = status
-            .source
-            .key
-            .rsplit('/')
-            .next()
-            .unwrap_or(&status.source.key);
+        let name = status.source.key.rsplit('/').next().unwrap_or(&status.source.key);
         match status.outcome {
             Outcome::Failed => {
-                let (class, reason) = status
-                    .failure
-                    .as_ref()
-                    .map(|f| (f.class.to_string(), f.reason.clone()))
-                    .unwrap_or_default();
+                let (class, reason) =
+                    status.failure.as_ref().map(|f| (f.class.to_string(), f.reason.clone())).unwrap_or_default();
                 println!("  ✘ {name}\n      {class} failure: {reason}\n");
             }
             Outcome::Processed | Outcome::Duplicate => {
                 total_in += status.input_bytes;
                 total_out += status.output_bytes;
-                let label = if status.outcome == Outcome::Duplicate {
-                    " (duplicate delivery)"
-                } else {
-                    ""
-                };
+                let label = if status.outcome == Outcome::Duplicate { " (duplicate delivery)" } else { "" };
                 println!(
                     "  ✔ {name}{label}\n      {} in → {} variants, {} out, {} ms",
                     human_bytes(status.input_bytes),
@@ -179,10 +186,7 @@ fn print_summary(statuses: &[StatusEvent], variants_bucket: &str) {
             }
         }
     }
-    let failed = statuses
-        .iter()
-        .filter(|s| s.outcome == Outcome::Failed)
-        .count();
+    let failed = statuses.iter().filter(|s| s.outcome == Outcome::Failed).count();
     println!(
         "  {} original(s): {} processed, {} failed; {} in, {} of variants out",
         statuses.len(),

@@ -14,9 +14,7 @@ use image_processor::keys::OutputLayout;
 use image_processor::manifest::Manifest;
 use image_processor::render::RenderSettings;
 use image_processor::{handle_batch, Processor};
-use media_edge_local::{
-    poll_queue, provision, sns_message, LocalClients, PollReport, Wiring, WiringNames,
-};
+use media_edge_local::{poll_queue, provision, sns_message, LocalClients, PollReport, Wiring, WiringNames};
 use media_edge_shared::status::{StatusEvent, StatusPublisher};
 
 pub fn fixture(name: &str) -> Vec<u8> {
@@ -25,10 +23,7 @@ pub fn fixture(name: &str) -> Vec<u8> {
 }
 
 pub fn sample_event(name: &str) -> String {
-    let path = format!(
-        "{}/../../events/image-processor/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/../../events/image-processor/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -40,10 +35,7 @@ pub struct Harness {
 
 fn unique_suffix(label: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{label}-{}-{nanos:x}{n}", std::process::id())
 }
@@ -89,27 +81,18 @@ impl Harness {
         );
         let clients = LocalClients::from_env().await;
         let names = WiringNames::with_suffix(&unique_suffix(label));
-        let wiring = provision(&clients, &names)
-            .await
-            .expect("provision local wiring");
+        let wiring = provision(&clients, &names).await.expect("provision local wiring");
         let config = ProcessorConfig {
             originals_bucket: names.originals_bucket.clone(),
             variants_bucket: names.variants_bucket.clone(),
-            layout: OutputLayout {
-                input_prefix: "uploads/".into(),
-                output_prefix: String::new(),
-            },
+            layout: OutputLayout { input_prefix: "uploads/".into(), output_prefix: String::new() },
             status_topic_arn: wiring.status_topic_arn.clone(),
             render,
             work_root: work_root(label),
         };
         let status = StatusPublisher::new(clients.sns.clone(), wiring.status_topic_arn.clone());
         let processor = Processor::new(clients.s3.clone(), status, config);
-        Harness {
-            clients,
-            wiring,
-            processor,
-        }
+        Harness { clients, wiring, processor }
     }
 
     pub async fn upload(&self, key: &str, bytes: Vec<u8>) {
@@ -148,13 +131,9 @@ impl Harness {
 
     /// Status events published so far (received from a queue subscribed to the status topic).
     pub async fn statuses(&self) -> Vec<StatusEvent> {
-        let bodies = media_edge_local::drain(
-            &self.clients.sqs,
-            &self.wiring.status_queue_url,
-            Duration::from_secs(2),
-        )
-        .await
-        .expect("drain status queue");
+        let bodies = media_edge_local::drain(&self.clients.sqs, &self.wiring.status_queue_url, Duration::from_secs(2))
+            .await
+            .expect("drain status queue");
         bodies
             .iter()
             .map(|body| {
@@ -164,25 +143,11 @@ impl Harness {
             .collect()
     }
 
-    pub async fn get(
-        &self,
-        bucket: &str,
-        key: &str,
-    ) -> Option<aws_sdk_s3::operation::get_object::GetObjectOutput> {
-        self.clients
-            .s3
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .ok()
+    pub async fn get(&self, bucket: &str, key: &str) -> Option<aws_sdk_s3::operation::get_object::GetObjectOutput> {
+        self.clients.s3.get_object().bucket(bucket).key(key).send().await.ok()
     }
 
-    pub async fn variant_bytes(
-        &self,
-        key: &str,
-    ) -> (Vec<u8>, aws_sdk_s3::operation::get_object::GetObjectOutput) {
+    pub async fn variant_bytes(&self, key: &str) -> (Vec<u8>, aws_sdk_s3::operation::get_object::GetObjectOutput) {
         let object = self
             .clients
             .s3
@@ -194,14 +159,7 @@ impl Harness {
             .unwrap_or_else(|e| panic!("variant {key}: {e:?}"));
         let mut head = object;
         let body = std::mem::replace(&mut head.body, ByteStream::from_static(b""));
-        (
-            body.collect()
-                .await
-                .expect("read variant")
-                .into_bytes()
-                .to_vec(),
-            head,
-        )
+        (body.collect().await.expect("read variant").into_bytes().to_vec(), head)
     }
 
     pub async fn manifest(&self, source_key: &str) -> Manifest {
@@ -219,30 +177,19 @@ impl Harness {
             .send()
             .await
             .expect("list variants");
-        listed
-            .contents()
-            .iter()
-            .filter_map(|o| o.key().map(str::to_string))
-            .collect()
+        listed.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect()
     }
 
     /// A sample event from `events/`, pointed at this test's originals bucket.
     pub fn sample_event_for_this_test(&self, name: &str) -> SqsEvent {
-        let text = sample_event(name).replace(
-            "media-edge-originals-example",
-            &self.wiring.names.originals_bucket,
-        );
+        let text = sample_event(name).replace("media-edge-originals-example", &self.wiring.names.originals_bucket);
         serde_json::from_str(&text).expect("sample event is a valid SQS event")
     }
 
     pub async fn dlq_depth(&self) -> usize {
-        media_edge_local::drain(
-            &self.clients.sqs,
-            &self.wiring.jobs_dlq_url,
-            Duration::from_secs(1),
-        )
-        .await
-        .expect("drain DLQ")
-        .len()
+        media_edge_local::drain(&self.clients.sqs, &self.wiring.jobs_dlq_url, Duration::from_secs(1))
+            .await
+            .expect("drain DLQ")
+            .len()
     }
 }

@@ -1,0 +1,265 @@
+//! From one batch of notices to at most three Chatbot messages: a routine digest of what was
+//! processed, a list of failures, and an alarm for dead letters — each visibly different and
+//! each threaded per pipeline and hour, so a promotion spike is a few threads, not a flood.
+
+use media_edge_shared::status::Outcome;
+
+use crate::chatbot::{CustomNotification, Metadata, MAX_DESCRIPTION};
+use crate::escape::{inert_code, inert_text};
+use crate::intake::Notice;
+
+/// Longest shown file name or reason; the rest is cut with "…".
+const MAX_KEY_CHARS: usize = 120;
+const MAX_REASON_CHARS: usize = 200;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestSettings {
+    /// Names the deployment in titles and thread ids, e.g. `media-edge-prod`.
+    pub label: String,
+    /// At most this many failures are listed one by one ("…and N more").
+    pub max_listed: usize,
+}
+
+/// `hour` is the current UTC hour as `YYYY-MM-DDTHH` (the thread key).
+pub fn build(notices: &[Notice], settings: &DigestSettings, hour: &str) -> Vec<CustomNotification> {
+    let mut out = Vec::new();
+    let label = inert_text(&settings.label, 60);
+    let thread = |kind: &str| thread_id(&format!("{}-{kind}-{hour}", settings.label));
+
+    let statuses: Vec<_> =
+        notices.iter().filter_map(|n| if let Notice::Status(s) = n { Some(s) } else { None }).collect();
+    let processed: Vec<_> = statuses.iter().filter(|s| s.outcome == Outcome::Processed).collect();
+    let duplicates = statuses.iter().filter(|s| s.outcome == Outcome::Duplicate).count();
+    if !processed.is_empty() || duplicates > 0 {
+        let bytes_in: u64 = processed.iter().map(|s| s.input_bytes).sum();
+        let bytes_out: u64 = processed.iter().map(|s| s.output_bytes).sum();
+        let videos =
+            processed.iter().flat_map(|s| &s.variants).filter(|v| v.content_type.starts_with("video/")).count();
+        let images = processed.iter().map(|s| s.variants.len()).sum::<usize>() - videos;
+        let mut lines = vec![format!("*{}* processed", plural(processed.len(), "original"))];
+        if duplicates > 0 {
+            lines.push(format!("*{}* skipped (already processed)", plural(duplicates, "repeated delivery")));
+        }
+        if bytes_in > 0 {
+            let saved = 100.0 * (1.0 - bytes_out as f64 / bytes_in as f64);
+            lines.push(format!("{} in → {} of variants out ({saved:.1}% smaller)", human(bytes_in), human(bytes_out)));
+        }
+        lines.push(format!("{} and {} stored", plural(images, "image"), plural(videos, "video")));
+        let summary = format!("{} processed", plural(processed.len(), "original"));
+        let mut n = CustomNotification::new(
+            format!("✅ {label}: {summary}"),
+            lines.join("\n"),
+            Metadata { thread_id: thread("digest"), summary, event_type: "media-edge.digest".into() },
+        );
+        n.content.keywords = vec!["media-edge".into(), "digest".into()];
+        out.push(n);
+    }
+
+    let mut failures: Vec<String> = statuses
+        .iter()
+        .filter(|s| s.outcome == Outcome::Failed)
+        .map(|s| {
+            let (class, reason) =
+                s.failure.as_ref().map(|f| (f.class.to_string(), f.reason.as_str())).unwrap_or_default();
+            format!(
+                "• {} — {} _({class})_",
+                inert_code(&s.source.key, MAX_KEY_CHARS),
+                inert_text(reason, MAX_REASON_CHARS)
+            )
+        })
+        .collect();
+    failures.extend(notices.iter().filter_map(|n| match n {
+        Notice::Unreadable { message_id, reason } => Some(format!(
+            "• unreadable message {} — {}",
+            inert_code(message_id, 80),
+            inert_text(reason, MAX_REASON_CHARS)
+        )),
+        _ => None,
+    }));
+    if !failures.is_empty() {
+        let summary = format!("{} failed", plural(failures.len(), "original"));
+        let mut n = CustomNotification::new(
+            format!("⚠️ {label}: {summary}"),
+            capped_list(&failures, settings.max_listed),
+            Metadata { thread_id: thread("failures"), summary, event_type: "media-edge.failure".into() },
+        );
+        n.content.next_steps =
+            vec!["Permanent failures are not retried: fix or replace the original and upload it again.".into()];
+        n.content.keywords = vec!["media-edge".into(), "failure".into()];
+        out.push(n);
+    }
+
+    let dead: Vec<String> = notices
+        .iter()
+        .filter_map(|n| match n {
+            Notice::DeadLetter { keys, receive_count } => Some((keys, receive_count)),
+            _ => None,
+        })
+        .flat_map(|(keys, count)| {
+            let attempts = count.map(|c| format!(" after {c} attempts")).unwrap_or_default();
+            let keys: Vec<String> =
+                if keys.is_empty() { vec![String::from("(no object named)")] } else { keys.clone() };
+            keys.into_iter().map(move |k| format!("• {}{attempts}", inert_code(&k, MAX_KEY_CHARS)))
+        })
+        .collect();
+    if !dead.is_empty() {
+        let summary = format!("{} dead-lettered", plural(dead.len(), "job"));
+        let mut n = CustomNotification::new(
+            format!("🚨 {label}: {summary}"),
+            capped_list(&dead, settings.max_listed),
+            Metadata { thread_id: thread("dead-letters"), summary, event_type: "media-edge.dead-letter".into() },
+        );
+        n.content.next_steps = vec![
+            "These uploads were retried until the queue gave up (throttling, outages, timeouts).".into(),
+            "Fix the cause, then redrive the jobs DLQ to the jobs queue.".into(),
+        ];
+        n.content.keywords = vec!["media-edge".into(), "dlq".into()];
+        out.push(n);
+    }
+    out
+}
+
+/// At most `max_listed` lines, within the description budget, then "…and N more".
+fn capped_list(lines: &[String], max_listed: usize) -> String {
+    let budget = MAX_DESCRIPTION - 40; // room for the "and N more" line
+    let mut text = String::new();
+    let mut shown = 0;
+    for line in lines {
+        if shown == max_listed || text.chars().count() + line.chars().count() + 1 > budget {
+            break;
+        }
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(line);
+        shown += 1;
+    }
+    if shown < lines.len() {
+        text.push_str(&format!("\n…and {} more", lines.len() - shown));
+    }
+    text
+}
+
+/// "1 original", "2 originals", "3 repeated deliveries".
+fn plural(n: usize, noun: &str) -> String {
+    match (n, noun.strip_suffix('y')) {
+        (1, _) => format!("{n} {noun}"),
+        (_, Some(stem)) if !stem.ends_with(['a', 'e', 'o', 'u']) => format!("{n} {stem}ies"),
+        _ => format!("{n} {noun}s"),
+    }
+}
+
+fn thread_id(raw: &str) -> String {
+    raw.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.:".contains(c) { c } else { '-' }).take(128).collect()
+}
+
+fn human(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 => format!("{:.1} GB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} KB", b as f64 / 1024.0),
+        b => format!("{b} B"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use media_edge_shared::status::{FailureReport, SourceObject, StatusEvent, VariantReport};
+    use media_edge_shared::FailureClass;
+
+    fn settings() -> DigestSettings {
+        DigestSettings { label: "media-edge-prod".into(), max_listed: 3 }
+    }
+
+    fn status(key: &str, outcome: Outcome) -> Notice {
+        let mut s = StatusEvent::new(
+            "image-processor",
+            outcome,
+            SourceObject { bucket: Some("b".into()), key: key.into(), etag: None, version_id: None },
+        );
+        if outcome == Outcome::Processed {
+            s.input_bytes = 1_000_000;
+            s.output_bytes = 250_000;
+            s.variants = vec![VariantReport {
+                name: "pc".into(),
+                key: "k".into(),
+                width: 1,
+                height: 1,
+                bytes: 250_000,
+                content_type: "image/jpeg".into(),
+                duration_ms: None,
+                fps: None,
+            }];
+        }
+        if outcome == Outcome::Failed {
+            s.failure =
+                Some(FailureReport { class: FailureClass::Permanent, reason: "corrupt or truncated image".into() });
+        }
+        Notice::Status(Box::new(s))
+    }
+
+    #[test]
+    fn routine_batch_is_one_digest() {
+        let notices = vec![
+            status("a.jpg", Outcome::Processed),
+            status("b.jpg", Outcome::Processed),
+            status("a.jpg", Outcome::Duplicate),
+        ];
+        let out = build(&notices, &settings(), "2026-11-22T03");
+        assert_eq!(out.len(), 1);
+        let digest = &out[0];
+        digest.validate().unwrap();
+        assert_eq!(digest.content.title, "✅ media-edge-prod: 2 originals processed");
+        assert!(digest.content.description.contains("*1 repeated delivery* skipped"), "{}", digest.content.description);
+        assert!(
+            digest.content.description.contains("1.9 MB in → 488.3 KB of variants out (75.0% smaller)"),
+            "{}",
+            digest.content.description
+        );
+        assert_eq!(digest.metadata.thread_id, "media-edge-prod-digest-2026-11-22T03");
+        assert_eq!(digest.metadata.event_type, "media-edge.digest");
+    }
+
+    #[test]
+    fn failures_and_dead_letters_are_separate_and_capped() {
+        let mut notices: Vec<Notice> = (0..5).map(|i| status(&format!("bad-{i}.jpg"), Outcome::Failed)).collect();
+        notices.push(Notice::DeadLetter { keys: vec!["uploads/stuck.gif".into()], receive_count: Some(5) });
+        notices.push(Notice::Unreadable { message_id: "m-9".into(), reason: "message body is not JSON".into() });
+        let out = build(&notices, &settings(), "2026-11-22T03");
+        assert_eq!(out.len(), 2, "no digest without successes; one failure list; one DLQ alarm");
+        let failures = &out[0];
+        failures.validate().unwrap();
+        assert!(failures.content.title.starts_with("⚠️"));
+        assert_eq!(failures.content.description.lines().count(), 4, "{}", failures.content.description);
+        assert!(failures.content.description.ends_with("…and 3 more"));
+        assert!(failures.content.description.contains("• `bad-0.jpg` — corrupt or truncated image _(permanent)_"));
+        let dead = &out[1];
+        dead.validate().unwrap();
+        assert!(dead.content.title.starts_with("🚨") && dead.content.title.contains("1 job dead-lettered"));
+        assert!(dead.content.description.contains("`uploads/stuck.gif` after 5 attempts"));
+        assert_ne!(failures.metadata.thread_id, dead.metadata.thread_id);
+    }
+
+    #[test]
+    fn huge_batches_stay_within_limits() {
+        let long = "x".repeat(5000);
+        let notices: Vec<Notice> = (0..500).map(|i| status(&format!("{long}{i}.jpg"), Outcome::Failed)).collect();
+        let settings = DigestSettings { label: "l".repeat(500), max_listed: 1000 };
+        for n in build(&notices, &settings, "2026-11-22T03") {
+            n.validate().unwrap();
+            assert!(n.content.description.contains("more"));
+        }
+    }
+
+    #[test]
+    fn hostile_file_names_are_inert() {
+        let notices = vec![status("<!channel> @here *free* <https://evil.example|login>\n.jpg", Outcome::Failed)];
+        let out = build(&notices, &settings(), "2026-11-22T03");
+        let text = &out[0].content.description;
+        out[0].validate().unwrap();
+        assert!(!text.contains("<!channel>") && !text.contains("<https"), "{text}");
+        assert!(!text.contains("@here"), "{text}");
+        assert_eq!(text.lines().count(), 1, "a name cannot add lines: {text}");
+    }
+}

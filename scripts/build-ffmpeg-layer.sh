@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds the ffmpeg Lambda layer zips, one per architecture:
+#   target/layers/ffmpeg-arm64.zip, target/layers/ffmpeg-x86_64.zip
+# Layout: bin/ffmpeg (mode 0755; Lambda mounts layers at /opt, so it runs as /opt/bin/ffmpeg)
+# plus share/doc/ffmpeg/ with the licence notice and the GPL text.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+out=target/layers
+mkdir -p "$out"
+for arch in arm64 x86_64; do
+  stage=.local/layer/$arch
+  rm -rf "$stage/share"
+  scripts/fetch-ffmpeg.sh "$arch" "$stage"
+  mkdir -p "$stage/share/doc/ffmpeg"
+  cp infra/ffmpeg-layer/NOTICE.md "$stage/share/doc/ffmpeg/NOTICE.md"
+  cp /usr/share/common-licenses/GPL-3 "$stage/share/doc/ffmpeg/COPYING.GPLv3"
+  .venv/bin/python - "$stage" "$out/ffmpeg-$arch.zip" <<'PY'
+import os, sys, zipfile
+stage, target = sys.argv[1], sys.argv[2]
+tmp = target + ".tmp"
+with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+    for root, _, files in os.walk(stage):
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            rel = os.path.relpath(path, stage)
+            if rel.startswith("."):
+                continue
+            info = zipfile.ZipInfo(rel)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            mode = 0o755 if rel == "bin/ffmpeg" else 0o644
+            info.external_attr = (0o100000 | mode) << 16  # regular file + permissions, kept by unzip
+            with open(path, "rb") as f:
+                z.writestr(info, f.read())
+os.replace(tmp, target)
+PY
+  echo "built $out/ffmpeg-$arch.zip ($(du -h "$out/ffmpeg-$arch.zip" | cut -f1))"
+done
