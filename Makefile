@@ -12,7 +12,7 @@ HOST_ARCH := $(shell uname -m | sed 's/aarch64/arm64/')
 FFMPEG := .local/ffmpeg/$(HOST_ARCH)/bin/ffmpeg
 export FFMPEG_PATH := $(abspath $(FFMPEG))
 
-.PHONY: help demo test lint fmt venv lock clean ffmpeg layer bench bench-deps
+.PHONY: help demo test lint fmt venv lock clean ffmpeg layer layer-check bench bench-deps
 
 help:
 	@echo "make demo   run the whole pipeline locally against an AWS emulator"
@@ -37,6 +37,9 @@ $(FFMPEG): scripts/fetch-ffmpeg.sh | venv
 layer: venv
 	scripts/build-ffmpeg-layer.sh
 
+layer-check: layer
+	scripts/check-layer.sh
+
 ## Benchmarks (not part of `make test`). Corpus photos come from Debian's lomiri-wallpapers.
 bench-deps:
 	@if [ ! -d /usr/share/backgrounds ] || [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ]; then \
@@ -52,7 +55,7 @@ lock:
 	$(VENV)/bin/uv pip compile --quiet --python $(VENV)/bin/python --python-version 3.11 requirements-dev.in -o requirements-dev.txt
 
 ## Rust: unit tests need nothing; integration tests talk to the emulator over HTTP.
-test: venv ffmpeg lint
+test: venv ffmpeg lint layer-check
 	scripts/test-summary.sh scripts/with-emulator.sh $(CARGO) test --workspace --locked
 
 demo: venv ffmpeg
