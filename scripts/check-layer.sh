@@ -20,5 +20,6 @@ done
 unpacked=$(mktemp -d)
 trap 'rm -rf "$unpacked"' EXIT
 unzip -q "target/layers/ffmpeg-$host.zip" -d "$unpacked"
-"$unpacked/bin/ffmpeg" -hide_banner -encoders 2>/dev/null | grep -q libx264
+encoders=$("$unpacked/bin/ffmpeg" -hide_banner -encoders 2>/dev/null)
+grep -q libx264 <<<"$encoders"
 echo "ffmpeg-$host.zip: bin/ffmpeg runs and has libx264"
