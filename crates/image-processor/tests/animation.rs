@@ -124,6 +124,26 @@ async fn animated_gif_becomes_mp4_poster_and_variants() {
         assert!(!decoded.audio, "no audio track");
     }
     assert!(status.variants[5].bytes < gif.len() as u64 / 2, "the MP4 is much smaller than the GIF");
+
+    // Frame 0 has a transparent band at the top: flattened onto white in the video and the poster.
+    let first_frame = dir.join("first.png");
+    let status_ok = Command::new(ffmpeg_path())
+        .args(["-hide_banner", "-loglevel", "error", "-i"])
+        .arg(dir.join("video.mp4"))
+        .args(["-frames:v", "1", "-y"])
+        .arg(&first_frame)
+        .status()
+        .unwrap();
+    assert!(status_ok.success());
+    let frame = image::open(&first_frame).unwrap().to_rgb8();
+    let (poster_bytes, _) = h.variant_bytes(&poster.key).await;
+    let poster_img = image::load_from_memory(&poster_bytes).unwrap().to_rgb8();
+    for (what, img) in [("video", &frame), ("poster", &poster_img)] {
+        let band = img.get_pixel(400, 20);
+        assert!(band.0.iter().all(|&c| c > 235), "{what}: transparent band is {band:?}, not white");
+        let below = img.get_pixel(400, 300);
+        assert!(below.0[2] < 200, "{what}: opaque content kept: {below:?}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
     assert!(h.leftover_job_dirs().is_empty(), "{:?}", h.leftover_job_dirs());
 }
