@@ -56,7 +56,7 @@ lock:
 
 ## Rust: unit tests need nothing; integration tests talk to the emulator over HTTP.
 test: venv ffmpeg lint layer-check
-	scripts/test-summary.sh scripts/with-emulator.sh $(CARGO) test --workspace --locked
+	scripts/test-summary.sh scripts/run-tests.sh
 
 demo: venv ffmpeg
 	$(CARGO) build --locked --bin local-demo

@@ -1,0 +1,117 @@
+//! A release channel's configuration (`channels/<channel>.json` in the releases bucket): which
+//! version is stable, which is the canary and at what weight, and who changed what when.
+
+use serde::{Deserialize, Serialize};
+
+use crate::cohort;
+
+pub const CHANNEL_SCHEMA: &str = "media-edge.channel";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelConfig {
+    pub schema: String,
+    pub version: u32,
+    pub channel: String,
+    pub stable: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<String>,
+    /// Percent of cohorts (0–100) that get the canary.
+    #[serde(default)]
+    pub weight: u8,
+    #[serde(default)]
+    pub history: Vec<Change>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub at: String,
+    pub by: String,
+    pub action: String,
+}
+
+/// Which version one request gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice<'c> {
+    pub version: &'c str,
+    pub canary: bool,
+}
+
+/// Release versions are path segments: keep them plain.
+pub fn valid_version(version: &str) -> bool {
+    !version.is_empty()
+        && version.len() <= 64
+        && version != "."
+        && version != ".."
+        && version.chars().all(|c| c.is_ascii_alphanumeric() || "._-+".contains(c))
+}
+
+impl ChannelConfig {
+    pub fn new(channel: &str, stable: &str) -> Self {
+        ChannelConfig {
+            schema: CHANNEL_SCHEMA.into(),
+            version: 1,
+            channel: channel.into(),
+            stable: stable.into(),
+            canary: None,
+            weight: 0,
+            history: Vec::new(),
+        }
+    }
+
+    /// Parses a stored config. A stable version is required; a broken canary part (bad version,
+    /// weight over 100) is dropped so stable keeps being served, and reported in the second value.
+    pub fn parse(bytes: &[u8]) -> Result<(ChannelConfig, Option<String>), String> {
+        let mut config: ChannelConfig = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        if config.schema != CHANNEL_SCHEMA || config.version != 1 {
+            return Err(format!("unsupported channel config {}/v{}", config.schema, config.version));
+        }
+        if !valid_version(&config.stable) {
+            return Err(format!("stable version {:?} is not a valid version", config.stable));
+        }
+        let mut problem = None;
+        if let Some(canary) = &config.canary {
+            if !valid_version(canary) || config.weight > 100 {
+                problem = Some(format!("canary {canary:?} at weight {} ignored", config.weight));
+                config.canary = None;
+                config.weight = 0;
+            }
+        }
+        Ok((config, problem))
+    }
+
+    pub fn choose(&self, cohort: u16, cohort_count: u16) -> Choice<'_> {
+        match &self.canary {
+            Some(canary) if cohort::in_canary(cohort, self.weight, cohort_count) => {
+                Choice { version: canary, canary: true }
+            }
+            _ => Choice { version: &self.stable, canary: false },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(weight: u8) -> ChannelConfig {
+        ChannelConfig { canary: Some("2.0.0".into()), weight, ..ChannelConfig::new("sdk", "1.0.0") }
+    }
+
+    #[test]
+    fn weight_picks_cohorts() {
+        let at = |w: u8| (0..10).filter(|&c| config(w).choose(c, 10).canary).count();
+        assert_eq!((at(0), at(50), at(100)), (0, 5, 10));
+        assert_eq!(config(50).choose(4, 10).version, "2.0.0");
+        assert_eq!(config(50).choose(5, 10).version, "1.0.0");
+    }
+
+    #[test]
+    fn broken_canary_falls_back_to_stable() {
+        let json = br#"{"schema":"media-edge.channel","version":1,"channel":"sdk","stable":"1.0.0","canary":"../x","weight":50}"#;
+        let (config, problem) = ChannelConfig::parse(json).unwrap();
+        assert!(config.canary.is_none() && problem.is_some());
+        assert!(ChannelConfig::parse(br#"{"schema":"media-edge.channel","version":1,"channel":"sdk","stable":"../"}"#)
+            .is_err());
+        assert!(ChannelConfig::parse(b"not json").is_err());
+    }
+}

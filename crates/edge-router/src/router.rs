@@ -1,0 +1,244 @@
+//! Request in, response out: the whole HTTP behaviour of the router, testable without a network.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use lambda_http::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use lambda_http::{Body, Request, RequestExt, Response};
+use media_edge_shared::failure::describe_sdk_error;
+use tracing::{error, warn};
+
+use crate::channel::ChannelConfig;
+use crate::cohort::{self, ADDRESS_HEADER, COHORT_HEADER, JA3_HEADER, JA4_HEADER};
+use crate::config::{channel_key, release_key, RouterConfig};
+use crate::path::{self, PathError};
+
+/// Lambda Function URLs return at most 6 MB; larger files don't belong behind this router.
+const MAX_BODY_BYTES: i64 = 5_500_000;
+
+#[derive(Clone, Debug)]
+pub struct Router {
+    s3: aws_sdk_s3::Client,
+    config: Arc<RouterConfig>,
+    channels: Arc<Mutex<HashMap<String, Cached>>>,
+}
+
+#[derive(Clone, Debug)]
+struct Cached {
+    fetched: Instant,
+    config: ChannelConfig,
+}
+
+impl Router {
+    pub fn new(s3: aws_sdk_s3::Client, config: RouterConfig) -> Self {
+        Router { s3, config: Arc::new(config), channels: Arc::new(Mutex::new(HashMap::new())) }
+    }
+
+    pub async fn route(&self, request: Request) -> Response<Body> {
+        let method = request.method().clone();
+        if method != Method::GET && method != Method::HEAD {
+            let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD", 0);
+            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return response;
+        }
+        // The path exactly as the viewer sent it: lambda_http's URI has dot segments already
+        // resolved (WHATWG URL parsing), which would hide a traversal attempt instead of refusing it.
+        let raw_path = match request.raw_http_path() {
+            raw if !raw.is_empty() => raw.to_string(),
+            _ => request.uri().path().to_string(),
+        };
+        let release = match path::parse(&raw_path, &self.config.channels) {
+            Ok(release) => release,
+            Err(PathError::UnknownChannel(_)) => return plain(StatusCode::NOT_FOUND, "not found", 10),
+            Err(e) => return plain(StatusCode::BAD_REQUEST, &e.to_string(), 0),
+        };
+        let count = self.config.cohort_count;
+        let headers = request.headers();
+        let cohort = header_str(headers, COHORT_HEADER).and_then(|v| cohort::parse(v, count)).unwrap_or_else(|| {
+            cohort::derive(
+                header_str(headers, JA4_HEADER),
+                header_str(headers, JA3_HEADER),
+                header_str(headers, ADDRESS_HEADER).map(cohort::address_ip),
+                count,
+            )
+        });
+        let Some(channel) = self.channel(&release.channel).await else {
+            let mut response = plain(StatusCode::SERVICE_UNAVAILABLE, "release channel unavailable", 0);
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            return response;
+        };
+        let choice = channel.choose(cohort, count);
+        let key = release_key(&release.channel, choice.version, &release.file);
+        let if_none_match = header_str(headers, "if-none-match").map(str::to_string);
+
+        let mut response = self.serve(&key, if_none_match, method == Method::HEAD).await;
+        let h = response.headers_mut();
+        if let Ok(v) = HeaderValue::from_str(choice.version) {
+            h.insert("x-media-edge-version", v);
+        }
+        h.insert(
+            "x-media-edge-channel-kind",
+            HeaderValue::from_static(if choice.canary { "canary" } else { "stable" }),
+        );
+        if let Ok(v) = HeaderValue::from_str(&cohort.to_string()) {
+            h.insert(COHORT_HEADER, v);
+        }
+        response
+    }
+
+    async fn serve(&self, key: &str, if_none_match: Option<String>, head_only: bool) -> Response<Body> {
+        let mut request = self.s3.get_object().bucket(&self.config.bucket).key(key);
+        if let Some(tag) = &if_none_match {
+            request = request.if_none_match(tag);
+        }
+        let object = match request.send().await {
+            Ok(object) => object,
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 304) => {
+                let mut response = empty(StatusCode::NOT_MODIFIED);
+                if let Some(tag) = if_none_match.and_then(|t| HeaderValue::from_str(&t).ok()) {
+                    response.headers_mut().insert(header::ETAG, tag);
+                }
+                self.cache_headers(&mut response);
+                return response;
+            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
+                return plain(StatusCode::NOT_FOUND, "not found", 10);
+            }
+            Err(e) => {
+                error!(key, error = %describe_sdk_error(&e), "reading release file failed");
+                return plain(StatusCode::BAD_GATEWAY, "upstream error", 0);
+            }
+        };
+        if object.content_length().unwrap_or(0) > MAX_BODY_BYTES {
+            warn!(key, bytes = object.content_length(), "file too large for the router");
+            return plain(StatusCode::BAD_GATEWAY, "file too large for this origin", 0);
+        }
+        // S3 stores a generic type when none was given at upload: name the file's real type then.
+        let content_type = object
+            .content_type()
+            .filter(|t| !matches!(*t, "binary/octet-stream" | "application/octet-stream"))
+            .map(str::to_string)
+            .unwrap_or_else(|| content_type_for(key).to_string());
+        let etag = object.e_tag().map(str::to_string);
+        let bytes = match object.body.collect().await {
+            Ok(data) => data.into_bytes(),
+            Err(e) => {
+                error!(key, error = %e, "reading release file body failed");
+                return plain(StatusCode::BAD_GATEWAY, "upstream error", 0);
+            }
+        };
+        let mut response = Response::new(if head_only { Body::Empty } else { Body::Binary(bytes.to_vec()) });
+        let h = response.headers_mut();
+        if let Ok(v) = HeaderValue::from_str(&content_type) {
+            h.insert(header::CONTENT_TYPE, v);
+        }
+        if let Some(v) = etag.and_then(|t| HeaderValue::from_str(&t).ok()) {
+            h.insert(header::ETAG, v);
+        }
+        if head_only {
+            if let Ok(v) = HeaderValue::from_str(&bytes.len().to_string()) {
+                h.insert(header::CONTENT_LENGTH, v);
+            }
+        }
+        self.cache_headers(&mut response);
+        response
+    }
+
+    fn cache_headers(&self, response: &mut Response<Body>) {
+        let seconds = self.config.cache_seconds;
+        if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={seconds}, s-maxage={seconds}")) {
+            response.headers_mut().insert(header::CACHE_CONTROL, v);
+        }
+    }
+
+    /// The channel config, re-read after the TTL. When it cannot be read or parsed, the last good
+    /// one keeps serving (and the failure is logged); with none, there is nothing to serve.
+    async fn channel(&self, name: &str) -> Option<ChannelConfig> {
+        let cached = self.channels.lock().ok().and_then(|c| c.get(name).cloned());
+        if let Some(cached) = &cached {
+            if cached.fetched.elapsed() < self.config.config_ttl {
+                return Some(cached.config.clone());
+            }
+        }
+        match self.load_channel(name).await {
+            Ok(config) => {
+                if let Ok(mut channels) = self.channels.lock() {
+                    channels.insert(name.to_string(), Cached { fetched: Instant::now(), config: config.clone() });
+                }
+                Some(config)
+            }
+            Err(reason) => {
+                let last_good = cached.map(|c| c.config);
+                warn!(channel = name, reason, serving_last_good = last_good.is_some(), "channel config unusable");
+                if let (Some(config), Ok(mut channels)) = (&last_good, self.channels.lock()) {
+                    // Try again after another TTL, not on every request.
+                    channels.insert(name.to_string(), Cached { fetched: Instant::now(), config: config.clone() });
+                }
+                last_good
+            }
+        }
+    }
+
+    async fn load_channel(&self, name: &str) -> Result<ChannelConfig, String> {
+        let object = self
+            .s3
+            .get_object()
+            .bucket(&self.config.bucket)
+            .key(channel_key(name))
+            .send()
+            .await
+            .map_err(|e| describe_sdk_error(&e))?;
+        let bytes = object.body.collect().await.map_err(|e| e.to_string())?.into_bytes();
+        let (config, problem) = ChannelConfig::parse(&bytes)?;
+        if let Some(problem) = problem {
+            warn!(channel = name, problem, "serving stable only");
+        }
+        Ok(config)
+    }
+}
+
+fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn empty(status: StatusCode) -> Response<Body> {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = status;
+    response
+}
+
+/// A short text response; `cache_seconds` 0 means not cacheable.
+fn plain(status: StatusCode, text: &str, cache_seconds: u32) -> Response<Body> {
+    let mut response = Response::new(Body::Text(format!("{text}\n")));
+    *response.status_mut() = status;
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    let cache = if cache_seconds == 0 { "no-store".to_string() } else { format!("public, max-age={cache_seconds}") };
+    if let Ok(v) = HeaderValue::from_str(&cache) {
+        h.insert(header::CACHE_CONTROL, v);
+    }
+    response
+}
+
+/// Content type by extension, for files published without one.
+pub fn content_type_for(path: &str) -> &'static str {
+    let ext = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    match ext.as_str() {
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "html" | "htm" => "text/html; charset=utf-8",
+        "json" | "map" => "application/json",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "webp" => "image/webp",
+        "gif" => "image/gif",
+        "ico" => "image/x-icon",
+        "woff2" => "font/woff2",
+        "woff" => "font/woff",
+        "txt" => "text/plain; charset=utf-8",
+        "wasm" => "application/wasm",
+        _ => "application/octet-stream",
+    }
+}
