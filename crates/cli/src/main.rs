@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod process;
+mod release;
 
 #[derive(Parser)]
 #[command(name = "media-edge", version, about = "media-edge's command-line tool")]
@@ -30,6 +31,8 @@ enum Command {
         #[arg(long, short)]
         out: PathBuf,
     },
+    /// Publish static releases and control canaries (see `media-edge release --help`).
+    Release(release::ReleaseArgs),
     /// Print, as a JSON array, the ffmpeg command line the processor would run to turn GIF into
     /// MP4 (program first). For benchmarks and debugging; honours the VIDEO_* variables.
     #[command(hide = true)]
@@ -46,5 +49,6 @@ async fn main() -> ExitCode {
     match cli.command {
         Command::Process { files, out } => process::run(&files, &out).await,
         Command::FfmpegArgs { gif, mp4 } => process::print_ffmpeg_args(&gif, &mp4),
+        Command::Release(args) => release::run(args).await,
     }
 }

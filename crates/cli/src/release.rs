@@ -1,0 +1,129 @@
+//! `media-edge release …`: publish static releases and move viewers between versions.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use edge_router::release::{describe, ReleaseControl, ReleaseError};
+use media_edge_shared::aws::load_sdk_config;
+
+#[derive(clap::Args)]
+pub struct ReleaseArgs {
+    /// Releases bucket.
+    #[arg(long, env = "RELEASES_BUCKET")]
+    bucket: String,
+    /// Release channel (first path segment served by the router, e.g. `sdk` or `app`).
+    #[arg(long, env = "RELEASE_CHANNEL", default_value = "sdk")]
+    channel: String,
+    /// Number of cohorts; must match the router's and the CloudFront Function's.
+    #[arg(long, env = "COHORT_COUNT", default_value_t = edge_router::config::DEFAULT_COHORTS)]
+    cohorts: u16,
+    /// Who is making the change (recorded in the history).
+    #[arg(long, env = "USER", default_value = "unknown")]
+    by: String,
+    #[command(subcommand)]
+    command: ReleaseCommand,
+}
+
+#[derive(Subcommand)]
+enum ReleaseCommand {
+    /// Upload DIR as VERSION (immutable; the channel's first version becomes stable).
+    Publish { version: String, dir: PathBuf },
+    /// Start (or change) the canary: VERSION for WEIGHT percent of cohorts.
+    Canary {
+        version: String,
+        #[arg(long)]
+        weight: u8,
+    },
+    /// Change the canary's weight (0–100).
+    SetWeight { weight: u8 },
+    /// Make the canary the stable version (weight back to 0).
+    Promote,
+    /// Weight 0 at once; with a distribution id, also invalidate the channel's cached files.
+    Rollback {
+        #[arg(long, env = "DISTRIBUTION_ID")]
+        distribution_id: Option<String>,
+    },
+    /// Versions, weight, the share it really gives, which cohorts get which, last change.
+    Status,
+}
+
+pub async fn run(args: ReleaseArgs) -> ExitCode {
+    let sdk = load_sdk_config().await;
+    let control = ReleaseControl {
+        s3: media_edge_shared::aws::s3_client(&sdk),
+        bucket: args.bucket,
+        channel: args.channel.clone(),
+        cohort_count: args.cohorts,
+        actor: args.by,
+    };
+    let result = match args.command {
+        ReleaseCommand::Publish { version, dir } => control.publish(&version, &dir).await.map(|(files, created)| {
+            println!("published {version}: {files} files");
+            if created.is_some() {
+                println!("first release of channel {}: {version} is stable", args.channel);
+            }
+        }),
+        ReleaseCommand::Canary { version, weight } => {
+            control.canary(&version, weight).await.map(|c| print!("{}", describe(&c, args.cohorts)))
+        }
+        ReleaseCommand::SetWeight { weight } => {
+            control.set_weight(weight).await.map(|c| print!("{}", describe(&c, args.cohorts)))
+        }
+        ReleaseCommand::Promote => control.promote().await.map(|c| print!("{}", describe(&c, args.cohorts))),
+        ReleaseCommand::Rollback { distribution_id } => match control.rollback().await {
+            Ok(config) => {
+                print!("{}", describe(&config, args.cohorts));
+                match distribution_id {
+                    Some(id) => invalidate(&sdk, &id, &args.channel).await,
+                    None => {
+                        println!("no distribution id: cached copies expire within the router's CACHE_SECONDS");
+                        Ok(())
+                    }
+                }
+            }
+            Err(e) => Err(e),
+        },
+        ReleaseCommand::Status => control.read().await.and_then(|current| match current.config {
+            Some(config) => {
+                print!("{}", describe(&config, args.cohorts));
+                Ok(())
+            }
+            None => Err(ReleaseError::Invalid(format!("channel {} has no releases yet", args.channel))),
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("media-edge release: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Invalidates `/<channel>/*` so viewers leave the canary without waiting for cache expiry.
+async fn invalidate(sdk: &aws_config::SdkConfig, distribution_id: &str, channel: &str) -> Result<(), ReleaseError> {
+    use aws_sdk_cloudfront::types::{InvalidationBatch, Paths};
+    let client = aws_sdk_cloudfront::Client::new(sdk);
+    let reference = media_edge_shared::status::now_rfc3339();
+    let paths = Paths::builder()
+        .quantity(1)
+        .items(format!("/{channel}/*"))
+        .build()
+        .map_err(|e| ReleaseError::Invalid(e.to_string()))?;
+    let batch = InvalidationBatch::builder()
+        .paths(paths)
+        .caller_reference(format!("media-edge-rollback-{channel}-{reference}"))
+        .build()
+        .map_err(|e| ReleaseError::Invalid(e.to_string()))?;
+    let created = client
+        .create_invalidation()
+        .distribution_id(distribution_id)
+        .invalidation_batch(batch)
+        .send()
+        .await
+        .map_err(|e| ReleaseError::Storage(media_edge_shared::failure::describe_sdk_error(&e)))?;
+    let id = created.invalidation().map(|i| i.id().to_string()).unwrap_or_default();
+    println!("invalidation {id} of /{channel}/* created on distribution {distribution_id}");
+    Ok(())
+}

@@ -1,0 +1,150 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! `media-edge release …` against the emulator's S3, and what the router then serves.
+
+use std::process::{Command, Output};
+
+use edge_router::release::{ReleaseControl, ReleaseError};
+use media_edge_local::LocalClients;
+
+fn run(bucket: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_media-edge"))
+        .args(["release", "--bucket", bucket, "--channel", "sdk", "--cohorts", "10", "--by", "tester"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn release_dir(version: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("media-edge-release-{}-{version}", std::process::id()));
+    std::fs::create_dir_all(dir.join("v1")).unwrap();
+    std::fs::write(dir.join("v1/sdk.js"), format!("console.log('{version}')")).unwrap();
+    std::fs::write(dir.join("index.html"), "<html></html>").unwrap();
+    dir
+}
+
+async fn bucket(label: &str) -> (LocalClients, String) {
+    assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "run with `make test` (needs the local emulator)");
+    let clients = LocalClients::from_env().await;
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let bucket = format!("media-edge-releases-{label}-{nanos:x}");
+    clients.s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    (clients, bucket)
+}
+
+#[tokio::test]
+async fn publish_canary_widen_promote_and_roll_back() {
+    let (clients, bucket) = bucket("cli").await;
+    let out = stdout(&run(&bucket, &["publish", "1.0.0", release_dir("1.0.0").to_str().unwrap()]));
+    assert!(out.contains("published 1.0.0: 2 files") && out.contains("1.0.0 is stable"), "{out}");
+    let object = clients.s3.head_object().bucket(&bucket).key("releases/sdk/1.0.0/v1/sdk.js").send().await.unwrap();
+    assert_eq!(object.content_type(), Some("text/javascript; charset=utf-8"));
+    assert_eq!(object.cache_control(), Some("public, max-age=31536000, immutable"));
+
+    let again = run(&bucket, &["publish", "1.0.0", release_dir("1.0.0").to_str().unwrap()]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already published"));
+
+    stdout(&run(&bucket, &["publish", "2.0.0", release_dir("2.0.0").to_str().unwrap()]));
+    let unpublished = run(&bucket, &["canary", "3.0.0", "--weight", "10"]);
+    assert!(String::from_utf8_lossy(&unpublished.stderr).contains("not published"));
+
+    // 5% cannot be expressed with 10 cohorts: shown as the 10% it really is, with a warning.
+    let out = stdout(&run(&bucket, &["canary", "2.0.0", "--weight", "5"]));
+    assert!(out.contains("1 of 10 cohorts (10% of viewers)"), "{out}");
+    assert!(out.contains("warning") && out.contains("5% is served as 10%"), "{out}");
+
+    let out = stdout(&run(&bucket, &["set-weight", "50"]));
+    assert!(out.contains("cohorts on canary: [0,1,2,3,4]  on stable: [5,6,7,8,9]"), "{out}");
+    assert!(!out.contains("warning"));
+
+    let out = stdout(&run(&bucket, &["rollback"]));
+    assert!(out.contains("0 of 10 cohorts"), "{out}");
+    let out = stdout(&run(&bucket, &["set-weight", "100"]));
+    assert!(out.contains("10 of 10 cohorts"), "{out}");
+    let out = stdout(&run(&bucket, &["promote"]));
+    assert!(out.contains("stable  2.0.0") && out.contains("canary  none"), "{out}");
+
+    let out = stdout(&run(&bucket, &["status"]));
+    assert!(out.contains("last change") && out.contains("by tester: promote 2.0.0 to stable (was 1.0.0)"), "{out}");
+    let control = ReleaseControl {
+        s3: clients.s3.clone(),
+        bucket: bucket.clone(),
+        channel: "sdk".into(),
+        cohort_count: 10,
+        actor: "t".into(),
+    };
+    let history = control.read().await.unwrap().config.unwrap().history;
+    let actions: Vec<&str> = history.iter().map(|c| c.action.as_str()).collect();
+    assert_eq!(actions.len(), 6, "{actions:?}");
+}
+
+#[tokio::test]
+async fn concurrent_operators_cannot_overwrite_each_other() {
+    let (clients, bucket) = bucket("race").await;
+    stdout(&run(&bucket, &["publish", "1.0.0", release_dir("1.0.0").to_str().unwrap()]));
+    stdout(&run(&bucket, &["publish", "2.0.0", release_dir("2.0.0").to_str().unwrap()]));
+    stdout(&run(&bucket, &["canary", "2.0.0", "--weight", "10"]));
+
+    let alice = ReleaseControl {
+        s3: clients.s3.clone(),
+        bucket: bucket.clone(),
+        channel: "sdk".into(),
+        cohort_count: 10,
+        actor: "alice".into(),
+    };
+    // Alice reads, then Bob changes the weight, then Alice writes on what she read.
+    let stale = alice.read().await.unwrap();
+    stdout(&run(&bucket, &["set-weight", "30"]));
+    let result = alice.write_for_test(&stale, 60).await;
+    assert!(matches!(result, Err(ReleaseError::Conflict)), "{result:?}");
+    let out = stdout(&run(&bucket, &["status"]));
+    assert!(out.contains("at weight 30%"), "Bob's change survives: {out}");
+}
+
+#[tokio::test]
+async fn rollback_invalidates_the_channel_when_a_distribution_is_named() {
+    use aws_sdk_cloudfront::types::{
+        DefaultCacheBehavior, DistributionConfig, Origin, Origins, S3OriginConfig, ViewerProtocolPolicy,
+    };
+    let (clients, bucket) = bucket("inval").await;
+    stdout(&run(&bucket, &["publish", "1.0.0", release_dir("1.0.0").to_str().unwrap()]));
+    stdout(&run(&bucket, &["publish", "2.0.0", release_dir("2.0.0").to_str().unwrap()]));
+    stdout(&run(&bucket, &["canary", "2.0.0", "--weight", "50"]));
+
+    let sdk = media_edge_shared::aws::load_sdk_config().await;
+    let cloudfront = aws_sdk_cloudfront::Client::new(&sdk);
+    let origin = Origin::builder()
+        .id("releases")
+        .domain_name(format!("{bucket}.s3.amazonaws.com"))
+        .s3_origin_config(S3OriginConfig::builder().origin_access_identity("").build())
+        .build()
+        .unwrap();
+    let config = DistributionConfig::builder()
+        .caller_reference(bucket.clone())
+        .comment("test")
+        .enabled(true)
+        .origins(Origins::builder().quantity(1).items(origin).build().unwrap())
+        .default_cache_behavior(
+            DefaultCacheBehavior::builder()
+                .target_origin_id("releases")
+                .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
+                .cache_policy_id("658327ea-f89d-4fab-a63d-7e88639e58f6")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let created = cloudfront.create_distribution().distribution_config(config).send().await.unwrap();
+    let id = created.distribution().unwrap().id().to_string();
+
+    let out = stdout(&run(&bucket, &["rollback", "--distribution-id", &id]));
+    assert!(out.contains("0 of 10 cohorts") && out.contains("invalidation"), "{out}");
+    let listed = cloudfront.list_invalidations().distribution_id(&id).send().await.unwrap();
+    let count = listed.invalidation_list().map(|l| l.quantity()).unwrap_or(0);
+    assert_eq!(count, 1, "one invalidation of /sdk/*");
+}
