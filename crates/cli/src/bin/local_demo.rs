@@ -105,6 +105,65 @@ async fn run() -> Result<(), media_edge_local::Error> {
         let notification: notifier::chatbot::CustomNotification = serde_json::from_str(&message)?;
         print_chat_message(&notification);
     }
+
+    edge_router_demo(&clients).await
+}
+
+/// Publishes two SDK versions, puts the second on a 30% canary, and asks the router which version
+/// each cohort gets (as CloudFront would on a cache miss).
+async fn edge_router_demo(clients: &LocalClients) -> Result<(), media_edge_local::Error> {
+    use edge_router::release::{describe, ReleaseControl};
+    use lambda_http::Body;
+
+    let bucket = "media-edge-releases-demo".to_string();
+    clients.s3.create_bucket().bucket(&bucket).send().await?;
+    let control = ReleaseControl {
+        s3: clients.s3.clone(),
+        bucket: bucket.clone(),
+        channel: "sdk".into(),
+        cohort_count: edge_router::config::DEFAULT_COHORTS,
+        actor: "demo".into(),
+    };
+    println!("\n  Edge canary router: releases in s3://{bucket}\n");
+    for version in ["1.4.0", "1.5.0"] {
+        let dir = std::env::temp_dir().join(format!("media-edge-demo-release-{version}"));
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("sdk.js"), format!("window.MediaEdgeSdk = {{ version: '{version}' }};\n"))?;
+        let (files, _) = control.publish(version, &dir).await?;
+        println!("  media-edge release publish {version} {}   ({files} file)", dir.display());
+        std::fs::remove_dir_all(&dir)?;
+    }
+    let config = control.canary("1.5.0", 30).await?;
+    println!("  media-edge release canary 1.5.0 --weight 30\n");
+    for line in describe(&config, control.cohort_count).lines() {
+        println!("    {line}");
+    }
+    let router = edge_router::Router::new(
+        clients.s3.clone(),
+        edge_router::RouterConfig {
+            bucket: bucket.clone(),
+            channels: vec!["sdk".into()],
+            cohort_count: control.cohort_count,
+            config_ttl: Duration::from_secs(5),
+            cache_seconds: 60,
+        },
+    );
+    println!("\n  GET /sdk/sdk.js per cohort (x-media-edge-cohort, as the viewer-request function sets it):");
+    for cohort in 0..control.cohort_count {
+        let request = lambda_http::http::Request::builder()
+            .uri("/sdk/sdk.js")
+            .header(edge_router::cohort::COHORT_HEADER, cohort.to_string())
+            .body(Body::Empty)?;
+        let response = router.route(request).await;
+        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        println!(
+            "    cohort {cohort}: {} {} ({})  cache-control: {}",
+            response.status().as_u16(),
+            header("x-media-edge-version"),
+            header("x-media-edge-channel-kind"),
+            header("cache-control")
+        );
+    }
     Ok(())
 }
 
