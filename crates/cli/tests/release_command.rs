@@ -111,7 +111,7 @@ async fn rollback_invalidates_the_channel_when_a_distribution_is_named() {
     use aws_sdk_cloudfront::types::{
         DefaultCacheBehavior, DistributionConfig, Origin, Origins, S3OriginConfig, ViewerProtocolPolicy,
     };
-    let (clients, bucket) = bucket("inval").await;
+    let (_clients, bucket) = bucket("inval").await;
     stdout(&run(&bucket, &["publish", "1.0.0", release_dir("1.0.0").to_str().unwrap()]));
     stdout(&run(&bucket, &["publish", "2.0.0", release_dir("2.0.0").to_str().unwrap()]));
     stdout(&run(&bucket, &["canary", "2.0.0", "--weight", "50"]));
