@@ -33,6 +33,28 @@ enum Command {
     },
     /// Publish static releases and control canaries (see `media-edge release --help`).
     Release(release::ReleaseArgs),
+    /// Simulate canary routing designs behind a CDN, in 10-minute windows: canary share against
+    /// the weight, cache hit ratio, and viewers who flipped versions.
+    Simulate {
+        #[arg(long, default_value_t = 20_000)]
+        viewers: u32,
+        #[arg(long, default_value_t = 5)]
+        windows: u32,
+        /// Canary weight per window, comma-separated; the last repeats (e.g. `20,20,30,30,30`).
+        #[arg(long, default_value = "50", value_delimiter = ',')]
+        weights: Vec<u8>,
+        /// Shared-cache TTL in seconds (the background document used 600).
+        #[arg(long, default_value_t = 600)]
+        ttl: u32,
+        /// Cohort counts to compare for the cohort strategies.
+        #[arg(long, default_value = "10", value_delimiter = ',')]
+        cohorts: Vec<u16>,
+        /// CDN edge locations, each with its own cache.
+        #[arg(long, default_value_t = 40)]
+        edges: u32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Print, as a JSON array, the ffmpeg command line the processor would run to turn GIF into
     /// MP4 (program first). For benchmarks and debugging; honours the VIDEO_* variables.
     #[command(hide = true)]
@@ -50,5 +72,20 @@ async fn main() -> ExitCode {
         Command::Process { files, out } => process::run(&files, &out).await,
         Command::FfmpegArgs { gif, mp4 } => process::print_ffmpeg_args(&gif, &mp4),
         Command::Release(args) => release::run(args).await,
+        Command::Simulate { viewers, windows, weights, ttl, cohorts, edges, seed } => {
+            use edge_router::simulate::{run, table, Scenario, Strategy};
+            let base = Scenario { viewers, windows, weights, ttl_seconds: ttl, edges, seed, ..Scenario::default() };
+            let minutes = base.window_seconds / 60;
+            for strategy in [Strategy::RandomCached, Strategy::RandomUncached] {
+                println!("{}", table(strategy, &run(&base, strategy), minutes));
+            }
+            for n in cohorts {
+                let scenario = Scenario { cohorts: n.max(1), ..base.clone() };
+                for strategy in [Strategy::Ja3Cohort, Strategy::Ja4NetworkCohort] {
+                    println!("N = {n} cohorts: {}", table(strategy, &run(&scenario, strategy), minutes));
+                }
+            }
+            ExitCode::SUCCESS
+        }
     }
 }

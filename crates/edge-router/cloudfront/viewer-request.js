@@ -11,7 +11,7 @@
 // Keep COHORTS equal to the router's COHORT_COUNT (the SAM template sets both).
 var crypto = require('crypto');
 
-var COHORTS = 10;
+var COHORTS = 20;
 var COOKIE = 'me_cohort';
 var HEADER = 'x-media-edge-cohort';
 

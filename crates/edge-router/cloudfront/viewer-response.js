@@ -4,7 +4,7 @@
 // loaded cross-site (a merchant page includes our script), so the cookie is a third-party one:
 // SameSite=None and Secure are required, and Partitioned (CHIPS) keeps it working in browsers that
 // block unpartitioned third-party cookies (the cohort is then stable per embedding site).
-var COHORTS = 10;
+var COHORTS = 20;
 var COOKIE = 'me_cohort';
 var HEADER = 'x-media-edge-cohort';
 var ATTRIBUTES = 'Path=/; Max-Age=31536000; Secure; HttpOnly; SameSite=None; Partitioned';

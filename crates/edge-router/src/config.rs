@@ -6,7 +6,7 @@ use media_edge_shared::env::{self, ConfigError, Vars};
 
 /// Cohorts per viewer population. See the README for the trade-off (weight steps of 100/N %
 /// against N cached copies per object per edge location).
-pub const DEFAULT_COHORTS: u16 = 10;
+pub const DEFAULT_COHORTS: u16 = 20;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouterConfig {

@@ -11,6 +11,7 @@ pub mod config;
 pub mod path;
 pub mod release;
 pub mod router;
+pub mod simulate;
 
 pub use config::RouterConfig;
 pub use router::Router;

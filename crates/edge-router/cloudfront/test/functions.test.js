@@ -25,6 +25,15 @@ function viewerRequest({ headers = {}, cookies = {}, ip = '203.0.113.7' } = {}) 
 
 const vectors = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'testdata', 'cohort-vectors.json'), 'utf8')).vectors;
 
+test('the shipped functions agree on the cohort count with the router default (20)', () => {
+    for (const file of ['viewer-request.js', 'viewer-response.js']) {
+        const source = fs.readFileSync(path.join(__dirname, '..', file), 'utf8');
+        assert.match(source, /var COHORTS = 20;/, file);
+    }
+    const config = fs.readFileSync(path.join(__dirname, '..', '..', 'src', 'config.rs'), 'utf8');
+    assert.match(config, /DEFAULT_COHORTS: u16 = 20;/);
+});
+
 test('derives the same cohorts as the shared vectors (and the Rust router)', () => {
     for (const v of vectors) {
         const handler = load('viewer-request.js', v.count);
@@ -37,7 +46,7 @@ test('derives the same cohorts as the shared vectors (and the Rust router)', () 
 });
 
 test('a valid cookie wins; a bad one is ignored', () => {
-    const handler = load('viewer-request.js');
+    const handler = load('viewer-request.js', 10);
     const derived = handler(viewerRequest()).headers['x-media-edge-cohort'].value;
     assert.equal(handler(viewerRequest({ cookies: { me_cohort: '7' } })).headers['x-media-edge-cohort'].value, '7');
     for (const bad of ['-1', '10', 'abc', '1e1', '007x', '99999999999', '']) {
@@ -47,14 +56,14 @@ test('a valid cookie wins; a bad one is ignored', () => {
 });
 
 test('a client cannot choose its cohort with the header', () => {
-    const handler = load('viewer-request.js');
+    const handler = load('viewer-request.js', 10);
     const derived = handler(viewerRequest()).headers['x-media-edge-cohort'].value;
     const out = handler(viewerRequest({ headers: { 'x-media-edge-cohort': '0' } }));
     assert.equal(out.headers['x-media-edge-cohort'].value, derived);
 });
 
 test('missing viewer signals still give a valid cohort', () => {
-    const handler = load('viewer-request.js');
+    const handler = load('viewer-request.js', 10);
     const event = viewerRequest({ ip: '' });
     delete event.viewer;
     const value = Number(handler(event).headers['x-media-edge-cohort'].value);
@@ -62,7 +71,7 @@ test('missing viewer signals still give a valid cohort', () => {
 });
 
 test('viewers spread evenly over cohorts', () => {
-    const handler = load('viewer-request.js');
+    const handler = load('viewer-request.js', 10);
     const counts = new Array(10).fill(0);
     for (let i = 0; i < 5000; i++) {
         const ip = `10.${(i >> 8) & 255}.${i & 255}.1`;
@@ -72,7 +81,7 @@ test('viewers spread evenly over cohorts', () => {
 });
 
 test('viewer response persists the cohort in a cross-site cookie, once', () => {
-    const handler = load('viewer-response.js');
+    const handler = load('viewer-response.js', 10);
     const event = (cookie, header = '3', originHeader) => ({
         request: { headers: header ? { 'x-media-edge-cohort': { value: header } } : {}, cookies: cookie ? { me_cohort: { value: cookie } } : {} },
         response: { statusCode: 200, headers: originHeader ? { 'x-media-edge-cohort': { value: originHeader } } : {}, cookies: {} },

@@ -1,0 +1,303 @@
+//! A simulation of canary routing behind a CDN, to compare designs on what matters: does the
+//! canary reach the share it should, does the CDN still cache, and do viewers keep one version?
+//!
+//! Strategies: random routing with caching and without (the background document's first two
+//! tables), cohorts from JA3 alone (its design), and ours (JA4 + viewer network, cookie-sticky).
+//! The population is deliberately unfriendly: a few browser builds dominate (shared fingerprints),
+//! Chrome-like builds randomise JA3 per connection, some viewers block cookies, and mobile viewers
+//! change networks. Deterministic for a seed.
+
+use std::collections::HashMap;
+
+use crate::cohort;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// The origin picks a version at random per cache miss; the CDN caches by URL.
+    RandomCached,
+    /// Every request picks at random; nothing is cached.
+    RandomUncached,
+    /// Cohort = hash(JA3) mod N in the cache key; cookie keeps it (the background design).
+    Ja3Cohort,
+    /// Cohort = hash(JA4 + network) mod N in the cache key; cookie keeps it (media-edge).
+    Ja4NetworkCohort,
+}
+
+impl Strategy {
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::RandomCached => "random routing, cached",
+            Strategy::RandomUncached => "random routing, no cache",
+            Strategy::Ja3Cohort => "cohort from JA3 (+cookie)",
+            Strategy::Ja4NetworkCohort => "cohort from JA4+network (+cookie), media-edge",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub viewers: u32,
+    /// Requests per viewer per window, on average.
+    pub requests_per_window: f64,
+    pub windows: u32,
+    pub window_seconds: u32,
+    /// Canary weight per window (percent); the last value repeats.
+    pub weights: Vec<u8>,
+    /// Shared-cache TTL of a response, seconds.
+    pub ttl_seconds: u32,
+    pub cohorts: u16,
+    /// Distinct browser builds (TLS stacks); their popularity is Zipf-distributed.
+    pub browser_builds: u32,
+    /// Share of builds that randomise JA3 per connection (Chrome since 110).
+    pub ja3_randomising_share: f64,
+    pub cookie_share: f64,
+    /// Chance per window that a viewer's network changes.
+    pub network_change_per_window: f64,
+    /// CDN edge locations, each with its own cache; viewers are spread over them unevenly (Zipf).
+    pub edges: u32,
+    pub seed: u64,
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        Scenario {
+            viewers: 20_000,
+            requests_per_window: 3.0,
+            windows: 5,
+            window_seconds: 600,
+            weights: vec![50],
+            ttl_seconds: 600,
+            cohorts: 10,
+            browser_builds: 40,
+            ja3_randomising_share: 0.65,
+            cookie_share: 0.8,
+            network_change_per_window: 0.2,
+            edges: 40,
+            seed: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowReport {
+    pub window: u32,
+    pub target: u8,
+    /// Share of requests served the canary.
+    pub canary_share: f64,
+    pub cache_hit_ratio: f64,
+    /// Share of active viewers who got a different version than on their previous request.
+    pub flipped_viewers: f64,
+    pub requests: u64,
+}
+
+/// splitmix64: small, fast, and good enough for a simulation.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+struct Viewer {
+    build: u32,
+    edge: u32,
+    cookies: bool,
+    network: u32,
+    cookie: Option<u16>,
+    last_canary: Option<bool>,
+}
+
+struct Request {
+    time: u64,
+    viewer: u32,
+}
+
+pub fn run(scenario: &Scenario, strategy: Strategy) -> Vec<WindowReport> {
+    let mut rng = Rng(scenario.seed);
+    // Zipf(1) popularity over browser builds and over edge locations.
+    let zipf = |rng: &mut Rng, n: u32| {
+        let harmonic: f64 = (1..=n).map(|k| 1.0 / f64::from(k)).sum();
+        let mut target = rng.unit() * harmonic;
+        for k in 1..=n {
+            target -= 1.0 / f64::from(k);
+            if target <= 0.0 {
+                return k - 1;
+            }
+        }
+        n - 1
+    };
+    let mut viewers: Vec<Viewer> = (0..scenario.viewers)
+        .map(|_| Viewer {
+            build: zipf(&mut rng, scenario.browser_builds),
+            edge: zipf(&mut rng, scenario.edges.max(1)),
+            cookies: rng.unit() < scenario.cookie_share,
+            network: (rng.next() % 4_000_000) as u32,
+            cookie: None,
+            last_canary: None,
+        })
+        .collect();
+    let randomises_ja3 = |build: u32| f64::from(build % 100) / 100.0 < scenario.ja3_randomising_share;
+
+    let mut cache: HashMap<(u32, u16), (u64, bool)> = HashMap::new(); // (edge, key) → (expires, canary)
+    let mut reports = Vec::new();
+    for window in 0..scenario.windows {
+        let weight = *scenario.weights.get(window as usize).or(scenario.weights.last()).unwrap_or(&0);
+        let start = u64::from(window) * u64::from(scenario.window_seconds);
+        for viewer in viewers.iter_mut() {
+            if rng.unit() < scenario.network_change_per_window {
+                viewer.network = (rng.next() % 4_000_000) as u32;
+                viewer.edge = zipf(&mut rng, scenario.edges.max(1));
+            }
+        }
+        let expected = (f64::from(scenario.viewers) * scenario.requests_per_window) as u64;
+        let mut requests: Vec<Request> = (0..expected)
+            .map(|_| Request {
+                time: start + rng.next() % u64::from(scenario.window_seconds),
+                viewer: (rng.next() % u64::from(scenario.viewers)) as u32,
+            })
+            .collect();
+        requests.sort_by_key(|r| r.time);
+
+        let (mut canary_served, mut hits) = (0u64, 0u64);
+        let mut flipped: HashMap<u32, bool> = HashMap::new();
+        for request in &requests {
+            let viewer = &mut viewers[request.viewer as usize];
+            let ja4 = format!("t13d1516h2_build{:04}", viewer.build);
+            let ja3 = if randomises_ja3(viewer.build) {
+                format!("ja3-conn-{:016x}", rng.next())
+            } else {
+                format!("ja3-build{:04}", viewer.build)
+            };
+            let ip = format!("{}.{}.{}.7", viewer.network >> 16, (viewer.network >> 8) & 255, viewer.network & 255);
+            let n = scenario.cohorts;
+            let (key, cohort) = match strategy {
+                Strategy::RandomCached => (Some(0u16), None),
+                Strategy::RandomUncached => (None, None),
+                Strategy::Ja3Cohort => {
+                    let c = viewer.cookie.unwrap_or_else(|| cohort::derive(None, Some(&ja3), None, n));
+                    (Some(c), Some(c))
+                }
+                Strategy::Ja4NetworkCohort => {
+                    let c = viewer.cookie.unwrap_or_else(|| cohort::derive(Some(&ja4), Some(&ja3), Some(&ip), n));
+                    (Some(c), Some(c))
+                }
+            };
+            let origin_choice = |rng: &mut Rng| match cohort {
+                Some(c) => cohort::in_canary(c, weight, n),
+                None => rng.unit() * 100.0 < f64::from(weight),
+            };
+            let canary = match key {
+                None => origin_choice(&mut rng),
+                Some(key) => match cache.get(&(viewer.edge, key)) {
+                    Some(&(expires, canary)) if expires > request.time => {
+                        hits += 1;
+                        canary
+                    }
+                    _ => {
+                        let canary = origin_choice(&mut rng);
+                        cache.insert((viewer.edge, key), (request.time + u64::from(scenario.ttl_seconds), canary));
+                        canary
+                    }
+                },
+            };
+            if let (Some(c), true) = (cohort, viewer.cookies) {
+                viewer.cookie = Some(c);
+            }
+            let flip = viewer.last_canary.is_some_and(|last| last != canary);
+            *flipped.entry(request.viewer).or_insert(false) |= flip;
+            viewer.last_canary = Some(canary);
+            canary_served += u64::from(canary);
+        }
+        let total = requests.len().max(1) as f64;
+        let active = flipped.len().max(1) as f64;
+        reports.push(WindowReport {
+            window,
+            target: weight,
+            canary_share: canary_served as f64 / total,
+            cache_hit_ratio: hits as f64 / total,
+            flipped_viewers: flipped.values().filter(|&&f| f).count() as f64 / active,
+            requests: requests.len() as u64,
+        });
+    }
+    reports
+}
+
+/// A text table for one strategy.
+pub fn table(strategy: Strategy, reports: &[WindowReport], window_minutes: u32) -> String {
+    let mut out = format!("{}\n  window    target  canary  cache hit  viewers flipped\n", strategy.name());
+    for r in reports {
+        out.push_str(&format!(
+            "  {:>3}–{:<3}m {:>5}%  {:>5.1}%  {:>8.1}%  {:>14.1}%\n",
+            r.window * window_minutes,
+            (r.window + 1) * window_minutes,
+            r.target,
+            100.0 * r.canary_share,
+            100.0 * r.cache_hit_ratio,
+            100.0 * r.flipped_viewers
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small() -> Scenario {
+        Scenario { viewers: 4000, ..Scenario::default() }
+    }
+
+    #[test]
+    fn random_with_cache_serves_everyone_at_an_edge_the_same_version() {
+        let one_edge = Scenario { edges: 1, ..small() };
+        for r in run(&one_edge, Strategy::RandomCached) {
+            assert!(r.canary_share < 0.02 || r.canary_share > 0.98, "{r:?}");
+            assert!(r.cache_hit_ratio > 0.99);
+        }
+    }
+
+    #[test]
+    fn random_without_cache_hits_the_weight_but_caches_nothing_and_flips_viewers() {
+        for r in run(&small(), Strategy::RandomUncached) {
+            assert!((r.canary_share - 0.5).abs() < 0.03, "{r:?}");
+            assert_eq!(r.cache_hit_ratio, 0.0);
+            assert!(r.flipped_viewers > 0.3, "{r:?}");
+        }
+    }
+
+    #[test]
+    fn our_cohorts_keep_the_share_the_cache_and_the_viewers() {
+        let ours = run(&small(), Strategy::Ja4NetworkCohort);
+        let ja3 = run(&small(), Strategy::Ja3Cohort);
+        for (o, j) in ours.iter().zip(&ja3) {
+            assert!((o.canary_share - 0.5).abs() < 0.1, "{o:?}");
+            assert!(o.cache_hit_ratio > 0.9, "{o:?}");
+            assert!(o.flipped_viewers < j.flipped_viewers, "ours {o:?} vs JA3 {j:?}");
+        }
+        assert!(ours.iter().skip(1).all(|o| o.flipped_viewers < 0.05), "{ours:?}");
+    }
+
+    #[test]
+    fn more_cohorts_cost_cache_hits() {
+        let hit = |n: u16| {
+            let scenario = Scenario { cohorts: n, ttl_seconds: 60, ..small() };
+            let reports = run(&scenario, Strategy::Ja4NetworkCohort);
+            reports.iter().map(|r| r.cache_hit_ratio).sum::<f64>() / reports.len() as f64
+        };
+        assert!(hit(10) > hit(100), "{} vs {}", hit(10), hit(100));
+    }
+
+    #[test]
+    fn deterministic_for_a_seed() {
+        assert_eq!(run(&small(), Strategy::Ja3Cohort), run(&small(), Strategy::Ja3Cohort));
+    }
+}
