@@ -31,6 +31,13 @@ pub async fn handle_batch(event: SqsEvent, processor: &Processor, deadline: Opti
     let mut response = SqsBatchResponse::default();
     for message in event.records {
         let message_id = message.message_id.clone().unwrap_or_default();
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            // Out of time: hand the rest back untouched rather than let the invocation time out,
+            // which would return the whole batch, finished messages included.
+            warn!(message_id, "invocation deadline reached; message returned for retry");
+            push_failure(&mut response, message_id);
+            continue;
+        }
         let task_processor = processor.clone();
         let outcome = tokio::spawn(async move { handle_message(&task_processor, message, deadline).await }).await;
         let disposition = outcome.unwrap_or_else(|join_error| {
@@ -38,16 +45,20 @@ pub async fn handle_batch(event: SqsEvent, processor: &Processor, deadline: Opti
             Disposition::Retry
         });
         if disposition == Disposition::Retry {
-            if message_id.is_empty() {
-                error!("a message to retry has no messageId; SQS will redeliver it after the visibility timeout");
-                continue;
-            }
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = message_id;
-            response.batch_item_failures.push(failure);
+            push_failure(&mut response, message_id);
         }
     }
     response
+}
+
+fn push_failure(response: &mut SqsBatchResponse, message_id: String) {
+    if message_id.is_empty() {
+        error!("a message to retry has no messageId; SQS will redeliver it after the visibility timeout");
+        return;
+    }
+    let mut failure = BatchItemFailure::default();
+    failure.item_identifier = message_id;
+    response.batch_item_failures.push(failure);
 }
 
 async fn handle_message(processor: &Processor, message: SqsMessage, deadline: Option<Instant>) -> Disposition {

@@ -105,3 +105,22 @@ async fn a_status_that_cannot_be_published_is_retried() {
     assert_eq!(response.batch_item_failures.len(), 1, "the report is not lost: the message comes back");
     assert!(publish.num_calls() >= 1);
 }
+
+#[tokio::test]
+async fn messages_left_when_time_runs_out_are_returned_untouched() {
+    // No S3 or SNS call may happen: the rules would be called, and they are not.
+    let head = mock!(aws_sdk_s3::Client::head_object).then_http_response(|| s3_error(500, "InternalError"));
+    let s3 = mock_client!(aws_sdk_s3, [&head]);
+    let publish = mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().build());
+    let sns = mock_client!(aws_sdk_sns, [&publish]);
+    let processor = Processor::new(s3, StatusPublisher::new(sns, "arn:status"), config());
+
+    let mut batch = one_upload();
+    let mut second = batch.records[0].clone();
+    second.message_id = Some("m-2".into());
+    batch.records.push(second);
+    let response = handle_batch(batch, &processor, Some(std::time::Instant::now())).await;
+    let retried: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+    assert_eq!(retried, ["m-1", "m-2"]);
+    assert_eq!(head.num_calls() + publish.num_calls(), 0, "nothing was attempted");
+}
