@@ -12,7 +12,7 @@ HOST_ARCH := $(shell uname -m | sed 's/aarch64/arm64/')
 FFMPEG := .local/ffmpeg/$(HOST_ARCH)/bin/ffmpeg
 export FFMPEG_PATH := $(abspath $(FFMPEG))
 
-.PHONY: help demo test lint fmt venv lock clean ffmpeg layer layer-check bench bench-deps
+.PHONY: help demo test lint fmt venv lock clean ffmpeg layer layer-check bench bench-deps template validate deploy-tools build deploy
 
 help:
 	@echo "make demo   run the whole pipeline locally against an AWS emulator"
@@ -20,6 +20,7 @@ help:
 	@echo "make lint   clippy and rustfmt check"
 	@echo "make bench  benchmarks (GIF → MP4 size, quality, time, memory)"
 	@echo "make layer  ffmpeg Lambda layer zips for arm64 and x86_64"
+	@echo "make validate / make build / make deploy   the SAM template; arm64 zips; sam build + deploy"
 
 ## Python tools (moto, cfn-lint) in a project venv, pinned by requirements-dev.txt.
 venv: $(VENV)/.installed
@@ -36,6 +37,37 @@ $(FFMPEG): scripts/fetch-ffmpeg.sh | venv
 ## The ffmpeg Lambda layer, both architectures: target/layers/ffmpeg-{arm64,x86_64}.zip
 layer: venv
 	scripts/build-ffmpeg-layer.sh
+
+## Building and deploying (needs AWS credentials for deploy). Tools in their own venv.
+DEPLOY_VENV := .venv-deploy
+DEPLOY_PATH := $(abspath $(DEPLOY_VENV))/bin:$(PATH)
+
+deploy-tools: $(DEPLOY_VENV)/.installed
+$(DEPLOY_VENV)/.installed: requirements-deploy.txt
+	python3 -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(DEPLOY_VENV)/bin/uv pip install --quiet --python $(DEPLOY_VENV)/bin/python -r requirements-deploy.txt
+	touch $@
+
+# Release builds for arm64 (cargo-lambda cross-compiles with zig), zipped: target/lambda/<fn>/bootstrap.zip
+build: deploy-tools
+	PATH=$(DEPLOY_PATH) cargo lambda build --release --arm64 --output-format zip \
+	  --bin image-processor --bin notifier --bin edge-router
+
+# sam build (BuildMethod rust-cargolambda) and deploy; guided the first time (writes infra/samconfig.toml).
+deploy: deploy-tools layer template
+	cd infra && PATH=$(DEPLOY_PATH) sam build --template template.yaml --beta-features
+	cd infra && if [ -f samconfig.toml ]; then PATH=$(DEPLOY_PATH) sam deploy; \
+	  else PATH=$(DEPLOY_PATH) sam deploy --guided --capabilities CAPABILITY_IAM; fi
+
+## The SAM template: rendered from infra/template.in.yaml (inlines the CloudFront Functions).
+template: venv
+	$(VENV)/bin/python scripts/render-template.py
+
+validate: venv
+	$(VENV)/bin/python scripts/render-template.py --check
+	$(VENV)/bin/cfn-lint infra/template.yaml
+	$(VENV)/bin/python scripts/check-template-wiring.py
 
 layer-check: layer
 	scripts/check-layer.sh
@@ -55,7 +87,7 @@ lock:
 	$(VENV)/bin/uv pip compile --quiet --python $(VENV)/bin/python --python-version 3.11 requirements-dev.in -o requirements-dev.txt
 
 ## Rust: unit tests need nothing; integration tests talk to the emulator over HTTP.
-test: venv ffmpeg lint layer-check
+test: venv ffmpeg lint validate layer-check
 	scripts/test-summary.sh scripts/run-tests.sh
 
 demo: venv ffmpeg
@@ -70,4 +102,4 @@ fmt:
 	$(CARGO) fmt --all
 
 clean:
-	rm -rf $(VENV) .local target
+	rm -rf $(VENV) $(DEPLOY_VENV) .local target

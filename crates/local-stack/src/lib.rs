@@ -28,7 +28,7 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 /// Settings shared with the template (checked against it by the infra tests).
 pub const INPUT_PREFIX: &str = "uploads/";
 pub const MAX_RECEIVE_COUNT: u32 = 5;
-pub const JOBS_VISIBILITY_TIMEOUT_SECONDS: u32 = 900;
+pub const JOBS_VISIBILITY_TIMEOUT_SECONDS: u32 = 5400;
 
 #[derive(Clone, Debug)]
 pub struct LocalClients {
