@@ -27,7 +27,8 @@ pub struct Router {
 #[derive(Clone, Debug)]
 struct Cached {
     fetched: Instant,
-    config: ChannelConfig,
+    /// Shared, not cloned, by every request within the TTL.
+    config: Arc<ChannelConfig>,
 }
 
 impl Router {
@@ -154,7 +155,7 @@ impl Router {
 
     /// The channel config, re-read after the TTL. When it cannot be read or parsed, the last good
     /// one keeps serving (and the failure is logged); with none, there is nothing to serve.
-    async fn channel(&self, name: &str) -> Option<ChannelConfig> {
+    async fn channel(&self, name: &str) -> Option<Arc<ChannelConfig>> {
         let cached = self.channels.lock().ok().and_then(|c| c.get(name).cloned());
         if let Some(cached) = &cached {
             if cached.fetched.elapsed() < self.config.config_ttl {
@@ -163,6 +164,7 @@ impl Router {
         }
         match self.load_channel(name).await {
             Ok(config) => {
+                let config = Arc::new(config);
                 if let Ok(mut channels) = self.channels.lock() {
                     channels.insert(name.to_string(), Cached { fetched: Instant::now(), config: config.clone() });
                 }
@@ -190,10 +192,12 @@ impl Router {
             .await
             .map_err(|e| describe_sdk_error(&e))?;
         let bytes = object.body.collect().await.map_err(|e| e.to_string())?.into_bytes();
-        let (config, problem) = ChannelConfig::parse(&bytes)?;
+        let (mut config, problem) = ChannelConfig::parse(&bytes)?;
         if let Some(problem) = problem {
             warn!(channel = name, problem, "serving stable only");
         }
+        // Routing never reads the history; don't keep it in memory.
+        config.history = Vec::new();
         Ok(config)
     }
 }

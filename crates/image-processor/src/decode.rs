@@ -27,6 +27,22 @@ pub struct Limits {
     pub max_still_bytes: u64,
 }
 
+impl Limits {
+    /// Largest still image held in memory: the still limit, never above the input limit.
+    pub fn still_byte_limit(&self) -> u64 {
+        self.max_still_bytes.min(self.max_input_bytes)
+    }
+
+    /// Refuses a still image of `size` bytes before it is read or decoded.
+    pub fn check_still_bytes(&self, size: u64) -> Result<(), ImageError> {
+        let limit = self.still_byte_limit();
+        if size > limit {
+            return Err(ImageError::TooLarge(format!("{size} bytes exceeds the {limit} byte limit for images")));
+        }
+        Ok(())
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
@@ -142,13 +158,7 @@ pub struct Decoded {
 /// Decodes `bytes` under `limits`. The pixel check uses the header's dimensions, so a decompression
 /// bomb is refused before its pixels are allocated.
 pub fn decode(bytes: &[u8], name: &str, limits: &Limits) -> Result<Decoded, ImageError> {
-    let byte_limit = limits.max_input_bytes.min(limits.max_still_bytes);
-    if bytes.len() as u64 > byte_limit {
-        return Err(ImageError::TooLarge(format!(
-            "{} bytes exceeds the {byte_limit} byte limit for images",
-            bytes.len()
-        )));
-    }
+    limits.check_still_bytes(bytes.len() as u64)?;
     let format = sniff(bytes, name)?;
 
     let mut frames = 1;

@@ -86,12 +86,7 @@ pub async fn render_original(
     }
 
     let size = std::fs::metadata(&source).map(|m| m.len()).unwrap_or(0);
-    let still_limit = settings.limits.max_still_bytes.min(settings.limits.max_input_bytes);
-    if size > still_limit {
-        return Err(Failure::permanent(format!(
-            "over limits: {size} bytes exceeds the {still_limit} byte limit for images"
-        )));
-    }
+    settings.limits.check_still_bytes(size).map_err(permanent)?;
     let rendered = blocking({
         let (name, settings) = (name.to_string(), settings.clone());
         move || {

@@ -97,7 +97,7 @@ pub async fn process_object(
     let (manifest, outputs) =
         plan_outputs(rendered, &config.layout, &event.key, source.clone(), &version, input_bytes)?;
     for output in outputs {
-        put_object(processor, &output).await?;
+        put_object(processor, output).await?;
     }
 
     let mut status = StatusEvent::new(PIPELINE_NAME, Outcome::Processed, source);
@@ -250,31 +250,29 @@ async fn download(processor: &Processor, event: &ObjectEvent, head: &Head, targe
     Ok(written)
 }
 
-async fn put_object(processor: &Processor, output: &StoredOutput) -> Result<(), Failure> {
-    let bucket = &processor.config.variants_bucket;
-    let body = match &output.body {
-        OutputBody::Bytes(bytes) => ByteStream::from(bytes.clone()),
+/// Takes the output by value: image bytes move into the request instead of being copied.
+async fn put_object(processor: &Processor, output: StoredOutput) -> Result<(), Failure> {
+    let StoredOutput { key, body, content_type, cache_control } = output;
+    let body = match body {
+        OutputBody::Bytes(bytes) => ByteStream::from(bytes),
         OutputBody::File(path) => {
-            let size = tokio::fs::metadata(path)
-                .await
-                .map_err(|e| Failure::transient(format!("reading output {}: {e}", path.display())))?
-                .len();
+            let unreadable =
+                |e: &dyn std::fmt::Display| Failure::transient(format!("reading output {}: {e}", path.display()));
+            let size = tokio::fs::metadata(&path).await.map_err(|e| unreadable(&e))?.len();
             if size > MULTIPART_THRESHOLD {
-                return put_multipart(processor, output, path).await;
+                return put_multipart(processor, &key, content_type, cache_control, &path).await;
             }
-            ByteStream::from_path(path)
-                .await
-                .map_err(|e| Failure::transient(format!("reading output {}: {e}", path.display())))?
+            ByteStream::from_path(&path).await.map_err(|e| unreadable(&e))?
         }
     };
     processor
         .s3
         .put_object()
-        .bucket(bucket)
-        .key(&output.key)
+        .bucket(&processor.config.variants_bucket)
+        .key(key)
         .body(body)
-        .content_type(output.content_type)
-        .cache_control(output.cache_control)
+        .content_type(content_type)
+        .cache_control(cache_control)
         .send()
         .await
         .map_err(|e| classify_sdk_error("store output", &e))?;
@@ -283,15 +281,21 @@ async fn put_object(processor: &Processor, output: &StoredOutput) -> Result<(), 
 
 /// Uploads a large file in parts, reading one part at a time; aborts the upload on failure so no
 /// orphaned parts accrue storage.
-async fn put_multipart(processor: &Processor, output: &StoredOutput, path: &Path) -> Result<(), Failure> {
+async fn put_multipart(
+    processor: &Processor,
+    key: &str,
+    content_type: &str,
+    cache_control: &str,
+    path: &Path,
+) -> Result<(), Failure> {
     let s3 = &processor.s3;
     let bucket = &processor.config.variants_bucket;
     let created = s3
         .create_multipart_upload()
         .bucket(bucket)
-        .key(&output.key)
-        .content_type(output.content_type)
-        .cache_control(output.cache_control)
+        .key(key)
+        .content_type(content_type)
+        .cache_control(cache_control)
         .send()
         .await
         .map_err(|e| classify_sdk_error("start multipart upload", &e))?;
@@ -313,7 +317,7 @@ async fn put_multipart(processor: &Processor, output: &StoredOutput, path: &Path
             let uploaded = s3
                 .upload_part()
                 .bucket(bucket)
-                .key(&output.key)
+                .key(key)
                 .upload_id(&upload_id)
                 .part_number(part_number)
                 .body(ByteStream::from(buffer))
@@ -324,7 +328,7 @@ async fn put_multipart(processor: &Processor, output: &StoredOutput, path: &Path
         }
         s3.complete_multipart_upload()
             .bucket(bucket)
-            .key(&output.key)
+            .key(key)
             .upload_id(&upload_id)
             .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
             .send()
@@ -334,7 +338,7 @@ async fn put_multipart(processor: &Processor, output: &StoredOutput, path: &Path
     }
     .await;
     if result.is_err() {
-        let _ = s3.abort_multipart_upload().bucket(bucket).key(&output.key).upload_id(&upload_id).send().await;
+        let _ = s3.abort_multipart_upload().bucket(bucket).key(key).upload_id(&upload_id).send().await;
     }
     result
 }

@@ -204,24 +204,33 @@ fn render_variants(
     let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
     let mut outputs: Vec<Option<RenderedVariant>> = vec![None; specs.len()];
     let mut previous: Option<Image<'static>> = None;
+    // The last encoded size and bytes: variants of the same size (a small original) share them.
+    let mut last_encoded: Option<(u32, u32, OutputFormat, Vec<u8>)> = None;
 
     for index in order {
         let spec = &specs[index];
         let width = spec.max_width.clamp(1, src_w);
         let height = scaled_height(src_w, src_h, width);
-        let from = previous.as_ref().unwrap_or(&source.image);
-        let resized = if (from.width(), from.height()) == (width, height) {
-            from.copy()
-        } else {
-            let mut dst = Image::new(width, height, source.layout.pixel_type());
-            resizer
-                .resize(from, &mut dst, &options)
-                .map_err(|e| ImageError::Encode(format!("resize to {width}×{height}: {e}")))?;
-            dst
+        let (format, bytes) = match &last_encoded {
+            Some((w, h, format, bytes)) if (*w, *h) == (width, height) => (*format, bytes.clone()),
+            _ => {
+                let from = previous.as_ref().unwrap_or(&source.image);
+                let encoded = if (from.width(), from.height()) == (width, height) {
+                    encode(from, source.layout, icc_profile, jpeg_quality)?
+                } else {
+                    let mut dst = Image::new(width, height, source.layout.pixel_type());
+                    resizer
+                        .resize(from, &mut dst, &options)
+                        .map_err(|e| ImageError::Encode(format!("resize to {width}×{height}: {e}")))?;
+                    let encoded = encode(&dst, source.layout, icc_profile, jpeg_quality)?;
+                    previous = Some(dst);
+                    encoded
+                };
+                last_encoded = Some((width, height, encoded.0, encoded.1.clone()));
+                encoded
+            }
         };
-        let (format, bytes) = encode(&resized, source.layout, icc_profile, jpeg_quality)?;
         outputs[index] = Some(RenderedVariant { name: spec.name.clone(), width, height, format, bytes });
-        previous = Some(resized);
     }
     Ok(outputs.into_iter().flatten().collect())
 }

@@ -12,8 +12,6 @@ use std::time::{Duration, Instant};
 
 use tokio::io::AsyncReadExt;
 
-use crate::error::ImageError;
-
 /// How MP4s are encoded. Everything but the binary's path and the time limit changes output bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VideoSettings {
@@ -234,12 +232,6 @@ impl From<VideoError> for media_edge_shared::Failure {
                 Failure::transient(e.to_string())
             }
         }
-    }
-}
-
-impl From<VideoError> for ImageError {
-    fn from(e: VideoError) -> Self {
-        ImageError::Encode(e.to_string())
     }
 }
 

@@ -95,6 +95,7 @@ fn png_kinds_decode_and_transparency_decides_the_format() {
     // 640 wide: thumbnail and mobile only differ when the original is wider.
     assert_eq!(sizes(&alpha)[1], ("mobile".into(), 640, 480));
     assert_eq!(sizes(&alpha)[3], ("pc".into(), 640, 480));
+    assert_eq!(alpha.variants[1].bytes, alpha.variants[3].bytes, "same size, encoded once");
 }
 
 #[test]

@@ -182,13 +182,7 @@ async fn create_queue(
         request = request.attributes(key.clone(), *value);
     }
     let url = request.send().await?.queue_url().unwrap_or_default().to_string();
-    let attrs =
-        clients.sqs.get_queue_attributes().queue_url(&url).attribute_names(QueueAttributeName::QueueArn).send().await?;
-    let arn = attrs
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
-        .cloned()
-        .ok_or_else(|| format!("queue {name} has no ARN"))?;
+    let arn = queue_arn(&clients.sqs, &url).await?;
     Ok((url, arn))
 }
 

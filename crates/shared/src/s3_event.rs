@@ -60,11 +60,13 @@ pub enum EnvelopeError {
 /// Parses an SQS message body in any of the accepted shapes.
 pub fn parse_sqs_body(body: &str) -> Result<Notification, EnvelopeError> {
     let value: serde_json::Value = serde_json::from_str(body).map_err(|e| EnvelopeError::NotJson(e.to_string()))?;
-    let value = unwrap_sns(value)?;
+    let value = sns_payload(value)?;
     parse_s3_notification(value)
 }
 
-fn unwrap_sns(value: serde_json::Value) -> Result<serde_json::Value, EnvelopeError> {
+/// The message an SNS envelope carries (RawMessageDelivery off), or `value` itself if it is not
+/// an envelope (RawMessageDelivery on, or not from SNS at all).
+pub fn sns_payload(value: serde_json::Value) -> Result<serde_json::Value, EnvelopeError> {
     let Some(kind) = value.get("Type").and_then(|t| t.as_str()) else {
         return Ok(value);
     };
@@ -78,7 +80,8 @@ fn unwrap_sns(value: serde_json::Value) -> Result<serde_json::Value, EnvelopeErr
     serde_json::from_str(message).map_err(|e| EnvelopeError::NotJson(format!("SNS Message: {e}")))
 }
 
-fn parse_s3_notification(value: serde_json::Value) -> Result<Notification, EnvelopeError> {
+/// Reads an S3 event notification (`Records`, or S3's `s3:TestEvent`) from parsed JSON.
+pub fn parse_s3_notification(value: serde_json::Value) -> Result<Notification, EnvelopeError> {
     if let Some(event) = value.get("Event").and_then(|e| e.as_str()) {
         return if event == "s3:TestEvent" {
             Ok(Notification::Test)

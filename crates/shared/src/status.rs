@@ -109,7 +109,12 @@ impl StatusEvent {
 
     /// Parses and checks the schema name and version.
     pub fn from_json(json: &str) -> Result<Self, String> {
-        let event: StatusEvent = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        Self::from_value(serde_json::from_str(json).map_err(|e| e.to_string())?)
+    }
+
+    /// As [`from_json`](Self::from_json), from already parsed JSON.
+    pub fn from_value(value: serde_json::Value) -> Result<Self, String> {
+        let event: StatusEvent = serde_json::from_value(value).map_err(|e| e.to_string())?;
         if event.schema != STATUS_SCHEMA || event.version != STATUS_SCHEMA_VERSION {
             return Err(format!(
                 "unsupported status event {}/v{} (expected {STATUS_SCHEMA}/v{STATUS_SCHEMA_VERSION})",
