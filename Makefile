@@ -12,13 +12,13 @@ HOST_ARCH := $(shell uname -m | sed 's/aarch64/arm64/')
 FFMPEG := .local/ffmpeg/$(HOST_ARCH)/bin/ffmpeg
 export FFMPEG_PATH := $(abspath $(FFMPEG))
 
-.PHONY: help demo test lint fmt venv lock clean ffmpeg layer layer-check bench bench-deps template validate deploy-tools build deploy
+.PHONY: help demo test lint fmt venv lock clean ffmpeg layer layer-check bench bench-deps sample-logs template validate deploy-tools build deploy
 
 help:
 	@echo "make demo   run the whole pipeline locally against an AWS emulator"
 	@echo "make test   run every test (unit, emulator integration, template checks)"
 	@echo "make lint   clippy and rustfmt check"
-	@echo "make bench  benchmarks (GIF → MP4 size, quality, time, memory)"
+	@echo "make bench  benchmarks (GIF → MP4 size, quality, time, memory; CDN log report throughput)"
 	@echo "make layer  ffmpeg Lambda layer zips for arm64 and x86_64"
 	@echo "make validate / make build / make deploy   the SAM template; arm64 zips; sam build + deploy"
 
@@ -82,6 +82,12 @@ bench-deps:
 bench: venv ffmpeg bench-deps
 	$(CARGO) build --release --locked --bin media-edge
 	$(VENV)/bin/python bench/gif_to_mp4.py --ffmpeg $(FFMPEG_PATH) --equal-ssim
+	$(VENV)/bin/python bench/cdn_logs.py
+
+## The sample CloudFront logs in samples/cdn-logs (deterministic; tests compare against goldens).
+sample-logs:
+	rm -rf samples/cdn-logs
+	python3 scripts/make-sample-logs.py samples/cdn-logs --plain-hours 12 --malformed-hour 12
 
 lock:
 	$(VENV)/bin/uv pip compile --quiet --python $(VENV)/bin/python --python-version 3.11 requirements-dev.in -o requirements-dev.txt
@@ -93,6 +99,9 @@ test: venv ffmpeg lint validate layer-check
 demo: venv ffmpeg
 	$(CARGO) build --locked --bin local-demo
 	scripts/with-emulator.sh $(CARGO) run --quiet --locked --bin local-demo -- samples
+	@printf '\n  CDN log report over a day of sample CloudFront logs (media-edge logs samples/cdn-logs --top 5):\n\n'
+	@$(CARGO) run --quiet --locked --bin media-edge -- logs samples/cdn-logs --top 5 --chart target/demo-traffic.svg
+	@printf '\n  hourly chart: target/demo-traffic.svg\n'
 
 lint:
 	$(CARGO) fmt --all --check

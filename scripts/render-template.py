@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Renders infra/template.yaml from infra/template.in.yaml, inlining the CloudFront Functions
-(CloudFormation takes their code only inline). The cohort count becomes ${CohortCount}, the
+(CloudFormation takes their code only inline) and the CDN log definitions the Athena named
+queries share with `media-edge logs` (infra/log-definitions.json). The cohort count becomes ${CohortCount}, the
 template parameter shared with the router. `--check` fails if template.yaml is out of date."""
+import json
 import pathlib
 import re
 import sys
@@ -18,7 +20,29 @@ def inline(name):
     return "\n".join(("        " + line).rstrip() for line in code.splitlines())
 
 
+def sql_list(values):
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+def log_definitions():
+    """SQL for the definitions `media-edge logs` reads from infra/log-definitions.json."""
+    d = json.loads((root / "infra/log-definitions.json").read_text())
+    hit, cacheable = sql_list(d["hit_result_types"]), sql_list(d["hit_result_types"] + d["miss_result_types"])
+    return {
+        "__HIT_RATIO__": f"CAST(SUM(CASE WHEN x_edge_result_type IN ({hit}) THEN 1 ELSE 0 END) AS double)"
+        f" / NULLIF(SUM(CASE WHEN x_edge_result_type IN ({cacheable}) THEN 1 ELSE 0 END), 0)",
+        "__CONTENT_TYPE__": "lower(trim(split_part(sc_content_type, ';', 1)))",
+        "__GIF__": sql_list([d["gif_content_type"]]),
+        "__IMAGE_PREFIX__": sql_list([d["image_content_type_prefix"] + "%"]),
+        "__MOBILE_TOKEN__": sql_list([d["mobile_user_agent_token"]]),
+        "__SMALL_VARIANTS__": sql_list(d["small_variant_names"]),
+        "__MIN_REQUESTS__": str(int(d["worst_hit_ratio_min_requests"])),
+    }
+
+
 rendered = source.replace("__VIEWER_REQUEST_JS__", inline("viewer-request.js"))
+for placeholder, sql in log_definitions().items():
+    rendered = rendered.replace(placeholder, sql)
 rendered = rendered.replace("__VIEWER_RESPONSE_JS__", inline("viewer-response.js"))
 rendered = rendered.replace(
     "# Rendered into template.yaml by scripts/render-template.py (it inlines the CloudFront Functions\n"

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod logs;
 mod process;
 mod release;
 
@@ -31,6 +32,12 @@ enum Command {
         #[arg(long, short)]
         out: PathBuf,
     },
+    /// Report on CloudFront access logs: top objects by bytes and requests, traffic by hour,
+    /// cache hit ratios, bytes by content type and status, and optimisation candidates.
+    ///
+    /// Reads standard (W3C, tab-separated) logs, plain or gzipped, from files, directories or
+    /// `s3://bucket/prefix`. Malformed lines are counted and reported, never fatal.
+    Logs(logs::LogsArgs),
     /// Publish static releases and control canaries (see `media-edge release --help`).
     Release(release::ReleaseArgs),
     /// Simulate canary routing designs behind a CDN, in 10-minute windows: canary share against
@@ -72,6 +79,7 @@ async fn main() -> ExitCode {
         Command::Process { files, out } => process::run(&files, &out).await,
         Command::FfmpegArgs { gif, mp4 } => process::print_ffmpeg_args(&gif, &mp4),
         Command::Release(args) => release::run(args).await,
+        Command::Logs(args) => logs::run(args).await,
         Command::Simulate { viewers, windows, weights, ttl, cohorts, edges, seed } => {
             use edge_router::simulate::{run, table, Scenario, Strategy};
             let base = Scenario { viewers, windows, weights, ttl_seconds: ttl, edges, seed, ..Scenario::default() };

@@ -3,6 +3,7 @@
 //! each threaded per pipeline and hour, so a promotion spike is a few threads, not a flood.
 
 use media_edge_shared::status::Outcome;
+use media_edge_shared::units::human_bytes;
 
 use crate::chatbot::{CustomNotification, Metadata, MAX_DESCRIPTION};
 use crate::escape::{inert_code, inert_text};
@@ -42,7 +43,11 @@ pub fn build(notices: &[Notice], settings: &DigestSettings, hour: &str) -> Vec<C
         }
         if bytes_in > 0 {
             let saved = 100.0 * (1.0 - bytes_out as f64 / bytes_in as f64);
-            lines.push(format!("{} in → {} of variants out ({saved:.1}% smaller)", human(bytes_in), human(bytes_out)));
+            lines.push(format!(
+                "{} in → {} of variants out ({saved:.1}% smaller)",
+                human_bytes(bytes_in),
+                human_bytes(bytes_out)
+            ));
         }
         lines.push(format!("{} and {} stored", plural(images, "image"), plural(videos, "video")));
         let summary = format!("{} processed", plural(processed.len(), "original"));
@@ -151,15 +156,6 @@ fn plural(n: usize, noun: &str) -> String {
 
 fn thread_id(raw: &str) -> String {
     raw.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.:".contains(c) { c } else { '-' }).take(128).collect()
-}
-
-fn human(bytes: u64) -> String {
-    match bytes {
-        b if b >= 1 << 30 => format!("{:.1} GB", b as f64 / (1u64 << 30) as f64),
-        b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / (1u64 << 20) as f64),
-        b if b >= 1 << 10 => format!("{:.1} KB", b as f64 / 1024.0),
-        b => format!("{b} B"),
-    }
 }
 
 #[cfg(test)]

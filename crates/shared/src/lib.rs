@@ -5,11 +5,13 @@
 //! - [`status`]: the versioned status event the processor publishes and the notifier reads.
 //! - [`env`]: typed configuration from environment variables.
 //! - [`failure`]: permanent vs transient, decided once per error.
+//! - [`units`]: byte sizes and counts as people read them.
 
 pub mod aws;
 pub mod env;
 pub mod failure;
 pub mod s3_event;
 pub mod status;
+pub mod units;
 
 pub use failure::{Failure, FailureClass};

@@ -13,6 +13,7 @@ use image_processor::keys::OutputLayout;
 use image_processor::{handle_batch, Processor};
 use media_edge_local::{drain, poll_queue, provision, sns_message, LocalClients, WiringNames, INPUT_PREFIX};
 use media_edge_shared::status::{Outcome, StatusEvent, StatusPublisher};
+use media_edge_shared::units::human_bytes;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -254,12 +255,4 @@ fn print_summary(statuses: &[StatusEvent], variants_bucket: &str) {
         human_bytes(total_in),
         human_bytes(total_out)
     );
-}
-
-fn human_bytes(bytes: u64) -> String {
-    match bytes {
-        b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / (1u64 << 20) as f64),
-        b if b >= 1 << 10 => format!("{:.1} KB", b as f64 / 1024.0),
-        b => format!("{b} B"),
-    }
 }

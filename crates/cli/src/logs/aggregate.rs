@@ -1,0 +1,360 @@
+//! Running totals over any number of log lines. Memory grows with distinct objects, hours and
+//! content types, never with the number of lines; workers keep their own and merge at the end.
+
+use std::collections::HashMap;
+
+use foldhash::fast::RandomState;
+use memchr::memmem;
+
+use super::definitions::{normalize_content_type, Definitions};
+use super::parse::Request;
+
+/// Requests, bytes and cache outcome of a group of requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub requests: u64,
+    pub bytes: u64,
+    pub hits: u64,
+    pub misses: u64,
+}
+
+impl Tally {
+    fn add(&mut self, bytes: u64, outcome: Outcome) {
+        self.requests += 1;
+        self.bytes += bytes;
+        self.hits += u64::from(outcome == Outcome::Hit);
+        self.misses += u64::from(outcome == Outcome::Miss);
+    }
+
+    pub fn merge(&mut self, other: &Tally) {
+        self.requests += other.requests;
+        self.bytes += other.bytes;
+        self.hits += other.hits;
+        self.misses += other.misses;
+    }
+
+    /// Hits over hits + misses; `None` when no request was either (errors, redirects only).
+    pub fn hit_ratio(&self) -> Option<f64> {
+        let cacheable = self.hits + self.misses;
+        (cacheable > 0).then(|| self.hits as f64 / cacheable as f64)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Hit,
+    Miss,
+    Other,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ObjectTally {
+    pub all: Tally,
+    /// Responses served as GIF.
+    pub gif: Tally,
+    /// Full-size (not a small variant) non-GIF images served to mobile viewers.
+    pub full_size_to_mobile: Tally,
+}
+
+impl ObjectTally {
+    fn merge(&mut self, other: &ObjectTally) {
+        self.all.merge(&other.all);
+        self.gif.merge(&other.gif);
+        self.full_size_to_mobile.merge(&other.full_size_to_mobile);
+    }
+}
+
+/// What the report says about its input besides the requests themselves.
+#[derive(Debug, Clone, Default)]
+pub struct InputStats {
+    pub files: u64,
+    pub bytes_read: u64,
+    pub lines: u64,
+    pub requests: u64,
+    pub out_of_range: u64,
+    pub malformed: u64,
+    /// The first few malformed lines by source name and line: (source, line, why).
+    pub malformed_examples: Vec<(String, u64, String)>,
+    /// Files (or objects) that could not be read to the end, as `source: why`.
+    pub unreadable: Vec<String>,
+    pub first: Option<i64>,
+    pub last: Option<i64>,
+}
+
+const MAX_EXAMPLES: usize = 5;
+
+impl InputStats {
+    pub fn malformed(&mut self, source: &str, line: u64, why: &str) {
+        self.malformed += 1;
+        if self.malformed_examples.len() < MAX_EXAMPLES {
+            self.malformed_examples.push((source.to_string(), line, why.to_string()));
+        }
+    }
+
+    fn merge(&mut self, other: &InputStats) {
+        self.files += other.files;
+        self.bytes_read += other.bytes_read;
+        self.lines += other.lines;
+        self.requests += other.requests;
+        self.out_of_range += other.out_of_range;
+        self.malformed += other.malformed;
+        // Workers read files in name order, so the first examples overall are among each
+        // worker's first: sorting the union keeps the report independent of scheduling.
+        self.malformed_examples.extend(other.malformed_examples.iter().cloned());
+        self.malformed_examples.sort();
+        self.malformed_examples.truncate(MAX_EXAMPLES);
+        self.unreadable.extend(other.unreadable.iter().cloned());
+        self.unreadable.sort();
+        self.first = min_some(self.first, other.first);
+        self.last = max_some(self.last, other.last);
+    }
+}
+
+fn min_some(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    a.into_iter().chain(b).min()
+}
+
+fn max_some(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    a.into_iter().chain(b).max()
+}
+
+/// A content type as logged, and what the definitions make of it.
+#[derive(Debug, Clone)]
+struct ContentClass {
+    normalized: String,
+    image: bool,
+    gif: bool,
+}
+
+/// Half-open `[since, until)` in seconds since the epoch; either end may be open.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TimeRange {
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+}
+
+impl TimeRange {
+    fn contains(&self, t: i64) -> bool {
+        self.since.is_none_or(|s| t >= s) && self.until.is_none_or(|u| t < u)
+    }
+}
+
+pub struct Aggregate {
+    definitions: Definitions,
+    range: TimeRange,
+    mobile_token: memmem::Finder<'static>,
+    pub input: InputStats,
+    pub total: Tally,
+    pub objects: HashMap<Box<str>, ObjectTally, RandomState>,
+    /// By hour (seconds since the epoch / 3600).
+    pub hours: HashMap<i64, Tally, RandomState>,
+    pub statuses: HashMap<Option<u16>, Tally, RandomState>,
+    /// By content type as logged; `by_content_type` merges spellings of the same type.
+    content_classes: HashMap<Box<[u8]>, usize, RandomState>,
+    content_tallies: Vec<(ContentClass, Tally)>,
+}
+
+impl Aggregate {
+    pub fn new(definitions: Definitions, range: TimeRange) -> Self {
+        let mobile_token = memmem::Finder::new(definitions.mobile_user_agent_token.as_bytes()).into_owned();
+        Aggregate {
+            definitions,
+            range,
+            mobile_token,
+            input: InputStats::default(),
+            total: Tally::default(),
+            objects: HashMap::default(),
+            hours: HashMap::default(),
+            statuses: HashMap::default(),
+            content_classes: HashMap::default(),
+            content_tallies: Vec::new(),
+        }
+    }
+
+    /// An empty aggregate with the same definitions and range, for another worker.
+    pub fn sibling(&self) -> Self {
+        Aggregate::new(self.definitions.clone(), self.range)
+    }
+
+    pub fn definitions(&self) -> &Definitions {
+        &self.definitions
+    }
+
+    pub fn add(&mut self, request: &Request<'_>) {
+        if !self.range.contains(request.timestamp) {
+            self.input.out_of_range += 1;
+            return;
+        }
+        self.input.requests += 1;
+        self.input.first = min_some(self.input.first, Some(request.timestamp));
+        self.input.last = max_some(self.input.last, Some(request.timestamp));
+
+        let outcome = match request.result_type {
+            t if self.definitions.is_hit(t) => Outcome::Hit,
+            t if self.definitions.is_miss(t) => Outcome::Miss,
+            _ => Outcome::Other,
+        };
+        let bytes = request.bytes;
+        self.total.add(bytes, outcome);
+        self.hours.entry(request.timestamp.div_euclid(3600)).or_default().add(bytes, outcome);
+        self.statuses.entry(request.status).or_default().add(bytes, outcome);
+
+        let class_index = self.content_class(request.content_type);
+        let (class, tally) = &mut self.content_tallies[class_index];
+        tally.add(bytes, outcome);
+        let (image, gif) = (class.image, class.gif);
+        let full_size_to_mobile = image
+            && !gif
+            && self.mobile_token.find(request.user_agent).is_some()
+            && self.definitions.is_full_size(&String::from_utf8_lossy(request.uri));
+
+        let object = match std::str::from_utf8(request.uri) {
+            Ok(uri) => match self.objects.get_mut(uri) {
+                Some(object) => object,
+                None => self.objects.entry(uri.into()).or_default(),
+            },
+            Err(_) => self.objects.entry(String::from_utf8_lossy(request.uri).into()).or_default(),
+        };
+        object.all.add(bytes, outcome);
+        if gif {
+            object.gif.add(bytes, outcome);
+        }
+        if full_size_to_mobile {
+            object.full_size_to_mobile.add(bytes, outcome);
+        }
+    }
+
+    fn content_class(&mut self, raw: &[u8]) -> usize {
+        if let Some(index) = self.content_classes.get(raw) {
+            return *index;
+        }
+        let normalized = normalize_content_type(&String::from_utf8_lossy(raw));
+        let class = ContentClass {
+            image: self.definitions.is_image(&normalized),
+            gif: self.definitions.is_gif(&normalized),
+            normalized,
+        };
+        self.content_tallies.push((class, Tally::default()));
+        let index = self.content_tallies.len() - 1;
+        self.content_classes.insert(raw.into(), index);
+        index
+    }
+
+    /// Requests and bytes per normalized content type.
+    pub fn by_content_type(&self) -> HashMap<&str, Tally> {
+        let mut merged: HashMap<&str, Tally> = HashMap::new();
+        for (class, tally) in &self.content_tallies {
+            merged.entry(class.normalized.as_str()).or_default().merge(tally);
+        }
+        merged
+    }
+
+    pub fn merge(&mut self, other: Aggregate) {
+        self.input.merge(&other.input);
+        self.total.merge(&other.total);
+        for (hour, tally) in &other.hours {
+            self.hours.entry(*hour).or_default().merge(tally);
+        }
+        for (status, tally) in &other.statuses {
+            self.statuses.entry(*status).or_default().merge(tally);
+        }
+        for (class, tally) in other.content_tallies {
+            let raw = class.normalized.as_bytes().to_vec();
+            let index = self.content_class(&raw);
+            self.content_tallies[index].1.merge(&tally);
+        }
+        for (uri, object) in other.objects {
+            self.objects.entry(uri).or_default().merge(&object);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request<'a>(uri: &'a str, result_type: &'a str, content_type: &'a str, user_agent: &'a str) -> Request<'a> {
+        Request {
+            timestamp: 1_795_266_309,
+            bytes: 1000,
+            uri: uri.as_bytes(),
+            status: Some(200),
+            user_agent: user_agent.as_bytes(),
+            result_type: result_type.as_bytes(),
+            content_type: content_type.as_bytes(),
+        }
+    }
+
+    fn aggregate() -> Aggregate {
+        Aggregate::new(Definitions::load().unwrap(), TimeRange::default())
+    }
+
+    #[test]
+    fn hit_ratio_leaves_errors_out() {
+        let mut a = aggregate();
+        for result in ["Hit", "RefreshHit", "Miss", "Error", "Redirect"] {
+            a.add(&request("/a.jpg", result, "image/jpeg", "-"));
+        }
+        assert_eq!(a.total, Tally { requests: 5, bytes: 5000, hits: 2, misses: 1 });
+        assert_eq!(a.total.hit_ratio(), Some(2.0 / 3.0));
+        assert_eq!(Tally::default().hit_ratio(), None);
+    }
+
+    #[test]
+    fn gifs_and_full_size_images_to_mobile_viewers() {
+        let mut a = aggregate();
+        let phone = "Mozilla/5.0%20(iPhone)%20Mobile/15E148";
+        a.add(&request("/promo.gif", "Hit", "image/gif", phone));
+        a.add(&request("/v/pc.jpg", "Hit", "image/jpeg", phone));
+        a.add(&request(
+            "/v/pc.jpg",
+            "Hit",
+            "image/jpeg",
+            "Mozilla/5.0%20(Windows%20NT%2010.0;%20Win64)%20Chrome/131.0",
+        ));
+        a.add(&request("/v/mobile.jpg", "Hit", "image/jpeg", phone));
+        a.add(&request("/app.js", "Hit", "text/javascript", phone));
+        assert_eq!(a.objects["/promo.gif"].gif.requests, 1);
+        assert_eq!(a.objects["/promo.gif"].full_size_to_mobile.requests, 0, "a GIF is listed as a GIF");
+        assert_eq!(a.objects["/v/pc.jpg"].full_size_to_mobile.requests, 1);
+        assert_eq!(a.objects["/v/mobile.jpg"].full_size_to_mobile.requests, 0);
+        assert_eq!(a.objects["/app.js"].full_size_to_mobile.requests, 0);
+    }
+
+    #[test]
+    fn content_type_spellings_merge_and_range_filters() {
+        let mut a = Aggregate::new(
+            Definitions::load().unwrap(),
+            TimeRange { since: Some(1_795_266_309), until: Some(1_795_266_310) },
+        );
+        a.add(&request("/", "Miss", "text/html;%20charset=utf-8", "-"));
+        a.add(&request("/", "Miss", "TEXT/HTML", "-"));
+        let mut early = request("/", "Miss", "text/html", "-");
+        early.timestamp -= 1;
+        a.add(&early);
+        assert_eq!(a.by_content_type()["text/html"].requests, 2);
+        assert_eq!(a.input.out_of_range, 1);
+    }
+
+    #[test]
+    fn merging_workers_equals_one_pass() {
+        let requests = [
+            request("/a.jpg", "Hit", "image/jpeg", "Mobile"),
+            request("/b.gif", "Miss", "image/gif", "-"),
+            request("/a.jpg", "Miss", "IMAGE/JPEG", "-"),
+        ];
+        let mut one = aggregate();
+        requests.iter().for_each(|r| one.add(r));
+        let mut left = aggregate();
+        let mut right = left.sibling();
+        left.add(&requests[0]);
+        right.add(&requests[1]);
+        right.add(&requests[2]);
+        left.merge(right);
+        assert_eq!(left.total, one.total);
+        assert_eq!(left.by_content_type(), one.by_content_type());
+        assert_eq!(left.objects["/a.jpg"].all, one.objects["/a.jpg"].all);
+        assert_eq!(left.hours, one.hours);
+        assert_eq!(left.input.requests, 3);
+    }
+}

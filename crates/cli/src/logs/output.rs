@@ -1,0 +1,230 @@
+//! The report as aligned text tables (people), JSON or CSV (machines).
+
+use std::fmt::Write;
+
+use media_edge_shared::units::{human_bytes, thousands};
+
+use super::report::{Report, Row};
+
+/// Object names longer than this are shortened in the middle in text tables (JSON/CSV keep them).
+const MAX_NAME_CHARS: usize = 72;
+
+pub fn text(report: &Report) -> String {
+    let mut out = String::new();
+    let input = &report.input;
+    let range = match (&input.from, &input.to) {
+        (Some(from), Some(to)) => format!(" from {from} to {to}"),
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "CloudFront logs: {} files ({}), {} lines, {} requests{range}",
+        thousands(input.files),
+        human_bytes(input.bytes_read),
+        thousands(input.lines),
+        thousands(input.requests)
+    );
+    let _ = writeln!(
+        out,
+        "Skipped: {} outside the time range, {} malformed lines, {} unreadable files",
+        thousands(input.out_of_range),
+        thousands(input.malformed_lines),
+        input.unreadable.len()
+    );
+    for example in input.malformed_examples.iter().chain(&input.unreadable) {
+        let _ = writeln!(out, "  {example}");
+    }
+    let cache = &report.cache;
+    let _ = writeln!(
+        out,
+        "Cache hit ratio: {} (hits {}, misses {}, neither {})",
+        percent(cache.hit_ratio),
+        thousands(cache.hits),
+        thousands(cache.misses),
+        thousands(cache.other)
+    );
+
+    let sections: [(&str, &str, &[Row]); 6] = [
+        ("Top objects by bytes served", "object", &report.top_by_bytes),
+        ("Top objects by requests", "object", &report.top_by_requests),
+        ("Worst cache hit ratio", "object", &report.worst_hit_ratio),
+        ("Requests by hour (UTC)", "hour", &report.by_hour),
+        ("Bytes by content type", "content type", &report.by_content_type),
+        ("Bytes by status", "status", &report.by_status),
+    ];
+    for (title, key, rows) in sections {
+        let cells = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                vec![
+                    (i + 1).to_string(),
+                    shorten(&r.key),
+                    thousands(r.requests),
+                    human_bytes(r.bytes),
+                    percent(r.hit_ratio),
+                ]
+            })
+            .collect();
+        table(&mut out, title, &["#", key, "requests", "bytes", "hit ratio"], cells);
+    }
+    let cells = report
+        .optimisation_candidates
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            vec![
+                (i + 1).to_string(),
+                shorten(&c.object),
+                c.reason.to_string(),
+                thousands(c.requests),
+                human_bytes(c.bytes),
+                human_bytes(c.average_bytes),
+            ]
+        })
+        .collect();
+    table(
+        &mut out,
+        "Optimisation candidates (served as GIF, or full size to mobile viewers)",
+        &["#", "object", "reason", "requests", "bytes", "per request"],
+        cells,
+    );
+    out
+}
+
+/// One titled table; the second column is left-aligned, numbers right-aligned.
+fn table(out: &mut String, title: &str, header: &[&str], rows: Vec<Vec<String>>) {
+    let _ = writeln!(out, "\n{title}");
+    if rows.is_empty() {
+        let _ = writeln!(out, "  (none)");
+        return;
+    }
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut text = String::from(" ");
+        for (column, (cell, width)) in cells.iter().zip(&widths).enumerate() {
+            let pad = width - cell.chars().count();
+            text.push(' ');
+            if column == 1 || (column == 2 && header.get(2) == Some(&"reason")) {
+                text.push_str(cell);
+                text.push_str(&" ".repeat(pad));
+            } else {
+                text.push_str(&" ".repeat(pad));
+                text.push_str(cell);
+            }
+        }
+        text.trim_end().to_string()
+    };
+    let _ = writeln!(out, "{}", line(header.to_vec()));
+    for row in &rows {
+        let _ = writeln!(out, "{}", line(row.iter().map(String::as_str).collect()));
+    }
+}
+
+fn percent(ratio: Option<f64>) -> String {
+    ratio.map_or_else(|| "-".to_string(), |r| format!("{:.1}%", r * 100.0))
+}
+
+fn shorten(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    if chars.len() <= MAX_NAME_CHARS {
+        return name.to_string();
+    }
+    let head_chars = (MAX_NAME_CHARS - 1) / 2;
+    let tail_chars = MAX_NAME_CHARS - 1 - head_chars;
+    let head: String = chars[..head_chars].iter().collect();
+    let tail: String = chars[chars.len() - tail_chars..].iter().collect();
+    format!("{head}…{tail}")
+}
+
+pub fn json(report: &Report) -> Result<String, String> {
+    serde_json::to_string_pretty(report).map(|s| s + "\n").map_err(|e| e.to_string())
+}
+
+/// One long-format table for spreadsheets and scripts: every section's rows, named by `section`.
+pub fn csv(report: &Report) -> String {
+    let mut out = String::from("section,rank,key,reason,requests,bytes,hit_ratio\n");
+    let sections: [(&str, &[Row]); 6] = [
+        ("top_by_bytes", &report.top_by_bytes),
+        ("top_by_requests", &report.top_by_requests),
+        ("worst_hit_ratio", &report.worst_hit_ratio),
+        ("by_hour", &report.by_hour),
+        ("by_content_type", &report.by_content_type),
+        ("by_status", &report.by_status),
+    ];
+    let ratio = |r: Option<f64>| r.map_or_else(String::new, |r| r.to_string());
+    let _ = writeln!(
+        out,
+        "cache,1,all,,{},{},{}",
+        report.input.requests,
+        report.input.bytes_served,
+        ratio(report.cache.hit_ratio)
+    );
+    for (section, rows) in sections {
+        for (i, row) in rows.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "{section},{},{},,{},{},{}",
+                i + 1,
+                csv_field(&row.key),
+                row.requests,
+                row.bytes,
+                ratio(row.hit_ratio)
+            );
+        }
+    }
+    for (i, c) in report.optimisation_candidates.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "optimisation_candidates,{},{},{},{},{},",
+            i + 1,
+            csv_field(&c.object),
+            c.reason,
+            c.requests,
+            c.bytes
+        );
+    }
+    out
+}
+
+/// RFC 4180 quoting; a leading `=`, `+`, `-` or `@` is prefixed with `'` so a spreadsheet does not
+/// run a logged URI as a formula.
+fn csv_field(value: &str) -> String {
+    let value = if value.len() > 1 && value.starts_with(['=', '+', '-', '@']) {
+        format!("'{value}")
+    } else {
+        value.to_string()
+    };
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_inert() {
+        assert_eq!(csv_field("/a.jpg"), "/a.jpg");
+        assert_eq!(csv_field("/a,b\"c"), "\"/a,b\"\"c\"");
+        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_field("-"), "-");
+        assert_eq!(csv_field("-1+1"), "'-1+1");
+    }
+
+    #[test]
+    fn long_names_keep_both_ends() {
+        let long = format!("/variants/{}/pc.jpg", "a".repeat(100));
+        let short = shorten(&long);
+        assert_eq!(short.chars().count(), MAX_NAME_CHARS);
+        assert!(short.starts_with("/variants/") && short.ends_with("/pc.jpg") && short.contains('…'));
+    }
+}

@@ -1,0 +1,312 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! `media-edge logs` over the sample CloudFront logs (samples/cdn-logs, made by
+//! scripts/make-sample-logs.py): golden outputs, time ranges, many files, gzip, broken input,
+//! and the same logs read back from the emulator's S3.
+//!
+//! After an intended change to the report, refresh the golden files with
+//! `UPDATE_GOLDEN=1 make test` and review the diff.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const SAMPLES: &str = "samples/cdn-logs";
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+fn logs(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_media-edge")).current_dir(workspace()).arg("logs").args(args).output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn json(args: &[&str]) -> Value {
+    let mut all = vec!["--format", "json"];
+    all.extend_from_slice(args);
+    serde_json::from_str(&stdout(&logs(&all))).unwrap()
+}
+
+fn temp_dir(label: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("media-edge-logs-{label}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn assert_golden(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    if expected != actual {
+        let first_difference = expected.lines().zip(actual.lines()).position(|(e, a)| e != a);
+        panic!(
+            "{name} differs from tests/golden/{name} (first differing line: {first_difference:?}); \
+             if the change is intended, run with UPDATE_GOLDEN=1\n--- actual ---\n{actual}"
+        );
+    }
+}
+
+/// The sample logs, decompressed: (file name, text).
+fn sample_texts() -> Vec<(String, String)> {
+    let mut texts = Vec::new();
+    let mut entries: Vec<_> =
+        std::fs::read_dir(workspace().join(SAMPLES)).unwrap().map(|e| e.unwrap().path()).collect();
+    entries.sort();
+    for path in entries {
+        let bytes = std::fs::read(&path).unwrap();
+        let text = if bytes.starts_with(&[0x1f, 0x8b]) {
+            let mut out = String::new();
+            std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(&bytes[..]), &mut out).unwrap();
+            out
+        } else {
+            String::from_utf8(bytes).unwrap()
+        };
+        texts.push((path.file_name().unwrap().to_string_lossy().into_owned(), text));
+    }
+    texts
+}
+
+/// Everything but the description of the input (which names files and counts their bytes).
+fn sections(report: &Value) -> Value {
+    let mut report = report.clone();
+    report.as_object_mut().unwrap().remove("input");
+    report
+}
+
+#[test]
+fn table_json_csv_and_chart_match_the_golden_files() {
+    let chart = temp_dir("chart").join("hourly.svg");
+    let table = stdout(&logs(&[SAMPLES, "--top", "10", "--chart", chart.to_str().unwrap()]));
+    assert_golden("report.txt", &table);
+    assert_golden("hourly.svg", &std::fs::read_to_string(&chart).unwrap());
+    assert_golden("report.json", &stdout(&logs(&[SAMPLES, "--top", "10", "--format", "json"])));
+    assert_golden("report.csv", &stdout(&logs(&[SAMPLES, "--top", "10", "--format", "csv"])));
+}
+
+#[test]
+fn report_agrees_with_the_raw_lines() {
+    // Independent of the report code: count straight from the decompressed text.
+    let mut requests = 0u64;
+    let mut bytes = 0u64;
+    let mut gif_bytes = 0u64;
+    let mut malformed = 0u64;
+    for (_, text) in sample_texts() {
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let fields: Vec<&str> = line.split('\t').collect();
+            match fields.get(3).and_then(|b| b.parse::<u64>().ok()) {
+                Some(b) if fields.len() == 33 => {
+                    requests += 1;
+                    bytes += b;
+                    if fields[29] == "image/gif" {
+                        gif_bytes += b;
+                    }
+                }
+                _ => malformed += 1,
+            }
+        }
+    }
+    let report = json(&[SAMPLES, "--top", "1000"]);
+    assert_eq!(report["input"]["requests"], requests);
+    assert_eq!(report["input"]["bytes_served"], bytes);
+    assert_eq!(report["input"]["malformed_lines"], malformed);
+    assert_eq!(malformed, 2, "the sample has two broken lines (scripts/make-sample-logs.py)");
+    let hourly: u64 = report["by_hour"].as_array().unwrap().iter().map(|h| h["requests"].as_u64().unwrap()).sum();
+    assert_eq!(hourly, requests);
+    assert_eq!(report["by_hour"].as_array().unwrap().len(), 24);
+    let gif_row = report["by_content_type"].as_array().unwrap().iter().find(|r| r["key"] == "image/gif").unwrap();
+    assert_eq!(gif_row["bytes"], gif_bytes);
+    let top = &report["optimisation_candidates"][0];
+    assert_eq!((top["reason"].as_str(), top["object"].as_str()), (Some("gif"), Some("/legacy/promo/summer-sale.gif")));
+}
+
+#[test]
+fn time_range_keeps_one_hour() {
+    let whole = json(&[SAMPLES]);
+    let noon = json(&[SAMPLES, "--since", "2026-11-21T12:00", "--until", "2026-11-21T13:00Z"]);
+    let hours = noon["by_hour"].as_array().unwrap();
+    assert_eq!(hours.len(), 1);
+    assert_eq!(hours[0], whole["by_hour"][12]);
+    let (all, kept) = (whole["input"]["requests"].as_u64().unwrap(), noon["input"]["requests"].as_u64().unwrap());
+    assert_eq!(noon["input"]["out_of_range"].as_u64().unwrap(), all - kept);
+    assert!(noon["input"]["from"].as_str().unwrap().starts_with("2026-11-21T12:"));
+
+    let bad = logs(&[SAMPLES, "--since", "noon"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("`noon` is not a UTC time"));
+}
+
+#[test]
+fn many_plain_files_read_like_the_gzipped_day() {
+    // The same lines re-cut into ~240 plain files (10 per hour, each with its own header), with
+    // reordered columns in half of them: the report must not change.
+    let dir = temp_dir("many");
+    let mut files_written = 0;
+    for (n, (_, text)) in sample_texts().into_iter().enumerate() {
+        let mut lines = text.lines();
+        let (version, fields) = (lines.next().unwrap(), lines.next().unwrap());
+        let data: Vec<&str> = lines.collect();
+        for (part, chunk) in data.chunks(data.len().div_ceil(10)).enumerate() {
+            let hour_dir = dir.join(format!("{n:02}"));
+            std::fs::create_dir_all(&hour_dir).unwrap();
+            let mut file = std::fs::File::create(hour_dir.join(format!("{part}.log"))).unwrap();
+            files_written += 1;
+            if part % 2 == 0 {
+                writeln!(file, "{version}\n{fields}\n{}", chunk.join("\n")).unwrap();
+            } else {
+                // Swap the first two columns (date, time) in the header and in every line.
+                let names: Vec<&str> = fields.trim_start_matches("#Fields: ").split(' ').collect();
+                let mut swapped_names = names.clone();
+                swapped_names.swap(0, 1);
+                writeln!(file, "{version}\n#Fields: {}", swapped_names.join(" ")).unwrap();
+                for line in chunk {
+                    let mut cells: Vec<&str> = line.split('\t').collect();
+                    if cells.len() > 1 {
+                        cells.swap(0, 1);
+                    }
+                    writeln!(file, "{}", cells.join("\t")).unwrap();
+                }
+            }
+        }
+    }
+    let gzipped = json(&[SAMPLES]);
+    let plain = json(&[dir.to_str().unwrap(), "--jobs", "3"]);
+    assert!(files_written > 200);
+    assert_eq!(plain["input"]["files"], files_written);
+    assert_eq!(plain["input"]["requests"], gzipped["input"]["requests"]);
+    assert_eq!(plain["input"]["malformed_lines"], gzipped["input"]["malformed_lines"]);
+    assert_eq!(sections(&plain), sections(&gzipped));
+}
+
+#[test]
+fn broken_files_are_reported_and_never_fatal() {
+    let dir = temp_dir("broken");
+    let (name, text) = sample_texts().into_iter().next().unwrap();
+    std::fs::write(dir.join(&name), &text).unwrap();
+    // Half a gzip stream, a file that is not a log, an empty file, a gzip of garbage.
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(text.repeat(50).as_bytes()).unwrap();
+    let whole = encoder.finish().unwrap();
+    std::fs::write(dir.join("truncated.gz"), &whole[..whole.len() / 2]).unwrap();
+    std::fs::write(dir.join("README.md"), "# not a log\nhello\n").unwrap();
+    std::fs::write(dir.join("empty.log"), "").unwrap();
+    std::fs::write(dir.join("garbage.gz"), [0x1f, 0x8b, 0x08, 0x00, 0xde, 0xad, 0xbe, 0xef, 0x00]).unwrap();
+
+    let output = logs(&[dir.to_str().unwrap(), "--format", "json"]);
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let unreadable: Vec<&str> =
+        report["input"]["unreadable"].as_array().unwrap().iter().map(|u| u.as_str().unwrap()).collect();
+    assert_eq!(unreadable.len(), 2, "{unreadable:?}");
+    assert!(
+        unreadable.iter().any(|u| u.contains("truncated.gz")) && unreadable.iter().any(|u| u.contains("garbage.gz"))
+    );
+    assert_eq!(report["input"]["malformed_lines"], 1, "README.md's one non-comment line");
+    let lines_in_file = text.lines().filter(|l| !l.starts_with('#')).count() as u64;
+    let read = report["input"]["requests"].as_u64().unwrap();
+    assert!(read > lines_in_file && read < lines_in_file * 51, "the readable half of truncated.gz counts: {read}");
+
+    let missing = logs(&["no/such/dir"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no/such/dir"));
+}
+
+/// The template's Athena named queries, run on DuckDB over the same logs
+/// (scripts/run-athena-queries.py), give the report's numbers: one set of definitions.
+#[test]
+fn athena_named_queries_count_what_the_report_counts() {
+    let python = workspace().join(".venv/bin/python");
+    assert!(python.exists(), "run with `make test` (needs the project venv with duckdb)");
+    let output = Command::new(python)
+        .current_dir(workspace())
+        .args(["scripts/run-athena-queries.py", SAMPLES, "--today", "2026-11-22"])
+        .output()
+        .unwrap();
+    let athena: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let report = json(&[SAMPLES, "--top", "1000"]);
+    let ratio = |v: &Value| v.as_f64().map(|r| (r * 10_000.0).round() / 10_000.0);
+    let rows = |name: &str| athena[name].as_array().unwrap().clone();
+    let first =
+        |section: &str, n: usize| report[section].as_array().unwrap().iter().take(n).cloned().collect::<Vec<_>>();
+
+    let top = rows("TopObjectsByBytesQuery");
+    assert_eq!(top.len(), 50);
+    for (sql, ours) in top.iter().zip(first("top_by_bytes", 50)) {
+        assert_eq!((&sql[0], &sql[1], &sql[2]), (&ours["key"], &ours["bytes"], &ours["requests"]));
+    }
+
+    let hours = rows("RequestsByHourQuery");
+    assert_eq!(hours.len(), report["by_hour"].as_array().unwrap().len());
+    for (sql, ours) in hours.iter().zip(first("by_hour", 24)) {
+        let key = format!("{}T{}:00Z", sql[0].as_str().unwrap(), sql[1].as_str().unwrap());
+        assert_eq!(
+            (key.as_str(), &sql[2], &sql[3]),
+            (ours["key"].as_str().unwrap(), &ours["requests"], &ours["bytes"])
+        );
+        assert_eq!(ratio(&sql[4]), ours["hit_ratio"].as_f64());
+    }
+
+    let worst = rows("WorstCacheHitRatioQuery");
+    assert!(!worst.is_empty());
+    assert_eq!(worst.len(), report["worst_hit_ratio"].as_array().unwrap().len());
+    for (sql, ours) in worst.iter().zip(first("worst_hit_ratio", 50)) {
+        assert_eq!((&sql[0], &sql[1]), (&ours["key"], &ours["requests"]));
+        assert_eq!(ratio(&sql[2]), ours["hit_ratio"].as_f64());
+    }
+
+    let types = rows("BytesByContentTypeQuery");
+    assert_eq!(types.len(), report["by_content_type"].as_array().unwrap().len());
+    for (sql, ours) in types.iter().zip(first("by_content_type", 50)) {
+        assert_eq!((&sql[0], &sql[1], &sql[2]), (&ours["key"], &ours["bytes"], &ours["requests"]));
+    }
+
+    let candidates = rows("OptimisationCandidatesQuery");
+    assert!(candidates.iter().any(|c| c[1] == "gif") && candidates.iter().any(|c| c[1] == "full-size-to-mobile"));
+    for (sql, ours) in candidates.iter().zip(first("optimisation_candidates", 50)) {
+        assert_eq!(
+            (&sql[0], &sql[1], &sql[2], &sql[3]),
+            (&ours["object"], &ours["reason"], &ours["requests"], &ours["bytes"])
+        );
+    }
+}
+
+#[tokio::test]
+async fn reads_the_same_logs_from_s3() {
+    assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "run with `make test` (needs the local emulator)");
+    let clients = media_edge_local::LocalClients::from_env().await;
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let bucket = format!("media-edge-logs-{nanos:x}");
+    clients.s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let mut entries: Vec<_> =
+        std::fs::read_dir(workspace().join(SAMPLES)).unwrap().map(|e| e.unwrap().path()).collect();
+    entries.sort();
+    for path in &entries {
+        let key = format!("cloudfront/{}", path.file_name().unwrap().to_string_lossy());
+        let body = aws_sdk_s3::primitives::ByteStream::from(std::fs::read(path).unwrap());
+        clients.s3.put_object().bucket(&bucket).key(key).body(body).send().await.unwrap();
+    }
+    // Outside the prefix: must not be read.
+    let stray = aws_sdk_s3::primitives::ByteStream::from_static(b"not a log");
+    clients.s3.put_object().bucket(&bucket).key("other/stray.txt").body(stray).send().await.unwrap();
+
+    let local = json(&[SAMPLES]);
+    let from_s3 = json(&[&format!("s3://{bucket}/cloudfront/")]);
+    assert_eq!(from_s3["input"]["files"], entries.len());
+    assert_eq!(from_s3["input"]["bytes_read"], local["input"]["bytes_read"]);
+    assert_eq!(sections(&from_s3), sections(&local));
+    let example = from_s3["input"]["malformed_examples"][0].as_str().unwrap();
+    assert!(example.starts_with(&format!("s3://{bucket}/cloudfront/")), "{example}");
+
+    let missing = logs(&[&format!("s3://{bucket}-missing/")]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("listing failed"), "{missing:?}");
+}
