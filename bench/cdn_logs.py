@@ -3,7 +3,7 @@
 
     python3 bench/cdn_logs.py [--gigabytes 2] [--dir target/bench/cdn-logs]
 
-Generates one day of logs with scripts/make-sample-logs.py (~128 MB, 10 files per hour), then
+Generates one day of logs with scripts/make-sample-logs.py (~163 MB, 10 files per hour), then
 copies it under N day directories until the set reaches --gigabytes; a gzipped copy of one day is
 read too. Runs the release binary with 1 and 2 jobs, output to /dev/null, and reports wall time,
 CPU time, MB/s (uncompressed input per second of wall time, and per CPU-second) and peak RSS.
@@ -40,7 +40,9 @@ def run(label, source: Path, jobs: int, uncompressed: int):
     start = time.perf_counter()
     proc = subprocess.Popen([BINARY, "logs", source, "--jobs", str(jobs), "--format", "json"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, _, usage = os.wait4(proc.pid, 0)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status != 0:
+        sys.exit(f"media-edge logs failed on {source}: {proc.stderr.read().decode(errors='replace')}")
     wall = time.perf_counter() - start
     cpu = usage.ru_utime + usage.ru_stime
     mb = uncompressed / 1e6

@@ -33,7 +33,7 @@ def log_definitions():
         f" / NULLIF(SUM(CASE WHEN x_edge_result_type IN ({cacheable}) THEN 1 ELSE 0 END), 0)",
         "__CONTENT_TYPE__": "lower(trim(split_part(sc_content_type, ';', 1)))",
         "__GIF__": sql_list([d["gif_content_type"]]),
-        "__IMAGE_PREFIX__": sql_list([d["image_content_type_prefix"] + "%"]),
+        "__IMAGE_PREFIX__": sql_list([d["image_content_type_prefix"]]),
         "__MOBILE_TOKEN__": sql_list([d["mobile_user_agent_token"]]),
         "__SMALL_VARIANTS__": sql_list(d["small_variant_names"]),
         "__MIN_REQUESTS__": str(int(d["worst_hit_ratio_min_requests"])),

@@ -4,8 +4,9 @@ prints their results as JSON ({logical id: rows}). A test compares them with `me
 so the queries and the command provably count the same things.
 
 The table is built the way the Glue table reads the logs (columns by position, as declared in the
-template). Lines `media-edge logs` reports as malformed (wrong field count, bad date, time, bytes
-or status) are left out here; Athena would keep them with NULLs.
+template; unparsable numbers and `-` in numeric columns are NULL). Lines `media-edge logs` reports
+as malformed (too few fields, bad date, time, bytes or status) are left out here; Athena would
+keep them with NULLs.
 
   scripts/run-athena-queries.py LOG_DIR --today YYYY-MM-DD
 """
@@ -35,8 +36,9 @@ def rows(log_dir, columns):
     names = [c["Name"] for c in columns]
     for path in sorted(p for p in pathlib.Path(log_dir).rglob("*") if p.is_file()):
         data = path.read_bytes()
-        text = gzip.decompress(data).decode() if data[:2] == b"\x1f\x8b" else data.decode()
-        for line in text.splitlines():
+        raw = gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+        for line in raw.decode(errors="replace").split("\n"):
+            line = line.removesuffix("\r")
             if not line or line.startswith("#"):
                 continue
             fields = line.split("\t")
@@ -47,7 +49,8 @@ def rows(log_dir, columns):
                 datetime.date.fromisoformat(fields[names.index("log_date")])
                 datetime.time.fromisoformat(fields[names.index("log_time")])
                 int(fields[names.index("sc_bytes")])
-                int(fields[names.index("sc_status")])
+                if fields[names.index("sc_status")] != "-":
+                    int(fields[names.index("sc_status")])
             except ValueError:
                 continue
             for column, value in zip(columns, fields):
@@ -79,12 +82,12 @@ def main():
     )
     with tempfile.NamedTemporaryFile("w", suffix=".tsv") as tsv:
         for row in rows(args.log_dir, columns):
-            tsv.write("\t".join("" if v is None else str(v) for v in row) + "\n")
+            tsv.write("\t".join("\\N" if v is None else str(v) for v in row) + "\n")
         tsv.flush()
         types = ", ".join(f"'{c['Name']}': '{DUCKDB_TYPES[c['Type']]}'" for c in columns)
         con.execute(
             f"INSERT INTO {table['Name']} SELECT * FROM read_csv('{tsv.name}', delim='\\t', header=false, "
-            f"quote='', escape='', nullstr='', columns={{{types}}})"
+            f"quote='', escape='', nullstr='\\N', columns={{{types}}})"
         )
     results = {}
     for name, resource in resources.items():

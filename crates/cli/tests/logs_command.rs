@@ -141,6 +141,19 @@ fn time_range_keeps_one_hour() {
     assert_eq!(noon["input"]["out_of_range"].as_u64().unwrap(), all - kept);
     assert!(noon["input"]["from"].as_str().unwrap().starts_with("2026-11-21T12:"));
 
+    // Empty hours of the requested range are listed too (and drawn in the chart).
+    let wider = json(&[SAMPLES, "--since", "2026-11-20T22:00", "--until", "2026-11-22T02:00"]);
+    let wider_hours = wider["by_hour"].as_array().unwrap();
+    assert_eq!(wider_hours.len(), 28);
+    assert_eq!(
+        (wider_hours[0]["key"].as_str(), wider_hours[0]["requests"].as_u64()),
+        (Some("2026-11-20T22:00Z"), Some(0))
+    );
+    assert_eq!(wider_hours[27]["key"], "2026-11-22T01:00Z");
+    assert_eq!(&wider_hours[2..26], whole["by_hour"].as_array().unwrap().as_slice());
+
+    let backwards = logs(&[SAMPLES, "--since", "2026-11-22", "--until", "2026-11-21"]);
+    assert!(String::from_utf8_lossy(&backwards.stderr).contains("--since must be before --until"));
     let bad = logs(&[SAMPLES, "--since", "noon"]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("`noon` is not a UTC time"));
@@ -270,6 +283,7 @@ fn athena_named_queries_count_what_the_report_counts() {
     }
 
     let candidates = rows("OptimisationCandidatesQuery");
+    assert_eq!(candidates.len(), report["optimisation_candidates"].as_array().unwrap().len().min(50));
     assert!(candidates.iter().any(|c| c[1] == "gif") && candidates.iter().any(|c| c[1] == "full-size-to-mobile"));
     for (sql, ours) in candidates.iter().zip(first("optimisation_candidates", 50)) {
         assert_eq!(

@@ -21,14 +21,14 @@ pub struct Tally {
 impl Tally {
     fn add(&mut self, bytes: u64, outcome: Outcome) {
         self.requests += 1;
-        self.bytes += bytes;
+        self.bytes = self.bytes.saturating_add(bytes);
         self.hits += u64::from(outcome == Outcome::Hit);
         self.misses += u64::from(outcome == Outcome::Miss);
     }
 
     pub fn merge(&mut self, other: &Tally) {
         self.requests += other.requests;
-        self.bytes += other.bytes;
+        self.bytes = self.bytes.saturating_add(other.bytes);
         self.hits += other.hits;
         self.misses += other.misses;
     }
@@ -86,20 +86,25 @@ const MAX_EXAMPLES: usize = 5;
 impl InputStats {
     pub fn malformed(&mut self, source: &str, line: u64, why: &str) {
         self.malformed += 1;
-        if self.malformed_examples.len() < MAX_EXAMPLES {
-            self.malformed_examples.push((source.to_string(), line, why.to_string()));
+        // Keep the first few by (source, line), whatever order workers read files in.
+        let key = (source, line);
+        let full = self.malformed_examples.len() >= MAX_EXAMPLES;
+        if full && self.malformed_examples.last().is_some_and(|(s, l, _)| (s.as_str(), *l) < key) {
+            return;
         }
+        self.malformed_examples.push((source.to_string(), line, why.to_string()));
+        self.malformed_examples.sort();
+        self.malformed_examples.truncate(MAX_EXAMPLES);
     }
 
     fn merge(&mut self, other: &InputStats) {
         self.files += other.files;
-        self.bytes_read += other.bytes_read;
+        self.bytes_read = self.bytes_read.saturating_add(other.bytes_read);
         self.lines += other.lines;
         self.requests += other.requests;
         self.out_of_range += other.out_of_range;
         self.malformed += other.malformed;
-        // Workers read files in name order, so the first examples overall are among each
-        // worker's first: sorting the union keeps the report independent of scheduling.
+        // Each side kept its smallest examples, so the smallest of the union are exact.
         self.malformed_examples.extend(other.malformed_examples.iter().cloned());
         self.malformed_examples.sort();
         self.malformed_examples.truncate(MAX_EXAMPLES);
@@ -178,6 +183,10 @@ impl Aggregate {
 
     pub fn definitions(&self) -> &Definitions {
         &self.definitions
+    }
+
+    pub fn range(&self) -> TimeRange {
+        self.range
     }
 
     pub fn add(&mut self, request: &Request<'_>) {

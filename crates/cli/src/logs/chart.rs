@@ -48,7 +48,11 @@ pub fn hourly_svg(hours: &[Row], title: &str) -> String {
             writeln!(svg, r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{bytes_label}</text>"#, LEFT - 6.0, y + 4.0);
         let _ = writeln!(svg, r#"<text x="{:.1}" y="{:.1}">{requests_label}</text>"#, LEFT + plot_width + 6.0, y + 4.0);
     }
-    let label_every = (hours.len() / 24).max(1) * if hours.len() > 24 { 1 } else { 3 };
+    // At most about twelve time labels, on round steps.
+    let label_every = [1, 2, 3, 6, 12, 24, 48, 72, 168, 336, 720]
+        .into_iter()
+        .find(|step| hours.len().div_ceil(*step) <= 12)
+        .unwrap_or(hours.len().div_ceil(12).max(1));
     let mut points = Vec::with_capacity(hours.len());
     for (i, hour) in hours.iter().enumerate() {
         let x = LEFT + i as f64 * slot;
@@ -76,7 +80,7 @@ pub fn hourly_svg(hours: &[Row], title: &str) -> String {
                 escape(time)
             );
         }
-        if i == 0 || time == "00:00" {
+        if i == 0 || (time == "00:00" && (label_every < 24 || i % label_every == 0)) {
             let date = hour.key.get(..10).unwrap_or("");
             let _ = writeln!(
                 svg,

@@ -13,7 +13,8 @@ mod report;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use aggregate::{Aggregate, TimeRange};
@@ -69,16 +70,25 @@ async fn report(args: LogsArgs) -> Result<(), String> {
         since: args.since.as_deref().map(parse::parse_instant).transpose()?,
         until: args.until.as_deref().map(parse::parse_instant).transpose()?,
     };
+    if let (Some(since), Some(until)) = (range.since, range.until) {
+        if since >= until {
+            return Err("--since must be before --until".into());
+        }
+    }
     let mut aggregate = Aggregate::new(definitions::Definitions::load()?, range);
 
     let (s3_sources, local_sources): (Vec<&String>, Vec<&String>) =
         args.sources.iter().partition(|s| s.starts_with("s3://"));
     let mut files = Vec::new();
     for source in local_sources {
-        collect_files(Path::new(source), &mut files).map_err(|e| format!("{source}: {e}"))?;
+        // A missing or unreadable argument is a mistake to report; trouble below it is not fatal.
+        std::fs::metadata(source).map_err(|e| format!("{source}: {e}"))?;
+        collect_files(Path::new(source), &mut files, &mut aggregate.input.unreadable);
     }
     let progress = Progress::start(args.progress || std::io::stderr().is_terminal());
-    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // More workers than cores only multiplies memory (each keeps its own tallies).
+    let jobs = args.jobs.unwrap_or(cores).clamp(1, cores.max(1) * 2);
     read_local(&files, &mut aggregate, jobs, &progress);
     for source in s3_sources {
         s3::read(source, &mut aggregate, &progress).await?;
@@ -103,24 +113,43 @@ async fn report(args: LogsArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// Files under `path` (itself if a file), sorted so runs are repeatable.
-fn collect_files(path: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    if !std::fs::metadata(path)?.is_dir() {
+/// Files under `path` (itself if a file), sorted so runs are repeatable. Symbolic links to
+/// directories are not followed (no loops, no double counting); what cannot be read is noted.
+fn collect_files(path: &Path, files: &mut Vec<PathBuf>, unreadable: &mut Vec<String>) {
+    let is_dir = match std::fs::metadata(path) {
+        Ok(metadata) => metadata.is_dir(),
+        Err(e) => return unreadable.push(format!("{}: {e}", path.display())),
+    };
+    if !is_dir {
         files.push(path.to_path_buf());
-        return Ok(());
+        return;
     }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
-    entries.sort();
+    let entries = match std::fs::read_dir(path) {
+        Ok(entries) => entries,
+        Err(e) => return unreadable.push(format!("{}: {e}", path.display())),
+    };
+    let mut children = Vec::new();
     for entry in entries {
-        collect_files(&entry, files)?;
+        match entry {
+            Ok(entry) => {
+                let link_to_dir = entry.file_type().is_ok_and(|t| t.is_symlink()) && entry.path().is_dir();
+                if !link_to_dir {
+                    children.push(entry.path());
+                }
+            }
+            Err(e) => unreadable.push(format!("{}: {e}", path.display())),
+        }
     }
-    Ok(())
+    children.sort();
+    for child in children {
+        collect_files(&child, files, unreadable);
+    }
 }
 
 /// Reads files on `jobs` threads, each into its own aggregate, merged at the end.
 fn read_local(files: &[PathBuf], aggregate: &mut Aggregate, jobs: usize, progress: &Progress) {
     let next = AtomicUsize::new(0);
-    let workers: Vec<Aggregate> = std::thread::scope(|scope| {
+    let workers: Vec<std::thread::Result<Aggregate>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..jobs.min(files.len()))
             .map(|_| {
                 let mut mine = aggregate.sibling();
@@ -138,10 +167,14 @@ fn read_local(files: &[PathBuf], aggregate: &mut Aggregate, jobs: usize, progres
                 })
             })
             .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        handles.into_iter().map(|h| h.join()).collect()
     });
     for worker in workers {
-        aggregate.merge(worker);
+        match worker {
+            Ok(worker) => aggregate.merge(worker),
+            // Not expected (nothing in reading panics by design), but never a silent gap.
+            Err(_) => aggregate.input.unreadable.push("a reader thread failed: its files are missing".into()),
+        }
     }
 }
 
@@ -149,7 +182,8 @@ fn read_local(files: &[PathBuf], aggregate: &mut Aggregate, jobs: usize, progres
 struct Progress {
     bytes: AtomicU64,
     files: AtomicU64,
-    done: AtomicBool,
+    /// Set by `stop`; the lock also keeps the ticker from printing after the final line.
+    done: Mutex<bool>,
     enabled: bool,
     started: Instant,
 }
@@ -159,17 +193,20 @@ impl Progress {
         let progress = std::sync::Arc::new(Progress {
             bytes: AtomicU64::new(0),
             files: AtomicU64::new(0),
-            done: AtomicBool::new(false),
+            done: Mutex::new(false),
             enabled,
             started: Instant::now(),
         });
         if enabled {
             let ticker = progress.clone();
-            std::thread::spawn(move || {
-                while !ticker.done.load(Ordering::Relaxed) {
-                    std::thread::sleep(Duration::from_millis(1000));
-                    ticker.print();
+            std::thread::spawn(move || loop {
+                std::thread::sleep(Duration::from_millis(1000));
+                let Ok(done) = ticker.done.lock() else { break };
+                if *done {
+                    break;
                 }
+                ticker.print();
+                drop(done);
             });
         }
         progress
@@ -195,7 +232,8 @@ impl Progress {
     }
 
     fn stop(&self) {
-        self.done.store(true, Ordering::Relaxed);
+        let Ok(mut done) = self.done.lock() else { return };
+        *done = true;
         if self.enabled {
             self.print();
             eprintln!();

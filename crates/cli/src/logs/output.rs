@@ -32,7 +32,7 @@ pub fn text(report: &Report) -> String {
         input.unreadable.len()
     );
     for example in input.malformed_examples.iter().chain(&input.unreadable) {
-        let _ = writeln!(out, "  {example}");
+        let _ = writeln!(out, "  {}", visible(example));
     }
     let cache = &report.cache;
     let _ = writeln!(
@@ -130,10 +130,18 @@ fn percent(ratio: Option<f64>) -> String {
     ratio.map_or_else(|| "-".to_string(), |r| format!("{:.1}%", r * 100.0))
 }
 
+/// Names come from logs: control characters (a terminal escape in a logged URI) are shown
+/// escaped rather than sent to the terminal.
+fn visible(text: &str) -> String {
+    text.chars().flat_map(|c| if c.is_control() { c.escape_default().collect() } else { vec![c] }).collect()
+}
+
+/// Very long names keep both ends.
 fn shorten(name: &str) -> String {
+    let name = visible(name);
     let chars: Vec<char> = name.chars().collect();
     if chars.len() <= MAX_NAME_CHARS {
-        return name.to_string();
+        return name;
     }
     let head_chars = (MAX_NAME_CHARS - 1) / 2;
     let tail_chars = MAX_NAME_CHARS - 1 - head_chars;
@@ -195,7 +203,7 @@ pub fn csv(report: &Report) -> String {
 /// RFC 4180 quoting; a leading `=`, `+`, `-` or `@` is prefixed with `'` so a spreadsheet does not
 /// run a logged URI as a formula.
 fn csv_field(value: &str) -> String {
-    let value = if value.len() > 1 && value.starts_with(['=', '+', '-', '@']) {
+    let value = if value.starts_with(['\t', '\r']) || (value.len() > 1 && value.starts_with(['=', '+', '-', '@'])) {
         format!("'{value}")
     } else {
         value.to_string()
@@ -222,6 +230,7 @@ mod tests {
 
     #[test]
     fn long_names_keep_both_ends() {
+        assert_eq!(shorten("/a\u{1b}[2J\r.jpg"), "/a\\u{1b}[2J\\r.jpg");
         let long = format!("/variants/{}/pc.jpg", "a".repeat(100));
         let short = shorten(&long);
         assert_eq!(short.chars().count(), MAX_NAME_CHARS);

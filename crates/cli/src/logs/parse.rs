@@ -80,7 +80,8 @@ pub fn parse_line<'a>(line: &'a [u8], columns: &Columns) -> Result<Request<'a>, 
     }
     let optional = |index: Option<usize>| index.map_or(&b"-"[..], |i| fields[i]);
     let timestamp = parse_timestamp(fields[columns.date], fields[columns.time]).ok_or("bad date or time")?;
-    let bytes = parse_u64(fields[columns.bytes]).ok_or("bad sc-bytes")?;
+    // Above 1 PiB a response size is corruption, and sums of such values could overflow.
+    let bytes = parse_u64(fields[columns.bytes]).filter(|b| *b < 1 << 50).ok_or("bad sc-bytes")?;
     let status = match optional(columns.status) {
         b"-" => None,
         raw => Some(parse_u64(raw).and_then(|s| u16::try_from(s).ok()).filter(|s| *s <= 999).ok_or("bad sc-status")?),

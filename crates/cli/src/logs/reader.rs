@@ -36,6 +36,7 @@ impl LineSplitter<'_> {
                 match Columns::from_header(&String::from_utf8_lossy(names)) {
                     Ok(columns) => self.columns = Some(columns),
                     Err(why) => {
+                        // Lines after it are reported as having no usable header.
                         self.columns = None;
                         self.aggregate.input.malformed(self.source, self.line_number, &why);
                     }
@@ -44,7 +45,7 @@ impl LineSplitter<'_> {
             return;
         }
         let Some(columns) = &self.columns else {
-            self.aggregate.input.malformed(self.source, self.line_number, "no #Fields header before this line");
+            self.aggregate.input.malformed(self.source, self.line_number, "no usable #Fields header before this line");
             return;
         };
         match parse_line(line, columns) {
@@ -134,7 +135,8 @@ impl<'a> LogFeed<'a> {
     pub fn push(&mut self, chunk: &[u8]) -> io::Result<()> {
         match self.decoder.take() {
             Some(Decoder::Sniffing(splitter, mut head)) => {
-                splitter.aggregate.input.bytes_read += chunk.len() as u64;
+                splitter.aggregate.input.bytes_read =
+                    splitter.aggregate.input.bytes_read.saturating_add(chunk.len() as u64);
                 head.extend_from_slice(chunk);
                 if head.len() < GZIP_MAGIC.len() {
                     self.decoder = Some(Decoder::Sniffing(splitter, head));
@@ -150,7 +152,8 @@ impl<'a> LogFeed<'a> {
                 result
             }
             Some(mut decoder) => {
-                decoder.splitter().aggregate.input.bytes_read += chunk.len() as u64;
+                let input = &mut decoder.splitter().aggregate.input;
+                input.bytes_read = input.bytes_read.saturating_add(chunk.len() as u64);
                 let result = decoder.write(chunk);
                 self.decoder = Some(decoder);
                 result
@@ -293,7 +296,7 @@ mod tests {
         let a = read_in_chunks(log.as_bytes(), 1000);
         assert_eq!(a.total.requests, 3);
         assert_eq!(a.input.malformed, 3, "{:?}", a.input.malformed_examples);
-        assert_eq!(a.input.malformed_examples[0].2, "no #Fields header before this line");
+        assert_eq!(a.input.malformed_examples[0].2, "no usable #Fields header before this line");
         assert!(a.input.malformed_examples[1].2.contains("longer than"));
     }
 }

@@ -65,8 +65,8 @@ pub struct Candidate {
     pub average_bytes: u64,
 }
 
-/// Hours listed between the first and last request at most (a stray date in 1970 must not
-/// produce half a million empty rows); beyond it only hours with requests are listed.
+/// Empty hours are filled in over at most this span (a stray date in 1970 must not produce half a
+/// million empty rows); over a longer span only hours with requests are listed.
 const MAX_FILLED_HOURS: i64 = 24 * 366;
 
 pub fn build(aggregate: &Aggregate, top: usize) -> Report {
@@ -97,11 +97,17 @@ pub fn build(aggregate: &Aggregate, top: usize) -> Report {
 
     let mut hours: Vec<(i64, Tally)> = aggregate.hours.iter().map(|(h, t)| (*h, *t)).collect();
     hours.sort_unstable_by_key(|(h, _)| *h);
-    if let (Some(first), Some(last)) = (hours.first().map(|h| h.0), hours.last().map(|h| h.0)) {
-        if last - first < MAX_FILLED_HOURS {
+    // Every hour of the requested range (or from the first request to the last) is listed.
+    let range = aggregate.range();
+    let first = range.since.map(|s| s.div_euclid(3600)).or(hours.first().map(|h| h.0));
+    let last = range.until.map(|u| (u - 1).div_euclid(3600)).or(hours.last().map(|h| h.0));
+    if let (Some(first), Some(last)) = (first, last) {
+        if (0..MAX_FILLED_HOURS).contains(&(last - first)) {
             let mut filled: Vec<(i64, Tally)> = (first..=last).map(|h| (h, Tally::default())).collect();
             for (hour, tally) in &hours {
-                filled[(hour - first) as usize].1 = *tally;
+                if let Some(slot) = usize::try_from(hour - first).ok().and_then(|i| filled.get_mut(i)) {
+                    slot.1 = *tally;
+                }
             }
             hours = filled;
         }
