@@ -12,7 +12,7 @@ HOST_ARCH := $(shell uname -m | sed 's/aarch64/arm64/')
 FFMPEG := .local/ffmpeg/$(HOST_ARCH)/bin/ffmpeg
 export FFMPEG_PATH := $(abspath $(FFMPEG))
 
-.PHONY: help demo test lint fmt venv lock clean ffmpeg layer layer-check bench bench-deps sample-logs template validate deploy-tools build deploy
+.PHONY: help demo test lint fmt venv lock clean nasm ffmpeg layer layer-check bench bench-deps sample-logs template validate deploy-tools build deploy
 
 help:
 	@echo "make demo   run the whole pipeline locally against an AWS emulator"
@@ -29,6 +29,11 @@ $(VENV)/.installed: requirements-dev.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(VENV)/bin/uv pip install --quiet --python $(VENV)/bin/python -r requirements-dev.txt
 	touch $@
+
+## nasm assembles libjpeg-turbo's x86 SIMD (the mozjpeg crate builds it from source).
+nasm:
+	@command -v nasm >/dev/null || { echo "installing nasm (Debian package) for libjpeg-turbo's SIMD"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nasm >/dev/null; }
 
 ffmpeg: $(FFMPEG)
 $(FFMPEG): scripts/fetch-ffmpeg.sh | venv
@@ -50,12 +55,12 @@ $(DEPLOY_VENV)/.installed: requirements-deploy.txt
 	touch $@
 
 # Release builds for arm64 (cargo-lambda cross-compiles with zig), zipped: target/lambda/<fn>/bootstrap.zip
-build: deploy-tools
+build: deploy-tools nasm
 	PATH=$(DEPLOY_PATH) cargo lambda build --release --arm64 --output-format zip \
 	  --bin image-processor --bin notifier --bin edge-router
 
 # sam build (BuildMethod rust-cargolambda) and deploy; guided the first time (writes infra/samconfig.toml).
-deploy: deploy-tools layer template
+deploy: deploy-tools nasm layer template
 	cd infra && PATH=$(DEPLOY_PATH) sam build --template template.yaml --beta-features
 	cd infra && if [ -f samconfig.toml ]; then PATH=$(DEPLOY_PATH) sam deploy; \
 	  else PATH=$(DEPLOY_PATH) sam deploy --guided --capabilities CAPABILITY_IAM; fi
@@ -79,7 +84,7 @@ bench-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lomiri-wallpapers fonts-dejavu-core; \
 	fi
 
-bench: venv ffmpeg bench-deps
+bench: venv nasm ffmpeg bench-deps
 	$(CARGO) build --release --locked --bin media-edge
 	$(VENV)/bin/python bench/gif_to_mp4.py --ffmpeg $(FFMPEG_PATH) --equal-ssim
 	$(VENV)/bin/python bench/cdn_logs.py
@@ -93,17 +98,17 @@ lock:
 	$(VENV)/bin/uv pip compile --quiet --python $(VENV)/bin/python --python-version 3.11 requirements-dev.in -o requirements-dev.txt
 
 ## Rust: unit tests need nothing; integration tests talk to the emulator over HTTP.
-test: venv ffmpeg lint validate layer-check
+test: venv nasm ffmpeg lint validate layer-check
 	scripts/test-summary.sh scripts/run-tests.sh
 
-demo: venv ffmpeg
+demo: venv nasm ffmpeg
 	$(CARGO) build --locked --bin local-demo
 	scripts/with-emulator.sh $(CARGO) run --quiet --locked --bin local-demo -- samples
 	@printf '\n  CDN log report over a day of sample CloudFront logs (media-edge logs samples/cdn-logs --top 5):\n\n'
 	@$(CARGO) run --quiet --locked --bin media-edge -- logs samples/cdn-logs --top 5 --chart target/demo-traffic.svg
 	@printf '\n  hourly chart: target/demo-traffic.svg\n'
 
-lint:
+lint: nasm
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 

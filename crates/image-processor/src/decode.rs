@@ -153,11 +153,25 @@ pub struct Decoded {
     pub icc_profile: Option<Vec<u8>>,
     /// Frames in the original (1 for stills; animated GIFs are rendered from their first frame here).
     pub frames: u32,
+    /// The original's upright size; `image` may be smaller (a JPEG decoded at a reduced scale).
+    pub width: u32,
+    pub height: u32,
 }
 
 /// Decodes `bytes` under `limits`. The pixel check uses the header's dimensions, so a decompression
 /// bomb is refused before its pixels are allocated.
 pub fn decode(bytes: &[u8], name: &str, limits: &Limits) -> Result<Decoded, ImageError> {
+    decode_for_width(bytes, name, limits, None)
+}
+
+/// Like [`decode`], but a JPEG may come out smaller (DCT scaling, see [`crate::jpeg_scaled`]) as
+/// long as its upright width stays at least `needed_width`: the variants never need more.
+pub fn decode_for_width(
+    bytes: &[u8],
+    name: &str,
+    limits: &Limits,
+    needed_width: Option<u32>,
+) -> Result<Decoded, ImageError> {
     limits.check_still_bytes(bytes.len() as u64)?;
     let format = sniff(bytes, name)?;
 
@@ -183,9 +197,24 @@ pub fn decode(bytes: &[u8], name: &str, limits: &Limits) -> Result<Decoded, Imag
     check_dimensions(width, height, limits)?;
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
     let icc_profile = decoder.icc_profile().ok().flatten();
-    let mut image = DynamicImage::from_decoder(decoder).map_err(ImageError::from_decode)?;
+    let quarter_turn = {
+        use image::metadata::Orientation::{Rotate270, Rotate270FlipH, Rotate90, Rotate90FlipH};
+        matches!(orientation, Rotate90 | Rotate270 | Rotate90FlipH | Rotate270FlipH)
+    };
+    let (upright_width, upright_height) = if quarter_turn { (height, width) } else { (width, height) };
+    let mut image = match format {
+        // Headers and metadata came from the `image` crate; the pixels from libjpeg-turbo.
+        SourceFormat::Jpeg => {
+            let numerator = needed_width.map_or(8, |needed| crate::jpeg_scaled::scale_for(upright_width, needed));
+            match crate::jpeg_scaled::decode(bytes, numerator)? {
+                Some(image) => image,
+                None => DynamicImage::from_decoder(decoder).map_err(ImageError::from_decode)?,
+            }
+        }
+        _ => DynamicImage::from_decoder(decoder).map_err(ImageError::from_decode)?,
+    };
     image.apply_orientation(orientation);
-    Ok(Decoded { format, image, icc_profile, frames })
+    Ok(Decoded { format, image, icc_profile, frames, width: upright_width, height: upright_height })
 }
 
 /// Decodes only the first frame of a GIF file (one frame's memory, however long the animation),
@@ -212,7 +241,8 @@ pub fn decode_gif_first_frame(
         let mix = |c: u32, back: u32| ((c * a + back * (255 - a) + 127) / 255) as u8;
         image::Rgb([mix(r, br), mix(g, bg), mix(b, bb)])
     });
-    Ok(Decoded { format: SourceFormat::Gif, image: DynamicImage::ImageRgb8(flattened), icc_profile: None, frames: 1 })
+    let image = DynamicImage::ImageRgb8(flattened);
+    Ok(Decoded { format: SourceFormat::Gif, image, icc_profile: None, frames: 1, width, height })
 }
 
 pub(crate) fn check_dimensions(width: u32, height: u32, limits: &Limits) -> Result<(), ImageError> {

@@ -14,6 +14,7 @@ pub mod handler;
 pub mod intake;
 pub mod job;
 pub mod jpeg_markers;
+pub mod jpeg_scaled;
 pub mod keys;
 pub mod manifest;
 pub mod original;

@@ -109,13 +109,14 @@ pub struct Rendered {
 
 /// Decodes `bytes` (named `name`, used to check the claimed type) and renders every variant.
 pub fn render(bytes: &[u8], name: &str, settings: &RenderSettings) -> Result<Rendered, ImageError> {
-    let decoded = decode::decode(bytes, name, &settings.limits)?;
+    let largest = settings.variants.iter().map(|v| v.max_width).max();
+    let decoded = decode::decode_for_width(bytes, name, &settings.limits, largest)?;
     render_decoded(decoded, &settings.variants, settings.jpeg_quality)
 }
 
 /// Renders `specs` from an already decoded image.
 pub fn render_decoded(decoded: Decoded, specs: &[VariantSpec], jpeg_quality: u8) -> Result<Rendered, ImageError> {
-    let (width, height) = (decoded.image.width(), decoded.image.height());
+    let (width, height) = (decoded.width, decoded.height);
     let source = Pixels::from_image(decoded.image);
     let variants = render_variants(&source, decoded.icc_profile.as_deref(), specs, jpeg_quality)?;
     Ok(Rendered { source_format: decoded.format, width, height, frames: decoded.frames, variants })
@@ -245,25 +246,9 @@ fn encode(
     let mut out = Vec::with_capacity(image.buffer().len() / 8);
     match layout {
         Layout::Gray | Layout::Rgb => {
-            let (w16, h16) = match (u16::try_from(w), u16::try_from(h)) {
-                (Ok(w16), Ok(h16)) => (w16, h16),
-                _ => return Err(ImageError::Encode(format!("{w}×{h} is too large for JPEG"))),
-            };
-            let mut encoder = jpeg_encoder::Encoder::new(&mut out, quality.clamp(1, 100));
-            // Progressive with optimised Huffman tables: compact, and decoded correctly everywhere.
-            // (Optimised *baseline* output is written as non-interleaved scans, which zune-jpeg
-            // 0.5.15, the `image` crate's decoder, misdecodes; browsers do not.)
-            encoder.set_progressive(true);
-            encoder.set_optimized_huffman_tables(true);
-            encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
-            if let Some(icc) = icc_profile {
-                // A profile too large for APP2 segments is dropped rather than failing the variant.
-                let _ = encoder.add_icc_profile(icc);
-            }
-            let color =
-                if layout == Layout::Gray { jpeg_encoder::ColorType::Luma } else { jpeg_encoder::ColorType::Rgb };
-            encoder.encode(image.buffer(), w16, h16, color).map_err(|e| ImageError::Encode(format!("JPEG: {e}")))?;
-            Ok((OutputFormat::Jpeg, out))
+            let gray = layout == Layout::Gray;
+            let bytes = crate::jpeg_scaled::encode(image.buffer(), w, h, gray, quality.clamp(1, 100), icc_profile)?;
+            Ok((OutputFormat::Jpeg, bytes))
         }
         Layout::Rgba => {
             use image::ImageEncoder;

@@ -159,3 +159,40 @@ fn files_that_are_not_what_they_claim_are_refused() {
     assert!(matches!(err, ImageError::Mismatch(_)), "{err}");
     assert!(err.to_string().contains("JPEG"), "{err}");
 }
+
+/// A large JPEG decodes at 1/2 scale (DCT scaling) and its variants match those made from the
+/// full-size decode: the shortcut costs no visible quality.
+#[test]
+fn large_jpegs_decode_at_a_reduced_scale_without_visible_loss() {
+    use image_processor::decode::{decode, decode_for_width};
+    use image_processor::render::render_decoded;
+
+    // A 4000×3000 photo-like image: smooth gradients plus fine texture.
+    let (w, h) = (4000u32, 3000u32);
+    let mut pixels = Vec::with_capacity((w * h * 3) as usize);
+    for y in 0..h {
+        for x in 0..w {
+            let texture = ((x * 7 + y * 13) % 17) as u8 * 3;
+            pixels.extend([(x * 255 / w) as u8 ^ texture, (y * 255 / h) as u8, ((x + y) / 28) as u8 ^ texture]);
+        }
+    }
+    let jpeg = image_processor::jpeg_scaled::encode(&pixels, w, h, false, 92, None).unwrap();
+    let settings = RenderSettings::default();
+
+    let scaled = decode_for_width(&jpeg, "big.jpg", &settings.limits, Some(1920)).unwrap();
+    assert_eq!((scaled.image.width(), scaled.image.height()), (2000, 1500));
+    let full = decode(&jpeg, "big.jpg", &settings.limits).unwrap();
+    assert_eq!((full.image.width(), full.image.height()), (4000, 3000));
+
+    let from_scaled = render(&jpeg, "big.jpg", &settings).unwrap();
+    assert_eq!((from_scaled.width, from_scaled.height), (4000, 3000), "reports the original's size");
+    let from_full = render_decoded(full, &settings.variants, settings.jpeg_quality).unwrap();
+    for (a, b) in from_scaled.variants.iter().zip(&from_full.variants) {
+        assert_eq!((a.width, a.height), (b.width, b.height));
+        let (a, b) = (decode_output(&a.bytes).to_rgb8(), decode_output(&b.bytes).to_rgb8());
+        let mse = a.as_raw().iter().zip(b.as_raw()).map(|(p, q)| (f64::from(*p) - f64::from(*q)).powi(2)).sum::<f64>()
+            / a.as_raw().len() as f64;
+        let psnr = 10.0 * (255.0f64 * 255.0 / mse.max(1e-9)).log10();
+        assert!(psnr > 38.0, "{}×{}: PSNR {psnr:.1} dB between scaled and full decode", a.width(), a.height());
+    }
+}

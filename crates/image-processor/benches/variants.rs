@@ -1,0 +1,84 @@
+//! Warm, in-process timing of the 4-variant set: what a warm Lambda pays per photo.
+//!
+//! `cargo bench -p image-processor --bench variants -- [--repeat N] [--out DIR] FILE…` prints one
+//! JSON line per file (median and minimum over N runs after one warm-up) and, with `--out`, writes
+//! the last run's variants as `DIR/<file stem>/<variant>.<ext>` for quality checks. `make bench`
+//! (bench/variants.py) runs it next to libvips and sharp.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use image_processor::decode::decode_for_width;
+use image_processor::render::{render, render_decoded, RenderSettings};
+
+fn main() {
+    let mut repeat = 7;
+    let mut out: Option<PathBuf> = None;
+    let mut files = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--repeat" => repeat = args.next().unwrap().parse().unwrap(),
+            "--out" => out = Some(PathBuf::from(args.next().unwrap())),
+            "--bench" => {} // passed by `cargo bench`
+            _ => files.push(PathBuf::from(arg)),
+        }
+    }
+    let settings = RenderSettings::default();
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap();
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let mut rendered = render(&bytes, &name, &settings).unwrap();
+        let mut times = Vec::with_capacity(repeat);
+        let mut cpu_times = Vec::with_capacity(repeat);
+        for _ in 0..repeat {
+            let (start, cpu_start) = (Instant::now(), thread_cpu_ms());
+            rendered = render(&bytes, &name, &settings).unwrap();
+            times.push(start.elapsed().as_secs_f64() * 1000.0);
+            cpu_times.push(thread_cpu_ms() - cpu_start);
+        }
+        times.sort_by(f64::total_cmp);
+        cpu_times.sort_by(f64::total_cmp);
+        // The same work split in two: decoding, then resizing and encoding the variants.
+        let mut decode_times = Vec::with_capacity(repeat);
+        for _ in 0..repeat {
+            let start = Instant::now();
+            let largest = settings.variants.iter().map(|v| v.max_width).max();
+            let decoded = decode_for_width(&bytes, &name, &settings.limits, largest).unwrap();
+            decode_times.push(start.elapsed().as_secs_f64() * 1000.0);
+            render_decoded(decoded, &settings.variants, settings.jpeg_quality).unwrap();
+        }
+        decode_times.sort_by(f64::total_cmp);
+        if let Some(dir) = &out {
+            let dir = dir.join(file.file_stem().unwrap());
+            std::fs::create_dir_all(&dir).unwrap();
+            for v in &rendered.variants {
+                std::fs::write(dir.join(format!("{}.{}", v.name, v.format.extension())), &v.bytes).unwrap();
+            }
+        }
+        let variants: Vec<_> = rendered
+            .variants
+            .iter()
+            .map(|v| serde_json::json!({"name": v.name, "width": v.width, "height": v.height, "bytes": v.bytes.len()}))
+            .collect();
+        let line = serde_json::json!({
+            "file": file.display().to_string(),
+            "median_ms": times[times.len() / 2],
+            "min_ms": times[0],
+            "cpu_ms": cpu_times[cpu_times.len() / 2],
+            "decode_ms": decode_times[decode_times.len() / 2],
+            "variants": variants,
+        });
+        println!("{line}");
+    }
+}
+
+/// CPU time of this thread in milliseconds (rendering is single-threaded): steadier than wall
+/// time on a shared machine.
+fn thread_cpu_ms() -> f64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 * 1000.0 + ts.tv_nsec as f64 / 1e6
+}
