@@ -18,7 +18,7 @@ help:
 	@echo "make demo   run the whole pipeline locally against an AWS emulator"
 	@echo "make test   run every test (unit, emulator integration, template checks)"
 	@echo "make lint   clippy and rustfmt check"
-	@echo "make bench  benchmarks (GIF → MP4 size, quality, time, memory; CDN log report throughput)"
+	@echo "make bench  benchmarks (variants vs libvips and sharp, cold start, GIF → MP4, CDN log report)"
 	@echo "make layer  ffmpeg Lambda layer zips for arm64 and x86_64"
 	@echo "make validate / make build / make deploy   the SAM template; arm64 zips; sam build + deploy"
 
@@ -78,14 +78,21 @@ layer-check: layer
 	scripts/check-layer.sh
 
 ## Benchmarks (not part of `make test`). Corpus photos come from Debian's lomiri-wallpapers.
+## Peers for the variant benchmark: libvips' vipsthumbnail (Debian) and sharp (npm, pinned by
+## bench/sharp/package-lock.json); ImageMagick makes the corpus and the SSIM references.
 bench-deps:
-	@if [ ! -d /usr/share/backgrounds ] || [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ]; then \
-	  echo "installing benchmark corpus sources (Debian: lomiri-wallpapers fonts-dejavu-core)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lomiri-wallpapers fonts-dejavu-core; \
+	@if [ ! -d /usr/share/backgrounds ] || [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] \
+	  || ! command -v vipsthumbnail >/dev/null || [ ! -x /usr/bin/convert ]; then \
+	  echo "installing benchmark tools (Debian: lomiri-wallpapers fonts-dejavu-core libvips-tools imagemagick)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    lomiri-wallpapers fonts-dejavu-core libvips-tools imagemagick; \
 	fi
+	cd bench/sharp && npm ci --no-audit --no-fund --silent
 
 bench: venv nasm ffmpeg bench-deps
-	$(CARGO) build --release --locked --bin media-edge
+	$(CARGO) build --release --locked --bin media-edge --bin image-processor
+	$(VENV)/bin/python bench/variants.py
+	$(VENV)/bin/python bench/cold_start.py
 	$(VENV)/bin/python bench/gif_to_mp4.py --ffmpeg $(FFMPEG_PATH) --equal-ssim
 	$(VENV)/bin/python bench/cdn_logs.py
 
