@@ -174,17 +174,49 @@ pub fn decode_for_width(
 ) -> Result<Decoded, ImageError> {
     limits.check_still_bytes(bytes.len() as u64)?;
     let format = sniff(bytes, name)?;
-
-    let mut frames = 1;
     if format == SourceFormat::Jpeg {
         jpeg_markers::check_complete(bytes)?;
     }
+    decode_from(Cursor::new(bytes), format, limits, needed_width, Some(bytes))
+}
+
+/// Like [`decode_for_width`], reading the file at `path`: formats other than JPEG are decoded as
+/// the file is read, so the compressed file is never in memory beside its pixels (a 20 MP PNG is
+/// ~25 MB). JPEGs are read whole: libjpeg-turbo decodes from memory, and they are smaller.
+pub fn decode_file(
+    path: &std::path::Path,
+    name: &str,
+    limits: &Limits,
+    needed_width: Option<u32>,
+) -> Result<Decoded, ImageError> {
+    let read_error = |e: std::io::Error| ImageError::Corrupt(format!("reading the original: {e}"));
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    limits.check_still_bytes(file.metadata().map_err(read_error)?.len())?;
+    let mut reader = std::io::BufReader::new(file);
+    let format = sniff(std::io::BufRead::fill_buf(&mut reader).map_err(read_error)?, name)?;
+    if format == SourceFormat::Jpeg {
+        let bytes = std::fs::read(path).map_err(read_error)?;
+        return decode_for_width(&bytes, name, limits, needed_width);
+    }
+    decode_from(reader, format, limits, needed_width, None)
+}
+
+/// The decode itself, from any seekable reader; `jpeg` holds a JPEG's bytes for libjpeg-turbo.
+fn decode_from<R: std::io::BufRead + std::io::Seek>(
+    mut source: R,
+    format: SourceFormat,
+    limits: &Limits,
+    needed_width: Option<u32>,
+    jpeg: Option<&[u8]>,
+) -> Result<Decoded, ImageError> {
+    let mut frames = 1;
     if format == SourceFormat::Gif {
-        let probe = gif_probe::probe(Cursor::new(bytes), limits)?;
+        let probe = gif_probe::probe(&mut source, limits)?;
         frames = probe.frames;
+        source.rewind().map_err(|e| ImageError::Corrupt(format!("reading the original: {e}")))?;
     }
 
-    let mut reader = ImageReader::with_format(Cursor::new(bytes), format.image_format());
+    let mut reader = ImageReader::with_format(source, format.image_format());
     let mut image_limits = image::Limits::default();
     image_limits.max_image_width = Some(limits.max_dimension);
     image_limits.max_image_height = Some(limits.max_dimension);
@@ -202,9 +234,9 @@ pub fn decode_for_width(
         matches!(orientation, Rotate90 | Rotate270 | Rotate90FlipH | Rotate270FlipH)
     };
     let (upright_width, upright_height) = if quarter_turn { (height, width) } else { (width, height) };
-    let mut image = match format {
+    let mut image = match (format, jpeg) {
         // Headers and metadata came from the `image` crate; the pixels from libjpeg-turbo.
-        SourceFormat::Jpeg => {
+        (SourceFormat::Jpeg, Some(bytes)) => {
             let numerator = needed_width.map_or(8, |needed| crate::jpeg_scaled::scale_for(upright_width, needed));
             match crate::jpeg_scaled::decode(bytes, numerator)? {
                 Some(image) => image,

@@ -89,10 +89,7 @@ pub async fn render_original(
     settings.limits.check_still_bytes(size).map_err(permanent)?;
     let rendered = blocking({
         let (name, settings) = (name.to_string(), settings.clone());
-        move || {
-            let bytes = std::fs::read(&source).map_err(|e| ImageError::Corrupt(e.to_string()))?;
-            render::render(&bytes, &name, &settings)
-        }
+        move || render::render_file(&source, &name, &settings)
     })
     .await?;
     Ok(still_outputs(rendered))

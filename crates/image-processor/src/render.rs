@@ -114,6 +114,13 @@ pub fn render(bytes: &[u8], name: &str, settings: &RenderSettings) -> Result<Ren
     render_decoded(decoded, &settings.variants, settings.jpeg_quality)
 }
 
+/// Like [`render`], reading the original from a file (see [`decode::decode_file`]).
+pub fn render_file(path: &std::path::Path, name: &str, settings: &RenderSettings) -> Result<Rendered, ImageError> {
+    let largest = settings.variants.iter().map(|v| v.max_width).max();
+    let decoded = decode::decode_file(path, name, &settings.limits, largest)?;
+    render_decoded(decoded, &settings.variants, settings.jpeg_quality)
+}
+
 /// Renders `specs` from an already decoded image.
 pub fn render_decoded(decoded: Decoded, specs: &[VariantSpec], jpeg_quality: u8) -> Result<Rendered, ImageError> {
     let (width, height) = (decoded.width, decoded.height);
