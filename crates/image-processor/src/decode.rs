@@ -164,7 +164,7 @@ pub fn decode(bytes: &[u8], name: &str, limits: &Limits) -> Result<Decoded, Imag
     decode_for_width(bytes, name, limits, None)
 }
 
-/// Like [`decode`], but a JPEG may come out smaller (DCT scaling, see [`crate::jpeg_scaled`]) as
+/// Like [`decode`], but a JPEG may come out smaller (DCT scaling, see [`crate::libjpeg`]) as
 /// long as its upright width stays at least `needed_width`: the variants never need more.
 pub fn decode_for_width(
     bytes: &[u8],
@@ -237,8 +237,8 @@ fn decode_from<R: std::io::BufRead + std::io::Seek>(
     let mut image = match (format, jpeg) {
         // Headers and metadata came from the `image` crate; the pixels from libjpeg-turbo.
         (SourceFormat::Jpeg, Some(bytes)) => {
-            let numerator = needed_width.map_or(8, |needed| crate::jpeg_scaled::scale_for(upright_width, needed));
-            match crate::jpeg_scaled::decode(bytes, numerator)? {
+            let numerator = needed_width.map_or(8, |needed| crate::libjpeg::scale_for(upright_width, needed));
+            match crate::libjpeg::decode(bytes, numerator)? {
                 Some(image) => image,
                 None => DynamicImage::from_decoder(decoder).map_err(ImageError::from_decode)?,
             }

@@ -274,7 +274,7 @@ fn encode(
     match layout {
         Layout::Gray | Layout::Rgb => {
             let gray = layout == Layout::Gray;
-            let bytes = crate::jpeg_scaled::encode(image.buffer(), w, h, gray, quality.clamp(1, 100), icc_profile)?;
+            let bytes = crate::libjpeg::encode(image.buffer(), w, h, gray, quality.clamp(1, 100), icc_profile)?;
             Ok((OutputFormat::Jpeg, bytes))
         }
         Layout::Rgba => {

@@ -176,7 +176,7 @@ fn large_jpegs_decode_at_a_reduced_scale_without_visible_loss() {
             pixels.extend([(x * 255 / w) as u8 ^ texture, (y * 255 / h) as u8, ((x + y) / 28) as u8 ^ texture]);
         }
     }
-    let jpeg = image_processor::jpeg_scaled::encode(&pixels, w, h, false, 92, None).unwrap();
+    let jpeg = image_processor::libjpeg::encode(&pixels, w, h, false, 92, None).unwrap();
     let settings = RenderSettings::default();
 
     let scaled = decode_for_width(&jpeg, "big.jpg", &settings.limits, Some(1920)).unwrap();
