@@ -3,7 +3,7 @@
 //!
 //! No AWS here: bytes in, encoded variants out, so the CLI, the Lambda and the benchmarks share it.
 
-use fast_image_resize::{images::Image, FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use fast_image_resize::{images::Image, FilterType, MulDiv, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::DynamicImage;
 
 use crate::decode::{self, Decoded, Limits, SourceFormat};
@@ -128,7 +128,7 @@ pub fn render_decoded(decoded: Decoded, specs: &[VariantSpec], jpeg_quality: u8)
     // An sRGB profile says what an untagged image already means on the web: dropping it saves its
     // 3–9 KB in every variant (much of a thumbnail). Other profiles (Display P3, Adobe RGB) stay.
     let icc_profile = decoded.icc_profile.as_deref().filter(|icc| !is_srgb_profile(icc));
-    let variants = render_variants(&source, icc_profile, specs, jpeg_quality)?;
+    let variants = render_variants(source, icc_profile, specs, jpeg_quality)?;
     Ok(Rendered { source_format: decoded.format, width, height, frames: decoded.frames, variants })
 }
 
@@ -218,7 +218,7 @@ pub fn scaled_height(src_w: u32, src_h: u32, width: u32) -> u32 {
 }
 
 fn render_variants(
-    source: &Pixels,
+    mut source: Pixels,
     icc_profile: Option<&[u8]>,
     specs: &[VariantSpec],
     jpeg_quality: u8,
@@ -228,8 +228,16 @@ fn render_variants(
     let mut order: Vec<usize> = (0..specs.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(specs[i].max_width));
 
+    // Transparent pixels must not bleed their colour into their neighbours: resize premultiplied.
+    // Premultiplying the original in place (rather than letting the resizer premultiply into a copy
+    // it keeps) saves a buffer the size of the original; the cascade stays premultiplied and each
+    // variant is divided back just before it is encoded.
+    let mul_div = MulDiv::default();
+    if source.layout == Layout::Rgba {
+        mul_div.multiply_alpha_inplace(&mut source.image).map_err(|e| ImageError::Encode(format!("alpha: {e}")))?;
+    }
     let mut resizer = Resizer::new();
-    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3)).use_alpha(false);
     let mut outputs: Vec<Option<RenderedVariant>> = vec![None; specs.len()];
     let mut previous: Option<Image<'static>> = None;
     // The last encoded size and bytes: variants of the same size (a small original) share them.
@@ -243,16 +251,22 @@ fn render_variants(
             Some((w, h, format, bytes)) if (*w, *h) == (width, height) => (*format, bytes.clone()),
             _ => {
                 let from = previous.as_ref().unwrap_or(&source.image);
-                let encoded = if (from.width(), from.height()) == (width, height) {
-                    encode(from, source.layout, icc_profile, jpeg_quality)?
-                } else {
+                if (from.width(), from.height()) != (width, height) {
                     let mut dst = Image::new(width, height, source.layout.pixel_type());
                     resizer
                         .resize(from, &mut dst, &options)
                         .map_err(|e| ImageError::Encode(format!("resize to {width}×{height}: {e}")))?;
-                    let encoded = encode(&dst, source.layout, icc_profile, jpeg_quality)?;
                     previous = Some(dst);
-                    encoded
+                }
+                let pixels = previous.as_ref().unwrap_or(&source.image);
+                let encoded = if source.layout == Layout::Rgba {
+                    let mut straight = pixels.copy();
+                    mul_div
+                        .divide_alpha_inplace(&mut straight)
+                        .map_err(|e| ImageError::Encode(format!("alpha: {e}")))?;
+                    encode(&straight, source.layout, icc_profile, jpeg_quality)?
+                } else {
+                    encode(pixels, source.layout, icc_profile, jpeg_quality)?
                 };
                 last_encoded = Some((width, height, encoded.0, encoded.1.clone()));
                 encoded
