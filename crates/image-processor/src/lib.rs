@@ -5,7 +5,9 @@
 //! - [`decode`] and [`render`] are the image work, with no AWS types: the CLI and benchmarks use them.
 //! - [`original`] turns a local copy into outputs; [`video`] drives ffmpeg for animated GIFs.
 //! - [`keys`] decides where outputs live; [`config`] reads the environment.
+//! - [`allocator`]: glibc settings that let one image reuse the previous one's memory.
 
+pub mod allocator;
 pub mod config;
 pub mod decode;
 pub mod error;

@@ -6,8 +6,13 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use media_edge_shared::aws::{load_sdk_config, s3_client, sns_client};
 use media_edge_shared::status::StatusPublisher;
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
+fn main() -> Result<(), Error> {
+    // Before the runtime starts its threads (see the function).
+    image_processor::allocator::keep_freed_memory();
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run())
+}
+
+async fn run() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = ProcessorConfig::from_env()?;
     let sdk = load_sdk_config().await;

@@ -286,8 +286,8 @@ const THUMBNAIL_MAX_WIDTH: u32 = 320;
 
 /// Lanczos3 keeps the most detail. At thumbnail size its outer lobes mostly add ringing that costs
 /// bytes (200 px variants were up to 1.05× libvips'); Catmull-Rom measured 0.98–1.03× libvips'
-/// bytes at equal or higher SSIM (`make bench`). On the 1920 px variant it would save 1–2% of the
-/// bytes but lose up to 0.001 SSIM, so larger variants keep Lanczos3.
+/// bytes at an SSIM within 0.0002 of libvips' or higher (`make bench`). On the 1920 px variant it
+/// would save 1–2% of the bytes but lose up to 0.0012 SSIM, so larger variants keep Lanczos3.
 fn filter_for(width: u32) -> FilterType {
     if width <= THUMBNAIL_MAX_WIDTH {
         FilterType::CatmullRom
