@@ -191,11 +191,14 @@ pub fn decode_file(
 ) -> Result<Decoded, ImageError> {
     let read_error = |e: std::io::Error| ImageError::Corrupt(format!("reading the original: {e}"));
     let file = std::fs::File::open(path).map_err(read_error)?;
-    limits.check_still_bytes(file.metadata().map_err(read_error)?.len())?;
+    let size = file.metadata().map_err(read_error)?.len();
+    limits.check_still_bytes(size)?;
     let mut reader = std::io::BufReader::new(file);
     let format = sniff(std::io::BufRead::fill_buf(&mut reader).map_err(read_error)?, name)?;
     if format == SourceFormat::Jpeg {
-        let bytes = std::fs::read(path).map_err(read_error)?;
+        // The rest of the file after what the sniff already buffered (bounded by the check above).
+        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        std::io::Read::read_to_end(&mut reader, &mut bytes).map_err(read_error)?;
         return decode_for_width(&bytes, name, limits, needed_width);
     }
     decode_from(reader, format, limits, needed_width, None)
