@@ -16,8 +16,8 @@ pub fn keep_freed_memory() {
     // SAFETY: mallopt only changes glibc's allocator parameters; it is thread-safe.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 1);
-        // No mmap'd chunks: they are unmapped on free. (M_MMAP_THRESHOLD would do, but glibc
-        // before 2.35 refuses thresholds above 32 MB, and libjpeg's arrays are larger.)
+        // No mmap'd chunks: they are unmapped on free. (Raising M_MMAP_THRESHOLD would do, but
+        // older glibc refuses thresholds above 32 MB, and libjpeg's arrays can be larger.)
         libc::mallopt(libc::M_MMAP_MAX, 0);
         libc::mallopt(libc::M_TRIM_THRESHOLD, libc::c_int::MAX);
     }
