@@ -67,3 +67,40 @@ fn a_failed_file_names_its_class_and_reason_and_fails_the_run() {
     let _ = std::fs::remove_dir_all(&out);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Minor page faults of `media-edge process` over `files` (the child's own, from wait4).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(clippy::zombie_processes)] // reaped by wait4, which std's Child does not know about
+fn page_faults_processing(files: &[String], out: &std::path::Path) -> i64 {
+    let child = Command::new(env!("CARGO_BIN_EXE_media-edge"))
+        .arg("process")
+        .args(files)
+        .arg("--out")
+        .arg(out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut status = 0;
+    // SAFETY: wait4 writes into the status and rusage we own; all-zero is a valid rusage.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as libc::pid_t);
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "media-edge process failed: {status}");
+    usage.ru_minflt
+}
+
+/// The allocator settings (image_processor::allocator) let each image reuse the previous one's
+/// memory: renders run on blocking threads, as in the Lambda, so this checks the arena setting too.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn later_images_reuse_the_memory_of_earlier_ones() {
+    let photo = fixture("progressive.jpg"); // 2048×1365: decoded at full size, ~8 MB of pixels
+    let out = temp_dir("faults");
+    let once = page_faults_processing(std::slice::from_ref(&photo), &out);
+    let six = page_faults_processing(&vec![photo; 6], &out);
+    // Without reuse every further image faults its pixels (2 000+ pages) and libjpeg's buffers in.
+    let per_further_image = (six - once) / 5;
+    assert!(per_further_image < 500, "{per_further_image} page faults per further image (once: {once}, six: {six})");
+    std::fs::remove_dir_all(&out).unwrap();
+}
