@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Variant generation side by side: our processing code, libvips' vipsthumbnail and sharp.
 
-    python3 bench/variants.py [--rounds 3] [--repeat 5] [--only NAME]
+    python3 bench/variants.py [--rounds 5] [--repeat 5] [--only NAME]
 
 Corpus (regenerated offline into target/bench/variants-corpus, nothing large is committed): the
 12–24 MP photographs of Debian's lomiri-wallpapers (progressive and baseline JPEGs), a baseline
@@ -14,9 +14,10 @@ Huffman tables; PNG for the image with alpha):
             resizes, or one clone per size);
   process   one process per image: `media-edge process` vs `node variants.js FILE`
             (what a cold start or a CLI user pays), and vipsthumbnail run once per size;
-interleaved over --rounds rounds, medians. Ratios are paired: ours over the peer in the same round,
-then the median over rounds, so the machine's drift between rounds (±20% here) cancels out. Wall time, CPU time and peak RSS; everything runs with
-one worker thread (sharp.concurrency(1), VIPS_CONCURRENCY=1), as our renderer is single-threaded.
+interleaved over --rounds rounds, medians. Ratios are paired: ours over the peer in the same
+round, then the median over rounds, so the machine's drift between rounds (±20% here) cancels out.
+Wall time, CPU time and peak RSS, and our page faults per warm render; everything runs with one
+worker thread (sharp.concurrency(1), VIPS_CONCURRENCY=1), as our renderer is single-threaded.
 Quality: bytes and SSIM against the same-size reference (the original resized with Lanczos by
 ImageMagick) for the 1920 and 200 px variants of ours and libvips'.
 """

@@ -264,9 +264,10 @@ fn render_variants(
                 }
                 let pixels = previous.as_ref().unwrap_or(&source.image);
                 let encoded = if source.layout == Layout::Rgba {
-                    let mut straight = pixels.copy();
+                    // Into a new buffer: `pixels` stays premultiplied for the next, smaller variant.
+                    let mut straight = Image::new(width, height, PixelType::U8x4);
                     mul_div
-                        .divide_alpha_inplace(&mut straight)
+                        .divide_alpha(pixels, &mut straight)
                         .map_err(|e| ImageError::Encode(format!("alpha: {e}")))?;
                     encode(&straight, source.layout, icc_profile, jpeg_quality)?
                 } else {

@@ -199,8 +199,8 @@ fn large_jpegs_decode_at_a_reduced_scale_without_visible_loss() {
 
 #[test]
 fn transparent_pixels_keep_their_colour_and_do_not_bleed() {
-    // Left half fully transparent red, right half half-transparent blue-green, 1000×500: every
-    // variant is resized (premultiplied, then divided back before encoding).
+    // Left half fully transparent red, right half half-transparent blue-green, 1000×500: variants
+    // narrower than 1000 px are resized premultiplied, and all are divided back before encoding.
     let original = image::RgbaImage::from_fn(1000, 500, |x, _| {
         if x < 500 {
             image::Rgba([255, 0, 0, 0])
@@ -215,16 +215,20 @@ fn transparent_pixels_keep_their_colour_and_do_not_bleed() {
         assert_eq!(variant.format, OutputFormat::Png);
         let img = decode_output(&variant.bytes).to_rgba8();
         let (w, h) = img.dimensions();
-        // Colour is straight (not premultiplied) alpha, away from the edge and right next to it.
-        for x in [w * 3 / 4, w / 2 + 2] {
-            let [r, g, b, a] = img.get_pixel(x, h / 2).0;
-            assert!(a.abs_diff(128) <= 2, "{} alpha at x={x}: {a}", variant.name);
-            assert!(
-                r.abs_diff(20) <= 4 && g.abs_diff(120) <= 4 && b.abs_diff(220) <= 4,
-                "{} at x={x}: {r},{g},{b}",
-                variant.name
-            );
-        }
+        let [_, _, _, a] = img.get_pixel(w * 3 / 4, h / 2).0;
+        assert!(a.abs_diff(128) <= 2, "{}: alpha {a}", variant.name);
         assert_eq!(img.get_pixel(w / 4, h / 2)[3], 0, "{}: transparent side stays transparent", variant.name);
+        // Every visible pixel has the opaque side's colour as straight (not premultiplied) alpha,
+        // including those at the edge, whose filter window reaches into the transparent red.
+        for x in 0..w {
+            let [r, g, b, a] = img.get_pixel(x, h / 2).0;
+            if a >= 32 {
+                assert!(
+                    r.abs_diff(20) <= 6 && g.abs_diff(120) <= 6 && b.abs_diff(220) <= 6,
+                    "{} at x={x} (alpha {a}): {r},{g},{b}",
+                    variant.name
+                );
+            }
+        }
     }
 }
