@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Every test: the CloudFront Functions under Node's test runner, then the Rust workspace with the
-# local AWS emulator running. `make test` wraps this and prints the total.
+# Every test: the CloudFront Functions under Node's test runner, the template tests (pytest over
+# infra/template.yaml and its SAM transform), then the Rust workspace with the local AWS emulator
+# running. `make test` wraps this and prints the total.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v node >/dev/null || { echo "node is required for the CloudFront Function tests" >&2; exit 1; }
 node --test crates/edge-router/cloudfront/
+.venv/bin/python -m pytest -q -p no:cacheprovider infra/tests
 scripts/with-emulator.sh cargo test --workspace --locked

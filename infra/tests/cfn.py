@@ -1,0 +1,173 @@
+"""Helpers for the template tests (infra/tests): infra/template.yaml loaded the way CloudFormation
+reads it, the SAM transform run offline over it, and a small evaluator for the intrinsic functions
+that build names (Ref, Sub, Select, Split, Join) over made-up pseudo parameters."""
+import copy
+import functools
+import os
+import pathlib
+import re
+
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "infra/template.yaml"
+
+
+class CfnLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short tags, turned into the long JSON forms CloudFormation uses:
+    `!Ref X` → {"Ref": "X"}, `!GetAtt A.B` → {"Fn::GetAtt": ["A", "B"]}, `!Sub s` → {"Fn::Sub": s}.
+    A tag applies to the one node it is written on: in `[!Ref A, B]` B stays a plain string."""
+
+
+def _tag(loader, suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if suffix in ("Ref", "Condition"):
+        return {suffix: value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {"Fn::" + suffix: value}
+
+
+CfnLoader.add_multi_constructor("!", _tag)
+
+
+def load(path=TEMPLATE):
+    return yaml.load(pathlib.Path(path).read_text(), Loader=CfnLoader)
+
+
+@functools.lru_cache(maxsize=None)
+def _rendered():
+    return load()
+
+
+def rendered():
+    """The rendered template (a fresh copy: tests may change it)."""
+    return copy.deepcopy(_rendered())
+
+
+class _PolicyLoader:
+    """SAM asks IAM for the ARNs of the AWS-managed policies a template names; offline we answer
+    for the few that can appear."""
+
+    def load(self):
+        return {
+            name: f"arn:aws:iam::aws:policy/service-role/{name}"
+            for name in ["AWSLambdaBasicExecutionRole", "AWSLambdaSQSQueueExecutionRole", "AWSLambdaRole"]
+        }
+
+
+def transform(template):
+    """The SAM transform (aws-sam-translator, what CloudFormation runs for
+    `Transform: AWS::Serverless-2016-10-31`), offline. Local CodeUri/ContentUri are replaced by S3
+    URIs first, as `sam package` would."""
+    from samtranslator.translator.transform import transform as sam_transform
+
+    template = copy.deepcopy(template)
+    for resource in template["Resources"].values():
+        props = resource.get("Properties") or {}
+        if "CodeUri" in props:
+            props["CodeUri"] = "s3://media-edge-artifacts/code.zip"
+        if "ContentUri" in props:
+            props["ContentUri"] = "s3://media-edge-artifacts/layer.zip"
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    return sam_transform(template, {}, _PolicyLoader())
+
+
+@functools.lru_cache(maxsize=None)
+def _transformed():
+    return transform(_rendered())
+
+
+def transformed():
+    """The rendered template after the SAM transform (a fresh copy)."""
+    return copy.deepcopy(_transformed())
+
+
+def resources_of(template, type_):
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == type_}
+
+
+def ref_name(value):
+    """"X" for {"Ref": "X"} or {"Fn::GetAtt": ["X", ...]}; None for anything else."""
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        return value["Ref"]
+    if isinstance(value, dict) and set(value) == {"Fn::GetAtt"}:
+        return value["Fn::GetAtt"][0]
+    return None
+
+
+def statements(policy_document):
+    s = policy_document["Statement"]
+    return s if isinstance(s, list) else [s]
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+# ---------------------------------------------------------------- evaluating name expressions
+
+class Unresolved(Exception):
+    pass
+
+
+def evaluate(node, params):
+    """Evaluates Ref/Sub/Select/Split/Join over `params` (parameter and pseudo-parameter values).
+    Anything else (GetAtt, a Ref to a resource) raises Unresolved."""
+    if isinstance(node, (str, int, float)):
+        return str(node)
+    if isinstance(node, list):
+        return [evaluate(n, params) for n in node]
+    if not isinstance(node, dict) or len(node) != 1:
+        raise Unresolved(node)
+    (fn, arg), = node.items()
+    if fn == "Ref":
+        if arg not in params:
+            raise Unresolved(node)
+        return params[arg]
+    if fn == "Fn::Sub":
+        text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+        scope = dict(params)
+        scope.update({k: evaluate(v, params) for k, v in variables.items()})
+
+        def substitute(match):
+            name = match.group(1)
+            if name.startswith("!"):
+                return "${" + name[1:] + "}"
+            if name not in scope:
+                raise Unresolved(name)
+            return scope[name]
+
+        return re.sub(r"\$\{([^}]*)\}", substitute, text)
+    if fn == "Fn::Select":
+        index, values = arg
+        return evaluate(values, params)[int(evaluate(index, params))]
+    if fn == "Fn::Split":
+        sep, value = arg
+        return evaluate(value, params).split(sep)
+    if fn == "Fn::Join":
+        sep, values = arg
+        return sep.join(evaluate(values, params))
+    raise Unresolved(node)
+
+
+def parameters(template, **overrides):
+    """Parameter defaults plus pseudo parameters for a made-up stack and account."""
+    stack_name = overrides.pop("stack_name", "media-edge")
+    stack_uuid = overrides.pop("stack_uuid", "1c2fa620-982a-11e3-aff7-50e2416294e0")
+    values = {name: str(p.get("Default", "")) for name, p in template.get("Parameters", {}).items()}
+    values.update({
+        "AWS::StackName": stack_name,
+        "AWS::StackId": f"arn:aws:cloudformation:eu-west-1:123456789012:stack/{stack_name}/{stack_uuid}",
+        "AWS::AccountId": "123456789012",
+        "AWS::Region": "eu-west-1",
+        "AWS::Partition": "aws",
+        "AWS::URLSuffix": "amazonaws.com",
+    })
+    values.update(overrides)
+    return values

@@ -1,0 +1,115 @@
+"""Which cache behaviour CloudFront applies to a request path, checked over the rendered template.
+
+CloudFront's rule (Amazon CloudFront Developer Guide, "Cache behavior settings" → "Path pattern",
+https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/DownloadDistValuesCacheBehavior.html#DownloadDistValuesPathPattern,
+and the API reference for CacheBehavior.PathPattern): the request path is compared with the path
+patterns in the order the cache behaviours are listed and the first match wins; the default
+behaviour (`*`) is always last. `*` matches 0 or more characters (`/` included), `?` exactly one;
+patterns are case-sensitive; a pattern behaves the same with or without its leading `/`."""
+import re
+
+import pytest
+
+import cfn
+
+TEMPLATE = cfn.rendered()
+DISTRIBUTION = TEMPLATE["Resources"]["Distribution"]["Properties"]["DistributionConfig"]
+
+
+def pattern_matches(pattern, path):
+    if not pattern.startswith("/"):
+        pattern = "/" + pattern
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, path, flags=re.DOTALL) is not None
+
+
+def behaviour_for(path):
+    for behaviour in DISTRIBUTION.get("CacheBehaviors", []):
+        if pattern_matches(behaviour["PathPattern"], path):
+            return behaviour
+    return DISTRIBUTION["DefaultCacheBehavior"]
+
+
+def summary(behaviour):
+    functions = {
+        (a["EventType"], cfn.ref_name(a["FunctionARN"])) for a in behaviour.get("FunctionAssociations", [])
+    }
+    return (
+        behaviour["TargetOriginId"],
+        cfn.ref_name(behaviour.get("CachePolicyId")),
+        cfn.ref_name(behaviour.get("OriginRequestPolicyId")),
+        functions,
+    )
+
+
+COHORT_FUNCTIONS = {
+    ("viewer-request", "CohortViewerRequestFunction"),
+    ("viewer-response", "CohortViewerResponseFunction"),
+}
+MEDIA = ("variants", "MediaCachePolicy", None, set())
+TEXT = ("variants", "TextCachePolicy", None, set())
+RELEASE = ("router", "ReleaseCachePolicy", "RouterOriginRequestPolicy", COHORT_FUNCTIONS)
+
+CASES = [
+    # variants: immutable keys <path>/<version>/<variant>.<ext>
+    ("/photos/a.jpg/0123456789ab/pc.jpg", MEDIA),
+    ("/photos/a.jpg/0123456789ab/thumbnail.png", MEDIA),
+    ("/photos/a.gif/0123456789ab/video.mp4", MEDIA),
+    ("/photos/a.gif/0123456789ab/video-mobile.mp4", MEDIA),
+    ("/a.jpg/0123456789ab/pc.jpg", MEDIA),
+    # manifests, HTML/CSS/JS outside the release channels
+    ("/photos/a.jpg/manifest.json", TEXT),
+    ("/a.jpg/manifest.json", TEXT),
+    ("/photos/widget.js", TEXT),
+    ("/lib.js/0123456789ab/pc.js", TEXT),
+    ("/sdk-old/sdk.js", TEXT),
+    ("/sdkx/v1/sdk.js", TEXT),
+    ("/SDK/sdk.js", TEXT),  # patterns are case-sensitive
+    ("/App/index.html", TEXT),
+    ("/photos/index.html", TEXT),
+    ("/styles/site.css", TEXT),
+    # release channels: the router, with the cohort functions, whatever the file type
+    ("/sdk/sdk.js", RELEASE),
+    ("/sdk/v1/sdk.js", RELEASE),
+    ("/sdk/v1/manifest.json", RELEASE),
+    ("/sdk/v1/logo.png", RELEASE),
+    ("/app/index.html", RELEASE),
+    ("/app/assets/x.css", RELEASE),
+    ("/app/assets/app.js", RELEASE),
+    ("/app/docs/", RELEASE),
+    ("/sdk/", RELEASE),
+    ("/app/", RELEASE),
+    ("/sdk", RELEASE),  # bare channel roots: the router serves <channel>/index.html
+    ("/app", RELEASE),
+]
+
+
+@pytest.mark.parametrize("path,expected", CASES, ids=[c[0] for c in CASES])
+def test_path_reaches_the_right_origin_policy_and_functions(path, expected):
+    behaviour = behaviour_for(path)
+    assert summary(behaviour) == expected, f"{path} matched {behaviour.get('PathPattern', 'default (*)')}"
+
+
+def test_every_default_release_channel_has_behaviours():
+    # The behaviours are static while ReleaseChannels is a parameter: at least the default
+    # channels must reach the router, root and files alike.
+    channels = TEMPLATE["Parameters"]["ReleaseChannels"]["Default"].split(",")
+    assert channels
+    for channel in channels:
+        for path in (f"/{channel}", f"/{channel}/", f"/{channel}/index.html", f"/{channel}/v1/x.js"):
+            assert summary(behaviour_for(path)) == RELEASE, path
+
+
+def test_router_behaviours_all_carry_the_cohort_setup():
+    for behaviour in DISTRIBUTION["CacheBehaviors"]:
+        if behaviour["TargetOriginId"] == "router":
+            assert summary(behaviour) == RELEASE, behaviour["PathPattern"]
+
+
+def test_matcher_follows_the_documented_wildcards():
+    assert pattern_matches("*.jpg", "/a/b/c.jpg")
+    assert pattern_matches("/images/*.jpg", "/images/a/b.jpg")
+    assert not pattern_matches("*.jpg", "/A.JPG")
+    assert pattern_matches("/a?c", "/abc") and not pattern_matches("/a?c", "/ac")
+    assert pattern_matches("images/*", "/images/x") == pattern_matches("/images/*", "/images/x")
+    assert not pattern_matches("/sdk/*", "/sdk")
