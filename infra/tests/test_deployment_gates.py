@@ -1,0 +1,36 @@
+"""The rollback gates of the gradual deployments (DeploymentPreference) are real alarms of the
+template: over the rendered template and over what the SAM transform makes of it (the CodeDeploy
+deployment groups)."""
+import cfn
+
+TEMPLATE = cfn.rendered()
+TRANSFORMED = cfn.transformed()
+ALARMS = cfn.resources_of(TEMPLATE, "AWS::CloudWatch::Alarm")
+FUNCTIONS = {
+    name: r for name, r in cfn.resources_of(TEMPLATE, "AWS::Serverless::Function").items()
+    if "DeploymentPreference" in r["Properties"]
+}
+
+
+def test_every_function_deploys_gradually_with_gates():
+    assert set(FUNCTIONS) == {"ImageProcessorFunction", "NotifierFunction", "EdgeRouterFunction"}
+    for name, function in FUNCTIONS.items():
+        assert function["Properties"]["DeploymentPreference"].get("Alarms"), name
+
+
+def test_every_gate_is_a_ref_to_an_alarm_of_the_template():
+    # `Alarms: [!Ref A, B]` gives CodeDeploy the literal name "B": a YAML tag applies to one node.
+    for name, function in FUNCTIONS.items():
+        for entry in function["Properties"]["DeploymentPreference"]["Alarms"]:
+            assert isinstance(entry, dict) and set(entry) == {"Ref"}, f"{name}: {entry!r} is not a !Ref"
+            assert entry["Ref"] in ALARMS, f"{name}: {entry['Ref']} is not an AWS::CloudWatch::Alarm"
+
+
+def test_deployment_groups_name_only_alarms_of_the_template():
+    groups = cfn.resources_of(TRANSFORMED, "AWS::CodeDeploy::DeploymentGroup")
+    assert len(groups) == len(FUNCTIONS)
+    for group_name, group in groups.items():
+        config = group["Properties"]["AlarmConfiguration"]
+        assert config["Enabled"] is True
+        for alarm in config["Alarms"]:
+            assert cfn.ref_name(alarm["Name"]) in ALARMS, f"{group_name}: {alarm['Name']!r}"
