@@ -171,3 +171,47 @@ def parameters(template, **overrides):
     })
     values.update(overrides)
     return values
+
+
+# ---------------------------------------------------------------- permissions (transformed template)
+
+def function_role(transformed_template, function_name):
+    """The logical id of the IAM role a function runs with, after the SAM transform."""
+    role = transformed_template["Resources"][function_name]["Properties"]["Role"]
+    name = ref_name(role)
+    assert name and transformed_template["Resources"][name]["Type"] == "AWS::IAM::Role", role
+    return name
+
+
+def role_permissions(transformed_template, role_name):
+    """(statements, managed policy ARNs) of a role: its inline policies, and the AWS::IAM::Policy and
+    AWS::IAM::ManagedPolicy resources of the template attached to it."""
+    resources = transformed_template["Resources"]
+    role = resources[role_name]["Properties"]
+    found = [s for p in role.get("Policies", []) for s in statements(p["PolicyDocument"])]
+    managed = []
+    for arn in role.get("ManagedPolicyArns", []):
+        name = ref_name(arn)
+        if name and resources[name]["Type"] == "AWS::IAM::ManagedPolicy":
+            found += statements(resources[name]["Properties"]["PolicyDocument"])
+        else:
+            managed.append(arn)
+    for resource in resources.values():
+        if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            roles = [ref_name(r) for r in resource["Properties"].get("Roles", [])]
+            if role_name in roles:
+                found += statements(resource["Properties"]["PolicyDocument"])
+    return found, managed
+
+
+def allowed(statement_list, action):
+    """The Resource entries of the Allow statements that grant `action` (exactly or by a wildcard)."""
+    out = []
+    for s in statement_list:
+        if s.get("Effect") != "Allow":
+            continue
+        for granted in as_list(s.get("Action", [])):
+            if re.fullmatch(re.escape(granted).replace(r"\*", ".*"), action, flags=re.IGNORECASE):
+                out.append((s.get("Resource"), s.get("Condition")))
+                break
+    return out
