@@ -49,9 +49,20 @@ jobs = resources["JobsQueue"]["Properties"]
 expect("jobs maxReceiveCount", jobs["RedrivePolicy"]["maxReceiveCount"], const("MAX_RECEIVE_COUNT"))
 expect("jobs visibility timeout", jobs["VisibilityTimeout"], const("JOBS_VISIBILITY_TIMEOUT_SECONDS"))
 expect("jobs DLQ", jobs["RedrivePolicy"]["deadLetterTargetArn"], {"GetAtt": "JobsDeadLetterQueue.Arn"})
-timeout = resources["ImageProcessorFunction"]["Properties"]["Timeout"]
-if int(jobs["VisibilityTimeout"]) < 6 * int(timeout):
-    problems.append(f"jobs visibility timeout {jobs['VisibilityTimeout']} < 6 × processor timeout {timeout}")
+# Lambda's guidance for every SQS event source: the queue's visibility timeout at least six times
+# the function timeout plus MaximumBatchingWindowInSeconds.
+for name, function in resources.items():
+    if function["Type"] != "AWS::Serverless::Function":
+        continue
+    for event in function["Properties"].get("Events", {}).values():
+        if event["Type"] != "SQS":
+            continue
+        queue = event["Properties"]["Queue"]["GetAtt"].split(".")[0]
+        visibility = int(resources[queue]["Properties"]["VisibilityTimeout"])
+        timeout = int(function["Properties"]["Timeout"])
+        window = int(event["Properties"].get("MaximumBatchingWindowInSeconds", 0))
+        if visibility < 6 * timeout + window:
+            problems.append(f"{queue} visibility timeout {visibility} < 6 × {name} timeout {timeout} + batching window {window}")
 
 subscriptions = {
     (r["Properties"]["TopicArn"]["Ref"], r["Properties"]["Endpoint"]["GetAtt"], r["Properties"]["RawMessageDelivery"])

@@ -37,3 +37,25 @@ def test_processor_may_requeue_unstarted_jobs_on_its_own_queue_only():
         for resource, condition in grants:
             assert cfn.as_list(resource) == [jobs_arn], f"{action} on {resource!r}"
             assert condition is None
+
+
+def _sqs_event_sources():
+    for name, function in cfn.resources_of(TEMPLATE, "AWS::Serverless::Function").items():
+        for event in function["Properties"].get("Events", {}).values():
+            if event["Type"] == "SQS":
+                yield name, function["Properties"], event["Properties"]
+
+
+def test_every_sqs_source_has_a_visibility_timeout_of_six_timeouts_plus_the_batching_window():
+    # "set the source queue's visibility timeout to at least six times the timeout that you
+    # configure on your function, plus the value of MaximumBatchingWindowInSeconds" (AWS Lambda
+    # Developer Guide, Using Lambda with Amazon SQS,
+    # https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html#events-sqs-queueconfig and
+    # services-sqs-configure.html): throttled batches otherwise come back while still running.
+    sources = list(_sqs_event_sources())
+    assert {name for name, _, _ in sources} == {"ImageProcessorFunction", "NotifierFunction"}
+    for name, function, event in sources:
+        queue = cfn.ref_name(event["Queue"])
+        visibility = int(TEMPLATE["Resources"][queue]["Properties"]["VisibilityTimeout"])
+        needed = 6 * int(function["Timeout"]) + int(event.get("MaximumBatchingWindowInSeconds", 0))
+        assert visibility >= needed, f"{queue}: {visibility} s < {needed} s for {name}"
