@@ -4,6 +4,13 @@
 // loaded cross-site (a merchant page includes our script), so the cookie is a third-party one:
 // SameSite=None and Secure are required, and Partitioned (CHIPS) keeps it working in browsers that
 // block unpartitioned third-party cookies (the cohort is then stable per embedding site).
+//
+// The cookie records the cohort that was served, which the response says: the router echoes
+// x-media-edge-cohort, and since that header is part of the cache key the cached copy a cache hit
+// returns carries the cohort it was cached for. event.request is no substitute: AWS documents it
+// as "the actual request that CloudFront received from the viewer" (CloudFront Functions event
+// structure), so it need not hold what viewer-request.js set, and may hold a value the viewer sent
+// itself. It is used only when the response has no cohort at all.
 var COHORTS = 20;
 var COOKIE = 'me_cohort';
 var HEADER = 'x-media-edge-cohort';
@@ -13,14 +20,20 @@ function validCohort(value) {
     return typeof value === 'string' && /^[0-9]{1,3}$/.test(value) && parseInt(value, 10) < COHORTS;
 }
 
+function headerValue(headers, name) {
+    return headers && headers[name] && typeof headers[name].value === 'string' ? headers[name].value : null;
+}
+
 function handler(event) {
     var request = event.request;
     var response = event.response;
-    var fromRequest = request.headers[HEADER] && request.headers[HEADER].value;
-    var fromOrigin = response.headers[HEADER] && response.headers[HEADER].value;
-    var cohort = validCohort(fromRequest) ? fromRequest : (validCohort(fromOrigin) ? fromOrigin : null);
+    var served = headerValue(response.headers, HEADER);
+    var cohort = served !== null ? served : headerValue(request.headers, HEADER);
+    if (!validCohort(cohort)) {
+        return response;
+    }
     var existing = request.cookies && request.cookies[COOKIE] && request.cookies[COOKIE].value;
-    if (cohort !== null && existing !== cohort) {
+    if (existing !== cohort) {
         response.cookies = response.cookies || {};
         response.cookies[COOKIE] = { value: cohort, attributes: ATTRIBUTES };
     }

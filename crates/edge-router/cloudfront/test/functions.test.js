@@ -80,18 +80,65 @@ test('viewers spread evenly over cohorts', () => {
     for (const c of counts) assert.ok(c > 400 && c < 600, counts.join(','));
 });
 
-test('viewer response persists the cohort in a cross-site cookie, once', () => {
+function viewerResponse({ requestHeader, responseHeader, cookie } = {}) {
+    return {
+        version: '1.0', context: { eventType: 'viewer-response' }, viewer: { ip: '203.0.113.7' },
+        request: {
+            method: 'GET', uri: '/sdk/v1/sdk.js', querystring: {},
+            headers: requestHeader === undefined ? {} : { 'x-media-edge-cohort': { value: requestHeader } },
+            cookies: cookie === undefined ? {} : { me_cohort: { value: cookie } },
+        },
+        response: {
+            statusCode: 200, statusDescription: 'OK', cookies: {},
+            headers: responseHeader === undefined ? {} : { 'x-media-edge-cohort': { value: responseHeader } },
+        },
+    };
+}
+
+test('viewer response persists the served cohort in a cross-site cookie', () => {
     const handler = load('viewer-response.js', 10);
-    const event = (cookie, header = '3', originHeader) => ({
-        request: { headers: header ? { 'x-media-edge-cohort': { value: header } } : {}, cookies: cookie ? { me_cohort: { value: cookie } } : {} },
-        response: { statusCode: 200, headers: originHeader ? { 'x-media-edge-cohort': { value: originHeader } } : {}, cookies: {} },
-    });
-    const set = handler(event(null)).cookies.me_cohort;
+    const set = handler(viewerResponse({ responseHeader: '3' })).cookies.me_cohort;
     assert.equal(set.value, '3');
     for (const attribute of ['Secure', 'SameSite=None', 'Partitioned', 'HttpOnly', 'Path=/', 'Max-Age=31536000']) {
         assert.ok(set.attributes.includes(attribute), attribute);
     }
-    assert.equal(handler(event('3')).cookies.me_cohort, undefined, 'already set: no Set-Cookie');
-    assert.equal(handler(event(null, null, '5')).cookies.me_cohort.value, '5', 'falls back to the origin header');
-    assert.equal(handler(event(null, 'abc', null)).cookies.me_cohort, undefined, 'never stores an invalid cohort');
+});
+
+test('the cohort the response carries wins over the request header', () => {
+    // On a cache hit the response is the cached copy for the cohort in the cache key; the request
+    // CloudFront hands a viewer-response function is the viewer's own (AWS: "the actual request
+    // that CloudFront received from the viewer"), so its header may be one the viewer sent.
+    const handler = load('viewer-response.js', 10);
+    assert.equal(handler(viewerResponse({ requestHeader: '3', responseHeader: '5' })).cookies.me_cohort.value, '5');
+    assert.equal(handler(viewerResponse({ requestHeader: '5', responseHeader: '5' })).cookies.me_cohort.value, '5');
+});
+
+test('the request header counts only when the response has no cohort', () => {
+    const handler = load('viewer-response.js', 10);
+    assert.equal(handler(viewerResponse({ requestHeader: '4' })).cookies.me_cohort.value, '4');
+});
+
+test('no cohort anywhere: no cookie', () => {
+    const handler = load('viewer-response.js', 10);
+    const out = handler(viewerResponse({}));
+    assert.equal(out.cookies.me_cohort, undefined);
+    assert.equal(out.statusCode, 200);
+});
+
+test('invalid cohorts are never stored', () => {
+    const handler = load('viewer-response.js', 10);
+    for (const bad of ['-1', '10', 'abc', '1e1', '007x', '99999999999', '', ' 3']) {
+        assert.equal(handler(viewerResponse({ responseHeader: bad })).cookies.me_cohort, undefined, `response ${JSON.stringify(bad)}`);
+        assert.equal(handler(viewerResponse({ requestHeader: bad })).cookies.me_cohort, undefined, `request ${JSON.stringify(bad)}`);
+        // An invalid served cohort is not replaced by the request's: the response has one.
+        assert.equal(handler(viewerResponse({ requestHeader: '2', responseHeader: bad })).cookies.me_cohort, undefined,
+            `response ${JSON.stringify(bad)} with request 2`);
+    }
+});
+
+test('a cookie that already names the served cohort is not set again; a stale one is replaced', () => {
+    const handler = load('viewer-response.js', 10);
+    assert.equal(handler(viewerResponse({ responseHeader: '3', cookie: '3' })).cookies.me_cohort, undefined);
+    assert.equal(handler(viewerResponse({ requestHeader: '3', cookie: '3' })).cookies.me_cohort, undefined);
+    assert.equal(handler(viewerResponse({ responseHeader: '6', cookie: '3' })).cookies.me_cohort.value, '6');
 });
