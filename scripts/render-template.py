@@ -2,7 +2,8 @@
 """Renders infra/template.yaml from infra/template.in.yaml, inlining the CloudFront Functions
 (CloudFormation takes their code only inline) and the CDN log definitions the Athena named
 queries share with `media-edge logs` (infra/log-definitions.json). The cohort count becomes ${CohortCount}, the
-template parameter shared with the router. `--check` fails if template.yaml is out of date."""
+template parameter shared with the router; __STACK_ID__ becomes the expression for the stack's name
+fragment. `--check` fails if template.yaml is out of date."""
 import json
 import pathlib
 import re
@@ -44,6 +45,11 @@ rendered = source.replace("__VIEWER_REQUEST_JS__", inline("viewer-request.js"))
 for placeholder, sql in log_definitions().items():
     rendered = rendered.replace(placeholder, sql)
 rendered = rendered.replace("__VIEWER_RESPONSE_JS__", inline("viewer-response.js"))
+# The stack's name fragment: the first group of the UUID that ends AWS::StackId
+# (arn:aws:cloudformation:<region>:<account>:stack/<name>/<uuid>).
+rendered = rendered.replace(
+    "__STACK_ID__", '!Select [0, !Split ["-", !Select [2, !Split ["/", !Ref AWS::StackId]]]]'
+)
 rendered = rendered.replace(
     "# Rendered into template.yaml by scripts/render-template.py (it inlines the CloudFront Functions\n"
     "# from crates/edge-router/cloudfront/). Edit this file, then run `make template`.",
