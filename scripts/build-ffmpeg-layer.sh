@@ -2,7 +2,8 @@
 # Builds the ffmpeg Lambda layer zips, one per architecture:
 #   target/layers/ffmpeg-arm64.zip, target/layers/ffmpeg-x86_64.zip
 # Layout: bin/ffmpeg (mode 0755; Lambda mounts layers at /opt, so it runs as /opt/bin/ffmpeg)
-# plus share/doc/ffmpeg/ with the licence notice and the GPL text.
+# plus share/doc/ffmpeg/ with the licence notice and the GPL text. The ffmpeg needs glibc and
+# libgcc_s from the runtime (provided.al2023 has them; `make layer-check` checks).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Fetches the pinned static ffmpeg build for one architecture from the imageio-ffmpeg wheel on
-# PyPI (the registry we can reach), checks the wheel's SHA-256, and installs it as DEST/bin/ffmpeg.
+# Fetches the pinned ffmpeg build for one architecture from the imageio-ffmpeg wheel on PyPI (the
+# registry we can reach), checks the wheel's SHA-256, and installs it as DEST/bin/ffmpeg. The
+# codecs are linked in, but the binary is dynamically linked against glibc (>= 2.28) and libgcc_s
+# (infra/ffmpeg-layer/NOTICE.md; scripts/check-layer.sh checks them against provided.al2023).
 #
 #   scripts/fetch-ffmpeg.sh x86_64|arm64 DEST
 #
