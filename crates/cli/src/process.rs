@@ -23,6 +23,16 @@ pub async fn run(files: &[PathBuf], out: &Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some((first, second)) = same_output_name(files) {
+        // Outputs are keyed by file name: the second would overwrite the first's manifest.
+        eprintln!(
+            "media-edge: {} and {} have the same name, so their outputs would share {}: process them separately",
+            first.display(),
+            second.display(),
+            out.join(first.file_name().unwrap_or_default()).display()
+        );
+        return ExitCode::from(2);
+    }
     let work_root = env::optional(&ProcessEnv, "WORK_DIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
     let mut failed = 0;
     for file in files {
@@ -40,6 +50,17 @@ pub async fn run(files: &[PathBuf], out: &Path) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The first two inputs with the same file name, if any.
+fn same_output_name(files: &[PathBuf]) -> Option<(&PathBuf, &PathBuf)> {
+    let mut seen = std::collections::HashMap::new();
+    for file in files {
+        if let Some(earlier) = seen.insert(file.file_name(), file) {
+            return Some((earlier, file));
+        }
+    }
+    None
 }
 
 async fn process_file(path: &Path, out: &Path, work_root: &Path, settings: &RenderSettings) -> StatusEvent {

@@ -27,8 +27,15 @@ pub struct ReleaseArgs {
 
 #[derive(Subcommand)]
 enum ReleaseCommand {
-    /// Upload DIR as VERSION (immutable; the channel's first version becomes stable).
-    Publish { version: String, dir: PathBuf },
+    /// Upload DIR as VERSION, completely or not at all (immutable; the channel's first version
+    /// becomes stable). Re-running an interrupted publish of the same files resumes it.
+    Publish {
+        version: String,
+        dir: PathBuf,
+        /// Replace an abandoned, never-completed publish of VERSION with other content.
+        #[arg(long)]
+        replace_incomplete: bool,
+    },
     /// Start (or change) the canary: VERSION for WEIGHT percent of cohorts.
     Canary {
         version: String,
@@ -58,12 +65,29 @@ pub async fn run(args: ReleaseArgs) -> ExitCode {
         actor: args.by,
     };
     let result = match args.command {
-        ReleaseCommand::Publish { version, dir } => control.publish(&version, &dir).await.map(|(files, created)| {
-            println!("published {version}: {files} files");
-            if created.is_some() {
-                println!("first release of channel {}: {version} is stable", args.channel);
-            }
-        }),
+        ReleaseCommand::Publish { version, dir, replace_incomplete } => {
+            control.publish(&version, &dir, replace_incomplete).await.map(|report| {
+                if report.already_complete {
+                    println!("{version} is already published with these {} files: nothing to do", report.files);
+                    return;
+                }
+                let how = match (report.resumed, report.replaced_incomplete) {
+                    (true, _) => " (resumed an interrupted publish)",
+                    (_, true) => " (replaced an abandoned publish)",
+                    _ => "",
+                };
+                println!(
+                    "published {version}: {} files ({} uploaded, {} already in place){how}",
+                    report.files, report.uploaded, report.skipped
+                );
+                if report.removed > 0 {
+                    println!("removed {} files an abandoned publish had left", report.removed);
+                }
+                if report.channel_created.is_some() {
+                    println!("first release of channel {}: {version} is stable", args.channel);
+                }
+            })
+        }
         ReleaseCommand::Canary { version, weight } => {
             control.canary(&version, weight).await.map(|c| print!("{}", describe(&c, args.cohorts)))
         }

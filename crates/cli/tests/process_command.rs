@@ -104,3 +104,29 @@ fn later_images_reuse_the_memory_of_earlier_ones() {
     assert!(per_further_image < 500, "{per_further_image} page faults per further image (once: {once}, six: {six})");
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+#[test]
+fn two_inputs_with_one_name_are_refused_before_anything_is_written() {
+    let out = temp_dir("same-name");
+    let (d1, d2) = (temp_dir("same-name-1"), temp_dir("same-name-2"));
+    for dir in [&d1, &d2] {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    std::fs::copy(fixture("gray.jpg"), d1.join("x.jpg")).unwrap();
+    std::fs::copy(fixture("oriented.jpg"), d2.join("x.jpg")).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_media-edge"))
+        .arg("process")
+        .arg(d1.join("x.jpg"))
+        .arg(d2.join("x.jpg"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "a usage error");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("have the same name"), "{stderr}");
+    assert!(!out.exists(), "nothing written");
+    for dir in [&d1, &d2] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

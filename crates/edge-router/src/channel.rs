@@ -18,6 +18,9 @@ pub struct ChannelConfig {
     /// Percent of cohorts (0–100) that get the canary.
     #[serde(default)]
     pub weight: u8,
+    /// The last canary withdrawn by a rollback, so `promote` can say why there is nothing to promote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolled_back: Option<String>,
     #[serde(default)]
     pub history: Vec<Change>,
 }
@@ -54,6 +57,7 @@ impl ChannelConfig {
             stable: stable.into(),
             canary: None,
             weight: 0,
+            rolled_back: None,
             history: Vec::new(),
         }
     }

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use aws_sdk_s3::primitives::ByteStream;
 use media_edge_shared::failure::describe_sdk_error;
 use media_edge_shared::status::now_rfc3339;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::channel::{valid_version, Change, ChannelConfig};
 use crate::cohort;
@@ -103,66 +105,215 @@ impl ReleaseControl {
         Ok(config)
     }
 
-    async fn version_exists(&self, version: &str) -> Result<bool, ReleaseError> {
-        let listed = self
-            .s3
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(format!("releases/{}/{version}/", self.channel))
-            .max_keys(1)
-            .send()
-            .await
-            .map_err(|e| ReleaseError::Storage(describe_sdk_error(&e)))?;
-        Ok(listed.key_count().unwrap_or(0) > 0)
+    /// The version's publish record, with its ETag (`None`: never published through a record).
+    async fn read_record(&self, version: &str) -> Result<Option<(PublishRecord, String)>, ReleaseError> {
+        match self.s3.get_object().bucket(&self.bucket).key(record_key(&self.channel, version)).send().await {
+            Ok(object) => {
+                let etag = object.e_tag().unwrap_or_default().to_string();
+                let bytes = object.body.collect().await.map_err(|e| ReleaseError::Storage(e.to_string()))?.into_bytes();
+                let record: PublishRecord = serde_json::from_slice(&bytes)
+                    .map_err(|e| ReleaseError::Invalid(format!("publish record of {version} is unreadable: {e}")))?;
+                Ok(Some((record, etag)))
+            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+            Err(e) => Err(ReleaseError::Storage(describe_sdk_error(&e))),
+        }
     }
 
-    /// Uploads `dir` as `version`. Refuses an existing version. The first version of a channel
-    /// becomes its stable version.
-    pub async fn publish(&self, version: &str, dir: &Path) -> Result<(usize, Option<ChannelConfig>), ReleaseError> {
+    /// Writes the record if it is still at `etag` (`None`: only if there is none), returning the new
+    /// ETag. `Ok(None)`: it changed (another operator); re-read it.
+    async fn write_record(&self, record: &PublishRecord, etag: Option<&str>) -> Result<Option<String>, ReleaseError> {
+        let body = serde_json::to_vec_pretty(record).map_err(|e| ReleaseError::Invalid(e.to_string()))?;
+        let request = self
+            .s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(record_key(&self.channel, &record.release))
+            .body(ByteStream::from(body))
+            .content_type("application/json")
+            .cache_control("no-store");
+        let request = match etag {
+            Some(etag) => request.if_match(etag),
+            None => request.if_none_match("*"),
+        };
+        match request.send().await {
+            Ok(written) => Ok(Some(written.e_tag().unwrap_or_default().to_string())),
+            Err(e) if e.raw_response().is_some_and(|r| matches!(r.status().as_u16(), 409 | 412)) => Ok(None),
+            Err(e) => Err(ReleaseError::Storage(describe_sdk_error(&e))),
+        }
+    }
+
+    /// Only a version whose publish completed may be served.
+    async fn require_complete(&self, version: &str) -> Result<(), ReleaseError> {
+        match self.read_record(version).await? {
+            Some((record, _)) if record.state == PublishState::Complete => Ok(()),
+            Some((record, _)) => Err(ReleaseError::Invalid(format!(
+                "version {version} is not completely published (started by {} at {}); \
+                 run `publish {version} DIR` again to finish it",
+                record.by, record.started_at
+            ))),
+            None => Err(ReleaseError::Invalid(format!("version {version} is not published"))),
+        }
+    }
+
+    /// Uploads `dir` as `version`, completely or not at all: a publish record claims the version
+    /// with the content's digest before any file is written and is marked complete only when every
+    /// file is in place, and only complete versions can become a canary or stable. Re-running an
+    /// interrupted publish of the same content resumes it (files already there are skipped);
+    /// publishing a complete version again with the same content changes nothing; different
+    /// content for a claimed version is refused, so immutable keys never change under viewers.
+    /// `replace_incomplete` lets an abandoned, never-completed publish of other content be replaced.
+    pub async fn publish(
+        &self,
+        version: &str,
+        dir: &Path,
+        replace_incomplete: bool,
+    ) -> Result<PublishReport, ReleaseError> {
         if !valid_version(version) {
             return Err(ReleaseError::Invalid(format!(
                 "{version:?} is not a valid version (letters, digits, . _ - +)"
             )));
         }
-        if self.version_exists(version).await? {
-            return Err(ReleaseError::Invalid(format!(
-                "version {version} is already published; versions are immutable"
-            )));
-        }
-        let files = list_files(dir).map_err(|e| ReleaseError::Io(format!("{}: {e}", dir.display())))?;
+        let files = local_files(dir)?;
         if files.is_empty() {
             return Err(ReleaseError::Invalid(format!("{} has no files", dir.display())));
         }
-        for file in &files {
-            let relative = file.strip_prefix(dir).map_err(|e| ReleaseError::Io(e.to_string()))?;
-            let relative = relative.to_string_lossy().replace('\\', "/");
-            let key = release_key(&self.channel, version, &relative);
-            let body =
-                ByteStream::from_path(file).await.map_err(|e| ReleaseError::Io(format!("{}: {e}", file.display())))?;
-            self.s3
-                .put_object()
-                .bucket(&self.bucket)
-                .key(&key)
-                .body(body)
-                .content_type(content_type_for(&relative))
-                .cache_control(RELEASE_CACHE_CONTROL)
-                .send()
-                .await
-                .map_err(|e| ReleaseError::Storage(describe_sdk_error(&e)))?;
-        }
-        let current = self.read().await?;
-        let created = match current.config {
-            None => Some(
-                self.write(
-                    &current,
-                    ChannelConfig::new(&self.channel, version),
-                    format!("first release {version} as stable"),
-                )
-                .await?,
-            ),
-            Some(_) => None,
+        let digest = content_digest(&files);
+        let mut report = PublishReport { files: files.len(), ..PublishReport::default() };
+
+        // Claim the version (or find the claim of an earlier, identical attempt).
+        let record_etag = loop {
+            let fresh = PublishRecord::new(&self.channel, version, &digest, &files, &self.actor);
+            match self.read_record(version).await? {
+                None => {
+                    if let Some(etag) = self.write_record(&fresh, None).await? {
+                        break etag;
+                    }
+                }
+                Some((existing, etag)) => match (existing.state, existing.digest == digest) {
+                    (PublishState::Complete, true) => {
+                        report.already_complete = true;
+                        return Ok(report);
+                    }
+                    (PublishState::Complete, false) => {
+                        return Err(ReleaseError::Invalid(format!(
+                            "version {version} is already published with different content; versions are immutable"
+                        )))
+                    }
+                    (PublishState::Publishing, true) => {
+                        report.resumed = true;
+                        break etag;
+                    }
+                    (PublishState::Publishing, false) if replace_incomplete => {
+                        if let Some(etag) = self.write_record(&fresh, Some(&etag)).await? {
+                            report.replaced_incomplete = true;
+                            break etag;
+                        }
+                    }
+                    (PublishState::Publishing, false) => {
+                        return Err(ReleaseError::Invalid(format!(
+                            "version {version} is being published with different content (started by {} at {}); \
+                             if that publish was abandoned, run again with --replace-incomplete",
+                            existing.by, existing.started_at
+                        )))
+                    }
+                },
+            }
         };
-        Ok((files.len(), created))
+
+        // A version a channel serves is never rewritten, even if it predates publish records.
+        let channel = self.read().await?.config;
+        let live = channel.as_ref().is_some_and(|c| c.stable == version || c.canary.as_deref() == Some(version));
+        for file in &files {
+            let key = release_key(&self.channel, version, &file.path);
+            match self.remote_checksum(&key).await? {
+                Some(remote) if remote == file.sha256 => report.skipped += 1,
+                Some(_) if live => {
+                    return Err(ReleaseError::Invalid(format!(
+                        "{key} differs from {} but version {version} is being served; publish a new version",
+                        file.path
+                    )))
+                }
+                _ => {
+                    self.upload(&key, file).await?;
+                    report.uploaded += 1;
+                }
+            }
+        }
+        // Files an abandoned attempt with other content left behind do not belong to this version.
+        let wanted: std::collections::HashSet<String> =
+            files.iter().map(|f| release_key(&self.channel, version, &f.path)).collect();
+        for key in self.list_keys(&format!("releases/{}/{version}/", self.channel)).await? {
+            if !wanted.contains(&key) {
+                if live {
+                    return Err(ReleaseError::Invalid(format!("{key} is not in {}", dir.display())));
+                }
+                self.s3
+                    .delete_object()
+                    .bucket(&self.bucket)
+                    .key(&key)
+                    .send()
+                    .await
+                    .map_err(|e| ReleaseError::Storage(describe_sdk_error(&e)))?;
+                report.removed += 1;
+            }
+        }
+
+        let mut complete = PublishRecord::new(&self.channel, version, &digest, &files, &self.actor);
+        complete.state = PublishState::Complete;
+        complete.completed_at = Some(now_rfc3339());
+        if self.write_record(&complete, Some(&record_etag)).await?.is_none() {
+            // Someone else finished the same publish first: fine if it is the same content.
+            match self.read_record(version).await? {
+                Some((other, _)) if other.state == PublishState::Complete && other.digest == digest => {}
+                _ => return Err(ReleaseError::Conflict),
+            }
+        }
+
+        let current = self.read().await?;
+        if current.config.is_none() {
+            let first = ChannelConfig::new(&self.channel, version);
+            report.channel_created =
+                Some(self.write(&current, first, format!("first release {version} as stable")).await?);
+        }
+        Ok(report)
+    }
+
+    /// The SHA-256 a published file was stored with (`Some("")` for a file without one).
+    async fn remote_checksum(&self, key: &str) -> Result<Option<String>, ReleaseError> {
+        match self.s3.head_object().bucket(&self.bucket).key(key).send().await {
+            Ok(head) => Ok(Some(head.metadata().and_then(|m| m.get(CHECKSUM_METADATA)).cloned().unwrap_or_default())),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
+            Err(e) => Err(ReleaseError::Storage(describe_sdk_error(&e))),
+        }
+    }
+
+    async fn upload(&self, key: &str, file: &LocalFile) -> Result<(), ReleaseError> {
+        let body = ByteStream::from_path(&file.local)
+            .await
+            .map_err(|e| ReleaseError::Io(format!("{}: {e}", file.local.display())))?;
+        self.s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(body)
+            .content_type(content_type_for(&file.path))
+            .cache_control(RELEASE_CACHE_CONTROL)
+            .metadata(CHECKSUM_METADATA, &file.sha256)
+            .send()
+            .await
+            .map_err(|e| ReleaseError::Storage(describe_sdk_error(&e)))?;
+        Ok(())
+    }
+
+    async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, ReleaseError> {
+        let mut keys = Vec::new();
+        let mut pages = self.s3.list_objects_v2().bucket(&self.bucket).prefix(prefix).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| ReleaseError::Storage(describe_sdk_error(&e)))?;
+            keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
+        }
+        Ok(keys)
     }
 
     pub async fn canary(&self, version: &str, weight: u8) -> Result<ChannelConfig, ReleaseError> {
@@ -172,10 +323,8 @@ impl ReleaseControl {
         if version == config.stable {
             return Err(ReleaseError::Invalid(format!("{version} is already the stable version")));
         }
-        if !self.version_exists(version).await? {
-            return Err(ReleaseError::Invalid(format!("version {version} is not published")));
-        }
-        let next = ChannelConfig { canary: Some(version.to_string()), weight, ..config };
+        self.require_complete(version).await?;
+        let next = ChannelConfig { canary: Some(version.to_string()), weight, rolled_back: None, ..config };
         self.write(&current, next, format!("canary {version} at {weight}%")).await
     }
 
@@ -194,20 +343,28 @@ impl ReleaseControl {
     pub async fn promote(&self) -> Result<ChannelConfig, ReleaseError> {
         let current = self.read().await?;
         let config = current.config.clone().ok_or_else(no_config)?;
-        let canary =
-            config.canary.clone().ok_or_else(|| ReleaseError::Invalid("there is no canary to promote".into()))?;
+        let canary = config.canary.clone().ok_or_else(|| {
+            ReleaseError::Invalid(match &config.rolled_back {
+                Some(bad) => format!("there is no canary to promote ({bad} was rolled back)"),
+                None => "there is no canary to promote".into(),
+            })
+        })?;
+        self.require_complete(&canary).await?;
         let action = format!("promote {canary} to stable (was {})", config.stable);
-        let next = ChannelConfig { stable: canary, canary: None, weight: 0, ..config };
+        let next = ChannelConfig { stable: canary, canary: None, weight: 0, rolled_back: None, ..config };
         self.write(&current, next, action).await
     }
 
-    /// Weight 0 at once: every viewer is back on stable as soon as caches expire (or are invalidated).
+    /// Everyone back on stable at once (as soon as caches expire or are invalidated), and the
+    /// canary withdrawn: a later `promote` cannot promote it, and `set-weight` cannot bring it back.
+    /// Only `canary VERSION` starts it again, deliberately.
     pub async fn rollback(&self) -> Result<ChannelConfig, ReleaseError> {
         let current = self.read().await?;
         let config = current.config.clone().ok_or_else(no_config)?;
         let action =
             format!("rollback: canary {} weight {}% → 0%", config.canary.as_deref().unwrap_or("-"), config.weight);
-        let next = ChannelConfig { weight: 0, ..config };
+        let rolled_back = config.canary.clone().or(config.rolled_back.clone());
+        let next = ChannelConfig { canary: None, weight: 0, rolled_back, ..config };
         self.write(&current, next, action).await
     }
 }
@@ -223,22 +380,151 @@ fn no_config() -> ReleaseError {
     ReleaseError::Invalid("the channel has no releases yet; `publish` one first".into())
 }
 
-fn list_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+/// Where a version's publish record lives: outside `releases/`, so viewers can never fetch it.
+pub fn record_key(channel: &str, version: &str) -> String {
+    format!("versions/{channel}/{version}.json")
+}
+
+/// Object metadata holding a published file's SHA-256 (hex).
+const CHECKSUM_METADATA: &str = "sha256";
+
+#[derive(Debug, Default)]
+pub struct PublishReport {
+    pub files: usize,
+    pub uploaded: usize,
+    /// Already in place with the same content (a resumed publish).
+    pub skipped: usize,
+    /// Left by an abandoned attempt and not part of this content.
+    pub removed: usize,
+    pub resumed: bool,
+    pub replaced_incomplete: bool,
+    /// The version was already completely published with this content: nothing was done.
+    pub already_complete: bool,
+    /// The channel's config, when this was its first release (now its stable version).
+    pub channel_created: Option<ChannelConfig>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PublishState {
+    Publishing,
+    Complete,
+}
+
+/// `versions/<channel>/<version>.json`: the claim on a version and, once complete, its contents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishRecord {
+    pub schema: String,
+    pub channel: String,
+    pub release: String,
+    pub state: PublishState,
+    /// SHA-256 over every file's path, size and SHA-256: the content's identity.
+    pub digest: String,
+    pub files: Vec<RecordedFile>,
+    pub by: String,
+    pub started_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedFile {
+    pub path: String,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+impl PublishRecord {
+    fn new(channel: &str, release: &str, digest: &str, files: &[LocalFile], by: &str) -> Self {
+        PublishRecord {
+            schema: "media-edge.release".into(),
+            channel: channel.into(),
+            release: release.into(),
+            state: PublishState::Publishing,
+            digest: digest.into(),
+            files: files
+                .iter()
+                .map(|f| RecordedFile { path: f.path.clone(), bytes: f.bytes, sha256: f.sha256.clone() })
+                .collect(),
+            by: by.into(),
+            started_at: now_rfc3339(),
+            completed_at: None,
+        }
+    }
+}
+
+/// A file to publish: where it is, its path in the release, and what it contains.
+#[derive(Debug, Clone)]
+struct LocalFile {
+    local: PathBuf,
+    path: String,
+    bytes: u64,
+    sha256: String,
+}
+
+/// Every file under `dir`, sorted by release path. A symlink to a file is published as that file;
+/// a symlink to a directory, a broken link or anything that is not a regular file is refused, so
+/// nothing is silently left out of a release.
+fn local_files(dir: &Path) -> Result<Vec<LocalFile>, ReleaseError> {
+    let io = |path: &Path, e: std::io::Error| ReleaseError::Io(format!("{}: {e}", path.display()));
     let mut files = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(next) = pending.pop() {
-        for entry in std::fs::read_dir(&next)? {
-            let entry = entry?;
-            let kind = entry.file_type()?;
+        for entry in std::fs::read_dir(&next).map_err(|e| io(&next, e))? {
+            let entry = entry.map_err(|e| io(&next, e))?;
+            let path = entry.path();
+            let kind = entry.file_type().map_err(|e| io(&path, e))?;
             if kind.is_dir() {
-                pending.push(entry.path());
-            } else if kind.is_file() {
-                files.push(entry.path());
+                pending.push(path);
+                continue;
             }
+            if kind.is_symlink() {
+                match std::fs::metadata(&path) {
+                    Ok(target) if target.is_file() => {}
+                    Ok(_) => {
+                        return Err(ReleaseError::Invalid(format!(
+                            "{} is a symbolic link to a directory: copy its files into the release instead",
+                            path.display()
+                        )))
+                    }
+                    Err(e) => {
+                        return Err(ReleaseError::Invalid(format!("{} is a broken symbolic link: {e}", path.display())))
+                    }
+                }
+            } else if !kind.is_file() {
+                return Err(ReleaseError::Invalid(format!("{} is not a regular file", path.display())));
+            }
+            let relative = path.strip_prefix(dir).map_err(|e| ReleaseError::Io(e.to_string()))?;
+            let relative = relative.to_string_lossy().replace('\\', "/");
+            let (bytes, sha256) = file_sha256(&path).map_err(|e| io(&path, e))?;
+            files.push(LocalFile { local: path, path: relative, bytes, sha256 });
         }
     }
-    files.sort();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)
+}
+
+fn file_sha256(path: &Path) -> std::io::Result<(u64, String)> {
+    let mut hasher = Sha256::new();
+    let bytes = std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    Ok((bytes, hex(&hasher.finalize())))
+}
+
+/// The content digest `publish` records for `dir`.
+pub fn content_digest_of(dir: &Path) -> Result<String, ReleaseError> {
+    Ok(content_digest(&local_files(dir)?))
+}
+
+fn content_digest(files: &[LocalFile]) -> String {
+    let mut hasher = Sha256::new();
+    for file in files {
+        hasher.update(format!("{}\0{}\0{}\n", file.path, file.bytes, file.sha256));
+    }
+    hex(&hasher.finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// What `status` shows: versions, the weight asked for and the share it really gives.
@@ -270,6 +556,9 @@ pub fn describe(config: &ChannelConfig, cohort_count: u16) -> String {
             };
             out.push_str(&format!("  cohorts on canary: [{}]  on stable: [{}]\n", list(true), list(false)));
         }
+    }
+    if let Some(bad) = &config.rolled_back {
+        out.push_str(&format!("  rolled back: {bad} (start it again with `canary {bad} --weight W`)\n"));
     }
     if let Some(last) = config.history.last() {
         out.push_str(&format!("  last change {} by {}: {}\n", last.at, last.by, last.action));

@@ -14,8 +14,42 @@ use crate::cohort::{self, ADDRESS_HEADER, COHORT_HEADER, JA3_HEADER, JA4_HEADER}
 use crate::config::{channel_key, release_key, RouterConfig};
 use crate::path::{self, PathError};
 
-/// Lambda Function URLs return at most 6 MB; larger files don't belong behind this router.
-const MAX_BODY_BYTES: i64 = 5_500_000;
+/// A Function URL's buffered response may be at most 6 MB (6,291,456 bytes), and that counts the
+/// response as Lambda returns it: JSON, with a binary body base64-encoded (4 bytes per 3) and a
+/// text body JSON-escaped. Headers take well under the margin left for them.
+const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
+const HEADER_MARGIN_BYTES: usize = 16 * 1024;
+
+/// Text types are returned as text (no base64): a JS bundle may then be up to ~6 MB, not ~4.7 MB.
+fn is_text(content_type: &str) -> bool {
+    let t = content_type.to_ascii_lowercase();
+    t.starts_with("text/")
+        || t.starts_with("application/json")
+        || t.contains("javascript")
+        || t.starts_with("image/svg+xml")
+}
+
+/// The body as the Function URL response carries it, or `None` if that would exceed the limit.
+fn response_body(bytes: Vec<u8>, content_type: &str) -> Option<Body> {
+    let budget = MAX_RESPONSE_BYTES - HEADER_MARGIN_BYTES;
+    if is_text(content_type) {
+        if let Ok(text) = String::from_utf8(bytes.clone()) {
+            return (json_escaped_len(&text) <= budget).then_some(Body::Text(text));
+        }
+    }
+    (bytes.len().div_ceil(3) * 4 <= budget).then_some(Body::Binary(bytes))
+}
+
+/// Length of `text` inside a JSON string (serde_json's escaping).
+fn json_escaped_len(text: &str) -> usize {
+    text.chars()
+        .map(|c| match c {
+            '"' | '\\' | '\n' | '\r' | '\t' | '\u{08}' | '\u{0c}' => 2,
+            c if (c as u32) < 0x20 => 6,
+            c => c.len_utf8(),
+        })
+        .sum()
+}
 
 #[derive(Clone, Debug)]
 pub struct Router {
@@ -97,7 +131,10 @@ impl Router {
             Ok(object) => object,
             Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 304) => {
                 let mut response = empty(StatusCode::NOT_MODIFIED);
-                if let Some(tag) = if_none_match.and_then(|t| HeaderValue::from_str(&t).ok()) {
+                // The object's own ETag, as S3 sent it with the 304: never the client's header,
+                // which may be a list, `*` or a weak tag.
+                let etag = e.raw_response().and_then(|r| r.headers().get("etag")).map(str::to_string);
+                if let Some(tag) = etag.and_then(|t| HeaderValue::from_str(&t).ok()) {
                     response.headers_mut().insert(header::ETAG, tag);
                 }
                 self.cache_headers(&mut response);
@@ -111,9 +148,9 @@ impl Router {
                 return plain(StatusCode::BAD_GATEWAY, "upstream error", 0);
             }
         };
-        if object.content_length().unwrap_or(0) > MAX_BODY_BYTES {
-            warn!(key, bytes = object.content_length(), "file too large for the router");
-            return plain(StatusCode::BAD_GATEWAY, "file too large for this origin", 0);
+        // Cheap early refusal before reading: even as text the body could not fit.
+        if object.content_length().unwrap_or(0) > MAX_RESPONSE_BYTES as i64 {
+            return too_large(key, object.content_length());
         }
         // S3 stores a generic type when none was given at upload: name the file's real type then.
         let content_type = object
@@ -129,7 +166,12 @@ impl Router {
                 return plain(StatusCode::BAD_GATEWAY, "upstream error", 0);
             }
         };
-        let mut response = Response::new(if head_only { Body::Empty } else { Body::Binary(bytes.to_vec()) });
+        let size = bytes.len();
+        let body = match response_body(bytes.to_vec(), &content_type) {
+            Some(body) => body,
+            None => return too_large(key, Some(size as i64)),
+        };
+        let mut response = Response::new(if head_only { Body::Empty } else { body });
         let h = response.headers_mut();
         if let Ok(v) = HeaderValue::from_str(&content_type) {
             h.insert(header::CONTENT_TYPE, v);
@@ -138,7 +180,7 @@ impl Router {
             h.insert(header::ETAG, v);
         }
         if head_only {
-            if let Ok(v) = HeaderValue::from_str(&bytes.len().to_string()) {
+            if let Ok(v) = HeaderValue::from_str(&size.to_string()) {
                 h.insert(header::CONTENT_LENGTH, v);
             }
         }
@@ -202,6 +244,13 @@ impl Router {
     }
 }
 
+/// A file this origin cannot return (Function URL response limit). A clear, uncached 502 that
+/// names the limit, rather than the runtime's opaque 502 after the fact.
+fn too_large(key: &str, bytes: Option<i64>) -> Response<Body> {
+    warn!(key, bytes, "file too large for the router's Function URL response limit");
+    plain(StatusCode::BAD_GATEWAY, "file too large for this origin (Function URL responses are limited to 6 MB)", 0)
+}
+
 fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -244,5 +293,36 @@ pub fn content_type_for(path: &str) -> &'static str {
         "txt" => "text/plain; charset=utf-8",
         "wasm" => "application/wasm",
         _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_are_measured_as_the_function_url_returns_them() {
+        let budget = MAX_RESPONSE_BYTES - HEADER_MARGIN_BYTES;
+        // Binary: base64 makes 3 bytes into 4, so the raw limit is about 4.7 MB, not 5.5 MB.
+        let raw_limit = budget / 4 * 3;
+        assert!(matches!(response_body(vec![0; raw_limit], "image/png"), Some(Body::Binary(_))));
+        assert!(response_body(vec![0; raw_limit + 3], "image/png").is_none());
+        assert!(response_body(vec![0; 5_000_000], "application/octet-stream").is_none(), "4.4–5.5 MB used to pass");
+        // Text goes out as text: a 5.9 MB script fits.
+        let script = "x".repeat(5_900_000).into_bytes();
+        assert!(matches!(response_body(script, "text/javascript; charset=utf-8"), Some(Body::Text(_))));
+        // ... unless escaping inflates it past the limit (quotes become \").
+        let quoted = "\"".repeat(3_200_000).into_bytes();
+        assert!(response_body(quoted, "text/javascript").is_none());
+        // Text that is not UTF-8 is sent as binary.
+        assert!(matches!(response_body(vec![0xff, 0xfe], "text/css"), Some(Body::Binary(_))));
+    }
+
+    #[test]
+    fn escaped_length_matches_serde_json() {
+        for text in ["plain", "q\"uote\\", "line\nbreak\ttab", "\u{1}\u{1f}ctl", "한국어 ✓"] {
+            let json = serde_json::to_string(text).unwrap();
+            assert_eq!(json_escaped_len(text), json.len() - 2, "{text:?}");
+        }
     }
 }

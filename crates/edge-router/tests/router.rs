@@ -136,6 +136,17 @@ async fn responses_carry_version_cohort_caching_and_etag() {
     assert_eq!(not_modified.status(), StatusCode::NOT_MODIFIED);
     assert_eq!(header(&not_modified, "etag"), etag);
     assert!(body(&not_modified).is_empty());
+    // A list of tags, or a weak one, still gets the object's own strong ETag back.
+    for sent in [format!("\"other\", {etag}"), format!("W/{etag}")] {
+        let response =
+            router.route(get("/sdk/sdk.js", &[(cohort::COHORT_HEADER, "4"), ("if-none-match", &sent)])).await;
+        if response.status() == StatusCode::NOT_MODIFIED {
+            assert_eq!(header(&response, "etag"), etag, "sent {sent}");
+        } else {
+            assert_eq!(response.status(), StatusCode::OK, "sent {sent}");
+            assert_eq!(header(&response, "etag"), etag, "sent {sent}");
+        }
+    }
 
     let index = router.route(get("/sdk/", &[(cohort::COHORT_HEADER, "9")])).await;
     assert_eq!((index.status(), header(&index, "content-type")), (StatusCode::OK, "text/html; charset=utf-8"));
@@ -244,4 +255,31 @@ async fn sample_function_url_events_route() {
     );
     assert_eq!(router.route(sample("post-refused.json")).await.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(router.route(sample("traversal-refused.json")).await.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn files_too_large_for_a_function_url_response_are_refused_clearly() {
+    let r = Releases::new("sizes").await;
+    r.set_weight(0).await;
+    // 5 MB of binary is 6.7 MB once base64-encoded: over the 6 MB response limit.
+    let big = vec![7u8; 5_000_000];
+    r.clients
+        .s3
+        .put_object()
+        .bucket(&r.bucket)
+        .key("releases/sdk/1.0.0/big.wasm")
+        .body(big.into())
+        .send()
+        .await
+        .unwrap();
+    // 5.5 MB of JavaScript goes out as text, unencoded: it fits.
+    r.put("releases/sdk/1.0.0/bundle.js", &"x".repeat(5_500_000), Some("text/javascript")).await;
+    let router = r.router(Duration::from_secs(5));
+    let refused = router.route(get("/sdk/big.wasm", &[(cohort::COHORT_HEADER, "1")])).await;
+    assert_eq!(refused.status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(header(&refused, "cache-control"), "no-store");
+    assert!(body(&refused).contains("6 MB"), "{}", body(&refused));
+    let bundle = router.route(get("/sdk/bundle.js", &[(cohort::COHORT_HEADER, "1")])).await;
+    assert_eq!(bundle.status(), StatusCode::OK);
+    assert!(matches!(bundle.body(), Body::Text(t) if t.len() == 5_500_000));
 }

@@ -134,6 +134,10 @@ fn video_settings_from_vars(vars: &impl Vars, variants: &[VariantSpec]) -> Resul
     })
 }
 
+/// Names of outputs the processor makes itself (animated GIFs): a variant may not take one, or its
+/// file would overwrite the built-in output under the same key.
+pub const RESERVED_OUTPUT_NAMES: [&str; 3] = ["poster", "video", "video-mobile"];
+
 /// `thumbnail:200,mobile:640,tablet:1024,pc:1920`
 pub fn parse_variants(text: &str) -> Result<Vec<VariantSpec>, ConfigError> {
     let bad = |reason: String| env::invalid("VARIANTS", text, reason);
@@ -144,6 +148,12 @@ pub fn parse_variants(text: &str) -> Result<Vec<VariantSpec>, ConfigError> {
         let valid_name = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if !valid_name {
             return Err(bad(format!("variant name {name:?} must be letters, digits, - or _")));
+        }
+        if RESERVED_OUTPUT_NAMES.iter().any(|reserved| reserved.eq_ignore_ascii_case(name)) {
+            return Err(bad(format!(
+                "variant name {name:?} is reserved for the processor's own outputs ({})",
+                RESERVED_OUTPUT_NAMES.join(", ")
+            )));
         }
         let width: u32 = width.trim().parse().map_err(|_| bad(format!("width of {name} is not a number")))?;
         if !(1..=8192).contains(&width) {
@@ -203,7 +213,9 @@ mod tests {
     fn variants_parse_and_reject_nonsense() {
         let v = parse_variants("small:100, big:2000").unwrap();
         assert_eq!(v, vec![VariantSpec::new("small", 100), VariantSpec::new("big", 2000)]);
-        for bad in ["", "x", "a:0", "a:ten", "a/b:10", "a:10,a:20", "a:99999"] {
+        for bad in
+            ["", "x", "a:0", "a:ten", "a/b:10", "a:10,a:20", "a:99999", "poster:16", "video:100", "Video-Mobile:9"]
+        {
             assert!(parse_variants(bad).is_err(), "{bad:?} should be refused");
         }
     }

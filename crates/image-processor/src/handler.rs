@@ -2,7 +2,8 @@
 //!
 //! Each message runs in its own task, so a panic fails that message only. Permanent failures are
 //! reported on the status topic and acknowledged; transient ones are handed back to SQS, which
-//! retries them and dead-letters them after the queue's maxReceiveCount.
+//! retries them and dead-letters them after the queue's maxReceiveCount. Messages not started
+//! before the deadline are sent to the queue again ([`crate::requeue`]), not handed back.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use media_edge_shared::s3_event::{parse_sqs_body, Notification, ObjectEvent};
@@ -14,6 +15,7 @@ use std::time::Instant;
 
 use crate::intake::{classify, Intake};
 use crate::job::sweep_stale;
+use crate::original::Deadline;
 use crate::pipeline::{process_object, Processor, PIPELINE_NAME};
 
 /// Whether SQS should delete the message or deliver it again.
@@ -29,23 +31,38 @@ pub async fn handle_batch(event: SqsEvent, processor: &Processor, deadline: Opti
     // invocation left in the (reused) work directory.
     sweep_stale(&processor.config.work_root);
     let mut response = SqsBatchResponse::default();
+    let mut not_started = Vec::new();
+    let mut first_job = true;
     for message in event.records {
         let message_id = message.message_id.clone().unwrap_or_default();
         if deadline.is_some_and(|d| Instant::now() >= d) {
-            // Out of time: hand the rest back untouched rather than let the invocation time out,
-            // which would return the whole batch, finished messages included.
-            warn!(message_id, "invocation deadline reached; message returned for retry");
-            push_failure(&mut response, message_id);
+            // Out of time: leave the rest rather than let the invocation time out, which would
+            // return the whole batch, finished messages included.
+            not_started.push(message);
             continue;
         }
+        // Only the invocation's first job has all of its time (see `Deadline::full_invocation`).
+        let job_deadline = deadline.map(|at| Deadline { at, full_invocation: first_job });
+        first_job = false;
         let task_processor = processor.clone();
-        let outcome = tokio::spawn(async move { handle_message(&task_processor, message, deadline).await }).await;
+        let outcome = tokio::spawn(async move { handle_message(&task_processor, message, job_deadline).await }).await;
         let disposition = outcome.unwrap_or_else(|join_error| {
             error!(message_id, error = %join_error, "message handling panicked; will retry");
             Disposition::Retry
         });
         if disposition == Disposition::Retry {
             push_failure(&mut response, message_id);
+        }
+    }
+    for message in not_started {
+        let message_id = message.message_id.clone().unwrap_or_default();
+        match processor.requeue.send_again(&message).await {
+            Ok(()) => warn!(message_id, "invocation deadline reached; message sent again as a new message"),
+            Err(failure) => {
+                // Handing it back is the fallback: it costs a receive and a visibility timeout.
+                error!(message_id, reason = %failure.reason, "could not send the message again; handed back");
+                push_failure(&mut response, message_id);
+            }
         }
     }
     response
@@ -61,7 +78,7 @@ fn push_failure(response: &mut SqsBatchResponse, message_id: String) {
     response.batch_item_failures.push(failure);
 }
 
-async fn handle_message(processor: &Processor, message: SqsMessage, deadline: Option<Instant>) -> Disposition {
+async fn handle_message(processor: &Processor, message: SqsMessage, deadline: Option<Deadline>) -> Disposition {
     let message_id = message.message_id.unwrap_or_default();
     let body = message.body.unwrap_or_default();
     match parse_sqs_body(&body) {
@@ -88,7 +105,7 @@ async fn handle_message(processor: &Processor, message: SqsMessage, deadline: Op
     }
 }
 
-async fn handle_object(processor: &Processor, event: &ObjectEvent, deadline: Option<Instant>) -> Disposition {
+async fn handle_object(processor: &Processor, event: &ObjectEvent, deadline: Option<Deadline>) -> Disposition {
     if let Intake::Skip(reason) = classify(event, &processor.config) {
         info!(bucket = %event.bucket, key = %event.key, reason, "event ignored");
         return Disposition::Done;

@@ -22,6 +22,7 @@ pub mod manifest;
 pub mod original;
 pub mod pipeline;
 pub mod render;
+pub mod requeue;
 pub mod video;
 
 pub use config::ProcessorConfig;

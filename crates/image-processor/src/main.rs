@@ -17,7 +17,7 @@ async fn run() -> Result<(), Error> {
     let config = ProcessorConfig::from_env()?;
     let sdk = load_sdk_config().await;
     let status = StatusPublisher::new(sns_client(&sdk), config.status_topic_arn.clone());
-    let processor = Processor::new(s3_client(&sdk), status, config);
+    let processor = Processor::new(s3_client(&sdk), aws_sdk_sqs::Client::new(&sdk), status, config);
 
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let processor = processor.clone();

@@ -59,13 +59,23 @@ pub struct RenderedOriginal {
     pub outputs: Vec<RenderedOutput>,
 }
 
+/// When the Lambda invocation running a job ends, and whether the job had all of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadline {
+    pub at: Instant,
+    /// True when the job started with as much time as any invocation would give it (it was the
+    /// first of its invocation): running out of time is then the input's fault, and a retry
+    /// cannot help. False when earlier work used part of the invocation.
+    pub full_invocation: bool,
+}
+
 /// Renders the original at `job/source`, named `name` (whose extension must match the content).
 /// `deadline` is when the Lambda invocation ends, if any: ffmpeg is stopped before it.
 pub async fn render_original(
     job: &JobDir,
     name: &str,
     settings: &RenderSettings,
-    deadline: Option<Instant>,
+    deadline: Option<Deadline>,
 ) -> Result<RenderedOriginal, Failure> {
     let source = job.file(SOURCE_FILE);
     let head = read_head(&source).map_err(|e| Failure::transient(format!("reading local copy: {e}")))?;
@@ -123,7 +133,7 @@ async fn render_animation(
     job: &JobDir,
     probe: &GifProbe,
     settings: &RenderSettings,
-    deadline: Option<Instant>,
+    deadline: Option<Deadline>,
 ) -> Result<RenderedOriginal, Failure> {
     let source = job.file(SOURCE_FILE);
     let video: &VideoSettings = &settings.video;

@@ -18,7 +18,8 @@ use crate::config::{ProcessorConfig, MANIFEST_CACHE_CONTROL, VARIANT_CACHE_CONTR
 use crate::job::JobDir;
 use crate::keys::{source_version, OutputLayout};
 use crate::manifest::{Manifest, MANIFEST_SCHEMA};
-use crate::original::{render_original, OutputBody, RenderedOriginal, SOURCE_FILE};
+use crate::original::{render_original, Deadline, OutputBody, RenderedOriginal, SOURCE_FILE};
+use crate::requeue::Requeue;
 
 pub const PIPELINE_NAME: &str = "image-processor";
 
@@ -31,12 +32,18 @@ const MULTIPART_PART_SIZE: usize = 8 * 1024 * 1024;
 pub struct Processor {
     pub s3: aws_sdk_s3::Client,
     pub status: StatusPublisher,
+    pub requeue: Requeue,
     pub config: Arc<ProcessorConfig>,
 }
 
 impl Processor {
-    pub fn new(s3: aws_sdk_s3::Client, status: StatusPublisher, config: ProcessorConfig) -> Self {
-        Processor { s3, status, config: Arc::new(config) }
+    pub fn new(
+        s3: aws_sdk_s3::Client,
+        sqs: aws_sdk_sqs::Client,
+        status: StatusPublisher,
+        config: ProcessorConfig,
+    ) -> Self {
+        Processor { s3, status, requeue: Requeue::new(sqs), config: Arc::new(config) }
     }
 }
 
@@ -47,17 +54,25 @@ struct Head {
     bytes: u64,
 }
 
-/// Processes one uploaded original. `Ok` carries the status event to publish (processed or
-/// duplicate); `Err` is a classified failure, reported by the caller or retried if transient.
-/// `deadline` is when the invocation ends (ffmpeg is stopped before it).
+impl Head {
+    fn same_version(&self, other: &Head) -> bool {
+        self.etag == other.etag && self.version_id == other.version_id
+    }
+}
+
+/// Processes one uploaded original. `Ok` carries the status event to publish (processed,
+/// duplicate or superseded); `Err` is a classified failure, reported by the caller or retried if
+/// transient. `deadline` is when the invocation ends (ffmpeg is stopped before it).
 pub async fn process_object(
     processor: &Processor,
     event: &ObjectEvent,
-    deadline: Option<Instant>,
+    deadline: Option<Deadline>,
 ) -> Result<StatusEvent, Failure> {
     let started = Instant::now();
     let config = &processor.config;
-    let head = head_object(processor, event).await?;
+    let head = head_object(processor, event)
+        .await?
+        .ok_or_else(|| Failure::permanent("the object no longer exists (deleted before it was processed)"))?;
     let limits = &config.render.limits;
     if head.bytes > limits.max_input_bytes {
         return Err(Failure::permanent(format!(
@@ -94,19 +109,72 @@ pub async fn process_object(
     let input_bytes = download(processor, event, &head, &job.file(SOURCE_FILE)).await?;
     let rendered = render_original(&job, &event.key, &config.render, deadline).await?;
 
-    let (manifest, outputs) =
+    let (manifest, mut outputs) =
         plan_outputs(rendered, &config.layout, &event.key, source.clone(), &version, input_bytes)?;
+    // plan_outputs puts the manifest last; it is written only once every variant is stored.
+    let manifest_output = outputs.pop().ok_or_else(|| Failure::permanent("no manifest was planned"))?;
     for output in outputs {
         put_object(processor, output).await?;
     }
+    let outcome = match commit_manifest(processor, event, &head, manifest_output).await? {
+        ManifestCommit::Stored => Outcome::Processed,
+        ManifestCommit::Superseded(why) => {
+            warn!(key = %event.key, version, why, "a newer upload replaced this version; manifest left to it");
+            Outcome::Superseded
+        }
+    };
 
-    let mut status = StatusEvent::new(PIPELINE_NAME, Outcome::Processed, source);
+    let mut status = StatusEvent::new(PIPELINE_NAME, outcome, source);
     status.input_bytes = input_bytes;
-    status.manifest_key = Some(manifest_key);
+    status.manifest_key = Some(manifest_key).filter(|_| outcome == Outcome::Processed);
     status.output_bytes = manifest.output_bytes();
     status.variants = manifest.variants;
     status.duration_ms = started.elapsed().as_millis() as u64;
     Ok(status)
+}
+
+/// Whether the manifest now describes the version that was rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ManifestCommit {
+    Stored,
+    /// The source changed or disappeared while it was rendered (the reason says which).
+    Superseded(&'static str),
+}
+
+/// Writes the manifest only while the rendered version is still the object's current version, so
+/// a render that took minutes can never replace the manifest of a newer upload.
+///
+/// The manifest's ETag is read first, then the source is checked, then the write is conditional on
+/// that ETag: a newer version's manifest written at any point after the read makes the write fail
+/// (412), and the next round sees the newer source. A newer upload whose own processing ends after
+/// this write simply overwrites it, as it should.
+async fn commit_manifest(
+    processor: &Processor,
+    event: &ObjectEvent,
+    rendered: &Head,
+    manifest: StoredOutput,
+) -> Result<ManifestCommit, Failure> {
+    const ATTEMPTS: usize = 5;
+    for _ in 0..ATTEMPTS {
+        let manifest_etag = object_etag(processor, &manifest.key).await?;
+        match head_object(processor, event).await? {
+            None => return Ok(ManifestCommit::Superseded("the original was deleted")),
+            Some(current) if !current.same_version(rendered) => {
+                return Ok(ManifestCommit::Superseded("the original was replaced by a newer upload"))
+            }
+            Some(_) => {}
+        }
+        let condition = match manifest_etag {
+            Some(etag) => WriteCondition::IfMatch(etag),
+            None => WriteCondition::IfNoneMatch,
+        };
+        match put_object_if(processor, manifest.clone(), condition).await {
+            Ok(()) => return Ok(ManifestCommit::Stored),
+            Err(PutError::PreconditionFailed) => continue,
+            Err(PutError::Failed(failure)) => return Err(failure),
+        }
+    }
+    Err(Failure::transient("the manifest kept changing while it was written (concurrent uploads of one key)"))
 }
 
 /// One object to store: a variant, or the manifest (always last).
@@ -174,23 +242,31 @@ pub fn plan_outputs(
     Ok((manifest, outputs))
 }
 
-async fn head_object(processor: &Processor, event: &ObjectEvent) -> Result<Head, Failure> {
-    let head = processor.s3.head_object().bucket(&event.bucket).key(&event.key).send().await.map_err(|e| {
-        if e.as_service_error().is_some_and(|s| s.is_not_found()) {
-            Failure::permanent("the object no longer exists (deleted before it was processed)")
-        } else {
-            classify_sdk_error("read object metadata", &e)
-        }
-    })?;
+/// The object's current version; `None` if it no longer exists.
+async fn head_object(processor: &Processor, event: &ObjectEvent) -> Result<Option<Head>, Failure> {
+    let head = match processor.s3.head_object().bucket(&event.bucket).key(&event.key).send().await {
+        Ok(head) => head,
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => return Ok(None),
+        Err(e) => return Err(classify_sdk_error("read object metadata", &e)),
+    };
     let etag = head.e_tag().map(normalize_etag).unwrap_or_default();
     if etag.is_empty() {
         return Err(Failure::transient("object metadata has no ETag"));
     }
-    Ok(Head {
+    Ok(Some(Head {
         etag,
         version_id: head.version_id().filter(|v| !v.is_empty() && *v != "null").map(str::to_string),
         bytes: head.content_length().unwrap_or(0).max(0) as u64,
-    })
+    }))
+}
+
+/// The ETag of an output object, exactly as S3 returns it (for `If-Match`); `None` if absent.
+async fn object_etag(processor: &Processor, key: &str) -> Result<Option<String>, Failure> {
+    match processor.s3.head_object().bucket(&processor.config.variants_bucket).key(key).send().await {
+        Ok(head) => Ok(head.e_tag().map(str::to_string)),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
+        Err(e) => Err(classify_sdk_error("read manifest metadata", &e)),
+    }
 }
 
 /// S3 quotes ETags in headers and not in events; compare them unquoted.
@@ -248,6 +324,45 @@ async fn download(processor: &Processor, event: &ObjectEvent, head: &Head, targe
     }
     file.flush().await.map_err(disk)?;
     Ok(written)
+}
+
+/// A conditional write (S3 conditional writes: `If-Match` / `If-None-Match: *`).
+enum WriteCondition {
+    IfMatch(String),
+    IfNoneMatch,
+}
+
+enum PutError {
+    PreconditionFailed,
+    Failed(Failure),
+}
+
+/// Writes a small object only if the condition holds (the manifest).
+async fn put_object_if(processor: &Processor, output: StoredOutput, condition: WriteCondition) -> Result<(), PutError> {
+    let StoredOutput { key, body, content_type, cache_control } = output;
+    let OutputBody::Bytes(bytes) = body else {
+        return Err(PutError::Failed(Failure::permanent("conditional writes are for in-memory objects")));
+    };
+    let request = processor
+        .s3
+        .put_object()
+        .bucket(&processor.config.variants_bucket)
+        .key(key)
+        .body(ByteStream::from(bytes))
+        .content_type(content_type)
+        .cache_control(cache_control);
+    let request = match condition {
+        WriteCondition::IfMatch(etag) => request.if_match(etag),
+        WriteCondition::IfNoneMatch => request.if_none_match("*"),
+    };
+    match request.send().await {
+        Ok(_) => Ok(()),
+        // 412: the condition failed; 409: a concurrent conditional write to the same key.
+        Err(e) if e.raw_response().is_some_and(|r| matches!(r.status().as_u16(), 409 | 412)) => {
+            Err(PutError::PreconditionFailed)
+        }
+        Err(e) => Err(PutError::Failed(classify_sdk_error("store manifest", &e))),
+    }
 }
 
 /// Takes the output by value: image bytes move into the request instead of being copied.

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use tokio::io::AsyncReadExt;
 
+use crate::original::Deadline;
+
 /// How MP4s are encoded. Everything but the binary's path and the time limit changes output bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VideoSettings {
@@ -133,10 +135,10 @@ pub enum VideoError {
     /// ffmpeg could not be started (missing binary, no permission): a deployment problem.
     #[error("could not run ffmpeg at {path}: {source}")]
     Spawn { path: String, source: std::io::Error },
-    /// ffmpeg ran out of time. `environment` tells whether the Lambda deadline, not the
-    /// configured ceiling, cut it short (then a retry with a fresh invocation can succeed).
-    #[error("ffmpeg did not finish within {seconds} s")]
-    TimedOut { seconds: u64, environment: bool },
+    /// ffmpeg ran out of time. `cut_by` says which limit stopped it, and so whether a retry in a
+    /// fresh invocation could succeed.
+    #[error("{}", timed_out_message(*seconds, *cut_by))]
+    TimedOut { seconds: u64, cut_by: TimeLimit },
     /// ffmpeg failed on this input.
     #[error("ffmpeg failed: {0}")]
     Failed(String),
@@ -145,15 +147,42 @@ pub enum VideoError {
     Resources(String),
 }
 
+/// Which limit stopped an ffmpeg run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeLimit {
+    /// `FFMPEG_TIMEOUT_SECONDS`: the same on every try.
+    Configured,
+    /// The end of the Lambda invocation. `full_invocation`: the job had the whole invocation, as
+    /// any retry would, so a retry cannot finish either.
+    Invocation { full_invocation: bool },
+}
+
+fn timed_out_message(seconds: u64, cut_by: TimeLimit) -> String {
+    match cut_by {
+        TimeLimit::Configured => {
+            format!("the animation could not be converted within the {seconds} s allowed (FFMPEG_TIMEOUT_SECONDS)")
+        }
+        TimeLimit::Invocation { full_invocation: true } => format!(
+            "the animation could not be converted within the function's time limit \
+             (stopped after {seconds} s, with the whole invocation to itself): too long or too large to convert"
+        ),
+        TimeLimit::Invocation { full_invocation: false } => {
+            format!("ffmpeg was stopped after {seconds} s at the end of the invocation; it will be retried")
+        }
+    }
+}
+
 /// Runs ffmpeg with `args`, killing it after `settings.timeout` or at `deadline`, whichever is first.
 pub async fn run_ffmpeg(
     settings: &VideoSettings,
     args: &[OsString],
-    deadline: Option<Instant>,
+    deadline: Option<Deadline>,
 ) -> Result<(), VideoError> {
-    let (limit, environment) = match deadline.map(|d| d.saturating_duration_since(Instant::now())) {
-        Some(remaining) if remaining < settings.timeout => (remaining, true),
-        _ => (settings.timeout, false),
+    let (limit, cut_by) = match deadline.map(|d| (d.at.saturating_duration_since(Instant::now()), d.full_invocation)) {
+        Some((remaining, full_invocation)) if remaining < settings.timeout => {
+            (remaining, TimeLimit::Invocation { full_invocation })
+        }
+        _ => (settings.timeout, TimeLimit::Configured),
     };
     let mut child = tokio::process::Command::new(&settings.ffmpeg_path)
         .args(args)
@@ -185,7 +214,7 @@ pub async fn run_ffmpeg(
     let (status, tail) = match tokio::time::timeout(limit, run).await {
         Ok(finished) => finished,
         // Dropping the future drops the child: kill_on_drop ends ffmpeg.
-        Err(_) => return Err(VideoError::TimedOut { seconds: limit.as_secs(), environment }),
+        Err(_) => return Err(VideoError::TimedOut { seconds: limit.as_secs(), cut_by }),
     };
     let message = stderr_summary(&tail);
     match status {
@@ -225,12 +254,14 @@ impl From<VideoError> for media_edge_shared::Failure {
     fn from(e: VideoError) -> Self {
         use media_edge_shared::Failure;
         match &e {
-            VideoError::TimedOut { environment: false, .. } | VideoError::Failed(_) => {
-                Failure::permanent(e.to_string())
+            VideoError::TimedOut {
+                cut_by: TimeLimit::Configured | TimeLimit::Invocation { full_invocation: true },
+                ..
             }
-            VideoError::TimedOut { environment: true, .. } | VideoError::Spawn { .. } | VideoError::Resources(_) => {
-                Failure::transient(e.to_string())
-            }
+            | VideoError::Failed(_) => Failure::permanent(e.to_string()),
+            VideoError::TimedOut { cut_by: TimeLimit::Invocation { full_invocation: false }, .. }
+            | VideoError::Spawn { .. }
+            | VideoError::Resources(_) => Failure::transient(e.to_string()),
         }
     }
 }
@@ -270,6 +301,17 @@ mod tests {
         assert!(joined.contains("+faststart") && joined.contains("yuv420p") && joined.contains("libx264"));
         assert!(joined.contains("drawbox=c=0xFFFFFF:t=fill"), "{joined}");
         assert_eq!(text.last().unwrap(), "/tmp/job/video.mp4");
+    }
+
+    #[test]
+    fn only_a_cut_that_a_retry_could_avoid_is_transient() {
+        use media_edge_shared::FailureClass::{Permanent, Transient};
+        let class = |cut_by| media_edge_shared::Failure::from(VideoError::TimedOut { seconds: 880, cut_by }).class;
+        assert_eq!(class(TimeLimit::Configured), Permanent);
+        assert_eq!(class(TimeLimit::Invocation { full_invocation: true }), Permanent, "a retry gets no more time");
+        assert_eq!(class(TimeLimit::Invocation { full_invocation: false }), Transient, "earlier jobs used the time");
+        let reason = VideoError::TimedOut { seconds: 880, cut_by: TimeLimit::Invocation { full_invocation: true } };
+        assert!(reason.to_string().contains("function's time limit"), "{reason}");
     }
 
     #[test]

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use image::codecs::gif::{GifEncoder, Repeat};
 use image::{Delay, Frame, Rgba, RgbaImage};
 use image_processor::decode::Limits;
+use image_processor::original::Deadline;
 use image_processor::render::RenderSettings;
-use image_processor::video::{self, VideoError, VideoSettings};
+use image_processor::video::{self, TimeLimit, VideoError, VideoSettings};
 use media_edge_shared::status::Outcome;
 use media_edge_shared::FailureClass;
 use support::{ffmpeg_path, Harness};
@@ -193,18 +194,46 @@ async fn ffmpeg_is_killed_at_its_time_limit() {
     // Its own ceiling reached with the full time available: the input is to blame.
     let short = VideoSettings { timeout: Duration::from_millis(1), ..settings.clone() };
     match video::run_ffmpeg(&short, &args, None).await {
-        Err(VideoError::TimedOut { environment: false, .. }) => {}
+        Err(VideoError::TimedOut { cut_by: TimeLimit::Configured, .. }) => {}
         other => panic!("expected a timeout, got {other:?}"),
     }
-    // The invocation's deadline reached first: the environment is to blame (retry).
-    match video::run_ffmpeg(&settings, &args, Some(Instant::now())).await {
-        Err(VideoError::TimedOut { environment: true, .. }) => {}
+    // The invocation's deadline reached first, after earlier jobs used part of it: retry.
+    let shared = Deadline { at: Instant::now(), full_invocation: false };
+    match video::run_ffmpeg(&settings, &args, Some(shared)).await {
+        Err(VideoError::TimedOut { cut_by: TimeLimit::Invocation { full_invocation: false }, .. }) => {}
         other => panic!("expected a deadline timeout, got {other:?}"),
     }
     // And with time enough it works.
     video::run_ffmpeg(&settings, &args, None).await.unwrap();
     assert!(std::fs::metadata(dir.join("out.mp4")).unwrap().len() > 0);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_gif_that_cannot_finish_in_a_whole_invocation_fails_permanently() {
+    let h = Harness::with_settings("gif-too-slow", Harness::default_settings()).await;
+    h.discard_test_event().await;
+    h.upload("uploads/endless.gif", animated_gif(640, 360, &[40; 120])).await;
+    h.upload("uploads/next.jpg", support::fixture("oriented.jpg")).await;
+    let messages = h.receive_jobs(2).await;
+    assert_eq!(messages.len(), 2);
+    let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
+    event.records = messages.iter().map(|m| media_edge_local::lambda_message(m, &h.wiring.jobs_queue_arn)).collect();
+    // GIF first: it has the whole invocation (here 400 ms) and still cannot finish.
+    event.records.sort_by_key(|m| !m.body.as_deref().unwrap_or_default().contains("endless.gif"));
+
+    let response =
+        image_processor::handle_batch(event, &h.processor, Some(Instant::now() + Duration::from_millis(400))).await;
+    assert!(response.batch_item_failures.is_empty(), "not retried: {response:?}");
+    let statuses = h.statuses().await;
+    assert_eq!(statuses.len(), 1, "{statuses:#?}");
+    let failure = statuses[0].failure.as_ref().expect("a failed status");
+    assert_eq!((statuses[0].source.key.as_str(), failure.class), ("uploads/endless.gif", FailureClass::Permanent));
+    assert!(failure.reason.contains("function's time limit"), "{}", failure.reason);
+    // The JPEG behind it was never started: it is back on the queue as a fresh message.
+    let again = h.receive_jobs(1).await;
+    assert_eq!(again.len(), 1);
+    assert!(again[0].body().unwrap_or_default().contains("next.jpg"));
 }
 
 #[tokio::test]

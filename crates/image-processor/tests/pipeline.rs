@@ -260,6 +260,7 @@ async fn transient_failures_are_retried_then_dead_lettered() {
     let broken = image_processor::Processor {
         s3: broken_s3,
         status: h.processor.status.clone(),
+        requeue: h.processor.requeue.clone(),
         config: h.processor.config.clone(),
     };
 
@@ -311,4 +312,92 @@ async fn object_deleted_before_processing_is_a_permanent_failure() {
     let statuses = h.statuses().await;
     assert_eq!(statuses.len(), 1);
     assert!(statuses[0].failure.as_ref().unwrap().reason.contains("no longer exists"));
+}
+
+#[tokio::test]
+async fn messages_not_started_by_the_deadline_come_back_at_once_with_no_receives_used() {
+    let h = Harness::new("deferred").await;
+    h.discard_test_event().await;
+    h.upload("uploads/later.jpg", fixture("gray.jpg")).await;
+    // Received (and handed back) twice already: two of the five receives used.
+    for _ in 0..2 {
+        let messages = h.receive_jobs(1).await;
+        let handle = messages[0].receipt_handle().unwrap();
+        h.clients
+            .sqs
+            .change_message_visibility()
+            .queue_url(&h.wiring.jobs_queue_url)
+            .receipt_handle(handle)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .unwrap();
+    }
+    let messages = h.receive_jobs(1).await;
+    assert_eq!(
+        messages[0].attributes().unwrap()[&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount],
+        "3"
+    );
+    let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
+    event.records = vec![media_edge_local::lambda_message(&messages[0], &h.wiring.jobs_queue_arn)];
+
+    let response = image_processor::handle_batch(event, &h.processor, Some(std::time::Instant::now())).await;
+    assert!(response.batch_item_failures.is_empty(), "acknowledged, not handed back: {response:?}");
+    // Lambda deletes what it acknowledged; the copy is visible at once (the original is still in
+    // flight for 90 minutes) and has used no receive.
+    h.clients
+        .sqs
+        .delete_message()
+        .queue_url(&h.wiring.jobs_queue_url)
+        .receipt_handle(messages[0].receipt_handle().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let again = h.receive_jobs(1).await;
+    assert_eq!(again.len(), 1, "the message is back on the queue at once");
+    assert_eq!(again[0].body(), messages[0].body());
+    assert_eq!(
+        again[0].attributes().unwrap()[&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount],
+        "1"
+    );
+    assert!(h.statuses().await.is_empty(), "nothing was tried");
+}
+
+#[tokio::test]
+async fn an_older_upload_never_overwrites_the_manifest_of_a_newer_one() {
+    // v1: an animation that takes seconds to encode (x264's slowest preset).
+    let mut settings = Harness::default_settings();
+    settings.video.preset = "placebo".into();
+    let h = Harness::with_settings("race", settings).await;
+    let key = "uploads/banner.gif";
+    h.discard_test_event().await;
+    h.upload(key, support::animated_gif(480, 270, 120)).await;
+    let v1_messages = h.receive_jobs(1).await;
+    let mut v1_event = aws_lambda_events::event::sqs::SqsEvent::default();
+    v1_event.records = vec![media_edge_local::lambda_message(&v1_messages[0], &h.wiring.jobs_queue_arn)];
+    let processor = h.processor.clone();
+    let v1 = tokio::spawn(async move { image_processor::handle_batch(v1_event, &processor, None).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // v2, a still GIF, replaces it while v1 is encoding, and is processed completely (by another
+    // Lambda environment: its own work directory, which a new batch sweeps).
+    h.upload(key, fixture("static.gif")).await;
+    let mut other_config = (*h.processor.config).clone();
+    other_config.work_root = support::work_root("race-other");
+    let other = image_processor::Processor { config: std::sync::Arc::new(other_config), ..h.processor.clone() };
+    let report = h.run_jobs_with(&other, 20).await;
+    assert_eq!(report.retried, 0);
+    assert!(!v1.is_finished(), "v1 finished before v2 was processed: the race was not exercised");
+    let v1_response = v1.await.unwrap();
+    assert!(v1_response.batch_item_failures.is_empty(), "{v1_response:?}");
+
+    let manifest = h.manifest(key).await;
+    assert_eq!(manifest.frames, 1, "the manifest describes the newer upload");
+    let head = h.clients.s3.head_object().bucket(&h.wiring.names.originals_bucket).key(key).send().await.unwrap();
+    assert_eq!(manifest.source.etag.as_deref(), head.e_tag().map(|e| e.trim_matches('"')));
+    let mut outcomes: Vec<(String, Outcome)> =
+        h.statuses().await.into_iter().map(|s| (s.source.etag.unwrap_or_default(), s.outcome)).collect();
+    outcomes.sort_by_key(|(_, outcome)| *outcome == Outcome::Superseded);
+    assert_eq!(outcomes.iter().map(|(_, o)| *o).collect::<Vec<_>>(), [Outcome::Processed, Outcome::Superseded]);
+    assert_eq!(Some(outcomes[0].0.as_str()), manifest.source.etag.as_deref());
 }

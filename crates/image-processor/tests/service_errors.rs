@@ -4,6 +4,8 @@
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_sns::operation::publish::PublishOutput;
+use aws_sdk_sqs::operation::get_queue_url::GetQueueUrlOutput;
+use aws_sdk_sqs::operation::send_message::SendMessageOutput;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use aws_smithy_types::body::SdkBody;
 use image_processor::config::ProcessorConfig;
@@ -24,9 +26,15 @@ fn config() -> ProcessorConfig {
     }
 }
 
+/// An SQS client that must not be called (no rules: any call fails the test's expectations).
+fn no_sqs() -> aws_sdk_sqs::Client {
+    mock_client!(aws_sdk_sqs, [])
+}
+
 fn one_upload() -> SqsEvent {
     let mut message = SqsMessage::default();
     message.message_id = Some("m-1".into());
+    message.event_source_arn = Some("arn:aws:sqs:us-east-1:123456789012:jobs".into());
     message.body = Some(
         r#"{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"originals"},"object":{"key":"uploads/a.jpg","size":10}}}]}"#
             .into(),
@@ -49,7 +57,7 @@ async fn throttling_and_server_errors_are_retried_without_a_status() {
             .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled()));
         let publish = mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().build());
         let sns = mock_client!(aws_sdk_sns, [&publish]);
-        let processor = Processor::new(s3, StatusPublisher::new(sns, "arn:status"), config());
+        let processor = Processor::new(s3, no_sqs(), StatusPublisher::new(sns, "arn:status"), config());
 
         let response = handle_batch(one_upload(), &processor, None).await;
         let retried: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
@@ -71,7 +79,7 @@ async fn access_denied_is_permanent_and_reported() {
         })
         .then_output(|| PublishOutput::builder().build());
     let sns = mock_client!(aws_sdk_sns, [&publish]);
-    let processor = Processor::new(s3, StatusPublisher::new(sns, "arn:status"), config());
+    let processor = Processor::new(s3, no_sqs(), StatusPublisher::new(sns, "arn:status"), config());
 
     let response = handle_batch(one_upload(), &processor, None).await;
     assert!(response.batch_item_failures.is_empty());
@@ -99,7 +107,7 @@ async fn a_status_that_cannot_be_published_is_retried() {
     });
     let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&publish], |c| c
         .retry_config(aws_sdk_sns::config::retry::RetryConfig::disabled()));
-    let processor = Processor::new(s3, StatusPublisher::new(sns, "arn:status"), config());
+    let processor = Processor::new(s3, no_sqs(), StatusPublisher::new(sns, "arn:status"), config());
 
     let response = handle_batch(one_upload(), &processor, None).await;
     assert_eq!(response.batch_item_failures.len(), 1, "the report is not lost: the message comes back");
@@ -107,20 +115,52 @@ async fn a_status_that_cannot_be_published_is_retried() {
 }
 
 #[tokio::test]
-async fn messages_left_when_time_runs_out_are_returned_untouched() {
+async fn messages_left_when_time_runs_out_are_sent_again_untried() {
     // No S3 or SNS call may happen: the rules would be called, and they are not.
     let head = mock!(aws_sdk_s3::Client::head_object).then_http_response(|| s3_error(500, "InternalError"));
     let s3 = mock_client!(aws_sdk_s3, [&head]);
     let publish = mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().build());
     let sns = mock_client!(aws_sdk_sns, [&publish]);
-    let processor = Processor::new(s3, StatusPublisher::new(sns, "arn:status"), config());
+    let lookup = mock!(aws_sdk_sqs::Client::get_queue_url)
+        .match_requests(|r| r.queue_name() == Some("jobs") && r.queue_owner_aws_account_id() == Some("123456789012"))
+        .then_output(|| GetQueueUrlOutput::builder().queue_url("https://sqs.example/123456789012/jobs").build());
+    let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = sent.clone();
+    let send = mock!(aws_sdk_sqs::Client::send_message)
+        .match_requests(move |r| {
+            assert_eq!(r.queue_url(), Some("https://sqs.example/123456789012/jobs"));
+            sink.lock().unwrap().push(r.message_body().unwrap_or_default().to_string());
+            true
+        })
+        .then_output(|| SendMessageOutput::builder().message_id("new").build());
+    let sqs = mock_client!(aws_sdk_sqs, RuleMode::MatchAny, [&lookup, &send]);
+    let processor = Processor::new(s3, sqs, StatusPublisher::new(sns, "arn:status"), config());
 
     let mut batch = one_upload();
     let mut second = batch.records[0].clone();
     second.message_id = Some("m-2".into());
     batch.records.push(second);
-    let response = handle_batch(batch, &processor, Some(std::time::Instant::now())).await;
-    let retried: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
-    assert_eq!(retried, ["m-1", "m-2"]);
+    let response = handle_batch(batch.clone(), &processor, Some(std::time::Instant::now())).await;
+    assert!(response.batch_item_failures.is_empty(), "sent again, so acknowledged: {response:?}");
+    let bodies = sent.lock().unwrap().clone();
+    assert_eq!(bodies, vec![batch.records[0].body.clone().unwrap(), batch.records[1].body.clone().unwrap()]);
+    assert_eq!(lookup.num_calls(), 1, "the queue URL is looked up once");
     assert_eq!(head.num_calls() + publish.num_calls(), 0, "nothing was attempted");
+}
+
+#[tokio::test]
+async fn messages_that_cannot_be_sent_again_are_handed_back() {
+    let s3 = mock_client!(aws_sdk_s3, []);
+    let sns = mock_client!(aws_sdk_sns, []);
+    let lookup = mock!(aws_sdk_sqs::Client::get_queue_url)
+        .then_output(|| GetQueueUrlOutput::builder().queue_url("https://sqs.example/123456789012/jobs").build());
+    let send = mock!(aws_sdk_sqs::Client::send_message).then_http_response(|| {
+        aws_smithy_runtime_api::http::Response::new(500.try_into().unwrap(), SdkBody::from("{}"))
+    });
+    let sqs = mock_client!(aws_sdk_sqs, RuleMode::MatchAny, [&lookup, &send], |c| c
+        .retry_config(aws_sdk_sqs::config::retry::RetryConfig::disabled()));
+    let processor = Processor::new(s3, sqs, StatusPublisher::new(sns, "arn:status"), config());
+    let response = handle_batch(one_upload(), &processor, Some(std::time::Instant::now())).await;
+    let retried: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+    assert_eq!(retried, ["m-1"], "never acknowledged without a copy on the queue");
 }

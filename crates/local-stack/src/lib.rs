@@ -13,6 +13,8 @@
 //! Plus [`poll_queue`], which feeds real queue messages to a handler the way Lambda's SQS event
 //! source mapping does (batches of up to 10, ReportBatchItemFailures semantics).
 
+pub mod lambda_runtime_api;
+
 use std::future::Future;
 use std::time::Duration;
 

@@ -21,9 +21,21 @@ pub struct DigestSettings {
     pub max_listed: usize,
 }
 
+/// One message for Slack and the notices (by index) it reports: if it cannot be published, exactly
+/// those notices' SQS messages are retried, and messages already reported are not posted twice.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    pub notification: CustomNotification,
+    pub covers: Vec<usize>,
+}
+
 /// `hour` is the current UTC hour as `YYYY-MM-DDTHH` (the thread key).
-pub fn build(notices: &[Notice], settings: &DigestSettings, hour: &str) -> Vec<CustomNotification> {
+pub fn build(notices: &[Notice], settings: &DigestSettings, hour: &str) -> Vec<Outgoing> {
     let mut out = Vec::new();
+    let covering = |accept: &dyn Fn(&Notice) -> bool| -> Vec<usize> {
+        notices.iter().enumerate().filter(|(_, n)| accept(n)).map(|(i, _)| i).collect()
+    };
+    let status_is = |outcomes: &'static [Outcome]| move |n: &Notice| matches!(n, Notice::Status(s) if outcomes.contains(&s.outcome));
     let label = inert_text(&settings.label, 60);
     let thread = |kind: &str| thread_id(&format!("{}-{kind}-{hour}", settings.label));
 
@@ -31,7 +43,8 @@ pub fn build(notices: &[Notice], settings: &DigestSettings, hour: &str) -> Vec<C
         notices.iter().filter_map(|n| if let Notice::Status(s) = n { Some(s) } else { None }).collect();
     let processed: Vec<_> = statuses.iter().filter(|s| s.outcome == Outcome::Processed).collect();
     let duplicates = statuses.iter().filter(|s| s.outcome == Outcome::Duplicate).count();
-    if !processed.is_empty() || duplicates > 0 {
+    let superseded = statuses.iter().filter(|s| s.outcome == Outcome::Superseded).count();
+    if !processed.is_empty() || duplicates > 0 || superseded > 0 {
         let bytes_in: u64 = processed.iter().map(|s| s.input_bytes).sum();
         let bytes_out: u64 = processed.iter().map(|s| s.output_bytes).sum();
         let videos =
@@ -40,6 +53,12 @@ pub fn build(notices: &[Notice], settings: &DigestSettings, hour: &str) -> Vec<C
         let mut lines = vec![format!("*{}* processed", plural(processed.len(), "original"))];
         if duplicates > 0 {
             lines.push(format!("*{}* skipped (already processed)", plural(duplicates, "repeated delivery")));
+        }
+        if superseded > 0 {
+            lines.push(format!(
+                "*{}* replaced by a newer upload while processing (the newer one is reported on its own)",
+                plural(superseded, "original")
+            ));
         }
         if bytes_in > 0 {
             let saved = 100.0 * (1.0 - bytes_out as f64 / bytes_in as f64);
@@ -57,7 +76,8 @@ pub fn build(notices: &[Notice], settings: &DigestSettings, hour: &str) -> Vec<C
             Metadata { thread_id: thread("digest"), summary, event_type: "media-edge.digest".into() },
         );
         n.content.keywords = vec!["media-edge".into(), "digest".into()];
-        out.push(n);
+        let covers = covering(&status_is(&[Outcome::Processed, Outcome::Duplicate, Outcome::Superseded]));
+        out.push(Outgoing { notification: n, covers });
     }
 
     let mut failures: Vec<String> = statuses
@@ -91,7 +111,9 @@ pub fn build(notices: &[Notice], settings: &DigestSettings, hour: &str) -> Vec<C
         n.content.next_steps =
             vec!["Permanent failures are not retried: fix or replace the original and upload it again.".into()];
         n.content.keywords = vec!["media-edge".into(), "failure".into()];
-        out.push(n);
+        let failed = status_is(&[Outcome::Failed]);
+        let covers = covering(&|n| failed(n) || matches!(n, Notice::Unreadable { .. }));
+        out.push(Outgoing { notification: n, covers });
     }
 
     let dead: Vec<String> = notices
@@ -119,7 +141,7 @@ pub fn build(notices: &[Notice], settings: &DigestSettings, hour: &str) -> Vec<C
             "Fix the cause, then redrive the jobs DLQ to the jobs queue.".into(),
         ];
         n.content.keywords = vec!["media-edge".into(), "dlq".into()];
-        out.push(n);
+        out.push(Outgoing { notification: n, covers: covering(&|n| matches!(n, Notice::DeadLetter { .. })) });
     }
     out
 }
@@ -163,6 +185,10 @@ mod tests {
     use super::*;
     use media_edge_shared::status::{FailureReport, SourceObject, StatusEvent, VariantReport};
     use media_edge_shared::FailureClass;
+
+    fn build(notices: &[Notice], settings: &DigestSettings, hour: &str) -> Vec<CustomNotification> {
+        super::build(notices, settings, hour).into_iter().map(|o| o.notification).collect()
+    }
 
     fn settings() -> DigestSettings {
         DigestSettings { label: "media-edge-prod".into(), max_listed: 3 }
@@ -235,6 +261,30 @@ mod tests {
         assert!(dead.content.title.starts_with("🚨") && dead.content.title.contains("1 job dead-lettered"));
         assert!(dead.content.description.contains("`uploads/stuck.gif` after 5 attempts"));
         assert_ne!(failures.metadata.thread_id, dead.metadata.thread_id);
+    }
+
+    #[test]
+    fn every_notice_is_covered_by_exactly_the_message_that_reports_it() {
+        let notices = vec![
+            status("a.jpg", Outcome::Processed),
+            status("bad.jpg", Outcome::Failed),
+            Notice::DeadLetter { keys: vec!["uploads/stuck.gif".into()], receive_count: Some(5) },
+            status("a.jpg", Outcome::Duplicate),
+            Notice::Unreadable { message_id: "m".into(), reason: "not JSON".into() },
+            status("old.jpg", Outcome::Superseded),
+        ];
+        let out = super::build(&notices, &settings(), "2026-11-22T03");
+        let covers: Vec<(&str, Vec<usize>)> =
+            out.iter().map(|o| (o.notification.metadata.event_type.as_str(), o.covers.clone())).collect();
+        assert_eq!(
+            covers,
+            [
+                ("media-edge.digest", vec![0, 3, 5]),
+                ("media-edge.failure", vec![1, 4]),
+                ("media-edge.dead-letter", vec![2])
+            ]
+        );
+        assert!(out[0].notification.content.description.contains("*1 original* replaced by a newer upload"));
     }
 
     #[test]

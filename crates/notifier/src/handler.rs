@@ -1,8 +1,10 @@
 //! The Lambda handler: a batch of status events and dead letters in, Chatbot notifications out.
 //!
-//! The whole batch becomes one digest, so delivery is all or nothing: if publishing fails (a
-//! transient SNS error) every message is handed back to SQS and the batch is retried. Messages
-//! that cannot be read are listed as failures and acknowledged, so they never block the rest.
+//! A batch becomes at most three Slack messages (digest, failures, dead letters). A message that
+//! cannot be published, for whatever reason, hands back to SQS exactly the status events it
+//! reports, so nothing is dropped (after the queue's retries they reach the notifier's DLQ, which
+//! has an alarm) and what was already posted is not posted again. Messages that cannot be read
+//! are listed as failures, so they never block the rest.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use media_edge_shared::failure::classify_sdk_error;
@@ -52,29 +54,35 @@ pub async fn handle_batch(
             warn!(message_id, reason, "unreadable message; listed as a failure");
         }
     }
-    let notifications = digest::build(&notices, &config.digest, hour);
-    let mut response = SqsBatchResponse::default();
-    for notification in &notifications {
-        match publisher.publish(notification).await {
-            Ok(()) => info!(title = %notification.content.title, "published"),
+    let mut unsent = Vec::new();
+    for outgoing in digest::build(&notices, &config.digest, hour) {
+        let title = &outgoing.notification.content.title;
+        match publisher.publish(&outgoing.notification).await {
+            Ok(()) => info!(title = %title, "published"),
             Err(failure) if failure.is_transient() => {
-                warn!(reason = %failure.reason, "publishing failed; the batch will be retried");
-                response.batch_item_failures = event
-                    .records
-                    .iter()
-                    .filter_map(|m| m.message_id.clone())
-                    .map(|id| {
-                        let mut item = BatchItemFailure::default();
-                        item.item_identifier = id;
-                        item
-                    })
-                    .collect();
-                return response;
+                warn!(title = %title, reason = %failure.reason, "not published; its events will be retried");
+                unsent.extend(outgoing.covers);
             }
-            // Our own message is malformed: a bug, logged loudly; retrying would not fix it.
-            Err(failure) => error!(reason = %failure.reason, "notification not published"),
+            // Topic gone, access denied, KMS, or a malformed notification (a bug): retrying may not
+            // help, but acknowledging would lose the report. Retried, then dead-lettered (alarm).
+            Err(failure) => {
+                error!(title = %title, reason = %failure.reason, "not published (permanent); its events will be retried");
+                unsent.extend(outgoing.covers);
+            }
         }
     }
+    unsent.sort_unstable();
+    unsent.dedup();
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = unsent
+        .into_iter()
+        .filter_map(|i| event.records.get(i).and_then(|m| m.message_id.clone()))
+        .map(|id| {
+            let mut item = BatchItemFailure::default();
+            item.item_identifier = id;
+            item
+        })
+        .collect();
     response
 }
 

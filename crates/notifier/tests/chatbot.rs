@@ -49,7 +49,7 @@ fn event(key: &str, outcome: Outcome) -> StatusEvent {
         Outcome::Failed => {
             s.failure = Some(FailureReport { class: FailureClass::Permanent, reason: "over limits: too big".into() })
         }
-        Outcome::Duplicate => {}
+        Outcome::Duplicate | Outcome::Superseded => {}
     }
     s
 }
@@ -154,4 +154,25 @@ async fn dead_lettered_job_is_announced() {
         "{}",
         alarm.content.description
     );
+}
+
+#[tokio::test]
+async fn a_topic_that_refuses_publishing_loses_nothing() {
+    // A permanent SNS error (the topic does not exist): the events come back, to be retried and
+    // dead-lettered, instead of being acknowledged unreported.
+    let (clients, wiring, _, config) = setup("gone").await;
+    let gone = ChatbotPublisher::new(clients.sns.clone(), format!("{}-deleted", wiring.chatbot_topic_arn));
+    let status = StatusPublisher::new(clients.sns.clone(), wiring.status_topic_arn.clone());
+    status.publish(&event("uploads/ok.jpg", Outcome::Processed)).await.unwrap();
+    status.publish(&event("uploads/bad.jpg", Outcome::Failed)).await.unwrap();
+
+    let arn = media_edge_local::queue_arn(&clients.sqs, &wiring.notifier_queue_url).await.unwrap();
+    let report = poll_queue(&clients.sqs, &wiring.notifier_queue_url, &arn, Duration::from_secs(1), 1, |event| {
+        let (gone, config) = (&gone, &config);
+        async move { handle_batch(event, gone, config, "2026-11-22T03").await }
+    })
+    .await
+    .unwrap();
+    assert_eq!((report.messages, report.retried), (2, 2), "{report:?}");
+    assert!(chatbot_messages(&clients, &wiring).await.is_empty());
 }

@@ -16,8 +16,8 @@ fn event_types(name: &str) -> Vec<String> {
     build(&notices, &settings, "2026-11-22T03")
         .into_iter()
         .map(|n| {
-            n.validate().unwrap();
-            n.metadata.event_type
+            n.notification.validate().unwrap();
+            n.notification.metadata.event_type
         })
         .collect()
 }

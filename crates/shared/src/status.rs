@@ -46,6 +46,9 @@ pub enum Outcome {
     Duplicate,
     /// Processing failed; see `failure`.
     Failed,
+    /// A newer upload replaced this version while it was being rendered: its variants were
+    /// stored, but the manifest was left to the newer version (which reports its own status).
+    Superseded,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

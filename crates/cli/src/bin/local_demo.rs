@@ -61,7 +61,7 @@ async fn run() -> Result<(), media_edge_local::Error> {
         work_root: std::env::temp_dir(),
     };
     let status = StatusPublisher::new(clients.sns.clone(), wiring.status_topic_arn.clone());
-    let processor = Processor::new(clients.s3.clone(), status, config);
+    let processor = Processor::new(clients.s3.clone(), clients.sqs.clone(), status, config);
     let report =
         poll_queue(&clients.sqs, &wiring.jobs_queue_url, &wiring.jobs_queue_arn, Duration::from_secs(1), 50, |event| {
             let processor = processor.clone();
@@ -130,8 +130,8 @@ async fn edge_router_demo(clients: &LocalClients) -> Result<(), media_edge_local
         let dir = std::env::temp_dir().join(format!("media-edge-demo-release-{version}"));
         std::fs::create_dir_all(&dir)?;
         std::fs::write(dir.join("sdk.js"), format!("window.MediaEdgeSdk = {{ version: '{version}' }};\n"))?;
-        let (files, _) = control.publish(version, &dir).await?;
-        println!("  media-edge release publish {version} {}   ({files} file)", dir.display());
+        let report = control.publish(version, &dir, false).await?;
+        println!("  media-edge release publish {version} {}   ({} file)", dir.display(), report.files);
         std::fs::remove_dir_all(&dir)?;
     }
     let config = control.canary("1.5.0", 30).await?;
@@ -212,6 +212,7 @@ fn print_summary(statuses: &[StatusEvent], variants_bucket: &str) {
     for status in statuses {
         let name = status.source.key.rsplit('/').next().unwrap_or(&status.source.key);
         match status.outcome {
+            Outcome::Superseded => println!("  ↷ {name}\n      replaced by a newer upload while processing\n"),
             Outcome::Failed => {
                 let (class, reason) =
                     status.failure.as_ref().map(|f| (f.class.to_string(), f.reason.clone())).unwrap_or_default();

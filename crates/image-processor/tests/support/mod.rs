@@ -27,6 +27,24 @@ pub fn sample_event(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+/// A looping animation of `frames` frames (40 ms each): a moving gradient.
+pub fn animated_gif(width: u32, height: u32, frames: u32) -> Vec<u8> {
+    use image::codecs::gif::{GifEncoder, Repeat};
+    use image::{Delay, Frame, Rgba, RgbaImage};
+    let mut out = Vec::new();
+    {
+        let mut encoder = GifEncoder::new_with_speed(&mut out, 30);
+        encoder.set_repeat(Repeat::Infinite).unwrap();
+        for i in 0..frames {
+            let img = RgbaImage::from_fn(width, height, |x, y| {
+                Rgba([((x * 255 / width + i * 7) % 256) as u8, (y * 255 / height) as u8, ((x ^ y) + i) as u8, 255])
+            });
+            encoder.encode_frame(Frame::from_parts(img, 0, 0, Delay::from_numer_denom_ms(40, 1))).unwrap();
+        }
+    }
+    out
+}
+
 pub struct Harness {
     pub clients: LocalClients,
     pub wiring: Wiring,
@@ -91,7 +109,7 @@ impl Harness {
             work_root: work_root(label),
         };
         let status = StatusPublisher::new(clients.sns.clone(), wiring.status_topic_arn.clone());
-        let processor = Processor::new(clients.s3.clone(), status, config);
+        let processor = Processor::new(clients.s3.clone(), clients.sqs.clone(), status, config);
         Harness { clients, wiring, processor }
     }
 
@@ -184,6 +202,38 @@ impl Harness {
     pub fn sample_event_for_this_test(&self, name: &str) -> SqsEvent {
         let text = sample_event(name).replace("media-edge-originals-example", &self.wiring.names.originals_bucket);
         serde_json::from_str(&text).expect("sample event is a valid SQS event")
+    }
+
+    /// Removes the `s3:TestEvent` S3 sent when the notification was configured, so a test that
+    /// receives jobs itself gets only its uploads.
+    pub async fn discard_test_event(&self) {
+        let bodies = media_edge_local::drain(&self.clients.sqs, &self.wiring.jobs_queue_url, Duration::from_secs(1))
+            .await
+            .expect("drain jobs queue");
+        assert!(bodies.iter().all(|b| b.contains("s3:TestEvent")), "only the TestEvent was queued: {bodies:?}");
+    }
+
+    /// Receives up to `n` messages from the jobs queue (long-polling), leaving them in flight.
+    pub async fn receive_jobs(&self, n: usize) -> Vec<aws_sdk_sqs::types::Message> {
+        let mut messages = Vec::new();
+        for _ in 0..10 {
+            let received = self
+                .clients
+                .sqs
+                .receive_message()
+                .queue_url(&self.wiring.jobs_queue_url)
+                .max_number_of_messages((n - messages.len()) as i32)
+                .wait_time_seconds(1)
+                .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+                .send()
+                .await
+                .expect("receive jobs");
+            messages.extend(received.messages().iter().cloned());
+            if messages.len() >= n {
+                break;
+            }
+        }
+        messages
     }
 
     pub async fn dlq_depth(&self) -> usize {

@@ -1,0 +1,102 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The processor as deployment builds it: cargo-lambda's release build of `image-processor`
+//! (`make deployed-build`), run as a process under a local Lambda Runtime API and invoked with an
+//! SQS batch, against the emulator.
+//!
+//! cargo-lambda adds `--config profile.release.panic="abort"` unless the workspace's release
+//! profile sets `panic`; libjpeg's fatal errors reach us as unwinds, so with abort one corrupt
+//! JPEG would kill the process and send the whole batch back to SQS.
+
+mod support;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use media_edge_local::lambda_runtime_api::{Invocation, LocalLambda};
+use media_edge_shared::status::Outcome;
+use media_edge_shared::FailureClass;
+use support::{fixture, Harness};
+
+/// Where `make deployed-build` (cargo lambda build --release) leaves the bootstrap.
+fn deployed_bootstrap() -> PathBuf {
+    std::env::var_os("DEPLOYED_IMAGE_PROCESSOR").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/lambda/image-processor/bootstrap")
+    })
+}
+
+/// A progressive JPEG whose second scan has invalid spectral parameters (Ss > Se): its markers are
+/// all in order, so only libjpeg itself notices, with a fatal error.
+fn jpeg_with_invalid_progressive_scan() -> Vec<u8> {
+    let mut data = fixture("progressive.jpg");
+    let mut pos = 2;
+    let mut scans = 0;
+    while pos + 4 < data.len() {
+        assert_eq!(data[pos], 0xFF, "marker at {pos}");
+        let marker = data[pos + 1];
+        let length = usize::from(u16::from_be_bytes([data[pos + 2], data[pos + 3]]));
+        if marker == 0xDA {
+            scans += 1;
+            if scans == 2 {
+                // SOS: length, Ns, Ns × (id, tables), Ss, Se, Ah/Al.
+                let components = usize::from(data[pos + 4]);
+                let ss = pos + 5 + 2 * components;
+                data[ss] = 5;
+                data[ss + 1] = 1;
+                return data;
+            }
+            // Skip the entropy-coded data to the next marker.
+            pos += 2 + length;
+            while !(data[pos] == 0xFF && data[pos + 1] != 0 && !(0xD0..=0xD7).contains(&data[pos + 1])) {
+                pos += 1;
+            }
+            continue;
+        }
+        pos += 2 + length;
+    }
+    panic!("progressive.jpg has fewer than two scans");
+}
+
+#[tokio::test]
+#[ignore = "needs the cargo-lambda release build (`make deployed-build`); `make test` builds it and runs this"]
+async fn a_libjpeg_fatal_error_fails_one_upload_and_the_deployed_process_lives_on() {
+    let bootstrap = deployed_bootstrap();
+    assert!(bootstrap.is_file(), "{} is missing: run `make deployed-build`", bootstrap.display());
+    let h = Harness::new("deployed").await;
+    h.discard_test_event().await;
+    h.upload("uploads/bad-scan.jpg", jpeg_with_invalid_progressive_scan()).await;
+    h.upload("uploads/good.jpg", fixture("gray.jpg")).await;
+    let messages = h.receive_jobs(2).await;
+    assert_eq!(messages.len(), 2);
+    let records: Vec<_> =
+        messages.iter().map(|m| media_edge_local::lambda_message(m, &h.wiring.jobs_queue_arn)).collect();
+
+    let config = &h.processor.config;
+    let env = [
+        ("ORIGINALS_BUCKET", config.originals_bucket.clone()),
+        ("VARIANTS_BUCKET", config.variants_bucket.clone()),
+        ("STATUS_TOPIC_ARN", config.status_topic_arn.clone()),
+        ("INPUT_PREFIX", config.layout.input_prefix.clone()),
+        ("WORK_DIR", config.work_root.display().to_string()),
+        ("RUST_LOG", "warn".to_string()),
+    ];
+    let mut lambda = LocalLambda::start(&bootstrap, &env).await.unwrap();
+    let event = serde_json::json!({ "Records": records });
+    let answer = lambda.invoke(&event, Duration::from_secs(120)).await;
+    let Invocation::Response(response) = answer else {
+        panic!("the deployed processor did not answer the batch: {answer:?} (init error: {:?})", lambda.init_error());
+    };
+    assert_eq!(response["batchItemFailures"], serde_json::json!([]), "nothing handed back: {response}");
+
+    let statuses = h.statuses().await;
+    let by_key = |key: &str| statuses.iter().find(|s| s.source.key == key).unwrap_or_else(|| panic!("{statuses:#?}"));
+    let bad = by_key("uploads/bad-scan.jpg");
+    assert_eq!(bad.outcome, Outcome::Failed);
+    let failure = bad.failure.as_ref().unwrap();
+    assert_eq!(failure.class, FailureClass::Permanent);
+    assert!(failure.reason.to_lowercase().contains("progressive"), "libjpeg's reason is kept: {}", failure.reason);
+    assert_eq!(by_key("uploads/good.jpg").outcome, Outcome::Processed, "the rest of the batch is done");
+
+    // The same process serves the next invocation.
+    let again = lambda.invoke(&serde_json::json!({ "Records": [] }), Duration::from_secs(30)).await;
+    assert!(matches!(again, Invocation::Response(_)), "{again:?}");
+}
