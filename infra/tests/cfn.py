@@ -1,6 +1,7 @@
 """Helpers for the template tests (infra/tests): infra/template.yaml loaded the way CloudFormation
 reads it, the SAM transform run offline over it, and a small evaluator for the intrinsic functions
-that build names (Ref, Sub, Select, Split, Join) over made-up pseudo parameters."""
+that build names (Ref, Sub, Select, Split, Join, If and the template's conditions) over made-up
+pseudo parameters."""
 import copy
 import functools
 import os
@@ -116,9 +117,41 @@ class Unresolved(Exception):
     pass
 
 
+class Values(dict):
+    """Parameter and pseudo-parameter values, with the template's Conditions for Fn::If."""
+
+    def __init__(self, values, conditions=None):
+        super().__init__(values)
+        self.conditions = conditions or {}
+
+
+def condition(name, params):
+    """The value of one of the template's conditions (Equals, Not, And, Or, Condition)."""
+    conditions = getattr(params, "conditions", {})
+    if name not in conditions:
+        raise Unresolved({"Condition": name})
+    return _condition(conditions[name], params)
+
+
+def _condition(node, params):
+    (fn, arg), = node.items()
+    if fn == "Condition":
+        return condition(arg, params)
+    if fn == "Fn::Equals":
+        left, right = (evaluate(a, params) for a in arg)
+        return left == right
+    if fn == "Fn::Not":
+        return not _condition(arg[0], params)
+    if fn == "Fn::And":
+        return all(_condition(a, params) for a in arg)
+    if fn == "Fn::Or":
+        return any(_condition(a, params) for a in arg)
+    raise Unresolved(node)
+
+
 def evaluate(node, params):
-    """Evaluates Ref/Sub/Select/Split/Join over `params` (parameter and pseudo-parameter values).
-    Anything else (GetAtt, a Ref to a resource) raises Unresolved."""
+    """Evaluates Ref/Sub/Select/Split/Join/If over `params` (parameter and pseudo-parameter values,
+    as cfn.parameters gives them). Anything else (GetAtt, a Ref to a resource) raises Unresolved."""
     if isinstance(node, (str, int, float)):
         return str(node)
     if isinstance(node, list):
@@ -153,6 +186,9 @@ def evaluate(node, params):
     if fn == "Fn::Join":
         sep, values = arg
         return sep.join(evaluate(values, params))
+    if fn == "Fn::If":
+        name, if_true, if_false = arg
+        return evaluate(if_true if condition(name, params) else if_false, params)
     raise Unresolved(node)
 
 
@@ -170,7 +206,7 @@ def parameters(template, **overrides):
         "AWS::URLSuffix": "amazonaws.com",
     })
     values.update(overrides)
-    return values
+    return Values(values, template.get("Conditions"))
 
 
 # ---------------------------------------------------------------- permissions (transformed template)

@@ -111,10 +111,11 @@ def test_bucket_names_differ_per_stack_and_per_bucket(stack_name):
 
 
 @pytest.mark.parametrize("stack_name", STACK_NAMES)
-def test_uploads_topic_policy_names_the_originals_bucket(stack_name):
+@pytest.mark.parametrize("prefix", ["", "media-edge-prod"])
+def test_uploads_topic_policy_names_the_originals_bucket(stack_name, prefix):
     # The bucket depends on the topic policy (S3 checks it when the notification is configured),
     # so the policy cannot !Ref the bucket: it repeats the name expression, and the two must agree.
-    params = cfn.parameters(TEMPLATE, stack_name=stack_name)
+    params = cfn.parameters(TEMPLATE, stack_name=stack_name, ExistingBucketNamePrefix=prefix)
     bucket = cfn.evaluate(TEMPLATE["Resources"]["OriginalsBucket"]["Properties"]["BucketName"], params)
     policy = TEMPLATE["Resources"]["UploadsTopicPolicy"]["Properties"]["PolicyDocument"]
     (statement,) = cfn.statements(policy)
@@ -127,3 +128,130 @@ def test_evaluator():
     fragment = {"Fn::Select": [0, {"Fn::Split": ["-", {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}]}]}
     assert cfn.evaluate(fragment, params) == "abcdef01"
     assert cfn.evaluate({"Fn::Sub": ["a-${Id}-${AWS::AccountId}-${!Literal}", {"Id": fragment}]}, params) == "a-abcdef01-123456789012-${Literal}"
+
+
+# ---------------------------------------------------------------- stacks created before ba215f4
+# Their resources are named after the stack ("<stack name>-<role>-<account>"). With
+# ExistingBucketNamePrefix set to that stack name they keep the names whose change CloudFormation
+# cannot carry out: the buckets (a new name is a new, empty bucket; the old one cannot be deleted
+# while it holds objects), the Glue database (Glue cannot rename one) and the Chatbot configuration
+# (one per Slack channel, and the new one would be created before the old one is deleted).
+
+ROLES = {"OriginalsBucket": "originals", "VariantsBucket": "variants", "ReleasesBucket": "releases", "LogsBucket": "logs"}
+FRAGMENT = "1c2fa620"  # first group of cfn.parameters' default stack UUID
+
+
+def parameter():
+    return TEMPLATE["Parameters"]["ExistingBucketNamePrefix"]
+
+
+def kept_names(params):
+    """The names that depend on ExistingBucketNamePrefix, evaluated."""
+    resources = TEMPLATE["Resources"]
+    names = {
+        bucket: cfn.evaluate(resources[bucket]["Properties"]["BucketName"], params) for bucket in ROLES
+    }
+    (statement,) = cfn.statements(resources["UploadsTopicPolicy"]["Properties"]["PolicyDocument"])
+    names["UploadsTopicPolicy"] = cfn.evaluate(statement["Condition"]["ArnEquals"]["aws:SourceArn"], params)
+    names["LogsDatabase"] = cfn.evaluate(resources["LogsDatabase"]["Properties"]["DatabaseInput"]["Name"], params)
+    names["SlackChannel"] = cfn.evaluate(resources["SlackChannel"]["Properties"]["ConfigurationName"], params)
+    return names
+
+
+def other_names(params):
+    """Every other evaluated name (CloudFront, Athena queries, distribution comment)."""
+    kept = {"BucketName", "DatabaseInput/Name", "ConfigurationName"}
+    return {(r, path): cfn.evaluate(node, params) for r, path, node, _ in named_values() if path not in kept}
+
+
+def admitted(value):
+    """Whether CloudFormation accepts the value for ExistingBucketNamePrefix."""
+    p = parameter()
+    return len(value) <= int(p["MaxLength"]) and re.fullmatch(p["AllowedPattern"], value) is not None
+
+
+@pytest.mark.parametrize("stack_name", ["media-edge-prod", "Media-Edge-Production-Stack-With-A-Very-Long-Name-2026"])
+def test_without_existing_prefix_names_come_from_the_stack_id(stack_name):
+    assert parameter()["Default"] == ""
+    params = cfn.parameters(TEMPLATE, stack_name=stack_name)
+    names = kept_names(params)
+    for bucket, role in ROLES.items():
+        assert names[bucket] == f"media-edge-{FRAGMENT}-{role}-123456789012"
+    assert names["UploadsTopicPolicy"] == f"arn:aws:s3:::media-edge-{FRAGMENT}-originals-123456789012"
+    assert names["LogsDatabase"] == f"media_edge_{FRAGMENT}_cdn_logs"
+    assert names["SlackChannel"] == f"media-edge-{FRAGMENT}-slack"
+
+
+@pytest.mark.parametrize("prefix", ["media-edge-prod", "a", "m" * 40])
+def test_existing_prefix_keeps_the_old_names(prefix):
+    # The stack name is the prefix (old stacks), or anything else: only the parameter counts.
+    for stack_name in [prefix, "renamed-in-samconfig"]:
+        params = cfn.parameters(TEMPLATE, stack_name=stack_name, ExistingBucketNamePrefix=prefix)
+        names = kept_names(params)
+        for bucket, role in ROLES.items():
+            assert names[bucket] == f"{prefix}-{role}-123456789012"
+            assert not s3_bucket_name_problems(names[bucket]), names[bucket]
+        assert names["UploadsTopicPolicy"] == f"arn:aws:s3:::{prefix}-originals-123456789012"
+        assert names["LogsDatabase"] == f"{prefix}_cdn_logs"
+        assert names["SlackChannel"] == f"{prefix}-slack"
+
+
+def test_existing_prefix_leaves_the_other_names_alone():
+    # CloudFormation can carry out these renames (replace the CloudFront Functions and named
+    # queries, update policies, OACs and the comment in place): they stay on the stack id.
+    without = other_names(cfn.parameters(TEMPLATE, stack_name="media-edge-prod"))
+    with_prefix = other_names(cfn.parameters(TEMPLATE, stack_name="media-edge-prod", ExistingBucketNamePrefix="media-edge-prod"))
+    assert with_prefix == without
+    assert all(FRAGMENT in value for (_, path), value in with_prefix.items() if path.endswith("Name"))
+
+
+def test_existing_prefix_is_used_only_through_the_condition():
+    # KeepsExistingNames is "the prefix is not empty": an empty prefix never produces "-originals-…".
+    params = cfn.parameters(TEMPLATE)
+    assert cfn.condition("KeepsExistingNames", params) is False
+    params["ExistingBucketNamePrefix"] = "media-edge-prod"
+    assert cfn.condition("KeepsExistingNames", params) is True
+
+
+def test_max_length_keeps_the_longest_bucket_name_within_63():
+    # The longest "-<role>-<account>" suffix of any bucket (originals: 23 characters).
+    params = cfn.parameters(TEMPLATE, ExistingBucketNamePrefix="x")
+    names = kept_names(params)
+    longest_suffix = max(len(names[bucket]) - len("x") for bucket in ROLES)
+    assert longest_suffix == len("-originals-123456789012")
+    # As long as allowed (old stacks of up to 40 characters could exist), and no longer.
+    assert int(parameter()["MaxLength"]) == 63 - longest_suffix
+
+
+@pytest.mark.parametrize("value", [
+    "",
+    "media-edge",
+    "media-edge-prod",
+    "a",
+    "edge2",
+    "a--b",
+    "m" * 40,
+])
+def test_prefix_pattern_admits_old_stack_names(value):
+    assert admitted(value)
+    if value:
+        names = kept_names(cfn.parameters(TEMPLATE, ExistingBucketNamePrefix=value))
+        for bucket in ROLES:
+            assert not s3_bucket_name_problems(names[bucket]), names[bucket]
+
+
+@pytest.mark.parametrize("value", [
+    "Media-Edge-Prod",      # uppercase
+    "media-edge-Prod",
+    "m" * 41,               # "<prefix>-originals-<account>" would exceed 63 characters
+    "-media-edge",          # leading hyphen
+    "media-edge-",          # trailing hyphen (and "…--originals-…")
+    "-",
+    "1media-edge",          # stack names start with a letter
+    "media.edge",           # stack names have no dots
+    "media_edge",
+    "media edge",
+    "media-edge\n",
+])
+def test_prefix_pattern_rejects(value):
+    assert not admitted(value)
