@@ -12,7 +12,7 @@ HOST_ARCH := $(shell uname -m | sed 's/aarch64/arm64/')
 FFMPEG := .local/ffmpeg/$(HOST_ARCH)/bin/ffmpeg
 export FFMPEG_PATH := $(abspath $(FFMPEG))
 
-.PHONY: help demo test lint fmt venv lock clean nasm ffmpeg layer layer-check bench bench-deps sample-logs template validate deploy-tools build deploy
+.PHONY: help demo test deployed-build lint fmt venv lock clean nasm ffmpeg layer layer-check bench bench-deps sample-logs template validate deploy-tools build deploy
 
 help:
 	@echo "make demo   run the whole pipeline locally against an AWS emulator"
@@ -104,8 +104,13 @@ sample-logs:
 lock:
 	$(VENV)/bin/uv pip compile --quiet --python $(VENV)/bin/python --python-version 3.11 requirements-dev.in -o requirements-dev.txt
 
+## image-processor as deployment builds it (cargo lambda, release profile and flags), for this
+## machine, checked for the panic strategy; its test runs the bootstrap under a local Runtime API.
+deployed-build: venv nasm
+	scripts/deployed-build.sh
+
 ## Rust: unit tests need nothing; integration tests talk to the emulator over HTTP.
-test: venv nasm ffmpeg lint validate layer-check
+test: venv nasm ffmpeg lint validate layer-check deployed-build
 	scripts/test-summary.sh scripts/run-tests.sh
 
 demo: venv nasm ffmpeg

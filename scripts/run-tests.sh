@@ -7,4 +7,5 @@ cd "$(dirname "$0")/.."
 command -v node >/dev/null || { echo "node is required for the CloudFront Function tests" >&2; exit 1; }
 node --test crates/edge-router/cloudfront/
 .venv/bin/python -m pytest -q -p no:cacheprovider infra/tests
-scripts/with-emulator.sh cargo test --workspace --locked
+# --include-ignored: the deployed-build test, which needs `make deployed-build` (make test runs it).
+scripts/with-emulator.sh cargo test --workspace --locked -- --include-ignored

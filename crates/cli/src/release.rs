@@ -125,13 +125,15 @@ pub async fn run(args: ReleaseArgs) -> ExitCode {
     }
 }
 
-/// Invalidates `/<channel>/*` so viewers leave the canary without waiting for cache expiry.
+/// Invalidates `/<channel>` and `/<channel>/*` (the bare root has its own cache behaviour) so viewers
+/// leave the canary without waiting for cache expiry.
 async fn invalidate(sdk: &aws_config::SdkConfig, distribution_id: &str, channel: &str) -> Result<(), ReleaseError> {
     use aws_sdk_cloudfront::types::{InvalidationBatch, Paths};
     let client = aws_sdk_cloudfront::Client::new(sdk);
     let reference = media_edge_shared::status::now_rfc3339();
     let paths = Paths::builder()
-        .quantity(1)
+        .quantity(2)
+        .items(format!("/{channel}"))
         .items(format!("/{channel}/*"))
         .build()
         .map_err(|e| ReleaseError::Invalid(e.to_string()))?;
@@ -148,6 +150,6 @@ async fn invalidate(sdk: &aws_config::SdkConfig, distribution_id: &str, channel:
         .await
         .map_err(|e| ReleaseError::Storage(media_edge_shared::failure::describe_sdk_error(&e)))?;
     let id = created.invalidation().map(|i| i.id().to_string()).unwrap_or_default();
-    println!("invalidation {id} of /{channel}/* created on distribution {distribution_id}");
+    println!("invalidation {id} of /{channel} and /{channel}/* created on distribution {distribution_id}");
     Ok(())
 }
