@@ -95,14 +95,25 @@ fn page_faults_processing(files: &[String], out: &std::path::Path) -> i64 {
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[test]
 fn later_images_reuse_the_memory_of_earlier_ones() {
-    let photo = fixture("progressive.jpg"); // 2048×1365: decoded at full size, ~8 MB of pixels
+    // 2048×1365: decoded at full size, ~8 MB of pixels. Six copies under six names (one name per
+    // output directory).
+    let copies = temp_dir("faults-in");
+    std::fs::create_dir_all(&copies).unwrap();
+    let photos: Vec<String> = (0..6)
+        .map(|i| {
+            let copy = copies.join(format!("photo-{i}.jpg"));
+            std::fs::copy(fixture("progressive.jpg"), &copy).unwrap();
+            copy.display().to_string()
+        })
+        .collect();
     let out = temp_dir("faults");
-    let once = page_faults_processing(std::slice::from_ref(&photo), &out);
-    let six = page_faults_processing(&vec![photo; 6], &out);
+    let once = page_faults_processing(&photos[..1], &out);
+    let six = page_faults_processing(&photos, &out);
     // Without reuse every further image faults its pixels (2 000+ pages) and libjpeg's buffers in.
     let per_further_image = (six - once) / 5;
     assert!(per_further_image < 500, "{per_further_image} page faults per further image (once: {once}, six: {six})");
     std::fs::remove_dir_all(&out).unwrap();
+    std::fs::remove_dir_all(&copies).unwrap();
 }
 
 #[test]

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use media_edge_shared::env::{self, ConfigError, Vars};
 
-/// Cohorts per viewer population. See the README for the trade-off (weight steps of 100/N %
+/// Cohorts per viewer population. See docs/edge-router.md for the trade-off (weight steps of 100/N %
 /// against N cached copies per object per edge location).
 pub const DEFAULT_COHORTS: u16 = 20;
 

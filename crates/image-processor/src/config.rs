@@ -1,4 +1,4 @@
-//! The processor's configuration, from environment variables (see the README's table).
+//! The processor's configuration, from environment variables (table in docs/configuration.md).
 
 use media_edge_shared::env::{self, ConfigError, Vars};
 

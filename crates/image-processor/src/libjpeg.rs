@@ -3,7 +3,7 @@
 //! Decoding happens at a reduced DCT scale when the largest variant is
 //! at most half the original's width: the inverse DCT then produces 1/2, 1/4 or 1/8 of the
 //! pixels directly, which roughly halves the decode and quarters the resize work, with no visible
-//! loss once the result is resized further (see the README's variant benchmark).
+//! loss once the result is resized further (docs/benchmarks.md, variant benchmark).
 //!
 //! CMYK/YCCK JPEGs (print files) are left to the `image` crate, which converts them to RGB.
 

@@ -37,7 +37,7 @@ impl Default for VideoSettings {
     fn default() -> Self {
         VideoSettings {
             ffmpeg_path: PathBuf::from("/opt/bin/ffmpeg"),
-            // Chosen with `make bench` (README): same CRF as ffmpeg's default, slower preset:
+            // Chosen with `make bench` (docs/benchmarks.md): same CRF as ffmpeg's default, slower preset:
             // equal bytes at higher SSIM, so fewer bytes at equal SSIM.
             crf: 23,
             preset: "slow".into(),
