@@ -148,7 +148,7 @@ async fn invalidate(sdk: &aws_config::SdkConfig, distribution_id: &str, channel:
         .invalidation_batch(batch)
         .send()
         .await
-        .map_err(|e| ReleaseError::Storage(media_edge_shared::failure::describe_sdk_error(&e)))?;
+        .map_err(|e| ReleaseError::Storage(media_edge_shared::aws::describe_sdk_error(&e)))?;
     let id = created.invalidation().map(|i| i.id().to_string()).unwrap_or_default();
     println!("invalidation {id} of /{channel} and /{channel}/* created on distribution {distribution_id}");
     Ok(())

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use aws_sdk_s3::primitives::ByteStream;
-use media_edge_shared::failure::describe_sdk_error;
+use media_edge_shared::aws::describe_sdk_error;
 use media_edge_shared::status::now_rfc3339;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use lambda_http::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
-use media_edge_shared::failure::describe_sdk_error;
+use media_edge_shared::aws::describe_sdk_error;
 use tracing::{error, warn};
 
 use crate::channel::ChannelConfig;

@@ -3,8 +3,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use aws_lambda_events::event::sqs::SqsEvent;
 use image_processor::{handle_batch, Processor, ProcessorConfig};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use media_edge_shared::aws::StatusPublisher;
 use media_edge_shared::aws::{load_sdk_config, s3_client, sns_client};
-use media_edge_shared::status::StatusPublisher;
 
 fn main() -> Result<(), Error> {
     // Before the runtime starts its threads (see the function).

@@ -7,9 +7,10 @@ use std::time::Instant;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
-use media_edge_shared::failure::classify_sdk_error;
+use media_edge_shared::aws::classify_sdk_error;
+use media_edge_shared::aws::StatusPublisher;
 use media_edge_shared::s3_event::ObjectEvent;
-use media_edge_shared::status::{now_rfc3339, Outcome, SourceObject, StatusEvent, StatusPublisher, VariantReport};
+use media_edge_shared::status::{now_rfc3339, Outcome, SourceObject, StatusEvent, VariantReport};
 use media_edge_shared::Failure;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::{info, warn};

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use aws_lambda_events::event::sqs::SqsMessage;
-use media_edge_shared::failure::classify_sdk_error;
+use media_edge_shared::aws::classify_sdk_error;
 use media_edge_shared::Failure;
 
 #[derive(Clone, Debug)]

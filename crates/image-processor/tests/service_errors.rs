@@ -12,7 +12,8 @@ use image_processor::config::ProcessorConfig;
 use image_processor::keys::OutputLayout;
 use image_processor::render::RenderSettings;
 use image_processor::{handle_batch, Processor};
-use media_edge_shared::status::{Outcome, StatusEvent, StatusPublisher};
+use media_edge_shared::aws::StatusPublisher;
+use media_edge_shared::status::{Outcome, StatusEvent};
 use media_edge_shared::FailureClass;
 
 fn config() -> ProcessorConfig {

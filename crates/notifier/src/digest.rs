@@ -2,7 +2,7 @@
 //! processed, a list of failures, and an alarm for dead letters — each visibly different and
 //! each threaded per pipeline and hour, so a promotion spike is a few threads, not a flood.
 
-use media_edge_shared::status::Outcome;
+use media_edge_shared::status::{Outcome, StatusEvent};
 use media_edge_shared::units::human_bytes;
 
 use crate::chatbot::{CustomNotification, Metadata, MAX_DESCRIPTION};
@@ -31,25 +31,61 @@ pub struct Outgoing {
 
 /// `hour` is the current UTC hour as `YYYY-MM-DDTHH` (the thread key).
 pub fn build(notices: &[Notice], settings: &DigestSettings, hour: &str) -> Vec<Outgoing> {
-    let mut out = Vec::new();
-    let covering = |accept: &dyn Fn(&Notice) -> bool| -> Vec<usize> {
-        notices.iter().enumerate().filter(|(_, n)| accept(n)).map(|(i, _)| i).collect()
-    };
-    let status_is = |outcomes: &'static [Outcome]| move |n: &Notice| matches!(n, Notice::Status(s) if outcomes.contains(&s.outcome));
-    let label = inert_text(&settings.label, 60);
-    let thread = |kind: &str| thread_id(&format!("{}-{kind}-{hour}", settings.label));
+    let batch = Batch { notices, settings, hour };
+    [batch.digest(), batch.failures(), batch.dead_letters()].into_iter().flatten().collect()
+}
 
-    let statuses: Vec<_> =
-        notices.iter().filter_map(|n| if let Notice::Status(s) = n { Some(s) } else { None }).collect();
-    let processed: Vec<_> = statuses.iter().filter(|s| s.outcome == Outcome::Processed).collect();
-    let duplicates = statuses.iter().filter(|s| s.outcome == Outcome::Duplicate).count();
-    let superseded = statuses.iter().filter(|s| s.outcome == Outcome::Superseded).count();
-    if !processed.is_empty() || duplicates > 0 || superseded > 0 {
-        let bytes_in: u64 = processed.iter().map(|s| s.input_bytes).sum();
-        let bytes_out: u64 = processed.iter().map(|s| s.output_bytes).sum();
-        let videos =
-            processed.iter().flat_map(|s| &s.variants).filter(|v| v.content_type.starts_with("video/")).count();
-        let images = processed.iter().map(|s| s.variants.len()).sum::<usize>() - videos;
+#[derive(Clone, Copy)]
+enum MessageKind {
+    Digest,
+    Failures,
+    DeadLetters,
+}
+
+/// One SQS batch's notices, and how to label what is posted about them.
+struct Batch<'a> {
+    notices: &'a [Notice],
+    settings: &'a DigestSettings,
+    hour: &'a str,
+}
+
+impl Batch<'_> {
+    fn statuses<'o>(&'o self, outcomes: &'o [Outcome]) -> impl Iterator<Item = &'o StatusEvent> + 'o {
+        self.notices.iter().filter_map(move |n| match n {
+            Notice::Status(s) if outcomes.contains(&s.outcome) => Some(s.as_ref()),
+            _ => None,
+        })
+    }
+
+    /// Indices of the notices `accept` picks: what one message reports.
+    fn covering(&self, accept: impl Fn(&Notice) -> bool) -> Vec<usize> {
+        self.notices.iter().enumerate().filter(|(_, n)| accept(n)).map(|(i, _)| i).collect()
+    }
+
+    /// `kind` names the thread (per kind and hour), the event type and the keyword.
+    fn notification(&self, icon: &str, summary: String, body: String, kind: MessageKind) -> CustomNotification {
+        let (thread, event_type, keyword) = match kind {
+            MessageKind::Digest => ("digest", "media-edge.digest", "digest"),
+            MessageKind::Failures => ("failures", "media-edge.failure", "failure"),
+            MessageKind::DeadLetters => ("dead-letters", "media-edge.dead-letter", "dlq"),
+        };
+        let label = inert_text(&self.settings.label, 60);
+        let thread_id = thread_id(&format!("{}-{thread}-{}", self.settings.label, self.hour));
+        let metadata = Metadata { thread_id, summary: summary.clone(), event_type: event_type.into() };
+        let mut n = CustomNotification::new(format!("{icon} {label}: {summary}"), body, metadata);
+        n.content.keywords = vec!["media-edge".into(), keyword.into()];
+        n
+    }
+
+    /// What was processed, skipped and stored, and what a phone now downloads.
+    fn digest(&self) -> Option<Outgoing> {
+        const REPORTED: [Outcome; 3] = [Outcome::Processed, Outcome::Duplicate, Outcome::Superseded];
+        let processed: Vec<&StatusEvent> = self.statuses(&[Outcome::Processed]).collect();
+        let duplicates = self.statuses(&[Outcome::Duplicate]).count();
+        let superseded = self.statuses(&[Outcome::Superseded]).count();
+        if processed.is_empty() && duplicates == 0 && superseded == 0 {
+            return None;
+        }
         let mut lines = vec![format!("*{}* processed", plural(processed.len(), "original"))];
         if duplicates > 0 {
             lines.push(format!("*{}* skipped (already processed)", plural(duplicates, "repeated delivery")));
@@ -60,90 +96,121 @@ pub fn build(notices: &[Notice], settings: &DigestSettings, hour: &str) -> Vec<O
                 plural(superseded, "original")
             ));
         }
-        if bytes_in > 0 {
-            let saved = 100.0 * (1.0 - bytes_out as f64 / bytes_in as f64);
-            lines.push(format!(
-                "{} in → {} of variants out ({saved:.1}% smaller)",
-                human_bytes(bytes_in),
-                human_bytes(bytes_out)
-            ));
-        }
-        lines.push(format!("{} and {} stored", plural(images, "image"), plural(videos, "video")));
+        lines.extend(stored_line(&processed));
+        lines.extend(phone_line(&processed));
         let summary = format!("{} processed", plural(processed.len(), "original"));
-        let mut n = CustomNotification::new(
-            format!("✅ {label}: {summary}"),
-            lines.join("\n"),
-            Metadata { thread_id: thread("digest"), summary, event_type: "media-edge.digest".into() },
-        );
-        n.content.keywords = vec!["media-edge".into(), "digest".into()];
-        let covers = covering(&status_is(&[Outcome::Processed, Outcome::Duplicate, Outcome::Superseded]));
-        out.push(Outgoing { notification: n, covers });
+        let notification = self.notification("✅", summary, lines.join("\n"), MessageKind::Digest);
+        Some(Outgoing {
+            notification,
+            covers: self.covering(|n| matches!(n, Notice::Status(s) if REPORTED.contains(&s.outcome))),
+        })
     }
 
-    let mut failures: Vec<String> = statuses
-        .iter()
-        .filter(|s| s.outcome == Outcome::Failed)
-        .map(|s| {
-            let (class, reason) =
-                s.failure.as_ref().map(|f| (f.class.to_string(), f.reason.as_str())).unwrap_or_default();
-            format!(
-                "• {} — {} _({class})_",
-                inert_code(&s.source.key, MAX_KEY_CHARS),
+    /// Failed originals and unreadable messages, capped.
+    fn failures(&self) -> Option<Outgoing> {
+        let mut failures: Vec<String> = self
+            .statuses(&[Outcome::Failed])
+            .map(|s| {
+                let (class, reason) =
+                    s.failure.as_ref().map(|f| (f.class.to_string(), f.reason.as_str())).unwrap_or_default();
+                format!(
+                    "• {} — {} _({class})_",
+                    inert_code(&s.source.key, MAX_KEY_CHARS),
+                    inert_text(reason, MAX_REASON_CHARS)
+                )
+            })
+            .collect();
+        failures.extend(self.notices.iter().filter_map(|n| match n {
+            Notice::Unreadable { message_id, reason } => Some(format!(
+                "• unreadable message {} — {}",
+                inert_code(message_id, 80),
                 inert_text(reason, MAX_REASON_CHARS)
-            )
-        })
-        .collect();
-    failures.extend(notices.iter().filter_map(|n| match n {
-        Notice::Unreadable { message_id, reason } => Some(format!(
-            "• unreadable message {} — {}",
-            inert_code(message_id, 80),
-            inert_text(reason, MAX_REASON_CHARS)
-        )),
-        _ => None,
-    }));
-    if !failures.is_empty() {
+            )),
+            _ => None,
+        }));
+        if failures.is_empty() {
+            return None;
+        }
         let summary = format!("{} failed", plural(failures.len(), "original"));
-        let mut n = CustomNotification::new(
-            format!("⚠️ {label}: {summary}"),
-            capped_list(&failures, settings.max_listed),
-            Metadata { thread_id: thread("failures"), summary, event_type: "media-edge.failure".into() },
-        );
-        n.content.next_steps =
+        let mut notification =
+            self.notification("⚠️", summary, capped_list(&failures, self.settings.max_listed), MessageKind::Failures);
+        notification.content.next_steps =
             vec!["Permanent failures are not retried: fix or replace the original and upload it again.".into()];
-        n.content.keywords = vec!["media-edge".into(), "failure".into()];
-        let failed = status_is(&[Outcome::Failed]);
-        let covers = covering(&|n| failed(n) || matches!(n, Notice::Unreadable { .. }));
-        out.push(Outgoing { notification: n, covers });
+        let covers = self.covering(|n| {
+            matches!(n, Notice::Status(s) if s.outcome == Outcome::Failed) || matches!(n, Notice::Unreadable { .. })
+        });
+        Some(Outgoing { notification, covers })
     }
 
-    let dead: Vec<String> = notices
-        .iter()
-        .filter_map(|n| match n {
-            Notice::DeadLetter { keys, receive_count } => Some((keys, receive_count)),
-            _ => None,
-        })
-        .flat_map(|(keys, count)| {
-            let attempts = count.map(|c| format!(" after {c} attempts")).unwrap_or_default();
-            let keys: Vec<String> =
-                if keys.is_empty() { vec![String::from("(no object named)")] } else { keys.clone() };
-            keys.into_iter().map(move |k| format!("• {}{attempts}", inert_code(&k, MAX_KEY_CHARS)))
-        })
-        .collect();
-    if !dead.is_empty() {
+    /// Jobs that exhausted their retries: announced at once, in their own thread.
+    fn dead_letters(&self) -> Option<Outgoing> {
+        let dead: Vec<String> = self
+            .notices
+            .iter()
+            .filter_map(|n| match n {
+                Notice::DeadLetter { keys, receive_count } => Some((keys, receive_count)),
+                _ => None,
+            })
+            .flat_map(|(keys, count)| {
+                let attempts = count.map(|c| format!(" after {c} attempts")).unwrap_or_default();
+                let keys: Vec<String> =
+                    if keys.is_empty() { vec![String::from("(no object named)")] } else { keys.clone() };
+                keys.into_iter().map(move |k| format!("• {}{attempts}", inert_code(&k, MAX_KEY_CHARS)))
+            })
+            .collect();
+        if dead.is_empty() {
+            return None;
+        }
         let summary = format!("{} dead-lettered", plural(dead.len(), "job"));
-        let mut n = CustomNotification::new(
-            format!("🚨 {label}: {summary}"),
-            capped_list(&dead, settings.max_listed),
-            Metadata { thread_id: thread("dead-letters"), summary, event_type: "media-edge.dead-letter".into() },
-        );
-        n.content.next_steps = vec![
+        let mut notification =
+            self.notification("🚨", summary, capped_list(&dead, self.settings.max_listed), MessageKind::DeadLetters);
+        notification.content.next_steps = vec![
             "These uploads were retried until the queue gave up (throttling, outages, timeouts).".into(),
             "Fix the cause, then redrive the jobs DLQ to the jobs queue.".into(),
         ];
-        n.content.keywords = vec!["media-edge".into(), "dlq".into()];
-        out.push(Outgoing { notification: n, covers: covering(&|n| matches!(n, Notice::DeadLetter { .. })) });
+        Some(Outgoing { notification, covers: self.covering(|n| matches!(n, Notice::DeadLetter { .. })) })
     }
-    out
+}
+
+/// "3 images and 1 video stored (1.2 MB) from 4.0 MB of originals".
+fn stored_line(processed: &[&StatusEvent]) -> Option<String> {
+    let bytes_in: u64 = processed.iter().map(|s| s.input_bytes).sum();
+    let bytes_out: u64 = processed.iter().map(|s| s.output_bytes).sum();
+    let variants = processed.iter().flat_map(|s| &s.variants);
+    let videos = variants.clone().filter(|v| v.content_type.starts_with("video/")).count();
+    let images = variants.count() - videos;
+    (!processed.is_empty()).then(|| {
+        format!(
+            "{} and {} stored ({}) from {} of originals",
+            plural(images, "image"),
+            plural(videos, "video"),
+            human_bytes(bytes_out),
+            human_bytes(bytes_in)
+        )
+    })
+}
+
+/// What a phone downloads per original (its mobile rendition) against the originals themselves.
+/// The sum of every variant says nothing a reader can use, and can exceed a small original.
+fn phone_line(processed: &[&StatusEvent]) -> Option<String> {
+    let (mut phone, mut original) = (0u64, 0u64);
+    for status in processed {
+        let pick = |name: &str| status.variants.iter().find(|v| v.name == name).map(|v| v.bytes);
+        if let Some(bytes) = pick("video-mobile").or_else(|| pick("video")).or_else(|| pick("mobile")) {
+            phone += bytes;
+            original += status.input_bytes;
+        }
+    }
+    if original == 0 {
+        return None;
+    }
+    let (phone_text, original_text) = (human_bytes(phone), human_bytes(original));
+    Some(if phone < original {
+        let less = 100.0 * (1.0 - phone as f64 / original as f64);
+        format!("A phone downloads {phone_text} instead of {original_text} of originals ({less:.0}% less)")
+    } else {
+        format!("A phone downloads {phone_text}; the originals ({original_text}) are smaller, as small files often are")
+    })
 }
 
 /// At most `max_listed` lines, within the description budget, then "…and N more".
@@ -204,7 +271,7 @@ mod tests {
             s.input_bytes = 1_000_000;
             s.output_bytes = 250_000;
             s.variants = vec![VariantReport {
-                name: "pc".into(),
+                name: "mobile".into(),
                 key: "k".into(),
                 width: 1,
                 height: 1,
@@ -235,12 +302,26 @@ mod tests {
         assert_eq!(digest.content.title, "✅ media-edge-prod: 2 originals processed");
         assert!(digest.content.description.contains("*1 repeated delivery* skipped"), "{}", digest.content.description);
         assert!(
-            digest.content.description.contains("1.9 MB in → 488.3 KB of variants out (75.0% smaller)"),
+            digest.content.description.contains("2 images and 0 videos stored (488.3 KB) from 1.9 MB of originals\nA phone downloads 488.3 KB instead of 1.9 MB of originals (75% less)"),
             "{}",
             digest.content.description
         );
         assert_eq!(digest.metadata.thread_id, "media-edge-prod-digest-2026-11-22T03");
         assert_eq!(digest.metadata.event_type, "media-edge.digest");
+    }
+
+    #[test]
+    fn variants_larger_than_small_originals_are_described_truthfully() {
+        // A 4.4 KB logo whose mobile PNG is 13.3 KB: no "-200% smaller".
+        let mut logo = status("logo.png", Outcome::Processed);
+        if let Notice::Status(s) = &mut logo {
+            s.input_bytes = 4_400;
+            s.variants[0].bytes = 13_300;
+            s.output_bytes = 43_500;
+        }
+        let text = build(&[logo], &settings(), "2026-11-22T03")[0].content.description.clone();
+        assert!(text.contains("A phone downloads 13.0 KB; the originals (4.3 KB) are smaller"), "{text}");
+        assert!(!text.contains('%'), "no percentage that could be negative: {text}");
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! are listed as failures, so they never block the rest.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use media_edge_shared::failure::classify_sdk_error;
+use media_edge_shared::aws::classify_sdk_error;
 use media_edge_shared::Failure;
 use tracing::{error, info, warn};
 

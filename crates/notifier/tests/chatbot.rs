@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use media_edge_local::{drain, poll_queue, provision, sns_message, LocalClients, Wiring, WiringNames};
-use media_edge_shared::status::{FailureReport, Outcome, SourceObject, StatusEvent, StatusPublisher, VariantReport};
+use media_edge_shared::aws::StatusPublisher;
+use media_edge_shared::status::{FailureReport, Outcome, SourceObject, StatusEvent, VariantReport};
 use media_edge_shared::FailureClass;
 use notifier::chatbot::CustomNotification;
 use notifier::{handle_batch, ChatbotPublisher, NotifierConfig};
@@ -97,7 +98,7 @@ async fn status_events_become_exactly_the_expected_chatbot_json() {
             "content": {
                 "textType": "client-markdown",
                 "title": "✅ media-edge-test: 1 original processed",
-                "description": "*1 original* processed\n4.0 MB in → 1.0 MB of variants out (75.0% smaller)\n0 images and 1 video stored",
+                "description": "*1 original* processed\n0 images and 1 video stored (1.0 MB) from 4.0 MB of originals\nA phone downloads 1.0 MB instead of 4.0 MB of originals (75% less)",
                 "keywords": ["media-edge", "digest"]
             },
             "metadata": {

@@ -1,6 +1,6 @@
-//! What media-edge's Lambda functions share.
+//! What media-edge's Lambda functions share: plain types, and an AWS module.
 //!
-//! - [`aws`]: one SDK configuration per cold start, rustls only, path-style S3 against a local emulator.
+//! - [`aws`]: SDK setup, error classification and the status publisher (features `s3`, `sns`).
 //! - [`s3_event`]: SQS message bodies (SNS-wrapped, raw, or direct from S3) turned into object events.
 //! - [`status`]: the versioned status event the processor publishes and the notifier reads.
 //! - [`env`]: typed configuration from environment variables.

@@ -15,7 +15,8 @@ use image_processor::manifest::Manifest;
 use image_processor::render::RenderSettings;
 use image_processor::{handle_batch, Processor};
 use media_edge_local::{poll_queue, provision, sns_message, LocalClients, PollReport, Wiring, WiringNames};
-use media_edge_shared::status::{StatusEvent, StatusPublisher};
+use media_edge_shared::aws::StatusPublisher;
+use media_edge_shared::status::StatusEvent;
 
 pub fn fixture(name: &str) -> Vec<u8> {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));

@@ -1,4 +1,4 @@
-//! AWS SDK setup, once per cold start.
+//! SDK setup, once per cold start.
 //!
 //! `AWS_ENDPOINT_URL` is the only switch between AWS and a local emulator: the SDK reads it itself,
 //! and S3 then uses path-style addressing (emulators on 127.0.0.1 have no per-bucket host names).
@@ -21,11 +21,13 @@ pub fn uses_custom_endpoint() -> bool {
     std::env::var("AWS_ENDPOINT_URL").is_ok_and(|url| !url.trim().is_empty())
 }
 
+#[cfg(feature = "s3")]
 pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
     let s3_config = aws_sdk_s3::config::Builder::from(config).force_path_style(uses_custom_endpoint()).build();
     aws_sdk_s3::Client::from_conf(s3_config)
 }
 
+#[cfg(feature = "sns")]
 pub fn sns_client(config: &SdkConfig) -> aws_sdk_sns::Client {
     aws_sdk_sns::Client::new(config)
 }
