@@ -20,17 +20,21 @@ struct Cli {
 enum Command {
     /// Run the image processor's processing on local files, without AWS.
     ///
-    /// Writes variants and a manifest per file under DIR (the same layout as the variants bucket)
-    /// and prints one JSON report per file with the status event's fields. Settings come from the
-    /// same environment variables as the Lambda (VARIANTS, JPEG_QUALITY, MAX_PIXELS, …).
-    /// Exits 1 when any file failed.
+    /// Writes variants and a manifest per file under DIR (the same layout as the variants bucket).
+    /// Directories are walked. On a terminal it shows progress and a readable list; with --json,
+    /// or when piped, it prints one JSON report per file with the status event's fields. Settings
+    /// come from the same environment variables as the Lambda (VARIANTS, JPEG_QUALITY, MAX_PIXELS,
+    /// …). Exits 1 when any file failed, 2 on a usage error.
     Process {
-        /// Images to process.
+        /// Images, or directories of images, to process.
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Output directory (created if missing).
         #[arg(long, short)]
         out: PathBuf,
+        /// One JSON report per line, even on a terminal.
+        #[arg(long)]
+        json: bool,
     },
     /// Report on CloudFront access logs: top objects by bytes and requests, traffic by hour,
     /// cache hit ratios, bytes by content type and status, and optimisation candidates.
@@ -87,7 +91,7 @@ async fn run() -> ExitCode {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Process { files, out } => process::run(&files, &out).await,
+        Command::Process { files, out, json } => process::run(&files, &out, json).await,
         Command::FfmpegArgs { gif, mp4 } => process::print_ffmpeg_args(&gif, &mp4),
         Command::Release(args) => release::run(args).await,
         Command::Logs(args) => logs::run(args).await,

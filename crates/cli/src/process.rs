@@ -1,138 +1,178 @@
-//! `media-edge process`: the processor's exact rendering and output layout, on local files.
+//! `media-edge process`: the processor's own flow (image_processor::flow) on local files, with
+//! outputs in a directory laid out like the variants bucket.
 
+use std::collections::HashMap;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
 
 use image_processor::config::render_settings_from_vars;
-use image_processor::job::JobDir;
-use image_processor::keys::{source_version, OutputLayout};
-use image_processor::original::{render_original, OutputBody, SOURCE_FILE};
-use image_processor::pipeline::{plan_outputs, PIPELINE_NAME};
+use image_processor::flow::{self, Job, PIPELINE_NAME};
+use image_processor::keys::OutputLayout;
+use image_processor::local::{DirSink, FileSource};
 use image_processor::render::RenderSettings;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use media_edge_shared::env::{self, ProcessEnv};
 use media_edge_shared::status::{FailureReport, Outcome, SourceObject, StatusEvent};
-use media_edge_shared::Failure;
-use sha2::{Digest, Sha256};
+use media_edge_shared::units::human_bytes;
 
-pub async fn run(files: &[PathBuf], out: &Path) -> ExitCode {
+/// One original to process: where it is and the key its outputs are named after.
+#[derive(Debug, Clone)]
+struct Input {
+    path: PathBuf,
+    key: String,
+}
+
+pub async fn run(paths: &[PathBuf], out: &Path, json: bool) -> ExitCode {
     let settings = match render_settings_from_vars(&ProcessEnv) {
         Ok(settings) => settings,
-        Err(e) => {
-            eprintln!("media-edge: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return usage_error(&e.to_string()),
     };
-    if let Some((first, second)) = same_output_name(files) {
-        // Outputs are keyed by file name: the second would overwrite the first's manifest.
-        eprintln!(
-            "media-edge: {} and {} have the same name, so their outputs would share {}: process them separately",
-            first.display(),
-            second.display(),
-            out.join(first.file_name().unwrap_or_default()).display()
-        );
-        return ExitCode::from(2);
-    }
+    let inputs = match collect_inputs(paths) {
+        Ok(inputs) => inputs,
+        Err(message) => return usage_error(&message),
+    };
     let work_root = env::optional(&ProcessEnv, "WORK_DIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
-    let mut failed = 0;
-    for file in files {
-        let report = process_file(file, out, &work_root, &settings).await;
-        if let Some(failure) = &report.failure {
-            failed += 1;
-            eprintln!("media-edge: {}: {} failure: {}", file.display(), failure.class, failure.reason);
+    // JSON lines when asked or when piped (scripts); a readable list on a terminal.
+    let json = json || !std::io::stdout().is_terminal();
+    let progress = progress_bar(inputs.len());
+    let mut reports = Vec::with_capacity(inputs.len());
+    for input in &inputs {
+        progress.set_message(input.key.clone());
+        let report = process_input(input, out, &work_root, &settings).await;
+        if json {
+            if let Some(failure) = &report.failure {
+                progress.suspend(|| {
+                    eprintln!("media-edge: {}: {} failure: {}", input.path.display(), failure.class, failure.reason)
+                });
+            }
+            // One JSON document per line, like the status events.
+            progress.suspend(|| println!("{}", serde_json::to_string(&report).unwrap_or_default()));
+        } else {
+            progress.suspend(|| println!("{}", describe(input, &report)));
         }
-        // One JSON document per line, like the status events.
-        println!("{}", serde_json::to_string(&report).unwrap_or_default());
+        progress.inc(1);
+        reports.push(report);
+    }
+    progress.finish_and_clear();
+    let failed = reports.iter().filter(|r| r.outcome == Outcome::Failed).count();
+    if !json {
+        println!("{}", summary(&reports, out));
+    } else if failed > 0 {
+        eprintln!("media-edge: {failed} of {} files failed", reports.len());
     }
     if failed > 0 {
-        eprintln!("media-edge: {failed} of {} files failed", files.len());
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     }
 }
 
-/// The first two inputs with the same file name, if any.
-fn same_output_name(files: &[PathBuf]) -> Option<(&PathBuf, &PathBuf)> {
-    let mut seen = std::collections::HashMap::new();
-    for file in files {
-        if let Some(earlier) = seen.insert(file.file_name(), file) {
-            return Some((earlier, file));
-        }
-    }
-    None
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("media-edge: {message}");
+    ExitCode::from(2)
 }
 
-async fn process_file(path: &Path, out: &Path, work_root: &Path, settings: &RenderSettings) -> StatusEvent {
-    let started = Instant::now();
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let mut source = SourceObject { bucket: None, key: path.display().to_string(), etag: None, version_id: None };
-    let mut input_bytes = 0;
-    let result = async {
-        let size = std::fs::metadata(path).map_err(|e| io_failure(path, e))?.len();
-        let limit = settings.limits.max_input_bytes;
-        if size > limit {
-            return Err(Failure::permanent(format!("over limits: {size} bytes exceeds the {limit} byte limit")));
+/// Files as given, and every file under a directory (sorted, hidden files and symlinked
+/// directories skipped), keyed by their path below it. A missing path, or two inputs with one key
+/// (their outputs would overwrite each other), is a usage error before anything is written.
+fn collect_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, String> {
+    let mut inputs = Vec::new();
+    for path in paths {
+        let metadata = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        if !metadata.is_dir() {
+            let key = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            inputs.push(Input { path: path.clone(), key });
+            continue;
         }
-        // Work on a copy, as the Lambda does on its download: the original file is never modified.
-        let job = JobDir::create(work_root).map_err(|e| io_failure(work_root, e))?;
-        let copy = job.file(SOURCE_FILE);
-        input_bytes = std::fs::copy(path, &copy).map_err(|e| io_failure(path, e))?;
-        // Stand-in for the S3 ETag: the content's hash identifies this version of the file.
-        let etag = content_hash(&copy).map_err(|e| io_failure(path, e))?;
-        source.etag = Some(etag.clone());
-        let version = source_version("", &name, &etag, None, &settings.fingerprint());
-
-        let rendered = render_original(&job, &name, settings, None).await?;
-        let layout = OutputLayout { input_prefix: String::new(), output_prefix: String::new() };
-        let (manifest, outputs) = plan_outputs(rendered, &layout, &name, source.clone(), &version, input_bytes)?;
-        for output in outputs {
-            let target = out.join(&output.key);
-            if let Some(parent) = target.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| io_failure(&target, e))?;
+        let walk = walkdir::WalkDir::new(path)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+        for entry in walk {
+            let entry = entry.map_err(|e| format!("{}: {e}", path.display()))?;
+            if !entry.file_type().is_file() {
+                continue;
             }
-            match &output.body {
-                OutputBody::Bytes(bytes) => std::fs::write(&target, bytes).map(|_| ()),
-                OutputBody::File(file) => std::fs::copy(file, &target).map(|_| ()),
-            }
-            .map_err(|e| io_failure(&target, e))?;
+            let relative = entry.path().strip_prefix(path).unwrap_or(entry.path());
+            let key = relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+            inputs.push(Input { path: entry.path().to_path_buf(), key });
         }
-        Ok::<_, Failure>(manifest)
     }
-    .await;
+    let mut seen: HashMap<&str, &Path> = HashMap::new();
+    for input in &inputs {
+        if let Some(earlier) = seen.insert(&input.key, &input.path) {
+            return Err(format!(
+                "{} and {} have the same name, so their outputs would share {}: process them separately",
+                earlier.display(),
+                input.path.display(),
+                input.key
+            ));
+        }
+    }
+    if inputs.is_empty() {
+        return Err("no files to process".into());
+    }
+    Ok(inputs)
+}
 
-    let mut status = match result {
-        Ok(manifest) => {
-            let mut status = StatusEvent::new(PIPELINE_NAME, Outcome::Processed, source);
-            status.output_bytes = manifest.output_bytes();
-            status.manifest_key = Some(out.join(format!("{name}/manifest.json")).display().to_string());
-            status.variants = manifest.variants;
+async fn process_input(input: &Input, out: &Path, work_root: &Path, settings: &RenderSettings) -> StatusEvent {
+    let source = FileSource { path: input.path.clone(), key: input.key.clone() };
+    let sink = DirSink { root: out.to_path_buf() };
+    let layout = OutputLayout { input_prefix: String::new(), output_prefix: String::new() };
+    let job = Job { settings, layout: &layout, work_root, deadline: None };
+    match flow::process(&source, &sink, job).await {
+        Ok(mut status) => {
+            status.manifest_key = status.manifest_key.map(|key| out.join(key).display().to_string());
             status
         }
         Err(failure) => {
+            let source =
+                SourceObject { bucket: None, key: input.path.display().to_string(), etag: None, version_id: None };
             let mut status = StatusEvent::new(PIPELINE_NAME, Outcome::Failed, source);
             status.failure = Some(FailureReport::from(&failure));
             status
         }
-    };
-    status.input_bytes = input_bytes;
-    status.duration_ms = started.elapsed().as_millis() as u64;
-    status
-}
-
-fn content_hash(path: &Path) -> std::io::Result<String> {
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
-    Ok(hasher.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect())
-}
-
-fn io_failure(path: &Path, err: std::io::Error) -> Failure {
-    use std::io::ErrorKind::{NotFound, PermissionDenied};
-    let reason = format!("{}: {err}", path.display());
-    match err.kind() {
-        NotFound | PermissionDenied => Failure::permanent(reason),
-        _ => Failure::transient(reason),
     }
+}
+
+/// Progress on stderr when it is a terminal; hidden otherwise.
+fn progress_bar(total: usize) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} {wide_msg}") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// `✔ a.jpg  4 variants, 2.1 MB → 310.5 KB, 120 ms` and the like.
+fn describe(input: &Input, report: &StatusEvent) -> String {
+    match (&report.outcome, &report.failure) {
+        (Outcome::Failed, Some(failure)) => format!("✘ {}  {} failure: {}", input.key, failure.class, failure.reason),
+        (Outcome::Duplicate, _) => format!("= {}  already up to date ({} variants)", input.key, report.variants.len()),
+        _ => format!(
+            "✔ {}  {} variants, {} → {}, {} ms",
+            input.key,
+            report.variants.len(),
+            human_bytes(report.input_bytes),
+            human_bytes(report.output_bytes),
+            report.duration_ms
+        ),
+    }
+}
+
+fn summary(reports: &[StatusEvent], out: &Path) -> String {
+    let count = |outcome: Outcome| reports.iter().filter(|r| r.outcome == outcome).count();
+    format!(
+        "\n{} processed, {} already up to date, {} failed; outputs in {}",
+        count(Outcome::Processed),
+        count(Outcome::Duplicate),
+        count(Outcome::Failed),
+        out.display()
+    )
 }
 
 /// `media-edge ffmpeg-args GIF MP4`
@@ -140,8 +180,8 @@ pub fn print_ffmpeg_args(gif: &Path, mp4: &Path) -> ExitCode {
     let result = (|| {
         let settings = render_settings_from_vars(&ProcessEnv).map_err(|e| e.to_string())?;
         let file = std::fs::File::open(gif).map_err(|e| format!("{}: {e}", gif.display()))?;
-        let probe = image_processor::gif_probe::probe(std::io::BufReader::new(file), &settings.limits)
-            .map_err(|e| e.to_string())?;
+        let probe =
+            image_processor::probe_gif(std::io::BufReader::new(file), &settings.limits).map_err(|e| e.to_string())?;
         let args = image_processor::video::ffmpeg_args(gif, mp4, &settings.video, probe.has_transparency, None);
         let mut command = vec![settings.video.ffmpeg_path.display().to_string()];
         command.extend(args.iter().map(|a| a.to_string_lossy().into_owned()));

@@ -141,3 +141,55 @@ fn two_inputs_with_one_name_are_refused_before_anything_is_written() {
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
+
+#[test]
+fn a_directory_is_walked_and_outputs_keep_its_layout() {
+    let input = temp_dir("walk-in");
+    std::fs::create_dir_all(input.join("2026/promo")).unwrap();
+    std::fs::copy(fixture("gray.jpg"), input.join("top.jpg")).unwrap();
+    std::fs::copy(fixture("alpha.png"), input.join("2026/promo/logo.png")).unwrap();
+    std::fs::write(input.join(".DS_Store"), b"finder metadata").unwrap();
+    let out = temp_dir("walk-out");
+    let output = Command::new(env!("CARGO_BIN_EXE_media-edge"))
+        .arg("process")
+        .arg(&input)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let reports: Vec<StatusEvent> =
+        String::from_utf8(output.stdout).unwrap().lines().map(|line| StatusEvent::from_json(line).unwrap()).collect();
+    assert_eq!(reports.len(), 2, "hidden files are skipped: {reports:#?}");
+    assert!(out.join("2026/promo/logo.png/manifest.json").is_file());
+    assert!(out.join("top.jpg/manifest.json").is_file());
+    // Again: nothing changed, so nothing is rendered again.
+    let again = Command::new(env!("CARGO_BIN_EXE_media-edge"))
+        .arg("process")
+        .arg(&input)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let outcomes: Vec<Outcome> = String::from_utf8(again.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| StatusEvent::from_json(line).unwrap().outcome)
+        .collect();
+    assert_eq!(outcomes, [Outcome::Duplicate, Outcome::Duplicate]);
+    std::fs::remove_dir_all(&input).unwrap();
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn a_missing_path_is_a_usage_error_not_a_failure() {
+    let out = temp_dir("missing");
+    let output = Command::new(env!("CARGO_BIN_EXE_media-edge"))
+        .args(["process", "/nonexistent/photos", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("/nonexistent/photos") && !stderr.contains("transient"), "{stderr}");
+}

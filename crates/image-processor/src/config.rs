@@ -5,8 +5,8 @@ use media_edge_shared::env::{self, ConfigError, Vars};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::decode::Limits;
 use crate::keys::OutputLayout;
+use crate::limits::Limits;
 use crate::render::{default_variants, RenderSettings, VariantSpec};
 use crate::video::{parse_color, VideoSettings};
 

@@ -10,8 +10,8 @@ use std::fs::OpenOptions;
 use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
-use crate::decode::{check_dimensions, Limits};
 use crate::error::ImageError;
+use crate::limits::{check_dimensions, Limits};
 
 /// Delays at or below this (in 1/100 s) play as [`BROWSER_DEFAULT_DELAY`] in browsers.
 pub const BROWSER_MIN_DELAY: u16 = 1;

@@ -13,10 +13,50 @@ use tracing::{error, info, warn};
 
 use std::time::Instant;
 
+use std::sync::Arc;
+
+use media_edge_shared::aws::StatusPublisher;
+
+use crate::config::ProcessorConfig;
+use crate::flow::{self, Job, PIPELINE_NAME};
 use crate::intake::{classify, Intake};
-use crate::job::sweep_stale;
-use crate::original::Deadline;
-use crate::pipeline::{process_object, Processor, PIPELINE_NAME};
+use crate::outputs::Deadline;
+use crate::requeue::Requeue;
+use crate::s3::{S3Sink, S3Source};
+use crate::scratch::sweep_stale;
+
+/// What the processor needs, built once per cold start and cloned cheaply into each task.
+#[derive(Clone, Debug)]
+pub struct Processor {
+    pub s3: aws_sdk_s3::Client,
+    pub status: StatusPublisher,
+    pub requeue: Requeue,
+    pub config: Arc<ProcessorConfig>,
+}
+
+impl Processor {
+    pub fn new(
+        s3: aws_sdk_s3::Client,
+        sqs: aws_sdk_sqs::Client,
+        status: StatusPublisher,
+        config: ProcessorConfig,
+    ) -> Self {
+        Processor { s3, status, requeue: Requeue::new(sqs), config: Arc::new(config) }
+    }
+}
+
+/// One uploaded original, from the originals bucket to the variants bucket.
+async fn process_object(
+    processor: &Processor,
+    event: &ObjectEvent,
+    deadline: Option<Deadline>,
+) -> Result<StatusEvent, Failure> {
+    let config = &processor.config;
+    let source = S3Source { s3: &processor.s3, bucket: &event.bucket, key: &event.key };
+    let sink = S3Sink { s3: &processor.s3, bucket: &config.variants_bucket };
+    let job = Job { settings: &config.render, layout: &config.layout, work_root: &config.work_root, deadline };
+    flow::process(&source, &sink, job).await
+}
 
 /// Whether SQS should delete the message or deliver it again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

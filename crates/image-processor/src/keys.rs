@@ -20,8 +20,7 @@ pub fn source_version(
         hasher.update(part.as_bytes());
         hasher.update([0u8]);
     }
-    let digest = hasher.finalize();
-    digest[..6].iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(&hasher.finalize()[..6])
 }
 
 /// The prefixes that separate originals from outputs.

@@ -1,30 +1,41 @@
-//! The image processor: S3 uploads in (through SNS and SQS), device variants, a manifest and a
-//! status event out.
+//! The image processor: an uploaded original becomes device variants, a manifest and a status event.
 //!
-//! - [`handler`] adapts the SQS batch; [`pipeline`] does one original against S3.
-//! - [`decode`] and [`render`] are the image work, with no AWS types: the CLI and benchmarks use them.
-//! - [`original`] turns a local copy into outputs; [`video`] drives ffmpeg for animated GIFs.
-//! - [`keys`] decides where outputs live; [`config`] reads the environment.
-//! - [`allocator`]: glibc settings that let one image reuse the previous one's memory.
+//! The flow, and where it runs:
+//! - [`flow`]: the one processing flow, from a [`flow::Source`] to a [`flow::Sink`].
+//! - [`s3`]: the S3 source and sink; [`handler`]: the Lambda's SQS batch handler ([`Processor`]).
+//! - [`local`]: files and a directory, for `media-edge process` and the demo.
+//!
+//! The work, with no AWS types (benchmarks and tests use it directly):
+//! - [`decode`] sniffs and decodes an untrusted original within [`limits`]; [`render`] resizes and
+//!   encodes the variants; [`outputs`] makes everything for one original; [`video`] drives ffmpeg.
+//! - [`keys`] and [`manifest`]: where outputs live and how they are listed.
+//!
+//! And: [`config`] from the environment; [`allocator`], glibc settings that let one image reuse the
+//! previous one's memory.
 
 pub mod allocator;
 pub mod config;
 pub mod decode;
 pub mod error;
-pub mod gif_probe;
+pub mod flow;
 pub mod handler;
-pub mod intake;
-pub mod job;
-pub mod jpeg_markers;
 pub mod keys;
-pub mod libjpeg;
+pub mod limits;
+pub mod local;
 pub mod manifest;
-pub mod original;
-pub mod pipeline;
+pub mod outputs;
 pub mod render;
-pub mod requeue;
+pub mod s3;
 pub mod video;
 
+mod gif_probe;
+mod intake;
+mod jpeg_markers;
+mod libjpeg;
+mod requeue;
+mod scratch;
+
 pub use config::ProcessorConfig;
-pub use handler::handle_batch;
-pub use pipeline::Processor;
+pub use gif_probe::{probe as probe_gif, GifProbe};
+pub use handler::{handle_batch, Processor};
+pub use requeue::Requeue;

@@ -6,8 +6,9 @@
 use fast_image_resize::{images::Image, FilterType, MulDiv, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::DynamicImage;
 
-use crate::decode::{self, Decoded, Limits, SourceFormat};
+use crate::decode::{self, Decoded, SourceFormat};
 use crate::error::ImageError;
+use crate::limits::Limits;
 use crate::video::VideoSettings;
 
 /// A named output width, e.g. `mobile` at 640 px.

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::AsyncReadExt;
 
-use crate::original::Deadline;
+use crate::outputs::Deadline;
 
 /// How MP4s are encoded. Everything but the binary's path and the time limit changes output bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]

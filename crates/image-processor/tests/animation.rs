@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use image::codecs::gif::{GifEncoder, Repeat};
 use image::{Delay, Frame, Rgba, RgbaImage};
-use image_processor::decode::Limits;
-use image_processor::original::Deadline;
+use image_processor::limits::Limits;
+use image_processor::outputs::Deadline;
 use image_processor::render::RenderSettings;
 use image_processor::video::{self, TimeLimit, VideoError, VideoSettings};
 use media_edge_shared::status::Outcome;

@@ -230,7 +230,7 @@ async fn permanent_failures_are_reported_once_and_leave_no_outputs() {
 #[tokio::test]
 async fn input_byte_limit_is_checked_before_download() {
     let settings = image_processor::render::RenderSettings {
-        limits: image_processor::decode::Limits { max_input_bytes: 10_000, ..Default::default() },
+        limits: image_processor::limits::Limits { max_input_bytes: 10_000, ..Default::default() },
         ..Default::default()
     };
     let h = Harness::with_settings("bytes", settings).await;

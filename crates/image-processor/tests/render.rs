@@ -2,8 +2,9 @@
 //! Rendering real files of every accepted kind, and refusing hostile ones. No AWS involved.
 
 use image::GenericImageView;
-use image_processor::decode::{Limits, SourceFormat};
+use image_processor::decode::SourceFormat;
 use image_processor::error::ImageError;
+use image_processor::limits::Limits;
 use image_processor::render::{render, OutputFormat, RenderSettings, Rendered};
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -176,7 +177,10 @@ fn large_jpegs_decode_at_a_reduced_scale_without_visible_loss() {
             pixels.extend([(x * 255 / w) as u8 ^ texture, (y * 255 / h) as u8, ((x + y) / 28) as u8 ^ texture]);
         }
     }
-    let jpeg = image_processor::libjpeg::encode(&pixels, w, h, false, 92, None).unwrap();
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 92)
+        .encode(&pixels, w, h, image::ExtendedColorType::Rgb8)
+        .unwrap();
     let settings = RenderSettings::default();
 
     let scaled = decode_for_width(&jpeg, "big.jpg", &settings.limits, Some(1920)).unwrap();

@@ -11,8 +11,8 @@ use media_edge_shared::Failure;
 use crate::decode::{self, SourceFormat};
 use crate::error::ImageError;
 use crate::gif_probe::{self, GifProbe};
-use crate::job::JobDir;
 use crate::render::{self, RenderSettings, Rendered, VariantSpec};
+use crate::scratch::ScratchDir;
 use crate::video::{self, VideoSettings};
 
 /// The name of the local copy inside the job directory.
@@ -71,8 +71,8 @@ pub struct Deadline {
 
 /// Renders the original at `job/source`, named `name` (whose extension must match the content).
 /// `deadline` is when the Lambda invocation ends, if any: ffmpeg is stopped before it.
-pub async fn render_original(
-    job: &JobDir,
+pub async fn render_outputs(
+    job: &ScratchDir,
     name: &str,
     settings: &RenderSettings,
     deadline: Option<Deadline>,
@@ -130,7 +130,7 @@ fn still_outputs(rendered: Rendered) -> RenderedOriginal {
 }
 
 async fn render_animation(
-    job: &JobDir,
+    job: &ScratchDir,
     probe: &GifProbe,
     settings: &RenderSettings,
     deadline: Option<Deadline>,

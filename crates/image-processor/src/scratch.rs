@@ -5,20 +5,20 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-const JOB_DIR_PREFIX: &str = "media-edge-job-";
+const SCRATCH_DIR_PREFIX: &str = "media-edge-job-";
 
 #[derive(Debug)]
-pub struct JobDir {
+pub struct ScratchDir {
     path: PathBuf,
 }
 
-impl JobDir {
-    pub fn create(work_root: &Path) -> std::io::Result<JobDir> {
+impl ScratchDir {
+    pub fn create(work_root: &Path) -> std::io::Result<ScratchDir> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = work_root.join(format!("{JOB_DIR_PREFIX}{}-{n}", std::process::id()));
+        let path = work_root.join(format!("{SCRATCH_DIR_PREFIX}{}-{n}", std::process::id()));
         std::fs::create_dir_all(&path)?;
-        Ok(JobDir { path })
+        Ok(ScratchDir { path })
     }
 
     pub fn path(&self) -> &Path {
@@ -30,7 +30,7 @@ impl JobDir {
     }
 }
 
-impl Drop for JobDir {
+impl Drop for ScratchDir {
     fn drop(&mut self) {
         if let Err(e) = std::fs::remove_dir_all(&self.path) {
             if e.kind() != std::io::ErrorKind::NotFound {
@@ -47,7 +47,7 @@ pub fn sweep_stale(work_root: &Path) {
         return;
     };
     for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().starts_with(JOB_DIR_PREFIX) {
+        if entry.file_name().to_string_lossy().starts_with(SCRATCH_DIR_PREFIX) {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
@@ -61,13 +61,13 @@ mod tests {
     fn removed_on_drop_and_swept() {
         let root = std::env::temp_dir().join(format!("job-test-{}", std::process::id()));
         std::fs::create_dir_all(&root).unwrap();
-        let job = JobDir::create(&root).unwrap();
+        let job = ScratchDir::create(&root).unwrap();
         std::fs::write(job.file("source"), b"x").unwrap();
         let path = job.path().to_path_buf();
         drop(job);
         assert!(!path.exists());
 
-        let leaked = JobDir::create(&root).unwrap();
+        let leaked = ScratchDir::create(&root).unwrap();
         let leaked_path = leaked.path().to_path_buf();
         std::mem::forget(leaked); // as if the invocation had been killed
         std::fs::create_dir_all(root.join("unrelated")).unwrap();

@@ -1,0 +1,242 @@
+//! The one processing flow: an original from a [`Source`] becomes variants, a manifest and a status
+//! event in a [`Sink`]. The Lambda runs it from S3 to S3 ([`crate::s3`]); `media-edge process` and
+//! the demo from files to a directory ([`crate::local`]). A new output format or variant rule is
+//! written once, here or in what it calls.
+
+use std::future::Future;
+use std::path::Path;
+use std::time::Instant;
+
+use media_edge_shared::status::{now_rfc3339, Outcome, SourceObject, StatusEvent, VariantReport};
+use media_edge_shared::Failure;
+use tracing::{info, warn};
+
+use crate::config::{MANIFEST_CACHE_CONTROL, VARIANT_CACHE_CONTROL};
+use crate::keys::{source_version, OutputLayout};
+use crate::manifest::{Manifest, MANIFEST_SCHEMA};
+use crate::outputs::{render_outputs, Deadline, OutputBody, RenderedOriginal, SOURCE_FILE};
+use crate::render::RenderSettings;
+use crate::scratch::ScratchDir;
+
+/// Names the producer in status events.
+pub const PIPELINE_NAME: &str = "image-processor";
+
+/// One version of an original: what is rendered, and what a newer upload changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceVersion {
+    /// S3's ETag (unquoted), or a content hash for a local file.
+    pub etag: String,
+    pub version_id: Option<String>,
+    pub bytes: u64,
+}
+
+/// Where an original comes from.
+pub trait Source {
+    /// The bucket (`None` for a local file) and the key outputs are named after.
+    fn bucket(&self) -> Option<&str>;
+    fn key(&self) -> &str;
+    /// How status events name the original.
+    fn describe(&self, version: &SourceVersion) -> SourceObject;
+    /// Its current version; `None` if it no longer exists.
+    fn current(&self) -> impl Future<Output = Result<Option<SourceVersion>, Failure>> + Send;
+    /// Copies exactly `version` to `target`, never more than `limit` bytes. Returns the bytes copied.
+    fn fetch(
+        &self,
+        version: &SourceVersion,
+        target: &Path,
+        limit: u64,
+    ) -> impl Future<Output = Result<u64, Failure>> + Send;
+}
+
+/// Where outputs go.
+pub trait Sink {
+    fn read_manifest(&self, key: &str) -> impl Future<Output = Result<Option<Manifest>, Failure>> + Send;
+    fn store(&self, output: StoredOutput) -> impl Future<Output = Result<(), Failure>> + Send;
+    /// A tag that changes whenever the object at `key` does (S3's ETag); `None` if it is absent.
+    fn tag(&self, key: &str) -> impl Future<Output = Result<Option<String>, Failure>> + Send;
+    /// Stores `output` only if its key's tag is still `expected` (`None`: only if absent).
+    /// `Ok(false)`: it changed in between.
+    fn store_if(
+        &self,
+        output: StoredOutput,
+        expected: Option<String>,
+    ) -> impl Future<Output = Result<bool, Failure>> + Send;
+}
+
+/// What one run of the flow needs besides its source and sink.
+#[derive(Debug, Clone, Copy)]
+pub struct Job<'a> {
+    pub settings: &'a RenderSettings,
+    pub layout: &'a OutputLayout,
+    /// Scratch directories live here (`/tmp` in Lambda).
+    pub work_root: &'a Path,
+    /// When the Lambda invocation ends, if any: ffmpeg is stopped before it.
+    pub deadline: Option<Deadline>,
+}
+
+/// Processes one original. `Ok` carries the status event to publish (processed, duplicate or
+/// superseded); `Err` is a classified failure, reported by the caller or retried if transient.
+pub async fn process(source: &impl Source, sink: &impl Sink, job: Job<'_>) -> Result<StatusEvent, Failure> {
+    let started = Instant::now();
+    let version = source
+        .current()
+        .await?
+        .ok_or_else(|| Failure::permanent("the object no longer exists (deleted before it was processed)"))?;
+    let limit = job.settings.limits.max_input_bytes;
+    if version.bytes > limit {
+        return Err(Failure::permanent(format!("over limits: {} bytes exceeds the {limit} byte limit", version.bytes)));
+    }
+    let hash = source_version(
+        source.bucket().unwrap_or(""),
+        source.key(),
+        &version.etag,
+        version.version_id.as_deref(),
+        &job.settings.fingerprint(),
+    );
+    let described = source.describe(&version);
+    let manifest_key = job.layout.manifest_key(source.key());
+
+    if let Some(existing) = sink.read_manifest(&manifest_key).await? {
+        if existing.source_version == hash {
+            info!(key = source.key(), version = hash, "already processed; skipping duplicate delivery");
+            let mut status = StatusEvent::new(PIPELINE_NAME, Outcome::Duplicate, described);
+            status.output_bytes = existing.output_bytes();
+            status.variants = existing.variants;
+            status.manifest_key = Some(manifest_key);
+            status.duration_ms = started.elapsed().as_millis() as u64;
+            return Ok(status);
+        }
+    }
+
+    // Removed when this function returns, whatever happens.
+    let scratch =
+        ScratchDir::create(job.work_root).map_err(|e| Failure::transient(format!("creating work directory: {e}")))?;
+    let input_bytes = source.fetch(&version, &scratch.file(SOURCE_FILE), limit).await?;
+    let rendered = render_outputs(&scratch, source.key(), job.settings, job.deadline).await?;
+
+    let (manifest, mut outputs) =
+        plan_outputs(rendered, job.layout, source.key(), described.clone(), &hash, input_bytes)?;
+    // plan_outputs puts the manifest last; it is written only once every variant is stored.
+    let manifest_output = outputs.pop().ok_or_else(|| Failure::permanent("no manifest was planned"))?;
+    for output in outputs {
+        sink.store(output).await?;
+    }
+    let outcome = match commit_manifest(source, sink, &version, manifest_output).await? {
+        ManifestCommit::Stored => Outcome::Processed,
+        ManifestCommit::Superseded(why) => {
+            warn!(key = source.key(), version = hash, why, "a newer upload replaced this version; manifest left to it");
+            Outcome::Superseded
+        }
+    };
+
+    let mut status = StatusEvent::new(PIPELINE_NAME, outcome, described);
+    status.input_bytes = input_bytes;
+    status.manifest_key = Some(manifest_key).filter(|_| outcome == Outcome::Processed);
+    status.output_bytes = manifest.output_bytes();
+    status.variants = manifest.variants;
+    status.duration_ms = started.elapsed().as_millis() as u64;
+    Ok(status)
+}
+
+/// Whether the manifest now describes the version that was rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ManifestCommit {
+    Stored,
+    /// The source changed or disappeared while it was rendered (the reason says which).
+    Superseded(&'static str),
+}
+
+/// Writes the manifest only while the rendered version is still the source's current version, so
+/// a render that took minutes can never replace the manifest of a newer upload.
+///
+/// The manifest's tag is read first, then the source is checked, then the write is conditional on
+/// that tag: a newer version's manifest written at any point after the read makes the write fail,
+/// and the next round sees the newer source. A newer upload whose own processing ends after this
+/// write simply overwrites it, as it should.
+async fn commit_manifest(
+    source: &impl Source,
+    sink: &impl Sink,
+    rendered: &SourceVersion,
+    manifest: StoredOutput,
+) -> Result<ManifestCommit, Failure> {
+    const ATTEMPTS: usize = 5;
+    for _ in 0..ATTEMPTS {
+        let tag = sink.tag(&manifest.key).await?;
+        match source.current().await? {
+            None => return Ok(ManifestCommit::Superseded("the original was deleted")),
+            Some(current) if current.etag != rendered.etag || current.version_id != rendered.version_id => {
+                return Ok(ManifestCommit::Superseded("the original was replaced by a newer upload"))
+            }
+            Some(_) => {}
+        }
+        if sink.store_if(manifest.clone(), tag).await? {
+            return Ok(ManifestCommit::Stored);
+        }
+    }
+    Err(Failure::transient("the manifest kept changing while it was written (concurrent uploads of one key)"))
+}
+
+/// One object to store: a variant, or the manifest (always last).
+#[derive(Debug, Clone)]
+pub struct StoredOutput {
+    pub key: String,
+    pub body: OutputBody,
+    pub content_type: &'static str,
+    pub cache_control: &'static str,
+}
+
+/// Names and describes the rendered outputs: the manifest and the objects to store, manifest last.
+/// Shared by the Lambda (which stores them in S3) and `media-edge process` (which writes files).
+pub fn plan_outputs(
+    rendered: RenderedOriginal,
+    layout: &OutputLayout,
+    source_key: &str,
+    source: SourceObject,
+    version: &str,
+    input_bytes: u64,
+) -> Result<(Manifest, Vec<StoredOutput>), Failure> {
+    let mut outputs = Vec::with_capacity(rendered.outputs.len() + 1);
+    let mut variants = Vec::with_capacity(rendered.outputs.len());
+    for output in rendered.outputs {
+        let key = layout.variant_key(source_key, version, &output.name, output.extension);
+        let bytes = output.body.len().map_err(|e| Failure::transient(format!("reading output: {e}")))?;
+        variants.push(VariantReport {
+            name: output.name,
+            key: key.clone(),
+            width: output.width,
+            height: output.height,
+            bytes,
+            content_type: output.content_type.to_string(),
+            duration_ms: output.duration_ms,
+            fps: output.fps,
+        });
+        outputs.push(StoredOutput {
+            key,
+            body: output.body,
+            content_type: output.content_type,
+            cache_control: VARIANT_CACHE_CONTROL,
+        });
+    }
+    let manifest = Manifest {
+        schema: MANIFEST_SCHEMA.to_string(),
+        version: 1,
+        source,
+        source_version: version.to_string(),
+        source_format: rendered.source_format.name().to_string(),
+        width: rendered.width,
+        height: rendered.height,
+        frames: rendered.frames,
+        source_bytes: input_bytes,
+        variants,
+        created_at: now_rfc3339(),
+    };
+    let manifest_json = serde_json::to_vec_pretty(&manifest)
+        .map_err(|e| Failure::permanent(format!("manifest does not serialise: {e}")))?;
+    outputs.push(StoredOutput {
+        key: layout.manifest_key(source_key),
+        body: OutputBody::Bytes(manifest_json),
+        content_type: "application/json",
+        cache_control: MANIFEST_CACHE_CONTROL,
+    });
+    Ok((manifest, outputs))
+}

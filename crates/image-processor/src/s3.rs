@@ -1,0 +1,257 @@
+//! The flow's S3 side: the original in the originals bucket ([`S3Source`]), outputs in the variants
+//! bucket ([`S3Sink`]). Downloads stream to the scratch directory, bounded; large outputs go up in
+//! parts; the manifest is written with S3's conditional writes.
+
+use std::path::Path;
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use media_edge_shared::aws::classify_sdk_error;
+use media_edge_shared::status::SourceObject;
+use media_edge_shared::Failure;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tracing::warn;
+
+use crate::flow::{Sink, Source, SourceVersion, StoredOutput};
+use crate::manifest::Manifest;
+use crate::outputs::OutputBody;
+
+/// Outputs larger than this are uploaded in parts (S3 needs parts of at least 5 MiB).
+const MULTIPART_THRESHOLD: u64 = 16 * 1024 * 1024;
+const MULTIPART_PART_SIZE: usize = 8 * 1024 * 1024;
+
+/// An uploaded original.
+pub struct S3Source<'a> {
+    pub s3: &'a aws_sdk_s3::Client,
+    pub bucket: &'a str,
+    pub key: &'a str,
+}
+
+impl Source for S3Source<'_> {
+    fn bucket(&self) -> Option<&str> {
+        Some(self.bucket)
+    }
+
+    fn key(&self) -> &str {
+        self.key
+    }
+
+    fn describe(&self, version: &SourceVersion) -> SourceObject {
+        SourceObject {
+            bucket: Some(self.bucket.to_string()),
+            key: self.key.to_string(),
+            etag: Some(version.etag.clone()),
+            version_id: version.version_id.clone(),
+        }
+    }
+
+    async fn current(&self) -> Result<Option<SourceVersion>, Failure> {
+        let head = match self.s3.head_object().bucket(self.bucket).key(self.key).send().await {
+            Ok(head) => head,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => return Ok(None),
+            Err(e) => return Err(classify_sdk_error("read object metadata", &e)),
+        };
+        let etag = head.e_tag().map(normalize_etag).unwrap_or_default();
+        if etag.is_empty() {
+            return Err(Failure::transient("object metadata has no ETag"));
+        }
+        Ok(Some(SourceVersion {
+            etag,
+            version_id: head.version_id().filter(|v| !v.is_empty() && *v != "null").map(str::to_string),
+            bytes: head.content_length().unwrap_or(0).max(0) as u64,
+        }))
+    }
+
+    /// Streams exactly the version checked (its version id, or `If-Match` on its ETag) into
+    /// `target`, refusing to write past `limit` even if the object grew in between.
+    async fn fetch(&self, version: &SourceVersion, target: &Path, limit: u64) -> Result<u64, Failure> {
+        let mut request = self.s3.get_object().bucket(self.bucket).key(self.key);
+        request = match &version.version_id {
+            Some(id) => request.version_id(id),
+            None => request.if_match(format!("\"{}\"", version.etag)),
+        };
+        let object = request.send().await.map_err(|e| {
+            if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) {
+                // Overwritten since the HEAD: retry to process the version that now exists.
+                Failure::transient("object changed while being processed")
+            } else if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
+                Failure::permanent("the object no longer exists (deleted before it was processed)")
+            } else {
+                classify_sdk_error("download original", &e)
+            }
+        })?;
+        let disk = |e: std::io::Error| Failure::transient(format!("writing local copy: {e}"));
+        let mut file = tokio::fs::File::create(target).await.map_err(disk)?;
+        let mut body = object.body;
+        let mut written = 0u64;
+        while let Some(chunk) =
+            body.try_next().await.map_err(|e| Failure::transient(format!("download original: {e}")))?
+        {
+            written += chunk.len() as u64;
+            if written > limit {
+                return Err(Failure::permanent(format!("over limits: object exceeds the {limit} byte limit")));
+            }
+            file.write_all(&chunk).await.map_err(disk)?;
+        }
+        file.flush().await.map_err(disk)?;
+        Ok(written)
+    }
+}
+
+/// S3 quotes ETags in headers and not in events; compare them unquoted.
+pub fn normalize_etag(etag: &str) -> String {
+    etag.trim().trim_matches('"').to_string()
+}
+
+/// The variants bucket.
+pub struct S3Sink<'a> {
+    pub s3: &'a aws_sdk_s3::Client,
+    pub bucket: &'a str,
+}
+
+impl Sink for S3Sink<'_> {
+    async fn read_manifest(&self, key: &str) -> Result<Option<Manifest>, Failure> {
+        let object = match self.s3.get_object().bucket(self.bucket).key(key).send().await {
+            Ok(object) => object,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+            Err(e) => return Err(classify_sdk_error("read manifest", &e)),
+        };
+        let body = object.body.collect().await.map_err(|e| Failure::transient(format!("read manifest body: {e}")))?;
+        match serde_json::from_slice::<Manifest>(&body.into_bytes()) {
+            Ok(manifest) => Ok(Some(manifest)),
+            Err(e) => {
+                // A manifest we cannot read is rewritten by processing again.
+                warn!(key, error = %e, "existing manifest is unreadable; reprocessing");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Takes the output by value: image bytes move into the request instead of being copied.
+    async fn store(&self, output: StoredOutput) -> Result<(), Failure> {
+        let StoredOutput { key, body, content_type, cache_control } = output;
+        let body = match body {
+            OutputBody::Bytes(bytes) => ByteStream::from(bytes),
+            OutputBody::File(path) => {
+                let unreadable =
+                    |e: &dyn std::fmt::Display| Failure::transient(format!("reading output {}: {e}", path.display()));
+                let size = tokio::fs::metadata(&path).await.map_err(|e| unreadable(&e))?.len();
+                if size > MULTIPART_THRESHOLD {
+                    return self.put_multipart(&key, content_type, cache_control, &path).await;
+                }
+                ByteStream::from_path(&path).await.map_err(|e| unreadable(&e))?
+            }
+        };
+        self.s3
+            .put_object()
+            .bucket(self.bucket)
+            .key(key)
+            .body(body)
+            .content_type(content_type)
+            .cache_control(cache_control)
+            .send()
+            .await
+            .map_err(|e| classify_sdk_error("store output", &e))?;
+        Ok(())
+    }
+
+    async fn tag(&self, key: &str) -> Result<Option<String>, Failure> {
+        match self.s3.head_object().bucket(self.bucket).key(key).send().await {
+            Ok(head) => Ok(head.e_tag().map(str::to_string)),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
+            Err(e) => Err(classify_sdk_error("read manifest metadata", &e)),
+        }
+    }
+
+    /// S3 conditional writes: `If-Match` on the ETag, or `If-None-Match: *` when there is none.
+    async fn store_if(&self, output: StoredOutput, expected: Option<String>) -> Result<bool, Failure> {
+        let StoredOutput { key, body, content_type, cache_control } = output;
+        let OutputBody::Bytes(bytes) = body else {
+            return Err(Failure::permanent("conditional writes are for in-memory objects"));
+        };
+        let request = self
+            .s3
+            .put_object()
+            .bucket(self.bucket)
+            .key(key)
+            .body(ByteStream::from(bytes))
+            .content_type(content_type)
+            .cache_control(cache_control);
+        let request = match expected {
+            Some(etag) => request.if_match(etag),
+            None => request.if_none_match("*"),
+        };
+        match request.send().await {
+            Ok(_) => Ok(true),
+            // 412: the condition failed; 409: a concurrent conditional write to the same key.
+            Err(e) if e.raw_response().is_some_and(|r| matches!(r.status().as_u16(), 409 | 412)) => Ok(false),
+            Err(e) => Err(classify_sdk_error("store manifest", &e)),
+        }
+    }
+}
+
+impl S3Sink<'_> {
+    /// Uploads a large file in parts, reading one part at a time; aborts the upload on failure so no
+    /// orphaned parts accrue storage.
+    async fn put_multipart(
+        &self,
+        key: &str,
+        content_type: &str,
+        cache_control: &str,
+        path: &Path,
+    ) -> Result<(), Failure> {
+        let s3 = self.s3;
+        let bucket = self.bucket;
+        let created = s3
+            .create_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type)
+            .cache_control(cache_control)
+            .send()
+            .await
+            .map_err(|e| classify_sdk_error("start multipart upload", &e))?;
+        let upload_id = created.upload_id().unwrap_or_default().to_string();
+        let result = async {
+            let mut file =
+                tokio::fs::File::open(path).await.map_err(|e| Failure::transient(format!("reading output: {e}")))?;
+            let mut parts = Vec::new();
+            for part_number in 1.. {
+                let mut buffer = Vec::with_capacity(MULTIPART_PART_SIZE);
+                let read = (&mut file)
+                    .take(MULTIPART_PART_SIZE as u64)
+                    .read_to_end(&mut buffer)
+                    .await
+                    .map_err(|e| Failure::transient(format!("reading output: {e}")))?;
+                if read == 0 {
+                    break;
+                }
+                let uploaded = s3
+                    .upload_part()
+                    .bucket(bucket)
+                    .key(key)
+                    .upload_id(&upload_id)
+                    .part_number(part_number)
+                    .body(ByteStream::from(buffer))
+                    .send()
+                    .await
+                    .map_err(|e| classify_sdk_error("upload part", &e))?;
+                parts.push(CompletedPart::builder().part_number(part_number).set_e_tag(uploaded.e_tag).build());
+            }
+            s3.complete_multipart_upload()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(&upload_id)
+                .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+                .send()
+                .await
+                .map_err(|e| classify_sdk_error("complete multipart upload", &e))?;
+            Ok(())
+        }
+        .await;
+        if result.is_err() {
+            let _ = s3.abort_multipart_upload().bucket(bucket).key(key).upload_id(&upload_id).send().await;
+        }
+        result
+    }
+}
