@@ -4,7 +4,7 @@
 # architecture with plain cargo (no cross-compiling). Then checks those flags: cargo lambda adds
 # `profile.release.panic="abort"` unless Cargo.toml's release profile sets `panic`, and the
 # processor depends on unwinding (libjpeg errors, per-message isolation). The deployed-build test
-# (crates/image-processor/tests/deployed_build.rs) then runs target/lambda/image-processor/bootstrap.
+# (crates/image-processor/tests/it/deployed_build.rs) then runs target/lambda/image-processor/bootstrap.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"

@@ -1,40 +1,16 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Animated GIF → poster, variants and MP4s, through the emulator and the project's real ffmpeg.
-
-mod support;
 
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use image::codecs::gif::{GifEncoder, Repeat};
-use image::{Delay, Frame, Rgba, RgbaImage};
+use crate::support::{animated_gif, ffmpeg_path, Harness};
 use image_processor::limits::Limits;
 use image_processor::outputs::Deadline;
 use image_processor::render::RenderSettings;
 use image_processor::video::{self, TimeLimit, VideoError, VideoSettings};
 use media_edge_shared::status::Outcome;
 use media_edge_shared::FailureClass;
-use support::{ffmpeg_path, Harness};
-
-/// A moving gradient with a transparent band in every other frame; delays in ms.
-fn animated_gif(width: u32, height: u32, delays_ms: &[u32]) -> Vec<u8> {
-    let mut out = Vec::new();
-    {
-        let mut encoder = GifEncoder::new_with_speed(&mut out, 30);
-        encoder.set_repeat(Repeat::Infinite).unwrap();
-        for (i, &delay) in delays_ms.iter().enumerate() {
-            let shift = (i as u32 * 7) % 255;
-            let img = RgbaImage::from_fn(width, height, |x, y| {
-                let transparent = i % 2 == 0 && y < height / 8;
-                let alpha = if transparent { 0 } else { 255 };
-                Rgba([((x * 255 / width) + shift) as u8, (y * 255 / height) as u8, 128, alpha])
-            });
-            encoder.encode_frame(Frame::from_parts(img, 0, 0, Delay::from_numer_denom_ms(delay, 1))).unwrap();
-        }
-    }
-    out
-}
 
 /// Frame count, duration and size of a video, as ffmpeg decodes it.
 struct Decoded {
@@ -185,7 +161,7 @@ async fn broken_and_over_limit_gifs_fail_permanently_and_leave_tmp_clean() {
 
 #[tokio::test]
 async fn ffmpeg_is_killed_at_its_time_limit() {
-    let dir = support::work_root("timeout");
+    let dir = crate::support::work_root("timeout");
     let input = dir.join("in.gif");
     std::fs::write(&input, animated_gif(640, 360, &[40; 60])).unwrap();
     let settings = VideoSettings { ffmpeg_path: ffmpeg_path(), ..VideoSettings::default() };
@@ -214,7 +190,7 @@ async fn a_gif_that_cannot_finish_in_a_whole_invocation_fails_permanently() {
     let h = Harness::with_settings("gif-too-slow", Harness::default_settings()).await;
     h.discard_test_event().await;
     h.upload("uploads/endless.gif", animated_gif(640, 360, &[40; 120])).await;
-    h.upload("uploads/next.jpg", support::fixture("oriented.jpg")).await;
+    h.upload("uploads/next.jpg", crate::support::fixture("oriented.jpg")).await;
     let messages = h.receive_jobs(2).await;
     assert_eq!(messages.len(), 2);
     let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
@@ -238,7 +214,7 @@ async fn a_gif_that_cannot_finish_in_a_whole_invocation_fails_permanently() {
 
 #[tokio::test]
 async fn missing_ffmpeg_is_transient() {
-    let dir = support::work_root("noffmpeg");
+    let dir = crate::support::work_root("noffmpeg");
     let settings = VideoSettings { ffmpeg_path: dir.join("no-such-ffmpeg"), ..VideoSettings::default() };
     let err = video::run_ffmpeg(&settings, &[], None).await.unwrap_err();
     let failure = media_edge_shared::Failure::from(err);

@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Status events in through the real SNS → SQS wiring on the emulator, Chatbot JSON out on the
 //! Chatbot topic (read back from a queue subscribed to it, standing in for AWS Chatbot).
 

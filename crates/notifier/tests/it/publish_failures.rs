@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! One Slack message failing must not repost the others: a transient SNS error the emulator
 //! cannot produce, with aws-smithy-mocks.
 

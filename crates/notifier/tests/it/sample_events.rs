@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! The sample events in `events/notifier/` parse and produce valid notifications.
 
 use aws_lambda_events::event::sqs::SqsEvent;

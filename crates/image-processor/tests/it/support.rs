@@ -1,14 +1,13 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Test harness: the real wiring on the local emulator, one set of uniquely named resources per
 //! test so tests run in parallel.
-
-#![allow(dead_code)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_s3::primitives::ByteStream;
+use image::codecs::gif::{GifEncoder, Repeat};
+use image::{Delay, Frame, Rgba, RgbaImage};
 use image_processor::config::ProcessorConfig;
 use image_processor::keys::OutputLayout;
 use image_processor::manifest::Manifest;
@@ -28,22 +27,27 @@ pub fn sample_event(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-/// A looping animation of `frames` frames (40 ms each): a moving gradient.
-pub fn animated_gif(width: u32, height: u32, frames: u32) -> Vec<u8> {
-    use image::codecs::gif::{GifEncoder, Repeat};
-    use image::{Delay, Frame, Rgba, RgbaImage};
+/// A moving gradient with a transparent band in every other frame; delays in ms.
+pub fn animated_gif(width: u32, height: u32, delays_ms: &[u32]) -> Vec<u8> {
     let mut out = Vec::new();
     {
         let mut encoder = GifEncoder::new_with_speed(&mut out, 30);
         encoder.set_repeat(Repeat::Infinite).unwrap();
-        for i in 0..frames {
+        for (i, &delay) in delays_ms.iter().enumerate() {
+            let shift = (i as u32 * 7) % 255;
             let img = RgbaImage::from_fn(width, height, |x, y| {
-                Rgba([((x * 255 / width + i * 7) % 256) as u8, (y * 255 / height) as u8, ((x ^ y) + i) as u8, 255])
+                let transparent = i % 2 == 0 && y < height / 8;
+                let alpha = if transparent { 0 } else { 255 };
+                Rgba([((x * 255 / width) + shift) as u8, (y * 255 / height) as u8, 128, alpha])
             });
-            encoder.encode_frame(Frame::from_parts(img, 0, 0, Delay::from_numer_denom_ms(40, 1))).unwrap();
+            encoder.encode_frame(Frame::from_parts(img, 0, 0, Delay::from_numer_denom_ms(delay, 1))).unwrap();
         }
     }
     out
+}
+
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 pub struct Harness {
@@ -160,10 +164,6 @@ impl Harness {
                 StatusEvent::from_json(&message).expect("valid status event")
             })
             .collect()
-    }
-
-    pub async fn get(&self, bucket: &str, key: &str) -> Option<aws_sdk_s3::operation::get_object::GetObjectOutput> {
-        self.clients.s3.get_object().bucket(bucket).key(key).send().await.ok()
     }
 
     pub async fn variant_bytes(&self, key: &str) -> (Vec<u8>, aws_sdk_s3::operation::get_object::GetObjectOutput) {

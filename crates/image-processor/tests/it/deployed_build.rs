@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! The processor as deployment builds it: cargo-lambda's release build of `image-processor`
 //! (`make deployed-build`), run as a process under a local Lambda Runtime API and invoked with an
 //! SQS batch, against the emulator.
@@ -7,15 +6,13 @@
 //! profile sets `panic`; libjpeg's fatal errors reach us as unwinds, so with abort one corrupt
 //! JPEG would kill the process and send the whole batch back to SQS.
 
-mod support;
-
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::support::{fixture, Harness};
 use media_edge_local::lambda_runtime_api::{Invocation, LocalLambda};
 use media_edge_shared::status::Outcome;
 use media_edge_shared::FailureClass;
-use support::{fixture, Harness};
 
 /// Where `make deployed-build` (cargo lambda build --release) leaves the bootstrap.
 fn deployed_bootstrap() -> PathBuf {

@@ -1,16 +1,11 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Rendering real files of every accepted kind, and refusing hostile ones. No AWS involved.
 
+use crate::support::{contains, fixture};
 use image::GenericImageView;
 use image_processor::decode::SourceFormat;
 use image_processor::error::ImageError;
 use image_processor::limits::Limits;
 use image_processor::render::{render, OutputFormat, RenderSettings, Rendered};
-
-fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
 
 fn render_fixture(name: &str) -> Result<Rendered, ImageError> {
     render(&fixture(name), name, &RenderSettings::default())
@@ -22,10 +17,6 @@ fn sizes(rendered: &Rendered) -> Vec<(String, u32, u32)> {
 
 fn decode_output(bytes: &[u8]) -> image::DynamicImage {
     image::load_from_memory(bytes).expect("variant decodes")
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 #[test]

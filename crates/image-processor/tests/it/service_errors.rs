@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Error paths the emulator cannot produce (throttling, 503, access denied), with aws-smithy-mocks.
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};

@@ -1,19 +1,12 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! The image pipeline end to end against the local emulator: S3 → SNS → SQS → handler → S3 + status.
-
-mod support;
 
 use std::time::Duration;
 
+use crate::support::{contains, fixture, Harness};
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use image::GenericImageView;
 use media_edge_shared::status::Outcome;
 use media_edge_shared::FailureClass;
-use support::{fixture, Harness};
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
 
 #[tokio::test]
 async fn upload_becomes_variants_manifest_and_status_event() {
@@ -371,7 +364,7 @@ async fn an_older_upload_never_overwrites_the_manifest_of_a_newer_one() {
     let h = Harness::with_settings("race", settings).await;
     let key = "uploads/banner.gif";
     h.discard_test_event().await;
-    h.upload(key, support::animated_gif(480, 270, 120)).await;
+    h.upload(key, crate::support::animated_gif(480, 270, &[40; 120])).await;
     let v1_messages = h.receive_jobs(1).await;
     let mut v1_event = aws_lambda_events::event::sqs::SqsEvent::default();
     v1_event.records = vec![media_edge_local::lambda_message(&v1_messages[0], &h.wiring.jobs_queue_arn)];
@@ -383,7 +376,7 @@ async fn an_older_upload_never_overwrites_the_manifest_of_a_newer_one() {
     // Lambda environment: its own work directory, which a new batch sweeps).
     h.upload(key, fixture("static.gif")).await;
     let mut other_config = (*h.processor.config).clone();
-    other_config.work_root = support::work_root("race-other");
+    other_config.work_root = crate::support::work_root("race-other");
     let other = image_processor::Processor { config: std::sync::Arc::new(other_config), ..h.processor.clone() };
     let report = h.run_jobs_with(&other, 20).await;
     assert_eq!(report.retried, 0);
