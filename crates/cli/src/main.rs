@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod logs;
 mod process;
 mod release;
+mod simulate;
 
 #[derive(Parser)]
 #[command(name = "media-edge", version, about = "media-edge's command-line tool")]
@@ -96,7 +97,7 @@ async fn run() -> ExitCode {
         Command::Release(args) => release::run(args).await,
         Command::Logs(args) => logs::run(args).await,
         Command::Simulate { viewers, windows, weights, ttl, cohorts, edges, seed } => {
-            use edge_router::simulate::{run, table, Scenario, Strategy};
+            use simulate::{run, table, Scenario, Strategy};
             let base = Scenario { viewers, windows, weights, ttl_seconds: ttl, edges, seed, ..Scenario::default() };
             let minutes = base.window_seconds / 60;
             for strategy in [Strategy::RandomCached, Strategy::RandomUncached] {

@@ -11,7 +11,6 @@ pub mod config;
 pub mod path;
 pub mod release;
 pub mod router;
-pub mod simulate;
 
 pub use config::RouterConfig;
 pub use router::Router;

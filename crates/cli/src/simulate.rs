@@ -9,7 +9,10 @@
 
 use std::collections::HashMap;
 
-use crate::cohort;
+use edge_router::cohort;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, Zipf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strategy {
@@ -90,23 +93,6 @@ pub struct WindowReport {
     pub requests: u64,
 }
 
-/// splitmix64: small, fast, and good enough for a simulation.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 struct Viewer {
     build: u32,
     edge: u32,
@@ -121,114 +107,157 @@ struct Request {
     viewer: u32,
 }
 
+/// Zipf(1) popularity over `n` items (browser builds, edge locations), as 0-based indices.
+struct Popularity(Option<Zipf<f64>>);
+
+impl Popularity {
+    fn new(n: u32) -> Popularity {
+        // Zipf::new refuses only n < 1 (and a negative exponent): then everything is item 0.
+        Popularity(Zipf::new(f64::from(n), 1.0).ok())
+    }
+
+    fn pick(&self, rng: &mut SmallRng) -> u32 {
+        self.0.as_ref().map_or(0, |zipf| (zipf.sample(rng) as u32).saturating_sub(1))
+    }
+}
+
+/// What persists across windows: the viewers, every edge's cache ((edge, cache key) → (expires
+/// at, canary served)), and the random numbers.
+struct World {
+    viewers: Vec<Viewer>,
+    cache: HashMap<(u32, u16), (u64, bool)>,
+    rng: SmallRng,
+}
+
+/// Runs `scenario` with `strategy`; one report per window. Deterministic for a seed.
 pub fn run(scenario: &Scenario, strategy: Strategy) -> Vec<WindowReport> {
-    let mut rng = Rng(scenario.seed);
-    // Zipf(1) popularity over browser builds and over edge locations.
-    let zipf = |rng: &mut Rng, n: u32| {
-        let harmonic: f64 = (1..=n).map(|k| 1.0 / f64::from(k)).sum();
-        let mut target = rng.unit() * harmonic;
-        for k in 1..=n {
-            target -= 1.0 / f64::from(k);
-            if target <= 0.0 {
-                return k - 1;
+    let mut rng = SmallRng::seed_from_u64(scenario.seed);
+    let (builds, edges) = (Popularity::new(scenario.browser_builds), Popularity::new(scenario.edges));
+    let viewers = population(scenario, &builds, &edges, &mut rng);
+    let mut world = World { viewers, cache: HashMap::new(), rng };
+    (0..scenario.windows)
+        .map(|window| {
+            let weight = *scenario.weights.get(window as usize).or(scenario.weights.last()).unwrap_or(&0);
+            for viewer in world.viewers.iter_mut() {
+                if world.rng.random::<f64>() < scenario.network_change_per_window {
+                    viewer.network = world.rng.random_range(0..4_000_000);
+                    viewer.edge = edges.pick(&mut world.rng);
+                }
             }
-        }
-        n - 1
-    };
-    let mut viewers: Vec<Viewer> = (0..scenario.viewers)
+            let requests = window_requests(scenario, window, &mut world.rng);
+            serve_window(scenario, strategy, (window, weight), &requests, &mut world)
+        })
+        .collect()
+}
+
+fn population(scenario: &Scenario, builds: &Popularity, edges: &Popularity, rng: &mut SmallRng) -> Vec<Viewer> {
+    (0..scenario.viewers)
         .map(|_| Viewer {
-            build: zipf(&mut rng, scenario.browser_builds),
-            edge: zipf(&mut rng, scenario.edges.max(1)),
-            cookies: rng.unit() < scenario.cookie_share,
-            network: (rng.next() % 4_000_000) as u32,
+            build: builds.pick(rng),
+            edge: edges.pick(rng),
+            cookies: rng.random::<f64>() < scenario.cookie_share,
+            network: rng.random_range(0..4_000_000),
             cookie: None,
             last_canary: None,
         })
+        .collect()
+}
+
+/// The window's requests in time order, from viewers picked at random.
+fn window_requests(scenario: &Scenario, window: u32, rng: &mut SmallRng) -> Vec<Request> {
+    let start = u64::from(window) * u64::from(scenario.window_seconds);
+    let expected = (f64::from(scenario.viewers) * scenario.requests_per_window) as u64;
+    let mut requests: Vec<Request> = (0..expected)
+        .map(|_| Request {
+            time: start + rng.random_range(0..u64::from(scenario.window_seconds.max(1))),
+            viewer: rng.random_range(0..scenario.viewers.max(1)),
+        })
         .collect();
-    let randomises_ja3 = |build: u32| f64::from(build % 100) / 100.0 < scenario.ja3_randomising_share;
+    requests.sort_by_key(|r| r.time);
+    requests
+}
 
-    let mut cache: HashMap<(u32, u16), (u64, bool)> = HashMap::new(); // (edge, key) → (expires, canary)
-    let mut reports = Vec::new();
-    for window in 0..scenario.windows {
-        let weight = *scenario.weights.get(window as usize).or(scenario.weights.last()).unwrap_or(&0);
-        let start = u64::from(window) * u64::from(scenario.window_seconds);
-        for viewer in viewers.iter_mut() {
-            if rng.unit() < scenario.network_change_per_window {
-                viewer.network = (rng.next() % 4_000_000) as u32;
-                viewer.edge = zipf(&mut rng, scenario.edges.max(1));
-            }
+/// The cache key and cohort a strategy gives one request (no key: not cached).
+fn cache_key(
+    strategy: Strategy,
+    viewer: &Viewer,
+    n: u16,
+    randomises_ja3: bool,
+    rng: &mut SmallRng,
+) -> (Option<u16>, Option<u16>) {
+    let ja4 = format!("t13d1516h2_build{:04}", viewer.build);
+    let ja3 = if randomises_ja3 {
+        format!("ja3-conn-{:016x}", rng.random::<u64>())
+    } else {
+        format!("ja3-build{:04}", viewer.build)
+    };
+    let ip = format!("{}.{}.{}.7", viewer.network >> 16, (viewer.network >> 8) & 255, viewer.network & 255);
+    match strategy {
+        Strategy::RandomCached => (Some(0), None),
+        Strategy::RandomUncached => (None, None),
+        Strategy::Ja3Cohort => {
+            let c = viewer.cookie.unwrap_or_else(|| cohort::derive(None, Some(&ja3), None, n));
+            (Some(c), Some(c))
         }
-        let expected = (f64::from(scenario.viewers) * scenario.requests_per_window) as u64;
-        let mut requests: Vec<Request> = (0..expected)
-            .map(|_| Request {
-                time: start + rng.next() % u64::from(scenario.window_seconds),
-                viewer: (rng.next() % u64::from(scenario.viewers)) as u32,
-            })
-            .collect();
-        requests.sort_by_key(|r| r.time);
-
-        let (mut canary_served, mut hits) = (0u64, 0u64);
-        let mut flipped: HashMap<u32, bool> = HashMap::new();
-        for request in &requests {
-            let viewer = &mut viewers[request.viewer as usize];
-            let ja4 = format!("t13d1516h2_build{:04}", viewer.build);
-            let ja3 = if randomises_ja3(viewer.build) {
-                format!("ja3-conn-{:016x}", rng.next())
-            } else {
-                format!("ja3-build{:04}", viewer.build)
-            };
-            let ip = format!("{}.{}.{}.7", viewer.network >> 16, (viewer.network >> 8) & 255, viewer.network & 255);
-            let n = scenario.cohorts;
-            let (key, cohort) = match strategy {
-                Strategy::RandomCached => (Some(0u16), None),
-                Strategy::RandomUncached => (None, None),
-                Strategy::Ja3Cohort => {
-                    let c = viewer.cookie.unwrap_or_else(|| cohort::derive(None, Some(&ja3), None, n));
-                    (Some(c), Some(c))
-                }
-                Strategy::Ja4NetworkCohort => {
-                    let c = viewer.cookie.unwrap_or_else(|| cohort::derive(Some(&ja4), Some(&ja3), Some(&ip), n));
-                    (Some(c), Some(c))
-                }
-            };
-            let origin_choice = |rng: &mut Rng| match cohort {
-                Some(c) => cohort::in_canary(c, weight, n),
-                None => rng.unit() * 100.0 < f64::from(weight),
-            };
-            let canary = match key {
-                None => origin_choice(&mut rng),
-                Some(key) => match cache.get(&(viewer.edge, key)) {
-                    Some(&(expires, canary)) if expires > request.time => {
-                        hits += 1;
-                        canary
-                    }
-                    _ => {
-                        let canary = origin_choice(&mut rng);
-                        cache.insert((viewer.edge, key), (request.time + u64::from(scenario.ttl_seconds), canary));
-                        canary
-                    }
-                },
-            };
-            if let (Some(c), true) = (cohort, viewer.cookies) {
-                viewer.cookie = Some(c);
-            }
-            let flip = viewer.last_canary.is_some_and(|last| last != canary);
-            *flipped.entry(request.viewer).or_insert(false) |= flip;
-            viewer.last_canary = Some(canary);
-            canary_served += u64::from(canary);
+        Strategy::Ja4NetworkCohort => {
+            let c = viewer.cookie.unwrap_or_else(|| cohort::derive(Some(&ja4), Some(&ja3), Some(&ip), n));
+            (Some(c), Some(c))
         }
-        let total = requests.len().max(1) as f64;
-        let active = flipped.len().max(1) as f64;
-        reports.push(WindowReport {
-            window,
-            target: weight,
-            canary_share: canary_served as f64 / total,
-            cache_hit_ratio: hits as f64 / total,
-            flipped_viewers: flipped.values().filter(|&&f| f).count() as f64 / active,
-            requests: requests.len() as u64,
-        });
     }
-    reports
+}
+
+/// Serves one window's requests at `weight` percent; the window's report.
+fn serve_window(
+    scenario: &Scenario,
+    strategy: Strategy,
+    (window, weight): (u32, u8),
+    requests: &[Request],
+    world: &mut World,
+) -> WindowReport {
+    let World { viewers, cache, rng } = world;
+    let n = scenario.cohorts;
+    let (mut canary_served, mut hits) = (0u64, 0u64);
+    let mut flipped: HashMap<u32, bool> = HashMap::new();
+    for request in requests {
+        let viewer = &mut viewers[request.viewer as usize];
+        let randomises_ja3 = f64::from(viewer.build % 100) / 100.0 < scenario.ja3_randomising_share;
+        let (key, cohort) = cache_key(strategy, viewer, n, randomises_ja3, rng);
+        let origin_choice = |rng: &mut SmallRng| match cohort {
+            Some(c) => cohort::in_canary(c, weight, n),
+            None => rng.random::<f64>() * 100.0 < f64::from(weight),
+        };
+        let canary = match key {
+            None => origin_choice(rng),
+            Some(key) => match cache.get(&(viewer.edge, key)) {
+                Some(&(expires, canary)) if expires > request.time => {
+                    hits += 1;
+                    canary
+                }
+                _ => {
+                    let canary = origin_choice(rng);
+                    cache.insert((viewer.edge, key), (request.time + u64::from(scenario.ttl_seconds), canary));
+                    canary
+                }
+            },
+        };
+        if let (Some(c), true) = (cohort, viewer.cookies) {
+            viewer.cookie = Some(c);
+        }
+        let flip = viewer.last_canary.is_some_and(|last| last != canary);
+        *flipped.entry(request.viewer).or_insert(false) |= flip;
+        viewer.last_canary = Some(canary);
+        canary_served += u64::from(canary);
+    }
+    let total = requests.len().max(1) as f64;
+    let active = flipped.len().max(1) as f64;
+    WindowReport {
+        window,
+        target: weight,
+        canary_share: canary_served as f64 / total,
+        cache_hit_ratio: hits as f64 / total,
+        flipped_viewers: flipped.values().filter(|&&f| f).count() as f64 / active,
+        requests: requests.len() as u64,
+    }
 }
 
 /// A text table for one strategy.
