@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use edge_router::release::{describe, ReleaseControl, ReleaseError};
 use media_edge_shared::aws::load_sdk_config;
+use release_control::{describe, invalidate_channel, ReleaseControl, ReleaseError};
 
 #[derive(clap::Args)]
 pub struct ReleaseArgs {
@@ -125,31 +125,8 @@ pub async fn run(args: ReleaseArgs) -> ExitCode {
     }
 }
 
-/// Invalidates `/<channel>` and `/<channel>/*` (the bare root has its own cache behaviour) so viewers
-/// leave the canary without waiting for cache expiry.
 async fn invalidate(sdk: &aws_config::SdkConfig, distribution_id: &str, channel: &str) -> Result<(), ReleaseError> {
-    use aws_sdk_cloudfront::types::{InvalidationBatch, Paths};
-    let client = aws_sdk_cloudfront::Client::new(sdk);
-    let reference = media_edge_shared::status::now_rfc3339();
-    let paths = Paths::builder()
-        .quantity(2)
-        .items(format!("/{channel}"))
-        .items(format!("/{channel}/*"))
-        .build()
-        .map_err(|e| ReleaseError::Invalid(e.to_string()))?;
-    let batch = InvalidationBatch::builder()
-        .paths(paths)
-        .caller_reference(format!("media-edge-rollback-{channel}-{reference}"))
-        .build()
-        .map_err(|e| ReleaseError::Invalid(e.to_string()))?;
-    let created = client
-        .create_invalidation()
-        .distribution_id(distribution_id)
-        .invalidation_batch(batch)
-        .send()
-        .await
-        .map_err(|e| ReleaseError::Storage(media_edge_shared::aws::describe_sdk_error(&e)))?;
-    let id = created.invalidation().map(|i| i.id().to_string()).unwrap_or_default();
+    let id = invalidate_channel(&aws_sdk_cloudfront::Client::new(sdk), distribution_id, channel).await?;
     println!("invalidation {id} of /{channel} and /{channel}/* created on distribution {distribution_id}");
     Ok(())
 }

@@ -3,8 +3,8 @@
 
 use std::process::{Command, Output};
 
-use edge_router::release::{ReleaseControl, ReleaseError};
 use media_edge_local::LocalClients;
+use release_control::{ReleaseControl, ReleaseError};
 
 fn run(bucket: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_media-edge"))
@@ -186,7 +186,7 @@ async fn an_interrupted_publish_is_never_served_and_resumes() {
     let dir = release_dir("resume-2.0.0");
     let record = format!(
         r#"{{"schema":"media-edge.release","channel":"sdk","release":"2.0.0","state":"publishing","digest":"{}","files":[],"by":"crashed","started_at":"2026-12-01T00:00:00Z"}}"#,
-        edge_router::release::content_digest_of(&dir).unwrap()
+        release_control::content_digest_of(&dir).unwrap()
     );
     clients
         .s3

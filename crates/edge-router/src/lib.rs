@@ -9,7 +9,6 @@ pub mod channel;
 pub mod cohort;
 pub mod config;
 pub mod path;
-pub mod release;
 pub mod router;
 
 pub use config::RouterConfig;

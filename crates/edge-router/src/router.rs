@@ -157,7 +157,7 @@ impl Router {
             .content_type()
             .filter(|t| !matches!(*t, "binary/octet-stream" | "application/octet-stream"))
             .map(str::to_string)
-            .unwrap_or_else(|| content_type_for(key).to_string());
+            .unwrap_or_else(|| content_type_for(key));
         let etag = object.e_tag().map(str::to_string);
         let bytes = match object.body.collect().await {
             Ok(data) => data.into_bytes(),
@@ -274,25 +274,14 @@ fn plain(status: StatusCode, text: &str, cache_seconds: u32) -> Response<Body> {
     response
 }
 
-/// Content type by extension, for files published without one.
-pub fn content_type_for(path: &str) -> &'static str {
-    let ext = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
-    match ext.as_str() {
-        "js" | "mjs" => "text/javascript; charset=utf-8",
-        "css" => "text/css; charset=utf-8",
-        "html" | "htm" => "text/html; charset=utf-8",
-        "json" | "map" => "application/json",
-        "svg" => "image/svg+xml",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "webp" => "image/webp",
-        "gif" => "image/gif",
-        "ico" => "image/x-icon",
-        "woff2" => "font/woff2",
-        "woff" => "font/woff",
-        "txt" => "text/plain; charset=utf-8",
-        "wasm" => "application/wasm",
-        _ => "application/octet-stream",
+/// Content type by extension, for files published without one; text types say UTF-8.
+pub fn content_type_for(path: &str) -> String {
+    let mime = mime_guess::from_path(path).first_or_octet_stream();
+    let essence = mime.essence_str();
+    if mime.type_() == mime_guess::mime::TEXT || essence == "application/javascript" {
+        format!("{essence}; charset=utf-8")
+    } else {
+        essence.to_string()
     }
 }
 

@@ -114,8 +114,8 @@ async fn run() -> Result<(), media_edge_local::Error> {
 /// Publishes two SDK versions, puts the second on a 30% canary, and asks the router which version
 /// each cohort gets (as CloudFront would on a cache miss).
 async fn edge_router_demo(clients: &LocalClients) -> Result<(), media_edge_local::Error> {
-    use edge_router::release::{describe, ReleaseControl};
     use lambda_http::Body;
+    use release_control::{describe, ReleaseControl};
 
     let bucket = "media-edge-releases-demo".to_string();
     clients.s3.create_bucket().bucket(&bucket).send().await?;

@@ -1,4 +1,5 @@
-//! Release controls over the channel config in S3 (what `media-edge release …` runs).
+//! Release controls over the channel config in S3 (what `media-edge release …` runs), and the
+//! CloudFront invalidation a rollback may ask for: everything that changes what viewers get.
 //!
 //! Every change is a conditional write on the config's ETag (`If-Match`, or `If-None-Match: *`
 //! when creating it), so two operators cannot silently overwrite each other: the second one gets
@@ -12,10 +13,10 @@ use media_edge_shared::status::now_rfc3339;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::channel::{valid_version, Change, ChannelConfig};
-use crate::cohort;
-use crate::config::{channel_key, release_key};
-use crate::router::content_type_for;
+use edge_router::channel::{valid_version, Change, ChannelConfig};
+use edge_router::cohort;
+use edge_router::config::{channel_key, release_key};
+use edge_router::router::content_type_for;
 
 /// Published files never change (a new release is a new version): browsers and CDNs may keep them.
 pub const RELEASE_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
@@ -507,7 +508,7 @@ fn local_files(dir: &Path) -> Result<Vec<LocalFile>, ReleaseError> {
 fn file_sha256(path: &Path) -> std::io::Result<(u64, String)> {
     let mut hasher = Sha256::new();
     let bytes = std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
-    Ok((bytes, hex(&hasher.finalize())))
+    Ok((bytes, hex::encode(hasher.finalize())))
 }
 
 /// The content digest `publish` records for `dir`.
@@ -520,11 +521,7 @@ fn content_digest(files: &[LocalFile]) -> String {
     for file in files {
         hasher.update(format!("{}\0{}\0{}\n", file.path, file.bytes, file.sha256));
     }
-    hex(&hasher.finalize())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(hasher.finalize())
 }
 
 /// What `status` shows: versions, the weight asked for and the share it really gives.
@@ -564,4 +561,33 @@ pub fn describe(config: &ChannelConfig, cohort_count: u16) -> String {
         out.push_str(&format!("  last change {} by {}: {}\n", last.at, last.by, last.action));
     }
     out
+}
+
+/// Invalidates `/<channel>` and `/<channel>/*` (the bare root has its own cache behaviour) so viewers
+/// leave a withdrawn canary without waiting for cache expiry. Returns the invalidation's id.
+pub async fn invalidate_channel(
+    cloudfront: &aws_sdk_cloudfront::Client,
+    distribution_id: &str,
+    channel: &str,
+) -> Result<String, ReleaseError> {
+    use aws_sdk_cloudfront::types::{InvalidationBatch, Paths};
+    let paths = Paths::builder()
+        .quantity(2)
+        .items(format!("/{channel}"))
+        .items(format!("/{channel}/*"))
+        .build()
+        .map_err(|e| ReleaseError::Invalid(e.to_string()))?;
+    let batch = InvalidationBatch::builder()
+        .paths(paths)
+        .caller_reference(format!("media-edge-rollback-{channel}-{}", now_rfc3339()))
+        .build()
+        .map_err(|e| ReleaseError::Invalid(e.to_string()))?;
+    let created = cloudfront
+        .create_invalidation()
+        .distribution_id(distribution_id)
+        .invalidation_batch(batch)
+        .send()
+        .await
+        .map_err(|e| ReleaseError::Storage(describe_sdk_error(&e)))?;
+    Ok(created.invalidation().map(|i| i.id().to_string()).unwrap_or_default())
 }
