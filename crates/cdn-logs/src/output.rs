@@ -1,10 +1,12 @@
 //! The report as aligned text tables (people), JSON or CSV (machines).
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 use media_edge_shared::units::{human_bytes, thousands};
 
-use super::report::{Report, Row};
+use crate::report::{Report, Row};
+use crate::Error;
 
 /// Object names longer than this are shortened in the middle in text tables (JSON/CSV keep them).
 const MAX_NAME_CHARS: usize = 72;
@@ -150,13 +152,17 @@ fn shorten(name: &str) -> String {
     format!("{head}…{tail}")
 }
 
-pub fn json(report: &Report) -> Result<String, String> {
-    serde_json::to_string_pretty(report).map(|s| s + "\n").map_err(|e| e.to_string())
+pub fn json(report: &Report) -> Result<String, Error> {
+    serde_json::to_string_pretty(report).map(|s| s + "\n").map_err(Error::Json)
 }
 
 /// One long-format table for spreadsheets and scripts: every section's rows, named by `section`.
-pub fn csv(report: &Report) -> String {
-    let mut out = String::from("section,rank,key,reason,requests,bytes,hit_ratio\n");
+pub fn csv(report: &Report) -> Result<String, Error> {
+    let mut out = csv_writer();
+    out.write_record(["section", "rank", "key", "reason", "requests", "bytes", "hit_ratio"])?;
+    let ratio = |r: Option<f64>| r.map_or_else(String::new, |r| r.to_string());
+    let (requests, bytes) = (report.input.requests.to_string(), report.input.bytes_served.to_string());
+    out.write_record(["cache", "1", "all", "", &requests, &bytes, &ratio(report.cache.hit_ratio)])?;
     let sections: [(&str, &[Row]); 6] = [
         ("top_by_bytes", &report.top_by_bytes),
         ("top_by_requests", &report.top_by_requests),
@@ -165,59 +171,48 @@ pub fn csv(report: &Report) -> String {
         ("by_content_type", &report.by_content_type),
         ("by_status", &report.by_status),
     ];
-    let ratio = |r: Option<f64>| r.map_or_else(String::new, |r| r.to_string());
-    let _ = writeln!(
-        out,
-        "cache,1,all,,{},{},{}",
-        report.input.requests,
-        report.input.bytes_served,
-        ratio(report.cache.hit_ratio)
-    );
     for (section, rows) in sections {
         for (i, row) in rows.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "{section},{},{},,{},{},{}",
-                i + 1,
-                csv_field(&row.key),
-                row.requests,
-                row.bytes,
-                ratio(row.hit_ratio)
-            );
+            let (rank, requests, bytes) = ((i + 1).to_string(), row.requests.to_string(), row.bytes.to_string());
+            out.write_record([section, &rank, &inert(&row.key), "", &requests, &bytes, &ratio(row.hit_ratio)])?;
         }
     }
     for (i, c) in report.optimisation_candidates.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "optimisation_candidates,{},{},{},{},{},",
-            i + 1,
-            csv_field(&c.object),
-            c.reason,
-            c.requests,
-            c.bytes
-        );
+        let (rank, requests, bytes) = ((i + 1).to_string(), c.requests.to_string(), c.bytes.to_string());
+        out.write_record(["optimisation_candidates", &rank, &inert(&c.object), c.reason, &requests, &bytes, ""])?;
     }
-    out
+    let bytes = out.into_inner().map_err(|e| Error::Csv(e.into_error().into()))?;
+    // Every cell is a `str`, so the output is UTF-8.
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-/// RFC 4180 quoting; a leading `=`, `+`, `-` or `@` is prefixed with `'` so a spreadsheet does not
-/// run a logged URI as a formula.
-fn csv_field(value: &str) -> String {
-    let value = if value.starts_with(['\t', '\r']) || (value.len() > 1 && value.starts_with(['=', '+', '-', '@'])) {
-        format!("'{value}")
+/// RFC 4180: fields quoted only when they hold a comma, a quote or a line break; `\n` after rows.
+fn csv_writer() -> csv::Writer<Vec<u8>> {
+    csv::Writer::from_writer(Vec::new())
+}
+
+/// A cell from the logs that a spreadsheet would run as a formula (a leading `=`, `+`, `-` or `@`,
+/// or a tab or carriage return) gets a leading `'`; a lone `-` (none logged) is left as it is.
+/// The CSV writer then quotes as RFC 4180 says.
+fn inert(value: &str) -> Cow<'_, str> {
+    if value.starts_with(['\t', '\r']) || (value.len() > 1 && value.starts_with(['=', '+', '-', '@'])) {
+        Cow::Owned(format!("'{value}"))
     } else {
-        value.to_string()
-    };
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
+        Cow::Borrowed(value)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A cell as `csv` writes it.
+    fn csv_field(value: &str) -> String {
+        let mut out = csv_writer();
+        out.write_record([&*inert(value), "end"]).unwrap();
+        let line = String::from_utf8(out.into_inner().unwrap()).unwrap();
+        line.strip_suffix(",end\n").unwrap().to_string()
+    }
 
     #[test]
     fn csv_fields_are_quoted_and_inert() {
@@ -226,6 +221,10 @@ mod tests {
         assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
         assert_eq!(csv_field("-"), "-");
         assert_eq!(csv_field("-1+1"), "'-1+1");
+        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_field("\tx"), "'\tx");
+        assert_eq!(csv_field("\r=1"), "\"'\r=1\"");
+        assert_eq!(csv_field("/a\nb"), "\"/a\nb\"");
     }
 
     #[test]

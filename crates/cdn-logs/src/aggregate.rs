@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use foldhash::fast::RandomState;
 use memchr::memmem;
 
-use super::definitions::{normalize_content_type, Definitions};
-use super::parse::Request;
+use crate::definitions::{normalize_content_type, Definitions};
+use crate::parse::{parse_instant, Request};
+use crate::Error;
 
 /// Requests, bytes and cache outcome of a group of requests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -139,11 +140,23 @@ pub struct TimeRange {
 }
 
 impl TimeRange {
+    /// From `--since`/`--until` text (`2026-11-21`, `2026-11-21T13:05`, UTC); `since` must come
+    /// first.
+    pub fn parse(since: Option<&str>, until: Option<&str>) -> Result<Self, Error> {
+        let range =
+            TimeRange { since: since.map(parse_instant).transpose()?, until: until.map(parse_instant).transpose()? };
+        match (range.since, range.until) {
+            (Some(since), Some(until)) if since >= until => Err(Error::EmptyRange),
+            _ => Ok(range),
+        }
+    }
+
     fn contains(&self, t: i64) -> bool {
         self.since.is_none_or(|s| t >= s) && self.until.is_none_or(|u| t < u)
     }
 }
 
+#[derive(Debug)]
 pub struct Aggregate {
     definitions: Definitions,
     range: TimeRange,

@@ -3,7 +3,9 @@
 
 use serde::Deserialize;
 
-const DEFINITIONS_JSON: &str = include_str!("../../../../infra/log-definitions.json");
+use crate::Error;
+
+const DEFINITIONS_JSON: &str = include_str!("../../../infra/log-definitions.json");
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Definitions {
@@ -25,8 +27,9 @@ pub struct Definitions {
 }
 
 impl Definitions {
-    pub fn load() -> Result<Self, String> {
-        serde_json::from_str(DEFINITIONS_JSON).map_err(|e| format!("infra/log-definitions.json: {e}"))
+    /// The definitions built into the crate.
+    pub fn load() -> Result<Self, Error> {
+        serde_json::from_str(DEFINITIONS_JSON).map_err(Error::Definitions)
     }
 
     pub fn is_hit(&self, result_type: &[u8]) -> bool {

@@ -2,6 +2,8 @@
 //! `#Fields` headers. Columns are found by name from `#Fields`, never by position, so logs with
 //! extra, missing or reordered optional columns still parse.
 
+use crate::Error;
+
 /// Where the fields the report reads sit in a line, from the `#Fields` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Columns {
@@ -20,12 +22,17 @@ pub struct Columns {
 /// Columns beyond this are never read; CloudFront writes 33.
 const MAX_FIELDS: usize = 128;
 
+/// A `#Fields` header without a column the report needs: the lines after it cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("#Fields has no `{0}` column")]
+pub struct MissingColumn(pub &'static str);
+
 impl Columns {
     /// From the text after `#Fields:` (space-separated names).
-    pub fn from_header(names: &str) -> Result<Self, String> {
+    pub fn from_header(names: &str) -> Result<Self, MissingColumn> {
         let names: Vec<&str> = names.split_ascii_whitespace().collect();
         let find = |name: &str| names.iter().position(|n| n.eq_ignore_ascii_case(name)).filter(|i| *i < MAX_FIELDS);
-        let required = |name: &str| find(name).ok_or_else(|| format!("#Fields has no `{name}` column"));
+        let required = |name: &'static str| find(name).ok_or(MissingColumn(name));
         let date = required("date")?;
         let time = required("time")?;
         let bytes = required("sc-bytes")?;
@@ -168,8 +175,8 @@ pub fn civil_from_timestamp(timestamp: i64) -> (i64, u32, u32, u32, u32) {
 
 /// `2026-11-21`, `2026-11-21T13`, `2026-11-21T13:05` or `2026-11-21T13:05:09` (UTC; a trailing
 /// `Z` is allowed) → seconds since the epoch. For `--since`/`--until`.
-pub fn parse_instant(text: &str) -> Result<i64, String> {
-    let bad = || format!("`{text}` is not a UTC time like 2026-11-21 or 2026-11-21T13:05");
+pub fn parse_instant(text: &str) -> Result<i64, Error> {
+    let bad = || Error::BadTime { text: text.to_string() };
     let text = text.strip_suffix('Z').unwrap_or(text);
     let (date, time) = text.split_once(['T', ' ']).unwrap_or((text, ""));
     let time = match time.len() {
@@ -215,7 +222,7 @@ mod tests {
         let request = parse_line(b"/a.css\t10\twhatever\t00:00:00\t2026-01-01", &columns).unwrap();
         assert_eq!((request.uri, request.bytes, request.status), (&b"/a.css"[..], 10, None));
         assert_eq!((request.result_type, request.content_type), (&b"-"[..], &b"-"[..]));
-        assert!(Columns::from_header("date time sc-bytes").unwrap_err().contains("cs-uri-stem"));
+        assert_eq!(Columns::from_header("date time sc-bytes"), Err(MissingColumn("cs-uri-stem")));
     }
 
     #[test]

@@ -5,8 +5,8 @@ use std::io::{self, Read, Write};
 
 use flate2::write::MultiGzDecoder;
 
-use super::aggregate::Aggregate;
-use super::parse::{parse_line, Columns};
+use crate::aggregate::Aggregate;
+use crate::parse::{parse_line, Columns};
 
 /// Lines longer than this are malformed (CloudFront's are well under 8 KiB) and are skipped
 /// without being buffered.
@@ -38,7 +38,7 @@ impl LineSplitter<'_> {
                     Err(why) => {
                         // Lines after it are reported as having no usable header.
                         self.columns = None;
-                        self.aggregate.input.malformed(self.source, self.line_number, &why);
+                        self.aggregate.input.malformed(self.source, self.line_number, &why.to_string());
                     }
                 }
             }
@@ -58,7 +58,7 @@ impl LineSplitter<'_> {
         self.line_number += 1;
         self.aggregate.input.lines += 1;
         let why = format!("line longer than {MAX_LINE_BYTES} bytes");
-        self.aggregate.input.malformed(self.source, self.line_number, &why);
+        self.aggregate.input.malformed(self.source, self.line_number, &why.to_string());
     }
 
     fn finish(&mut self) {
@@ -234,8 +234,8 @@ pub fn read_from(source: &str, aggregate: &mut Aggregate, mut input: impl Read, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logs::aggregate::TimeRange;
-    use crate::logs::definitions::Definitions;
+    use crate::aggregate::TimeRange;
+    use crate::definitions::Definitions;
 
     const LOG: &str = "#Version: 1.0\n#Fields: date time sc-bytes cs-uri-stem x-edge-result-type\n\
         2026-11-21\t13:00:00\t100\t/a.jpg\tHit\n\

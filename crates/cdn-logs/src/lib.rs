@@ -1,0 +1,72 @@
+//! CloudFront standard access logs into a report of which content drives the transfer bill and
+//! which the CDN fails to cache: the engine of `media-edge logs` (docs/cdn-logs.md). It counts with
+//! the same definitions as the Athena named queries in the template (`infra/log-definitions.json`).
+//!
+//! - [`read`]: files, directories (walked, sorted) and, with the `s3` feature, `s3://bucket/prefix`,
+//!   plain or gzipped, into an [`Aggregate`]. Malformed lines and unreadable files are counted in it,
+//!   never fatal. [`LogFeed`] takes the bytes of one log from anywhere else.
+//! - [`Report::build`]: the ranked tables; [`Report::text`], [`Report::json`], [`Report::csv`] and
+//!   [`Report::hourly_svg`] render them.
+//! - [`Error`]: what stops a report (a bad time range, a missing argument, S3 listing failing).
+
+mod aggregate;
+mod chart;
+mod definitions;
+mod error;
+mod files;
+mod output;
+mod parse;
+mod progress;
+mod reader;
+mod report;
+#[cfg(feature = "s3")]
+mod s3;
+
+use std::path::Path;
+
+pub use aggregate::{Aggregate, InputStats, ObjectTally, Tally, TimeRange};
+pub use definitions::Definitions;
+pub use error::Error;
+pub use parse::Request;
+pub use reader::LogFeed;
+pub use report::{CacheSummary, Candidate, InputSummary, Report, Row};
+
+/// How [`read`] reads.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// Requests outside it are counted as out of range and left out.
+    pub range: TimeRange,
+    /// Files read in parallel: one per core when `None`, at most two per core.
+    pub jobs: Option<usize>,
+    /// Show files and bytes read so far on stderr.
+    pub progress: bool,
+}
+
+/// Reads every source (a file, a directory read recursively, or `s3://bucket/prefix`) into one
+/// aggregate. A source that is missing is an error; trouble below it is counted in the aggregate's
+/// `input` and reading goes on.
+pub async fn read(sources: &[String], options: &ReadOptions) -> Result<Aggregate, Error> {
+    let mut aggregate = Aggregate::new(Definitions::load()?, options.range);
+    let (s3_sources, local_sources): (Vec<&String>, Vec<&String>) =
+        sources.iter().partition(|s| s.starts_with("s3://"));
+    #[cfg(not(feature = "s3"))]
+    if let Some(url) = s3_sources.first() {
+        return Err(Error::S3Disabled { url: url.to_string() });
+    }
+    let mut files = Vec::new();
+    for source in local_sources {
+        std::fs::metadata(source).map_err(|e| Error::Source { source_name: source.clone(), source: e })?;
+        files::collect(Path::new(source), &mut files, &mut aggregate.input.unreadable);
+    }
+    let progress = progress::Progress::start(options.progress);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // More workers than cores only multiplies memory (each keeps its own tallies).
+    let jobs = options.jobs.unwrap_or(cores).clamp(1, cores.max(1) * 2);
+    files::read_all(&files, &mut aggregate, jobs, &progress);
+    #[cfg(feature = "s3")]
+    for url in s3_sources {
+        s3::read(url, &mut aggregate, &progress).await?;
+    }
+    progress.finish();
+    Ok(aggregate)
+}

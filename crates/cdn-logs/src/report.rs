@@ -1,0 +1,242 @@
+//! The report: ranked tables computed from an `Aggregate`. Ties break by name, so the same logs
+//! always give the same report.
+
+use serde::Serialize;
+
+use crate::aggregate::{Aggregate, Tally};
+use crate::parse::civil_from_timestamp;
+use crate::{chart, output, Error};
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub input: InputSummary,
+    pub cache: CacheSummary,
+    pub top_by_bytes: Vec<Row>,
+    pub top_by_requests: Vec<Row>,
+    /// Every hour from the first request to the last, empty hours included.
+    pub by_hour: Vec<Row>,
+    pub worst_hit_ratio: Vec<Row>,
+    pub by_content_type: Vec<Row>,
+    pub by_status: Vec<Row>,
+    pub optimisation_candidates: Vec<Candidate>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InputSummary {
+    pub files: u64,
+    pub bytes_read: u64,
+    pub lines: u64,
+    pub requests: u64,
+    pub bytes_served: u64,
+    pub out_of_range: u64,
+    pub malformed_lines: u64,
+    pub malformed_examples: Vec<String>,
+    pub unreadable: Vec<String>,
+    /// First and last request in the report, UTC.
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CacheSummary {
+    pub hits: u64,
+    pub misses: u64,
+    /// Requests that were neither (errors, redirects, throttled).
+    pub other: u64,
+    pub hit_ratio: Option<f64>,
+}
+
+/// One line of a ranked table: an object, an hour, a content type or a status.
+#[derive(Debug, Serialize)]
+pub struct Row {
+    pub key: String,
+    pub requests: u64,
+    pub bytes: u64,
+    pub hit_ratio: Option<f64>,
+}
+
+/// A large object served in a costly form.
+#[derive(Debug, Serialize)]
+pub struct Candidate {
+    pub object: String,
+    /// `gif` (serve the MP4 instead) or `full-size-to-mobile` (serve a smaller variant).
+    pub reason: &'static str,
+    pub requests: u64,
+    pub bytes: u64,
+    pub average_bytes: u64,
+}
+
+/// Empty hours are filled in over at most this span (a stray date in 1970 must not produce half a
+/// million empty rows); over a longer span only hours with requests are listed.
+const MAX_FILLED_HOURS: i64 = 24 * 366;
+
+impl Report {
+    /// Aligned text tables, for people.
+    pub fn text(&self) -> String {
+        output::text(self)
+    }
+
+    /// One JSON object with a section per table.
+    pub fn json(&self) -> Result<String, Error> {
+        output::json(self)
+    }
+
+    /// One long table, `section,rank,key,reason,requests,bytes,hit_ratio`.
+    pub fn csv(&self) -> Result<String, Error> {
+        output::csv(self)
+    }
+
+    /// The hourly traffic curve as an SVG chart, titled with the report's time span.
+    pub fn hourly_svg(&self) -> String {
+        let title = match (&self.input.from, &self.input.to) {
+            (Some(from), Some(to)) => format!("Traffic by hour, {from} to {to}"),
+            _ => "Traffic by hour".to_string(),
+        };
+        chart::hourly_svg(&self.by_hour, &title)
+    }
+
+    /// The report over everything aggregated, ranked tables cut to `top` rows.
+    pub fn build(aggregate: &Aggregate, top: usize) -> Report {
+        let mut objects: Vec<(&str, &Tally)> = aggregate.objects.iter().map(|(k, o)| (&**k, &o.all)).collect();
+        let top_by_bytes = top_objects(&mut objects, top, |t| t.bytes);
+        let top_by_requests = top_objects(&mut objects, top, |t| t.requests);
+        let min_requests = aggregate.definitions().worst_hit_ratio_min_requests;
+        Report {
+            input: input_summary(aggregate),
+            cache: cache_summary(&aggregate.total),
+            top_by_bytes,
+            top_by_requests,
+            by_hour: by_hour(aggregate),
+            worst_hit_ratio: worst_hit_ratio(&objects, min_requests, top),
+            by_content_type: by_bytes_then_key(
+                aggregate.by_content_type().into_iter().map(|(k, t)| row(k.into(), &t)).collect(),
+            ),
+            by_status: by_bytes_then_key(
+                aggregate
+                    .statuses
+                    .iter()
+                    .map(|(status, t)| row(status.map_or_else(|| "-".to_string(), |s| format!("{s:03}")), t))
+                    .collect(),
+            ),
+            optimisation_candidates: optimisation_candidates(aggregate, top),
+        }
+    }
+}
+
+fn row(key: String, tally: &Tally) -> Row {
+    Row { key, requests: tally.requests, bytes: tally.bytes, hit_ratio: tally.hit_ratio().map(round4) }
+}
+
+fn input_summary(aggregate: &Aggregate) -> InputSummary {
+    let input = &aggregate.input;
+    InputSummary {
+        files: input.files,
+        bytes_read: input.bytes_read,
+        lines: input.lines,
+        requests: input.requests,
+        bytes_served: aggregate.total.bytes,
+        out_of_range: input.out_of_range,
+        malformed_lines: input.malformed,
+        malformed_examples: input
+            .malformed_examples
+            .iter()
+            .map(|(source, line, why)| format!("{source}:{line}: {why}"))
+            .collect(),
+        unreadable: input.unreadable.clone(),
+        from: input.first.map(time_label),
+        to: input.last.map(time_label),
+    }
+}
+
+fn cache_summary(total: &Tally) -> CacheSummary {
+    CacheSummary {
+        hits: total.hits,
+        misses: total.misses,
+        other: total.requests - total.hits - total.misses,
+        hit_ratio: total.hit_ratio().map(round4),
+    }
+}
+
+/// The `top` objects by `measure`, largest first (sorts `objects` so).
+fn top_objects(objects: &mut [(&str, &Tally)], top: usize, measure: fn(&Tally) -> u64) -> Vec<Row> {
+    objects.sort_unstable_by(|a, b| measure(b.1).cmp(&measure(a.1)).then(a.0.cmp(b.0)));
+    objects.iter().take(top).map(|(k, t)| row(k.to_string(), t)).collect()
+}
+
+/// Objects with at least `min_requests` requests, lowest hit ratio first; busier first on a tie.
+fn worst_hit_ratio(objects: &[(&str, &Tally)], min_requests: u64, top: usize) -> Vec<Row> {
+    let mut worst: Vec<(&str, &Tally, f64)> = objects
+        .iter()
+        .filter(|(_, t)| t.requests >= min_requests)
+        .filter_map(|(k, t)| t.hit_ratio().map(|r| (*k, *t, r)))
+        .collect();
+    worst.sort_unstable_by(|a, b| a.2.total_cmp(&b.2).then(b.1.requests.cmp(&a.1.requests)).then(a.0.cmp(b.0)));
+    worst.iter().take(top).map(|(k, t, _)| row(k.to_string(), t)).collect()
+}
+
+/// Every hour of the requested range (or from the first request to the last), empty ones included.
+fn by_hour(aggregate: &Aggregate) -> Vec<Row> {
+    let mut hours: Vec<(i64, Tally)> = aggregate.hours.iter().map(|(h, t)| (*h, *t)).collect();
+    hours.sort_unstable_by_key(|(h, _)| *h);
+    let range = aggregate.range();
+    let first = range.since.map(|s| s.div_euclid(3600)).or(hours.first().map(|h| h.0));
+    let last = range.until.map(|u| (u - 1).div_euclid(3600)).or(hours.last().map(|h| h.0));
+    if let (Some(first), Some(last)) = (first, last) {
+        if (0..MAX_FILLED_HOURS).contains(&(last - first)) {
+            let mut filled: Vec<(i64, Tally)> = (first..=last).map(|h| (h, Tally::default())).collect();
+            for (hour, tally) in &hours {
+                if let Some(slot) = usize::try_from(hour - first).ok().and_then(|i| filled.get_mut(i)) {
+                    slot.1 = *tally;
+                }
+            }
+            hours = filled;
+        }
+    }
+    hours.iter().map(|(hour, tally)| row(hour_label(*hour), tally)).collect()
+}
+
+fn by_bytes_then_key(mut rows: Vec<Row>) -> Vec<Row> {
+    rows.sort_unstable_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.key.cmp(&b.key)));
+    rows
+}
+
+/// GIF responses and full-size images to mobile viewers, by object, largest bytes first.
+fn optimisation_candidates(aggregate: &Aggregate, top: usize) -> Vec<Candidate> {
+    let mut candidates: Vec<Candidate> = aggregate
+        .objects
+        .iter()
+        .flat_map(|(object, tally)| {
+            [("gif", &tally.gif), ("full-size-to-mobile", &tally.full_size_to_mobile)]
+                .into_iter()
+                .filter(|(_, t)| t.requests > 0)
+                .map(move |(reason, t)| Candidate {
+                    object: object.to_string(),
+                    reason,
+                    requests: t.requests,
+                    bytes: t.bytes,
+                    average_bytes: t.bytes / t.requests,
+                })
+        })
+        .collect();
+    candidates.sort_unstable_by(|a, b| {
+        b.bytes.cmp(&a.bytes).then_with(|| a.object.cmp(&b.object)).then(a.reason.cmp(b.reason))
+    });
+    candidates.truncate(top);
+    candidates
+}
+
+/// Ratios to four places: enough for a report, and stable text for golden files.
+fn round4(ratio: f64) -> f64 {
+    (ratio * 10_000.0).round() / 10_000.0
+}
+
+fn hour_label(hour: i64) -> String {
+    let (y, mo, d, h, _) = civil_from_timestamp(hour * 3600);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:00Z")
+}
+
+fn time_label(timestamp: i64) -> String {
+    let (y, mo, d, h, mi) = civil_from_timestamp(timestamp);
+    let s = timestamp.rem_euclid(60);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+}

@@ -1,0 +1,72 @@
+//! `media-edge logs`: the command line of the CDN log report; the engine is the `cdn-logs` crate
+//! (docs/cdn-logs.md).
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use cdn_logs::{Error, ReadOptions, Report, TimeRange};
+use clap::ValueEnum;
+
+#[derive(clap::Args)]
+pub struct LogsArgs {
+    /// Log files, directories (read recursively) or `s3://bucket/prefix`. Plain or gzipped.
+    #[arg(required = true)]
+    sources: Vec<String>,
+    /// Only requests at or after this UTC time (`2026-11-21`, `2026-11-21T13:00`).
+    #[arg(long)]
+    since: Option<String>,
+    /// Only requests before this UTC time.
+    #[arg(long)]
+    until: Option<String>,
+    /// Rows per ranked table.
+    #[arg(long, default_value_t = 20)]
+    top: usize,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Also write the hourly traffic curve as an SVG chart to FILE.
+    #[arg(long, value_name = "FILE")]
+    chart: Option<PathBuf>,
+    /// Show progress on stderr (default: when stderr is a terminal).
+    #[arg(long)]
+    progress: bool,
+    /// Files read in parallel (default: one per core).
+    #[arg(long)]
+    jobs: Option<usize>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+pub async fn run(args: LogsArgs) -> ExitCode {
+    match report(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("media-edge logs: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn report(args: LogsArgs) -> Result<(), Error> {
+    let options = ReadOptions {
+        range: TimeRange::parse(args.since.as_deref(), args.until.as_deref())?,
+        jobs: args.jobs,
+        progress: args.progress || std::io::stderr().is_terminal(),
+    };
+    let report = Report::build(&cdn_logs::read(&args.sources, &options).await?, args.top);
+    let text = match args.format {
+        Format::Table => report.text(),
+        Format::Json => report.json()?,
+        Format::Csv => report.csv()?,
+    };
+    print!("{text}");
+    if let Some(path) = args.chart {
+        std::fs::write(&path, report.hourly_svg()).map_err(|source| Error::Chart { path, source })?;
+    }
+    Ok(())
+}
