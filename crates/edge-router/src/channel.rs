@@ -32,6 +32,17 @@ pub struct Change {
     pub action: String,
 }
 
+/// Why a stored channel config cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ChannelConfigError {
+    #[error("channel config is not valid JSON of the expected shape: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("unsupported channel config {schema}/v{version}")]
+    Unsupported { schema: String, version: u32 },
+    #[error("stable version {0:?} is not a valid version")]
+    InvalidStable(String),
+}
+
 /// Which version one request gets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Choice<'c> {
@@ -64,13 +75,13 @@ impl ChannelConfig {
 
     /// Parses a stored config. A stable version is required; a broken canary part (bad version,
     /// weight over 100) is dropped so stable keeps being served, and reported in the second value.
-    pub fn parse(bytes: &[u8]) -> Result<(ChannelConfig, Option<String>), String> {
-        let mut config: ChannelConfig = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    pub fn parse(bytes: &[u8]) -> Result<(ChannelConfig, Option<String>), ChannelConfigError> {
+        let mut config: ChannelConfig = serde_json::from_slice(bytes)?;
         if config.schema != CHANNEL_SCHEMA || config.version != 1 {
-            return Err(format!("unsupported channel config {}/v{}", config.schema, config.version));
+            return Err(ChannelConfigError::Unsupported { schema: config.schema, version: config.version });
         }
         if !valid_version(&config.stable) {
-            return Err(format!("stable version {:?} is not a valid version", config.stable));
+            return Err(ChannelConfigError::InvalidStable(config.stable));
         }
         let mut problem = None;
         if let Some(canary) = &config.canary {

@@ -212,9 +212,9 @@ impl Router {
                 }
                 Some(config)
             }
-            Err(reason) => {
+            Err(error) => {
                 let last_good = cached.map(|c| c.config);
-                warn!(channel = name, reason, serving_last_good = last_good.is_some(), "channel config unusable");
+                warn!(channel = name, reason = %error, serving_last_good = last_good.is_some(), "channel config unusable");
                 if let (Some(config), Ok(mut channels)) = (&last_good, self.channels.lock()) {
                     // Try again after another TTL, not on every request.
                     channels.insert(name.to_string(), Cached { fetched: Instant::now(), config: config.clone() });
@@ -224,7 +224,7 @@ impl Router {
         }
     }
 
-    async fn load_channel(&self, name: &str) -> Result<ChannelConfig, String> {
+    async fn load_channel(&self, name: &str) -> Result<ChannelConfig, LoadError> {
         let object = self
             .s3
             .get_object()
@@ -232,8 +232,8 @@ impl Router {
             .key(channel_key(name))
             .send()
             .await
-            .map_err(|e| describe_sdk_error(&e))?;
-        let bytes = object.body.collect().await.map_err(|e| e.to_string())?.into_bytes();
+            .map_err(|e| LoadError::Storage(describe_sdk_error(&e)))?;
+        let bytes = object.body.collect().await.map_err(|e| LoadError::Body(Box::new(e)))?.into_bytes();
         let (mut config, problem) = ChannelConfig::parse(&bytes)?;
         if let Some(problem) = problem {
             warn!(channel = name, problem, "serving stable only");
@@ -249,6 +249,17 @@ impl Router {
 fn too_large(key: &str, bytes: Option<i64>) -> Response<Body> {
     warn!(key, bytes, "file too large for the router's Function URL response limit");
     plain(StatusCode::BAD_GATEWAY, "file too large for this origin (Function URL responses are limited to 6 MB)", 0)
+}
+
+/// Why a channel config could not be loaded (the last good one keeps serving).
+#[derive(Debug, thiserror::Error)]
+enum LoadError {
+    #[error("reading the channel config: {0}")]
+    Storage(String),
+    #[error("reading the channel config's body: {0}")]
+    Body(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error(transparent)]
+    Config(#[from] crate::channel::ChannelConfigError),
 }
 
 fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {

@@ -55,7 +55,7 @@ impl ReleaseControl {
             Ok(object) => {
                 let etag = object.e_tag().map(str::to_string);
                 let bytes = object.body.collect().await.map_err(|e| ReleaseError::Storage(e.to_string()))?.into_bytes();
-                let (config, _) = ChannelConfig::parse(&bytes).map_err(ReleaseError::Invalid)?;
+                let (config, _) = ChannelConfig::parse(&bytes).map_err(|e| ReleaseError::Invalid(e.to_string()))?;
                 Ok(Current { config: Some(config), etag })
             }
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {

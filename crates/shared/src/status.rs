@@ -111,21 +111,28 @@ impl StatusEvent {
     }
 
     /// Parses and checks the schema name and version.
-    pub fn from_json(json: &str) -> Result<Self, String> {
-        Self::from_value(serde_json::from_str(json).map_err(|e| e.to_string())?)
+    pub fn from_json(json: &str) -> Result<Self, StatusEventError> {
+        Self::from_value(serde_json::from_str(json)?)
     }
 
     /// As [`from_json`](Self::from_json), from already parsed JSON.
-    pub fn from_value(value: serde_json::Value) -> Result<Self, String> {
-        let event: StatusEvent = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    pub fn from_value(value: serde_json::Value) -> Result<Self, StatusEventError> {
+        let event: StatusEvent = serde_json::from_value(value)?;
         if event.schema != STATUS_SCHEMA || event.version != STATUS_SCHEMA_VERSION {
-            return Err(format!(
-                "unsupported status event {}/v{} (expected {STATUS_SCHEMA}/v{STATUS_SCHEMA_VERSION})",
-                event.schema, event.version
-            ));
+            return Err(StatusEventError::Unsupported { schema: event.schema, version: event.version });
         }
         Ok(event)
     }
+}
+
+/// Why a status event was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusEventError {
+    #[error("not a status event: {0}")]
+    Json(#[from] serde_json::Error),
+    /// Consumers refuse versions they do not know rather than guess.
+    #[error("unsupported status event {schema}/v{version} (expected {STATUS_SCHEMA}/v{STATUS_SCHEMA_VERSION})")]
+    Unsupported { schema: String, version: u32 },
 }
 
 pub fn now_rfc3339() -> String {
@@ -152,7 +159,7 @@ mod tests {
         assert_eq!(StatusEvent::from_json(&json).unwrap(), event);
 
         let future = json.replace(r#""version":1"#, r#""version":2"#);
-        assert!(StatusEvent::from_json(&future).unwrap_err().contains("v2"));
+        assert!(StatusEvent::from_json(&future).unwrap_err().to_string().contains("v2"));
     }
 
     #[test]
