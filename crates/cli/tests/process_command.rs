@@ -150,32 +150,27 @@ fn a_directory_is_walked_and_outputs_keep_its_layout() {
     std::fs::copy(fixture("alpha.png"), input.join("2026/promo/logo.png")).unwrap();
     std::fs::write(input.join(".DS_Store"), b"finder metadata").unwrap();
     let out = temp_dir("walk-out");
-    let output = Command::new(env!("CARGO_BIN_EXE_media-edge"))
-        .arg("process")
-        .arg(&input)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let reports: Vec<StatusEvent> =
-        String::from_utf8(output.stdout).unwrap().lines().map(|line| StatusEvent::from_json(line).unwrap()).collect();
+    let process = || {
+        let output = Command::new(env!("CARGO_BIN_EXE_media-edge"))
+            .arg("process")
+            .arg(&input)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .map(|line| StatusEvent::from_json(line).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let reports = process();
     assert_eq!(reports.len(), 2, "hidden files are skipped: {reports:#?}");
     assert!(out.join("2026/promo/logo.png/manifest.json").is_file());
     assert!(out.join("top.jpg/manifest.json").is_file());
     // Again: nothing changed, so nothing is rendered again.
-    let again = Command::new(env!("CARGO_BIN_EXE_media-edge"))
-        .arg("process")
-        .arg(&input)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    let outcomes: Vec<Outcome> = String::from_utf8(again.stdout)
-        .unwrap()
-        .lines()
-        .map(|line| StatusEvent::from_json(line).unwrap().outcome)
-        .collect();
+    let outcomes: Vec<Outcome> = process().into_iter().map(|r| r.outcome).collect();
     assert_eq!(outcomes, [Outcome::Duplicate, Outcome::Duplicate]);
     std::fs::remove_dir_all(&input).unwrap();
     std::fs::remove_dir_all(&out).unwrap();

@@ -302,7 +302,7 @@ mod tests {
         assert_eq!(digest.content.title, "✅ media-edge-prod: 2 originals processed");
         assert!(digest.content.description.contains("*1 repeated delivery* skipped"), "{}", digest.content.description);
         assert!(
-            digest.content.description.contains("2 images and 0 videos stored (488.3 KB) from 1.9 MB of originals\nA phone downloads 488.3 KB instead of 1.9 MB of originals (75% less)"),
+            digest.content.description.contains("2 images and 0 videos stored (500.0 KB) from 2.0 MB of originals\nA phone downloads 500.0 KB instead of 2.0 MB of originals (75% less)"),
             "{}",
             digest.content.description
         );
@@ -320,7 +320,7 @@ mod tests {
             s.output_bytes = 43_500;
         }
         let text = build(&[logo], &settings(), "2026-11-22T03")[0].content.description.clone();
-        assert!(text.contains("A phone downloads 13.0 KB; the originals (4.3 KB) are smaller"), "{text}");
+        assert!(text.contains("A phone downloads 13.3 KB; the originals (4.4 KB) are smaller"), "{text}");
         assert!(!text.contains('%'), "no percentage that could be negative: {text}");
     }
 

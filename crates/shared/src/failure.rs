@@ -5,9 +5,6 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-// TEMPORARY while the CDN log crate moves: the classification lives in `aws`.
-pub use crate::aws::{classify_sdk_error, describe_sdk_error};
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureClass {

@@ -1,12 +1,14 @@
 //! What media-edge's Lambda functions share: plain types, and an AWS module.
 //!
-//! - [`aws`]: SDK setup, error classification and the status publisher (features `s3`, `sns`).
+//! - `aws` (feature `aws`, implied by `s3` and `sns`): SDK setup, error classification and the status
+//!   publisher.
 //! - [`s3_event`]: SQS message bodies (SNS-wrapped, raw, or direct from S3) turned into object events.
 //! - [`status`]: the versioned status event the processor publishes and the notifier reads.
 //! - [`env`]: typed configuration from environment variables.
 //! - [`failure`]: permanent vs transient, decided once per error.
 //! - [`units`]: byte sizes and counts as people read them.
 
+#[cfg(feature = "aws")]
 pub mod aws;
 pub mod env;
 pub mod failure;

@@ -97,7 +97,7 @@ async fn status_events_become_exactly_the_expected_chatbot_json() {
             "content": {
                 "textType": "client-markdown",
                 "title": "✅ media-edge-test: 1 original processed",
-                "description": "*1 original* processed\n0 images and 1 video stored (1.0 MB) from 4.0 MB of originals\nA phone downloads 1.0 MB instead of 4.0 MB of originals (75% less)",
+                "description": "*1 original* processed\n0 images and 1 video stored (1.0 MB) from 4.2 MB of originals\nA phone downloads 1.0 MB instead of 4.2 MB of originals (75% less)",
                 "keywords": ["media-edge", "digest"]
             },
             "metadata": {
