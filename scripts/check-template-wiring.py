@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks that the local rehearsal (crates/local-stack) provisions what infra/template.yaml
+"""Checks that the local rehearsal (crates/media-edge-local) provisions what infra/template.yaml
 declares: the same notification filter, topics → queues, DLQ policy and visibility timeout.
 The demo and the emulator tests are only a faithful rehearsal while these agree."""
 import pathlib
@@ -26,7 +26,7 @@ def any_tag(loader, suffix, node):
 CfnLoader.add_multi_constructor("!", any_tag)
 template = yaml.load((root / "infra/template.yaml").read_text(), Loader=CfnLoader)
 resources = template["Resources"]
-local = (root / "crates/local-stack/src/lib.rs").read_text()
+local = (root / "crates/media-edge-local/src/lib.rs").read_text()
 
 
 def const(name):

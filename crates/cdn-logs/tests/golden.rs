@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! The report over the sample CloudFront logs (samples/cdn-logs) against the golden files of
-//! `media-edge logs` (crates/cli/tests/golden/, refreshed by that crate's test with
+//! `media-edge logs` (crates/media-edge-cli/tests/golden/, refreshed by that crate's test with
 //! `UPDATE_GOLDEN=1`): the engine gives the command's outputs byte for byte, and this checks it
 //! without building the command.
 
@@ -20,7 +20,7 @@ fn now<T>(future: impl Future<Output = T>) -> T {
 }
 
 fn golden(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cli/tests/golden").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../media-edge-cli/tests/golden").join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 

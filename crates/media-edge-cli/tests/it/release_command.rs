@@ -1,5 +1,6 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! `media-edge release …` against the emulator's S3, and what the router then serves.
+
+use crate::support::stdout;
 
 use std::process::{Command, Output};
 
@@ -12,11 +13,6 @@ fn run(bucket: &str, args: &[&str]) -> Output {
         .args(args)
         .output()
         .unwrap()
-}
-
-fn stdout(output: &Output) -> String {
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 fn release_dir(version: &str) -> std::path::PathBuf {

@@ -1,10 +1,11 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! `media-edge logs` over the sample CloudFront logs (samples/cdn-logs, made by
 //! scripts/make-sample-logs.py): golden outputs, time ranges, many files, gzip, broken input,
 //! and the same logs read back from the emulator's S3.
 //!
 //! After an intended change to the report, refresh the golden files with
 //! `UPDATE_GOLDEN=1 make test` and review the diff.
+
+use crate::support::{stdout, temp_dir};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -22,22 +23,10 @@ fn logs(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_media-edge")).current_dir(workspace()).arg("logs").args(args).output().unwrap()
 }
 
-fn stdout(output: &Output) -> String {
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
-
 fn json(args: &[&str]) -> Value {
     let mut all = vec!["--format", "json"];
     all.extend_from_slice(args);
     serde_json::from_str(&stdout(&logs(&all))).unwrap()
-}
-
-fn temp_dir(label: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("media-edge-logs-{label}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn assert_golden(name: &str, actual: &str) {
