@@ -467,39 +467,34 @@ struct LocalFile {
 /// a symlink to a directory, a broken link or anything that is not a regular file is refused, so
 /// nothing is silently left out of a release.
 fn local_files(dir: &Path) -> Result<Vec<LocalFile>, ReleaseError> {
-    let io = |path: &Path, e: std::io::Error| ReleaseError::Io(format!("{}: {e}", path.display()));
     let mut files = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(next) = pending.pop() {
-        for entry in std::fs::read_dir(&next).map_err(|e| io(&next, e))? {
-            let entry = entry.map_err(|e| io(&next, e))?;
-            let path = entry.path();
-            let kind = entry.file_type().map_err(|e| io(&path, e))?;
-            if kind.is_dir() {
-                pending.push(path);
-                continue;
-            }
-            if kind.is_symlink() {
-                match std::fs::metadata(&path) {
-                    Ok(target) if target.is_file() => {}
-                    Ok(_) => {
-                        return Err(ReleaseError::Invalid(format!(
-                            "{} is a symbolic link to a directory: copy its files into the release instead",
-                            path.display()
-                        )))
-                    }
-                    Err(e) => {
-                        return Err(ReleaseError::Invalid(format!("{} is a broken symbolic link: {e}", path.display())))
-                    }
-                }
-            } else if !kind.is_file() {
-                return Err(ReleaseError::Invalid(format!("{} is not a regular file", path.display())));
-            }
-            let relative = path.strip_prefix(dir).map_err(|e| ReleaseError::Io(e.to_string()))?;
-            let relative = relative.to_string_lossy().replace('\\', "/");
-            let (bytes, sha256) = file_sha256(&path).map_err(|e| io(&path, e))?;
-            files.push(LocalFile { local: path, path: relative, bytes, sha256 });
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.map_err(|e| ReleaseError::Io(format!("{}: {e}", dir.display())))?;
+        let path = entry.path();
+        let kind = entry.file_type();
+        if kind.is_dir() {
+            continue;
         }
+        if kind.is_symlink() {
+            match std::fs::metadata(path) {
+                Ok(target) if target.is_file() => {}
+                Ok(_) => {
+                    return Err(ReleaseError::Invalid(format!(
+                        "{} is a symbolic link to a directory: copy its files into the release instead",
+                        path.display()
+                    )))
+                }
+                Err(e) => {
+                    return Err(ReleaseError::Invalid(format!("{} is a broken symbolic link: {e}", path.display())))
+                }
+            }
+        } else if !kind.is_file() {
+            return Err(ReleaseError::Invalid(format!("{} is not a regular file", path.display())));
+        }
+        let relative = path.strip_prefix(dir).map_err(|e| ReleaseError::Io(e.to_string()))?;
+        let relative = relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+        let (bytes, sha256) = file_sha256(path).map_err(|e| ReleaseError::Io(format!("{}: {e}", path.display())))?;
+        files.push(LocalFile { local: path.to_path_buf(), path: relative, bytes, sha256 });
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)
