@@ -21,8 +21,7 @@ impl Releases {
     async fn new(label: &str) -> Releases {
         assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "run with `make test` (needs the local emulator)");
         let clients = LocalClients::from_env().await;
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-        let bucket = format!("media-edge-releases-{label}-{nanos:x}");
+        let bucket = media_edge_local::unique_name(&format!("media-edge-releases-{label}"));
         clients.s3.create_bucket().bucket(&bucket).send().await.unwrap();
         let r = Releases { clients, bucket };
         for version in ["1.0.0", "2.0.0"] {

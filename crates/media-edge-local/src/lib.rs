@@ -51,6 +51,16 @@ impl LocalClients {
     }
 }
 
+/// `label` made unique to this process and call (process id, time, counter): names for buckets,
+/// topics, queues and directories that parallel tests never share. Lowercase, for S3.
+pub fn unique_name(label: &str) -> String {
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{label}-{}-{nanos:x}{n}", std::process::id()).to_ascii_lowercase()
+}
+
 /// Resource names; a suffix keeps parallel tests apart.
 #[derive(Clone, Debug)]
 pub struct WiringNames {

@@ -1,8 +1,7 @@
 //! Test harness: the real wiring on the local emulator, one set of uniquely named resources per
 //! test so tests run in parallel.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_s3::primitives::ByteStream;
@@ -56,16 +55,9 @@ pub struct Harness {
     pub processor: Processor,
 }
 
-fn unique_suffix(label: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{label}-{}-{nanos:x}{n}", std::process::id())
-}
-
 /// A work directory per test, so tests can check that it is left empty.
 pub fn work_root(label: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("media-edge-test-{}", unique_suffix(label)));
+    let dir = std::env::temp_dir().join(format!("media-edge-test-{}", media_edge_local::unique_name(label)));
     std::fs::create_dir_all(&dir).expect("work dir");
     dir
 }
@@ -103,7 +95,7 @@ impl Harness {
             "integration tests need the local AWS emulator: run them with `make test`"
         );
         let clients = LocalClients::from_env().await;
-        let names = WiringNames::with_suffix(&unique_suffix(label));
+        let names = WiringNames::with_suffix(&media_edge_local::unique_name(label));
         let wiring = provision(&clients, &names).await.expect("provision local wiring");
         let config = ProcessorConfig {
             originals_bucket: names.originals_bucket.clone(),

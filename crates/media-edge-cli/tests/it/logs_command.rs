@@ -286,8 +286,7 @@ fn athena_named_queries_count_what_the_report_counts() {
 async fn reads_the_same_logs_from_s3() {
     assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "run with `make test` (needs the local emulator)");
     let clients = media_edge_local::LocalClients::from_env().await;
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    let bucket = format!("media-edge-logs-{nanos:x}");
+    let bucket = media_edge_local::unique_name("media-edge-logs");
     clients.s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let mut entries: Vec<_> =
         std::fs::read_dir(workspace().join(SAMPLES)).unwrap().map(|e| e.unwrap().path()).collect();

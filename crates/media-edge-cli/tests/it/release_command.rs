@@ -26,8 +26,7 @@ fn release_dir(version: &str) -> std::path::PathBuf {
 async fn bucket(label: &str) -> (LocalClients, String) {
     assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "run with `make test` (needs the local emulator)");
     let clients = LocalClients::from_env().await;
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    let bucket = format!("media-edge-releases-{label}-{nanos:x}");
+    let bucket = media_edge_local::unique_name(&format!("media-edge-releases-{label}"));
     clients.s3.create_bucket().bucket(&bucket).send().await.unwrap();
     (clients, bucket)
 }

@@ -13,8 +13,7 @@ use notifier::{handle_batch, ChatbotPublisher, NotifierConfig};
 async fn setup(label: &str) -> (LocalClients, Wiring, ChatbotPublisher, NotifierConfig) {
     assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "run with `make test` (needs the local emulator)");
     let clients = LocalClients::from_env().await;
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    let wiring = provision(&clients, &WiringNames::with_suffix(&format!("{label}-{nanos:x}"))).await.unwrap();
+    let wiring = provision(&clients, &WiringNames::with_suffix(&media_edge_local::unique_name(label))).await.unwrap();
     let publisher = ChatbotPublisher::new(clients.sns.clone(), wiring.chatbot_topic_arn.clone());
     let config = NotifierConfig::from_vars(&|name: &str| match name {
         "CHATBOT_TOPIC_ARN" => Some(wiring.chatbot_topic_arn.clone()),
