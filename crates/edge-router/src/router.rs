@@ -7,6 +7,7 @@ use std::time::Instant;
 use lambda_http::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use media_edge_shared::aws::describe_sdk_error;
+use media_edge_shared::metrics::{MetricSet, Unit};
 use tracing::{error, warn};
 
 use crate::channel::ChannelConfig;
@@ -119,6 +120,11 @@ impl Router {
         if let Ok(v) = HeaderValue::from_str(&cohort.to_string()) {
             h.insert(COHORT_HEADER, v);
         }
+        MetricSet::new("edge-router")
+            .dimension("ChannelKind", if choice.canary { "canary" } else { "stable" })
+            .dimension("Version", choice.version)
+            .value("Responses", 1.0, Unit::Count)
+            .emit();
         response
     }
 

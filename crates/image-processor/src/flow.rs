@@ -113,6 +113,7 @@ pub async fn process(source: &impl Source, sink: &impl Sink, job: Job<'_>) -> Re
         ScratchDir::create(job.work_root).map_err(|e| Failure::transient(format!("creating work directory: {e}")))?;
     let input_bytes = source.fetch(&version, &scratch.file(SOURCE_FILE), limit).await?;
     let rendered = render_outputs(&scratch, source.key(), job.settings, job.deadline).await?;
+    let ffmpeg_ms = Some(rendered.ffmpeg_ms).filter(|&ms| ms > 0);
 
     let (manifest, mut outputs) =
         plan_outputs(rendered, job.layout, source.key(), described.clone(), &hash, input_bytes)?;
@@ -135,6 +136,7 @@ pub async fn process(source: &impl Source, sink: &impl Sink, job: Job<'_>) -> Re
     status.output_bytes = manifest.output_bytes();
     status.variants = manifest.variants;
     status.duration_ms = started.elapsed().as_millis() as u64;
+    status.ffmpeg_ms = ffmpeg_ms;
     Ok(status)
 }
 

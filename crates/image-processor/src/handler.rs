@@ -16,6 +16,7 @@ use std::time::Instant;
 use std::sync::Arc;
 
 use media_edge_shared::aws::StatusPublisher;
+use media_edge_shared::metrics::{millis_since, MetricSet, Unit};
 
 use crate::config::ProcessorConfig;
 use crate::flow::{self, Job, PIPELINE_NAME};
@@ -150,7 +151,11 @@ async fn handle_object(processor: &Processor, event: &ObjectEvent, deadline: Opt
         info!(bucket = %event.bucket, key = %event.key, reason, "event ignored");
         return Disposition::Done;
     }
-    match process_object(processor, event, deadline).await {
+    let result = process_object(processor, event, deadline).await;
+    for set in outcome_metrics(&result, event.event_time.as_deref(), media_edge_shared::metrics::now_ms()) {
+        set.emit();
+    }
+    match result {
         Ok(status) => {
             info!(
                 key = %event.key,
@@ -180,6 +185,53 @@ async fn handle_object(processor: &Processor, event: &ObjectEvent, deadline: Opt
     }
 }
 
+/// What one original's outcome reports as metrics (CloudWatch EMF): processed or failed by
+/// class, bytes in and out by format, render and ffmpeg time, and time from upload to status.
+fn outcome_metrics(result: &Result<StatusEvent, Failure>, event_time: Option<&str>, now_ms: u64) -> Vec<MetricSet> {
+    let service = || MetricSet::new(PIPELINE_NAME);
+    let since_upload = event_time.and_then(|t| millis_since(t, now_ms));
+    let mut sets = Vec::new();
+    match result {
+        Ok(status) if status.outcome == Outcome::Processed => {
+            let mut set = service()
+                .value("OriginalsProcessed", 1.0, Unit::Count)
+                .value("InputBytes", status.input_bytes as f64, Unit::Bytes)
+                .value("RenderMs", status.duration_ms as f64, Unit::Milliseconds);
+            if let Some(ms) = status.ffmpeg_ms {
+                set = set.value("FfmpegMs", ms as f64, Unit::Milliseconds);
+            }
+            if let Some(ms) = since_upload {
+                set = set.value("UploadToStatusMs", ms as f64, Unit::Milliseconds);
+            }
+            sets.push(set);
+            let mut by_format: Vec<(&str, u64)> = Vec::new();
+            for variant in &status.variants {
+                let format = variant.content_type.rsplit('/').next().unwrap_or("other");
+                match by_format.iter_mut().find(|(f, _)| *f == format) {
+                    Some((_, bytes)) => *bytes += variant.bytes,
+                    None => by_format.push((format, variant.bytes)),
+                }
+            }
+            for (format, bytes) in by_format {
+                sets.push(service().dimension("Format", format).value("OutputBytes", bytes as f64, Unit::Bytes));
+            }
+        }
+        Ok(_) => {}
+        Err(failure) => {
+            let mut set = service().dimension("FailureClass", failure.class.to_string()).value(
+                "OriginalsFailed",
+                1.0,
+                Unit::Count,
+            );
+            if let (Some(ms), false) = (since_upload, failure.is_transient()) {
+                set = set.value("UploadToStatusMs", ms as f64, Unit::Milliseconds);
+            }
+            sets.push(set);
+        }
+    }
+    sets
+}
+
 async fn report_failure(processor: &Processor, source: SourceObject, failure: &Failure) -> Disposition {
     let mut status = StatusEvent::new(PIPELINE_NAME, Outcome::Failed, source);
     status.failure = Some(FailureReport::from(failure));
@@ -194,5 +246,52 @@ async fn publish(processor: &Processor, status: &StatusEvent) -> Disposition {
             error!(key = %status.source.key, reason = %failure.reason, "could not publish status; will retry");
             Disposition::Retry
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use media_edge_shared::status::VariantReport;
+
+    fn variant(name: &str, content_type: &str, bytes: u64) -> VariantReport {
+        VariantReport {
+            name: name.into(),
+            key: format!("k/{name}"),
+            width: 1,
+            height: 1,
+            bytes,
+            content_type: content_type.into(),
+            duration_ms: None,
+            fps: None,
+        }
+    }
+
+    #[test]
+    fn outcomes_become_metrics() {
+        let source = SourceObject { bucket: None, key: "a.gif".into(), etag: None, version_id: None };
+        let mut status = StatusEvent::new(PIPELINE_NAME, Outcome::Processed, source);
+        status.input_bytes = 5_000_000;
+        status.duration_ms = 900;
+        status.ffmpeg_ms = Some(700);
+        status.variants = vec![
+            variant("poster", "image/jpeg", 100),
+            variant("pc", "image/jpeg", 50),
+            variant("video", "video/mp4", 400),
+        ];
+        let now = 1_796_119_210_000; // 10 s after the upload below
+        let sets = outcome_metrics(&Ok(status), Some("2026-12-01T10:00:00Z"), now);
+        let docs: Vec<serde_json::Value> = sets.iter().map(|s| s.to_emf(now)).collect();
+        assert_eq!(docs.len(), 3, "{docs:#?}");
+        assert_eq!(docs[0]["OriginalsProcessed"], 1.0);
+        assert_eq!(docs[0]["FfmpegMs"], 700.0);
+        assert_eq!(docs[0]["UploadToStatusMs"], 10_000.0);
+        assert_eq!((docs[1]["Format"].as_str(), docs[1]["OutputBytes"].as_f64()), (Some("jpeg"), Some(150.0)));
+        assert_eq!((docs[2]["Format"].as_str(), docs[2]["OutputBytes"].as_f64()), (Some("mp4"), Some(400.0)));
+
+        let failed = outcome_metrics(&Err(Failure::permanent("corrupt")), None, now);
+        let doc = failed[0].to_emf(now);
+        assert_eq!((doc["FailureClass"].as_str(), doc["OriginalsFailed"].as_f64()), (Some("permanent"), Some(1.0)));
+        assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"], serde_json::json!([["Service", "FailureClass"]]));
     }
 }

@@ -56,6 +56,7 @@ mod tests {
             etag: None,
             version_id: None,
             sequencer: None,
+            event_time: None,
         }
     }
 

@@ -52,6 +52,8 @@ pub struct RenderedOutput {
 
 #[derive(Debug, Clone)]
 pub struct RenderedOriginal {
+    /// Time spent in ffmpeg, in milliseconds (0 for stills).
+    pub ffmpeg_ms: u64,
     pub source_format: SourceFormat,
     pub width: u32,
     pub height: u32,
@@ -121,6 +123,7 @@ fn still_outputs(rendered: Rendered) -> RenderedOriginal {
         })
         .collect();
     RenderedOriginal {
+        ffmpeg_ms: 0,
         source_format: rendered.source_format,
         width: rendered.width,
         height: rendered.height,
@@ -168,7 +171,9 @@ async fn render_animation(
         let args = video::ffmpeg_args(&source, &output, video, probe.has_transparency, scaled);
         let started = Instant::now();
         video::run_ffmpeg(video, &args, deadline).await.map_err(Failure::from)?;
-        tracing::info!(rendition = name, width, height, ms = started.elapsed().as_millis() as u64, "encoded MP4");
+        let ms = started.elapsed().as_millis() as u64;
+        original.ffmpeg_ms += ms;
+        tracing::info!(rendition = name, width, height, ms, "encoded MP4");
         original.outputs.push(RenderedOutput {
             name: name.to_string(),
             width,

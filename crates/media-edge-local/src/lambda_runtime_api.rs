@@ -201,6 +201,8 @@ async fn next_invocation(state: &State) -> Response<Full<Bytes>> {
 pub struct LocalLambda {
     api: RuntimeApi,
     child: tokio::process::Child,
+    /// What it wrote to stdout (its logs and metrics), line by line.
+    stdout: Arc<Mutex<Vec<String>>>,
 }
 
 impl LocalLambda {
@@ -216,12 +218,31 @@ impl LocalLambda {
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
             .stdin(Stdio::null())
+            .stdout(Stdio::piped())
             .kill_on_drop(true);
         for (name, value) in env {
             command.env(name, value);
         }
-        let child = command.spawn().map_err(|e| format!("starting {}: {e}", bootstrap.display()))?;
-        Ok(LocalLambda { api, child })
+        let mut child = command.spawn().map_err(|e| format!("starting {}: {e}", bootstrap.display()))?;
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        if let Some(pipe) = child.stdout.take() {
+            let lines = stdout.clone();
+            tokio::spawn(async move {
+                use tokio::io::AsyncBufReadExt;
+                let mut reader = tokio::io::BufReader::new(pipe).lines();
+                while let Ok(Some(line)) = reader.next_line().await {
+                    if let Ok(mut lines) = lines.lock() {
+                        lines.push(line);
+                    }
+                }
+            });
+        }
+        Ok(LocalLambda { api, child, stdout })
+    }
+
+    /// The lines the function has written to stdout so far.
+    pub fn stdout_lines(&self) -> Vec<String> {
+        self.stdout.lock().map(|lines| lines.clone()).unwrap_or_default()
     }
 
     /// One invocation; [`Invocation::Exited`] if the process dies before it answers.

@@ -6,12 +6,14 @@
 //! - [`status`]: the versioned status event the processor publishes and the notifier reads.
 //! - [`env`]: typed configuration from environment variables.
 //! - [`failure`]: permanent vs transient, decided once per error.
+//! - [`metrics`]: CloudWatch Embedded Metric Format lines.
 //! - [`units`]: byte sizes and counts as people read them.
 
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod env;
 pub mod failure;
+pub mod metrics;
 pub mod s3_event;
 pub mod status;
 pub mod units;

@@ -31,6 +31,8 @@ pub struct ObjectEvent {
     pub etag: Option<String>,
     pub version_id: Option<String>,
     pub sequencer: Option<String>,
+    /// When S3 saw the upload (`eventTime`, RFC 3339): the start of "upload to status".
+    pub event_time: Option<String>,
 }
 
 impl ObjectEvent {
@@ -104,6 +106,7 @@ pub fn parse_s3_notification(value: serde_json::Value) -> Result<Notification, E
             etag: raw.s3.object.e_tag.filter(|e| !e.is_empty()),
             version_id: raw.s3.object.version_id.filter(|v| !v.is_empty()),
             sequencer: raw.s3.object.sequencer,
+            event_time: raw.event_time,
         });
     }
     Ok(Notification::Objects(events))
@@ -113,6 +116,8 @@ pub fn parse_s3_notification(value: serde_json::Value) -> Result<Notification, E
 #[serde(rename_all = "camelCase")]
 struct RawRecord {
     event_name: String,
+    #[serde(default)]
+    event_time: Option<String>,
     s3: RawS3,
 }
 

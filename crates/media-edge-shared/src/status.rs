@@ -33,6 +33,9 @@ pub struct StatusEvent {
     /// Bytes of all variants written (or found, for a duplicate).
     pub output_bytes: u64,
     pub duration_ms: u64,
+    /// Time spent in ffmpeg (animations only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ffmpeg_ms: Option<u64>,
     /// RFC 3339, UTC.
     pub at: String,
 }
@@ -106,6 +109,7 @@ impl StatusEvent {
             input_bytes: 0,
             output_bytes: 0,
             duration_ms: 0,
+            ffmpeg_ms: None,
             at: now_rfc3339(),
         }
     }

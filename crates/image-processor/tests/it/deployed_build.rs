@@ -93,6 +93,17 @@ async fn a_libjpeg_fatal_error_fails_one_upload_and_the_deployed_process_lives_o
     assert!(failure.reason.to_lowercase().contains("progressive"), "libjpeg's reason is kept: {}", failure.reason);
     assert_eq!(by_key("uploads/good.jpg").outcome, Outcome::Processed, "the rest of the batch is done");
 
+    // Metrics went to stdout as CloudWatch EMF (no API call): one failure, one processed original.
+    let emf: Vec<serde_json::Value> = lambda
+        .stdout_lines()
+        .iter()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|doc| doc["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "MediaEdge")
+        .collect();
+    assert!(emf.iter().any(|d| d["OriginalsFailed"] == 1.0 && d["FailureClass"] == "permanent"), "{emf:#?}");
+    assert!(emf.iter().any(|d| d["OriginalsProcessed"] == 1.0 && d["Service"] == "image-processor"), "{emf:#?}");
+    assert!(emf.iter().any(|d| d["Format"] == "jpeg" && d["OutputBytes"].as_f64() > Some(0.0)), "{emf:#?}");
+
     // The same process serves the next invocation.
     let again = lambda.invoke(&serde_json::json!({ "Records": [] }), Duration::from_secs(30)).await;
     assert!(matches!(again, Invocation::Response(_)), "{again:?}");
