@@ -251,3 +251,17 @@ def allowed(statement_list, action):
                 out.append((s.get("Resource"), s.get("Condition")))
                 break
     return out
+
+
+if __name__ == "__main__":
+    # `python infra/tests/cfn.py --transformed`: the SAM-transformed template as JSON on stdout
+    # (scripts/checkov.sh scans it).
+    import json
+    import logging
+    import sys
+
+    logging.getLogger("samtranslator").setLevel(logging.ERROR)  # its feature-toggle notices
+    if sys.argv[1:] != ["--transformed"]:
+        sys.exit("usage: cfn.py --transformed")
+    json.dump(transformed(), sys.stdout, indent=1, default=str)
+    print()

@@ -67,6 +67,16 @@ RULES = {
     # AWS::Athena::NamedQuery: Name 1–128 characters, Description 1–1024.
     ("AWS::Athena::NamedQuery", ("Name",)): lambda v: 1 <= len(v) <= 128,
     ("AWS::Athena::NamedQuery", ("Description",)): lambda v: 1 <= len(v) <= 1024,
+    # AWS::CloudWatch::Dashboard DashboardName: up to 255 of [A-Za-z0-9_-].
+    ("AWS::CloudWatch::Dashboard", ("DashboardName",)): lambda v: re.fullmatch(r"[A-Za-z0-9_-]{1,255}", v) is not None,
+    # AWS::WAFv2::WebACL Name: 1–128 of [\w-]; VisibilityConfig MetricName: 1–255 of [\w#:.\-/],
+    # no whitespace, not "All" or "Default_Action".
+    ("AWS::WAFv2::WebACL", ("Name",)): lambda v: re.fullmatch(r"[\w-]{1,128}", v) is not None,
+    ("AWS::WAFv2::WebACL", ("VisibilityConfig", "MetricName")):
+        lambda v: re.fullmatch(r"[\w#:.\-/]{1,255}", v) is not None and v not in ("All", "Default_Action"),
+    # AWS::KMS::Alias AliasName: "alias/" then 1–250 of [a-zA-Z0-9/_-], not "alias/aws/" (AWS's).
+    ("AWS::KMS::Alias", ("AliasName",)):
+        lambda v: re.fullmatch(r"alias/[a-zA-Z0-9/_-]{1,250}", v) is not None and not v.startswith("alias/aws/"),
 }
 
 

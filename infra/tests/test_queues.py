@@ -59,3 +59,12 @@ def test_every_sqs_source_has_a_visibility_timeout_of_six_timeouts_plus_the_batc
         visibility = int(TEMPLATE["Resources"][queue]["Properties"]["VisibilityTimeout"])
         needed = 6 * int(function["Timeout"]) + int(event.get("MaximumBatchingWindowInSeconds", 0))
         assert visibility >= needed, f"{queue}: {visibility} s < {needed} s for {name}"
+
+
+def test_notifier_concurrency_is_capped_by_its_event_source():
+    # A flood of status events waits in the notifier queue instead of fanning out into many
+    # notifiers posting to Slack; 2 is Lambda's minimum for an SQS source's MaximumConcurrency.
+    status = TEMPLATE["Resources"]["NotifierFunction"]["Properties"]["Events"]["Status"]["Properties"]
+    assert status["ScalingConfig"]["MaximumConcurrency"] == 2
+    mapping = TRANSFORMED["Resources"]["NotifierFunctionStatus"]["Properties"]
+    assert mapping["ScalingConfig"]["MaximumConcurrency"] == 2
