@@ -92,6 +92,14 @@ def transformed():
 def resources_of(template, type_):
     return {name: r for name, r in template["Resources"].items() if r["Type"] == type_}
 
+def gradually_deployed_functions(template):
+    """The functions that deploy through CodeDeploy (with a DeploymentPreference), by logical id."""
+    return {
+        name: r for name, r in resources_of(template, "AWS::Serverless::Function").items()
+        if "DeploymentPreference" in r["Properties"]
+    }
+
+
 
 def ref_name(value):
     """"X" for {"Ref": "X"} or {"Fn::GetAtt": ["X", ...]}; None for anything else."""

@@ -6,10 +6,7 @@ import cfn
 TEMPLATE = cfn.rendered()
 TRANSFORMED = cfn.transformed()
 ALARMS = cfn.resources_of(TEMPLATE, "AWS::CloudWatch::Alarm")
-FUNCTIONS = {
-    name: r for name, r in cfn.resources_of(TEMPLATE, "AWS::Serverless::Function").items()
-    if "DeploymentPreference" in r["Properties"]
-}
+FUNCTIONS = cfn.gradually_deployed_functions(TEMPLATE)
 
 
 def test_every_function_deploys_gradually_with_gates():
