@@ -33,11 +33,15 @@ fn is_text(content_type: &str) -> bool {
 /// The body as the Function URL response carries it, or `None` if that would exceed the limit.
 fn response_body(bytes: Vec<u8>, content_type: &str) -> Option<Body> {
     let budget = MAX_RESPONSE_BYTES - HEADER_MARGIN_BYTES;
-    if is_text(content_type) {
-        if let Ok(text) = String::from_utf8(bytes.clone()) {
-            return (json_escaped_len(&text) <= budget).then_some(Body::Text(text));
+    let bytes = if is_text(content_type) {
+        // Checked in place: a body that is not UTF-8 comes back untouched, never copied.
+        match String::from_utf8(bytes) {
+            Ok(text) => return (json_escaped_len(&text) <= budget).then_some(Body::Text(text)),
+            Err(not_utf8) => not_utf8.into_bytes(),
         }
-    }
+    } else {
+        bytes
+    };
     (bytes.len().div_ceil(3) * 4 <= budget).then_some(Body::Binary(bytes))
 }
 
