@@ -45,6 +45,7 @@ rendered = source.replace("__VIEWER_REQUEST_JS__", inline("viewer-request.js"))
 for placeholder, sql in log_definitions().items():
     rendered = rendered.replace(placeholder, sql)
 rendered = rendered.replace("__VIEWER_RESPONSE_JS__", inline("viewer-response.js"))
+rendered = rendered.replace("__FORMAT_NEGOTIATION_JS__", inline("format-negotiation.js"))
 # The stack's name fragment: the first group of the UUID that ends AWS::StackId
 # (arn:aws:cloudformation:<region>:<account>:stack/<name>/<uuid>).
 rendered = rendered.replace(

@@ -101,6 +101,37 @@ def gradually_deployed_functions(template):
 
 
 
+# ---------------------------------------------------------------- CloudFront cache behaviours
+
+def pattern_matches(pattern, path):
+    """Whether a cache behaviour's PathPattern matches a request path. CloudFront's rule (Amazon
+    CloudFront Developer Guide, "Cache behavior settings" → "Path pattern",
+    https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/DownloadDistValuesCacheBehavior.html#DownloadDistValuesPathPattern,
+    and the API reference for CacheBehavior.PathPattern): `*` matches 0 or more characters (`/`
+    included), `?` exactly one; patterns are case-sensitive; a pattern behaves the same with or
+    without its leading `/`."""
+    if not pattern.startswith("/"):
+        pattern = "/" + pattern
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, path, flags=re.DOTALL) is not None
+
+
+def behaviour_for(distribution_config, path):
+    """The cache behaviour CloudFront applies to a request path: the request path is compared with
+    the path patterns in the order the cache behaviours are listed and the first match wins; the
+    default behaviour (`*`) is always last. CloudFront picks it before any viewer-request function
+    runs, so a function that rewrites the URI does not change it."""
+    for behaviour in distribution_config.get("CacheBehaviors", []):
+        if pattern_matches(behaviour["PathPattern"], path):
+            return behaviour
+    return distribution_config["DefaultCacheBehavior"]
+
+
+def function_associations(behaviour):
+    """{(event type, logical id of the CloudFront Function)} of a cache behaviour."""
+    return {(a["EventType"], ref_name(a["FunctionARN"])) for a in behaviour.get("FunctionAssociations", [])}
+
+
 def ref_name(value):
     """"X" for {"Ref": "X"} or {"Fn::GetAtt": ["X", ...]}; None for anything else."""
     if isinstance(value, dict) and set(value) == {"Ref"}:

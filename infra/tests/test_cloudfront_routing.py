@@ -5,9 +5,8 @@ https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/DownloadDistV
 and the API reference for CacheBehavior.PathPattern): the request path is compared with the path
 patterns in the order the cache behaviours are listed and the first match wins; the default
 behaviour (`*`) is always last. `*` matches 0 or more characters (`/` included), `?` exactly one;
-patterns are case-sensitive; a pattern behaves the same with or without its leading `/`."""
-import re
-
+patterns are case-sensitive; a pattern behaves the same with or without its leading `/`
+(cfn.pattern_matches and cfn.behaviour_for)."""
 import pytest
 
 import cfn
@@ -16,29 +15,20 @@ TEMPLATE = cfn.rendered()
 DISTRIBUTION = TEMPLATE["Resources"]["Distribution"]["Properties"]["DistributionConfig"]
 
 
-def pattern_matches(pattern, path):
-    if not pattern.startswith("/"):
-        pattern = "/" + pattern
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, path, flags=re.DOTALL) is not None
+pattern_matches = cfn.pattern_matches  # the matcher lives in cfn.py, shared with other tests
 
 
 def behaviour_for(path):
-    for behaviour in DISTRIBUTION.get("CacheBehaviors", []):
-        if pattern_matches(behaviour["PathPattern"], path):
-            return behaviour
-    return DISTRIBUTION["DefaultCacheBehavior"]
+    return cfn.behaviour_for(DISTRIBUTION, path)
 
 
 def summary(behaviour):
-    functions = {
-        (a["EventType"], cfn.ref_name(a["FunctionARN"])) for a in behaviour.get("FunctionAssociations", [])
-    }
     return (
         behaviour["TargetOriginId"],
         cfn.ref_name(behaviour.get("CachePolicyId")),
         cfn.ref_name(behaviour.get("OriginRequestPolicyId")),
-        functions,
+        cfn.function_associations(behaviour),
+        cfn.ref_name(behaviour.get("ResponseHeadersPolicyId")),
     )
 
 
@@ -46,9 +36,11 @@ COHORT_FUNCTIONS = {
     ("viewer-request", "CohortViewerRequestFunction"),
     ("viewer-response", "CohortViewerResponseFunction"),
 }
-MEDIA = ("variants", "MediaCachePolicy", None, set())
-TEXT = ("variants", "TextCachePolicy", None, set())
-RELEASE = ("router", "ReleaseCachePolicy", "RouterOriginRequestPolicy", COHORT_FUNCTIONS)
+# Variants: the fallback URL of a still variant is negotiated to AVIF/WebP (test_format_negotiation).
+MEDIA = ("variants", "MediaCachePolicy", None, {("viewer-request", "FormatNegotiationFunction")},
+         "MediaResponseHeadersPolicy")
+TEXT = ("variants", "TextCachePolicy", None, set(), None)
+RELEASE = ("router", "ReleaseCachePolicy", "RouterOriginRequestPolicy", COHORT_FUNCTIONS, None)
 
 CASES = [
     # variants: immutable keys <path>/<version>/<variant>.<ext>
@@ -56,6 +48,9 @@ CASES = [
     ("/photos/a.jpg/0123456789ab/thumbnail.png", MEDIA),
     ("/photos/a.gif/0123456789ab/video.mp4", MEDIA),
     ("/photos/a.gif/0123456789ab/video-mobile.mp4", MEDIA),
+    ("/photos/a.jpg/0123456789ab/pc.avif", MEDIA),
+    ("/photos/a.jpg/0123456789ab/pc.webp", MEDIA),
+    ("/photos/a.gif/0123456789ab/animation.webp", MEDIA),
     ("/a.jpg/0123456789ab/pc.jpg", MEDIA),
     # manifests, HTML/CSS/JS outside the release channels
     ("/photos/a.jpg/manifest.json", TEXT),

@@ -46,7 +46,8 @@ def athena_name_ok(name):
 def cloudfront_name_ok(name):
     # CloudFront Function names: 1–64 of [a-zA-Z0-9-_] (AWS::CloudFront::Function Name, and
     # CloudFront quotas). Held to the same for the cache and origin request policies (whose
-    # documentation gives no limit) and the origin access controls ("up to 64 characters").
+    # documentation gives no limit), the response headers policies (likewise) and the origin access
+    # controls ("up to 64 characters").
     return re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", name) is not None
 
 
@@ -58,6 +59,9 @@ RULES = {
     ("AWS::CloudFront::CachePolicy", ("CachePolicyConfig", "Name")): cloudfront_name_ok,
     ("AWS::CloudFront::OriginRequestPolicy", ("OriginRequestPolicyConfig", "Name")): cloudfront_name_ok,
     ("AWS::CloudFront::OriginAccessControl", ("OriginAccessControlConfig", "Name")): cloudfront_name_ok,
+    ("AWS::CloudFront::ResponseHeadersPolicy", ("ResponseHeadersPolicyConfig", "Name")): cloudfront_name_ok,
+    # ResponseHeadersPolicyConfig: "The comment cannot be longer than 128 characters."
+    ("AWS::CloudFront::ResponseHeadersPolicy", ("ResponseHeadersPolicyConfig", "Comment")): lambda v: len(v) <= 128,
     # CloudFront: "The comment cannot be longer than 128 characters."
     ("AWS::CloudFront::Distribution", ("DistributionConfig", "Comment")): lambda v: len(v) <= 128,
     ("AWS::CloudFront::Function", ("FunctionConfig", "Comment")): lambda v: len(v) <= 128,
