@@ -18,7 +18,7 @@ help:
 	@echo "make demo   run the whole pipeline locally against an AWS emulator"
 	@echo "make test   run every test (unit, emulator integration, template checks)"
 	@echo "make lint   clippy and rustfmt check"
-	@echo "make bench  benchmarks (variants vs libvips and sharp, cold start, GIF → MP4, CDN log report)"
+	@echo "make bench  benchmarks (variants vs libvips and sharp, AVIF/WebP vs sharp, cold start, GIF → MP4, CDN log report)"
 	@echo "make layer  ffmpeg Lambda layer zips for arm64 and x86_64"
 	@echo "make validate / make build / make deploy   the SAM template; arm64 zips; sam build + deploy"
 
@@ -92,6 +92,7 @@ bench-deps:
 bench: venv nasm ffmpeg bench-deps
 	$(CARGO) build --release --locked --bin media-edge --bin image-processor
 	$(VENV)/bin/python bench/variants.py
+	$(VENV)/bin/python bench/formats.py
 	$(VENV)/bin/python bench/cold_start.py
 	$(VENV)/bin/python bench/gif_to_mp4.py --ffmpeg $(FFMPEG_PATH) --equal-ssim
 	$(VENV)/bin/python bench/cdn_logs.py

@@ -8,7 +8,8 @@ Corpus (regenerated offline into target/bench/variants-corpus, nothing large is 
 re-encode of one progressive photo, one large PNG and one PNG with alpha made from them.
 
 For each image, the full 4-variant set (200/640/1024/1920 px wide, JPEG q80 4:2:0 with optimised
-Huffman tables; PNG for the image with alpha):
+Huffman tables; PNG for the image with alpha), our side with OUTPUT_FORMATS=none so both make the
+same files (AVIF and WebP: bench/formats.py):
   warm      in-process, after a warm-up, median of --repeat runs: ours (cargo bench binary
             `variants`) and sharp (bench/sharp/variants.js: its faster of one decode + cascaded
             resizes, or one clone per size);
@@ -65,6 +66,8 @@ def corpus():
     made = {
         "seeding-baseline.jpg": ["seeding_by_Clements_Engelhardt.jpg", "-interlace", "none", "-quality", "92"],
         "kleiber-large.png": ["Kleiber_by_Lukas_Baubkus.jpg", "-define", "png:compression-level=6"],
+        # A WebP original (16 MP): decoded with libwebp, like sharp does.
+        "dragonfly.webp": ["Dragonfly_by_Bolly.jpg", "-quality", "90"],
         "sunset-alpha.png": ["sunset_by_Aitzol_Berasategi.jpg", "(", "+clone", "-fill", "white", "-colorize", "100",
                              "-sparse-color", "barycentric", "0,0 white %[fx:w-1],%[fx:h-1] gray(20)", ")",
                              "-alpha", "off", "-compose", "copy_opacity", "-composite"],
@@ -80,7 +83,7 @@ def corpus():
 def describe(path):
     out = run(["identify", "-format", "%w %h %[interlace] %[channels]", f"{path}[0]"]).stdout.split()
     w, h = int(out[0]), int(out[1])
-    kind = "PNG" if path.suffix == ".png" else ("progressive" if out[2] == "JPEG" else "baseline")
+    kind = {".png": "PNG", ".webp": "WebP"}.get(path.suffix) or ("progressive" if out[2] == "JPEG" else "baseline")
     if "a" in out[3]:
         kind += " + alpha"
     return w, h, kind
@@ -146,7 +149,7 @@ def main():
         ours_out, vips_out, sharp_out = work / "ours", work / "vips" / path.stem, work / "sharp"
         vips_out.mkdir(parents=True, exist_ok=True)
         for _ in range(args.rounds):
-            _, _, _, out = timed([bench, "--repeat", args.repeat, "--out", ours_out, path])
+            _, _, _, out = timed([bench, "--repeat", args.repeat, "--formats", "none", "--out", ours_out, path])
             result = json.loads(out)
             warm["ours"].append(result["median_ms"])
             warm["ours_cpu"].append(result["cpu_ms"])
@@ -156,7 +159,8 @@ def main():
             warm["sharp"].append(result["median_ms"])
             warm["sharp_cpu"].append(result["cpu_ms"])
 
-            wall, cpu, mem, _ = timed([MEDIA_EDGE, "process", path, "--out", work / "process"])
+            wall, cpu, mem, _ = timed([MEDIA_EDGE, "process", path, "--out", work / "process"],
+                                      env={"OUTPUT_FORMATS": "none"})
             proc["ours"].append(wall); proc["ours_cpu"].append(cpu); proc["ours_mem"].append(mem)
             wall, cpu, mem, _ = timed(["node", SHARP, "--out", work / "sharp-process", path])
             proc["sharp"].append(wall); proc["sharp_cpu"].append(cpu); proc["sharp_mem"].append(mem)

@@ -1,9 +1,12 @@
 //! Warm, in-process timing of the 4-variant set: what a warm Lambda pays per photo.
 //!
-//! `cargo bench -p image-processor --bench variants -- [--repeat N] [--out DIR] FILE…` prints one
-//! JSON line per file (median and minimum over N runs after one warm-up) and, with `--out`, writes
-//! the last run's variants as `DIR/<file stem>/<variant>.<ext>` for quality checks. `make bench`
-//! (bench/variants.py) runs it next to libvips and sharp.
+//! `cargo bench -p image-processor --bench variants -- [--repeat N] [--out DIR] [--formats LIST]
+//! [--avif-quality Q] [--avif-speed S] [--webp-quality Q] [--webp-effort M] FILE…` prints one JSON
+//! line per file (median and minimum over N runs after one warm-up) and, with `--out`, writes the
+//! last run's files as `DIR/<file stem>/<variant>.<ext>` for quality checks. `--formats` is what
+//! `OUTPUT_FORMATS` is (`none`: the fallback alone; default `avif,webp`). Threads: rayon's pool
+//! (`RAYON_NUM_THREADS=1` for one core). `make bench` (bench/variants.py, bench/formats.py) runs
+//! it next to libvips and sharp.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
@@ -18,16 +21,27 @@ fn main() {
     let mut repeat = 7;
     let mut out: Option<PathBuf> = None;
     let mut files = Vec::new();
+    let mut settings = RenderSettings::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
+        let mut value = || args.next().unwrap();
         match arg.as_str() {
-            "--repeat" => repeat = args.next().unwrap().parse().unwrap(),
-            "--out" => out = Some(PathBuf::from(args.next().unwrap())),
+            "--repeat" => repeat = value().parse().unwrap(),
+            "--out" => out = Some(PathBuf::from(value())),
+            "--formats" => {
+                let list = value();
+                settings.encode.avif = list.contains("avif");
+                settings.encode.webp = list.contains("webp");
+            }
+            "--avif-quality" => settings.encode.avif_quality = value().parse().unwrap(),
+            "--avif-speed" => settings.encode.avif_speed = value().parse().unwrap(),
+            "--webp-quality" => settings.encode.webp_quality = value().parse().unwrap(),
+            "--webp-effort" => settings.encode.webp_effort = value().parse().unwrap(),
+            "--jpeg-quality" => settings.encode.jpeg_quality = value().parse().unwrap(),
             "--bench" => {} // passed by `cargo bench`
             _ => files.push(PathBuf::from(arg)),
         }
     }
-    let settings = RenderSettings::default();
     for file in files {
         let bytes = std::fs::read(&file).unwrap();
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
@@ -52,20 +66,30 @@ fn main() {
             let largest = settings.variants.iter().map(|v| v.max_width).max();
             let decoded = decode_for_width(&bytes, &name, &settings.limits, largest).unwrap();
             decode_times.push(start.elapsed().as_secs_f64() * 1000.0);
-            render_decoded(decoded, &settings.variants, settings.jpeg_quality).unwrap();
+            render_decoded(decoded, &settings.variants, &settings.encode, Some(&bytes)).unwrap();
         }
         decode_times.sort_by(f64::total_cmp);
         if let Some(dir) = &out {
             let dir = dir.join(file.file_stem().unwrap());
             std::fs::create_dir_all(&dir).unwrap();
             for v in &rendered.variants {
-                std::fs::write(dir.join(format!("{}.{}", v.name, v.format.extension())), &v.bytes).unwrap();
+                for r in &v.formats {
+                    std::fs::write(dir.join(format!("{}.{}", v.name, r.format.extension())), &r.bytes).unwrap();
+                }
             }
         }
         let variants: Vec<_> = rendered
             .variants
             .iter()
-            .map(|v| serde_json::json!({"name": v.name, "width": v.width, "height": v.height, "bytes": v.bytes.len()}))
+            .map(|v| {
+                let formats: serde_json::Map<String, serde_json::Value> =
+                    v.formats.iter().map(|r| (r.format.name().to_string(), r.bytes.len().into())).collect();
+                let skipped: Vec<&str> = v.skipped.iter().map(|s| s.format.name()).collect();
+                // `bytes`: the fallback, as before formats were added.
+                let fallback = v.fallback().map_or(0, |r| r.bytes.len());
+                serde_json::json!({"name": v.name, "width": v.width, "height": v.height, "bytes": fallback,
+                                   "formats": formats, "skipped": skipped})
+            })
             .collect();
         let line = serde_json::json!({
             "file": file.display().to_string(),
@@ -80,12 +104,12 @@ fn main() {
     }
 }
 
-/// CPU time of this thread in milliseconds (rendering is single-threaded): steadier than wall
-/// time on a shared machine.
+/// CPU time of the whole process in milliseconds (all of rayon's threads): steadier than wall
+/// time on a shared machine, and what Lambda bills beyond one vCPU.
 fn thread_cpu_ms() -> f64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: clock_gettime writes into the timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
     ts.tv_sec as f64 * 1000.0 + ts.tv_nsec as f64 / 1e6
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::keys::OutputLayout;
 use crate::limits::Limits;
-use crate::render::{default_variants, RenderSettings, VariantSpec};
+use crate::render::{default_variants, EncodeSettings, RenderSettings, VariantSpec};
 use crate::video::{parse_color, VideoSettings};
 
 /// Variants are immutable (their key names the source version), so shared caches may keep them a year.
@@ -83,16 +83,45 @@ pub fn render_settings_from_vars(vars: &impl Vars) -> Result<RenderSettings, Con
         max_animation_pixels: env::parsed_or(vars, "MAX_ANIMATION_PIXELS", defaults.max_animation_pixels)?,
         max_still_bytes: env::parsed_or(vars, "MAX_STILL_BYTES", defaults.max_still_bytes)?,
     };
-    let jpeg_quality: u8 = env::parsed_or(vars, "JPEG_QUALITY", 80)?;
-    if !(1..=100).contains(&jpeg_quality) {
-        return Err(env::invalid("JPEG_QUALITY", &jpeg_quality.to_string(), "must be 1–100"));
-    }
+    let encode = encode_settings_from_vars(vars)?;
     let variants = match env::optional(vars, "VARIANTS") {
         None => default_variants(),
         Some(text) => parse_variants(&text)?,
     };
     let video = video_settings_from_vars(vars, &variants)?;
-    Ok(RenderSettings { variants, jpeg_quality, limits, video })
+    Ok(RenderSettings { variants, encode, limits, video })
+}
+
+fn encode_settings_from_vars(vars: &impl Vars) -> Result<EncodeSettings, ConfigError> {
+    let defaults = EncodeSettings::default();
+    let ranged = |name: &'static str, default: u8, range: std::ops::RangeInclusive<u8>| -> Result<u8, ConfigError> {
+        let value: u8 = env::parsed_or(vars, name, default)?;
+        if range.contains(&value) {
+            Ok(value)
+        } else {
+            Err(env::invalid(name, &value.to_string(), format!("must be {}–{}", range.start(), range.end())))
+        }
+    };
+    let (mut avif, mut webp) = (defaults.avif, defaults.webp);
+    if let Some(text) = env::optional(vars, "OUTPUT_FORMATS") {
+        (avif, webp) = (false, false);
+        for item in text.split(',').map(str::trim).filter(|s| !s.is_empty() && *s != "none") {
+            match item.to_ascii_lowercase().as_str() {
+                "avif" => avif = true,
+                "webp" => webp = true,
+                _ => return Err(env::invalid("OUTPUT_FORMATS", &text, "a list of avif, webp (or none)")),
+            }
+        }
+    }
+    Ok(EncodeSettings {
+        avif,
+        webp,
+        jpeg_quality: ranged("JPEG_QUALITY", defaults.jpeg_quality, 1..=100)?,
+        webp_quality: ranged("WEBP_QUALITY", defaults.webp_quality, 1..=100)?,
+        webp_effort: ranged("WEBP_EFFORT", defaults.webp_effort, 0..=6)?,
+        avif_quality: ranged("AVIF_QUALITY", defaults.avif_quality, 1..=100)?,
+        avif_speed: ranged("AVIF_SPEED", defaults.avif_speed, 1..=10)?,
+    })
 }
 
 fn video_settings_from_vars(vars: &impl Vars, variants: &[VariantSpec]) -> Result<VideoSettings, ConfigError> {
@@ -190,7 +219,7 @@ mod tests {
     fn defaults() {
         let config = ProcessorConfig::from_vars(&vars(&BASE)).unwrap();
         assert_eq!(config.layout.input_prefix, "uploads/");
-        assert_eq!(config.render.jpeg_quality, 80);
+        assert_eq!(config.render.encode, EncodeSettings::default());
         let widths: Vec<u32> = config.render.variants.iter().map(|v| v.max_width).collect();
         assert_eq!(widths, [200, 640, 1024, 1920]);
     }

@@ -104,6 +104,8 @@ pub struct Decoded {
     /// The original's upright size; `image` may be smaller (a JPEG decoded at a reduced scale).
     pub width: u32,
     pub height: u32,
+    /// No EXIF orientation had to be applied: the pixels are the way the file stores them.
+    pub upright_as_stored: bool,
 }
 
 /// Decodes `bytes` under `limits`. The pixel check uses the header's dimensions, so a decompression
@@ -128,9 +130,9 @@ pub fn decode_for_width(
     decode_from(Cursor::new(bytes), format, limits, needed_width, Some(bytes))
 }
 
-/// Like [`decode_for_width`], reading the file at `path`: formats other than JPEG are decoded as
-/// the file is read, so the compressed file is never in memory beside its pixels (a 20 MP PNG is
-/// ~25 MB). JPEGs are read whole: libjpeg-turbo decodes from memory, and they are smaller.
+/// Like [`decode_for_width`], reading the file at `path`: PNG and GIF are decoded as the file is
+/// read, so the compressed file is never in memory beside its pixels (a 20 MP PNG is ~25 MB).
+/// JPEG and WebP are read whole: libjpeg-turbo and libwebp decode from memory, and they are smaller.
 pub fn decode_file(
     path: &std::path::Path,
     name: &str,
@@ -143,7 +145,7 @@ pub fn decode_file(
     limits.check_still_bytes(size)?;
     let mut reader = std::io::BufReader::new(file);
     let format = sniff(std::io::BufRead::fill_buf(&mut reader).map_err(read_error)?, name)?;
-    if format == SourceFormat::Jpeg {
+    if matches!(format, SourceFormat::Jpeg | SourceFormat::WebP) {
         // The rest of the file after what the sniff already buffered (bounded by the check above).
         let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
         std::io::Read::read_to_end(&mut reader, &mut bytes).map_err(read_error)?;
@@ -152,13 +154,14 @@ pub fn decode_file(
     decode_from(reader, format, limits, needed_width, None)
 }
 
-/// The decode itself, from any seekable reader; `jpeg` holds a JPEG's bytes for libjpeg-turbo.
+/// The decode itself, from any seekable reader; `bytes` holds a JPEG's or WebP's bytes for
+/// libjpeg-turbo or libwebp.
 fn decode_from<R: std::io::BufRead + std::io::Seek>(
     mut source: R,
     format: SourceFormat,
     limits: &Limits,
     needed_width: Option<u32>,
-    jpeg: Option<&[u8]>,
+    bytes: Option<&[u8]>,
 ) -> Result<Decoded, ImageError> {
     let mut frames = 1;
     if format == SourceFormat::Gif {
@@ -185,7 +188,7 @@ fn decode_from<R: std::io::BufRead + std::io::Seek>(
         matches!(orientation, Rotate90 | Rotate270 | Rotate90FlipH | Rotate270FlipH)
     };
     let (upright_width, upright_height) = if quarter_turn { (height, width) } else { (width, height) };
-    let mut image = match (format, jpeg) {
+    let mut image = match (format, bytes) {
         // Headers and metadata came from the `image` crate; the pixels from libjpeg-turbo.
         (SourceFormat::Jpeg, Some(bytes)) => {
             let numerator = needed_width.map_or(8, |needed| crate::libjpeg::scale_for(upright_width, needed));
@@ -194,10 +197,32 @@ fn decode_from<R: std::io::BufRead + std::io::Seek>(
                 None => DynamicImage::from_decoder(decoder).map_err(ImageError::from_decode)?,
             }
         }
+        // A still WebP through libwebp (its SIMD decoder is about twice as fast as the pure-Rust
+        // one, `make bench`); animations stay with the `image` crate, which gives the first frame.
+        (SourceFormat::WebP, Some(bytes))
+            if webp::BitstreamFeatures::new(bytes).is_some_and(|f| !f.has_animation()) =>
+        {
+            decode_webp(bytes)?
+        }
         _ => DynamicImage::from_decoder(decoder).map_err(ImageError::from_decode)?,
     };
     image.apply_orientation(orientation);
-    Ok(Decoded { format, image, icc_profile, frames, width: upright_width, height: upright_height })
+    let upright_as_stored = orientation == image::metadata::Orientation::NoTransforms;
+    Ok(Decoded { format, image, icc_profile, frames, width: upright_width, height: upright_height, upright_as_stored })
+}
+
+fn decode_webp(bytes: &[u8]) -> Result<DynamicImage, ImageError> {
+    let corrupt = || ImageError::Corrupt("WebP data is damaged or ends early (truncated upload?)".into());
+    let decoded = webp::Decoder::new(bytes).decode().ok_or_else(corrupt)?;
+    let (w, h, alpha) = (decoded.width(), decoded.height(), decoded.is_alpha());
+    let pixels = decoded.to_vec();
+    drop(decoded);
+    let image = if alpha {
+        image::RgbaImage::from_raw(w, h, pixels).map(DynamicImage::ImageRgba8)
+    } else {
+        image::RgbImage::from_raw(w, h, pixels).map(DynamicImage::ImageRgb8)
+    };
+    image.ok_or_else(corrupt)
 }
 
 /// Decodes only the first frame of a GIF file (one frame's memory, however long the animation),
@@ -225,7 +250,15 @@ pub fn decode_gif_first_frame(
         image::Rgb([mix(r, br), mix(g, bg), mix(b, bb)])
     });
     let image = DynamicImage::ImageRgb8(flattened);
-    Ok(Decoded { format: SourceFormat::Gif, image, icc_profile: None, frames: 1, width, height })
+    Ok(Decoded {
+        format: SourceFormat::Gif,
+        image,
+        icc_profile: None,
+        frames: 1,
+        width,
+        height,
+        upright_as_stored: true,
+    })
 }
 
 #[cfg(test)]

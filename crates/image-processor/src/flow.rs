@@ -7,14 +7,16 @@ use std::future::Future;
 use std::path::Path;
 use std::time::Instant;
 
-use media_edge_shared::status::{now_rfc3339, Outcome, SourceObject, StatusEvent, VariantReport};
+use media_edge_shared::status::{now_rfc3339, Outcome, SourceObject, StatusEvent};
 use media_edge_shared::Failure;
 use tracing::{info, warn};
 
 use crate::config::{MANIFEST_CACHE_CONTROL, VARIANT_CACHE_CONTROL};
 use crate::keys::{source_version, OutputLayout};
-use crate::manifest::{Manifest, MANIFEST_SCHEMA};
-use crate::outputs::{render_outputs, Deadline, OutputBody, RenderedOriginal, SOURCE_FILE};
+use crate::manifest::{
+    picture_html, video_html, Manifest, ManifestFile, ManifestSkip, ManifestVariant, MANIFEST_SCHEMA, MANIFEST_VERSION,
+};
+use crate::outputs::{render_outputs, Deadline, OutputBody, OutputFile, RenderedOriginal, SOURCE_FILE};
 use crate::render::RenderSettings;
 use crate::scratch::ScratchDir;
 
@@ -101,7 +103,7 @@ pub async fn process(source: &impl Source, sink: &impl Sink, job: Job<'_>) -> Re
             info!(key = source.key(), version = hash, "already processed; skipping duplicate delivery");
             let mut status = StatusEvent::new(PIPELINE_NAME, Outcome::Duplicate, described);
             status.output_bytes = existing.output_bytes();
-            status.variants = existing.variants;
+            status.variants = existing.reports();
             status.manifest_key = Some(manifest_key);
             status.duration_ms = started.elapsed().as_millis() as u64;
             return Ok(status);
@@ -134,7 +136,7 @@ pub async fn process(source: &impl Source, sink: &impl Sink, job: Job<'_>) -> Re
     status.input_bytes = input_bytes;
     status.manifest_key = Some(manifest_key).filter(|_| outcome == Outcome::Processed);
     status.output_bytes = manifest.output_bytes();
-    status.variants = manifest.variants;
+    status.variants = manifest.reports();
     status.duration_ms = started.elapsed().as_millis() as u64;
     status.ffmpeg_ms = ffmpeg_ms;
     Ok(status)
@@ -189,6 +191,10 @@ pub struct StoredOutput {
 
 /// Names and describes the rendered outputs: the manifest and the objects to store, manifest last.
 /// Shared by the Lambda (which stores them in S3) and `media-edge process` (which writes files).
+///
+/// A negotiated image variant gets a key per format (`pc.avif`, `pc.webp`, `pc.jpg`): the CDN
+/// sends a viewer to the key of the best format its `Accept` allows, so each key must exist. A
+/// format left out (its file was no smaller) has its key hold what that viewer gets instead.
 pub fn plan_outputs(
     rendered: RenderedOriginal,
     layout: &OutputLayout,
@@ -197,31 +203,67 @@ pub fn plan_outputs(
     version: &str,
     input_bytes: u64,
 ) -> Result<(Manifest, Vec<StoredOutput>), Failure> {
-    let mut outputs = Vec::with_capacity(rendered.outputs.len() + 1);
+    let mut outputs = Vec::with_capacity(rendered.outputs.len() * 3 + 1);
     let mut variants = Vec::with_capacity(rendered.outputs.len());
+    let animated = rendered.frames > 1;
+    let key_of = |name: &str, extension: &str| layout.variant_key(source_key, version, name, extension);
+    let stored = |key: String, file: &OutputFile| StoredOutput {
+        key,
+        body: file.body.clone(),
+        content_type: file.content_type,
+        cache_control: VARIANT_CACHE_CONTROL,
+    };
     for output in rendered.outputs {
-        let key = layout.variant_key(source_key, version, &output.name, output.extension);
-        let bytes = output.body.len().map_err(|e| Failure::transient(format!("reading output: {e}")))?;
-        variants.push(VariantReport {
+        let mut formats = Vec::with_capacity(output.files.len());
+        for file in &output.files {
+            let key = key_of(&output.name, file.extension);
+            let bytes = file.body.len().map_err(|e| Failure::transient(format!("reading output: {e}")))?;
+            formats.push(ManifestFile {
+                format: file.format.to_string(),
+                key: key.clone(),
+                bytes,
+                content_type: file.content_type.to_string(),
+                from_original: file.from_original,
+            });
+            outputs.push(stored(key, file));
+        }
+        let mut skipped = Vec::with_capacity(output.skipped.len());
+        for skip in &output.skipped {
+            // What a viewer of the skipped format gets: the smallest file it accepts (files are
+            // best first and each kept one is smaller than those after it).
+            let accepted = |file: &&OutputFile| skip.format == "avif" || file.format != "avif";
+            let serves = output.files.iter().find(accepted).filter(|_| output.negotiated);
+            let copy = serves.map(|file| (key_of(&output.name, skip.extension), file));
+            if let Some((key, file)) = &copy {
+                outputs.push(stored(key.clone(), file));
+            }
+            skipped.push(ManifestSkip {
+                format: skip.format.to_string(),
+                reason: skip.reason.clone(),
+                key: copy.as_ref().map(|(key, _)| key.clone()),
+                serves: copy.map(|(_, file)| file.format.to_string()),
+            });
+        }
+        variants.push(ManifestVariant {
             name: output.name,
-            key: key.clone(),
             width: output.width,
             height: output.height,
-            bytes,
-            content_type: output.content_type.to_string(),
+            // The fallback (always last) for images; the one file otherwise.
+            key: formats.last().map(|f| f.key.clone()),
+            formats,
+            skipped,
             duration_ms: output.duration_ms,
             fps: output.fps,
         });
-        outputs.push(StoredOutput {
-            key,
-            body: output.body,
-            content_type: output.content_type,
-            cache_control: VARIANT_CACHE_CONTROL,
-        });
     }
+    // An animation's page element is its video; its poster sizes make the <picture> for places
+    // that show a still (the full-size poster is the video's own poster).
+    let poster = variants.iter().find(|v| v.name == "poster").cloned();
+    let picture = picture_html(&variants, if animated { &["poster"] } else { &[] }, rendered.placeholder.as_ref());
+    let video = if animated { video_html(&variants, poster.as_ref()) } else { None };
     let manifest = Manifest {
         schema: MANIFEST_SCHEMA.to_string(),
-        version: 1,
+        version: MANIFEST_VERSION,
         source,
         source_version: version.to_string(),
         source_format: rendered.source_format.name().to_string(),
@@ -229,7 +271,10 @@ pub fn plan_outputs(
         height: rendered.height,
         frames: rendered.frames,
         source_bytes: input_bytes,
+        placeholder: rendered.placeholder,
         variants,
+        picture,
+        video,
         created_at: now_rfc3339(),
     };
     let manifest_json = serde_json::to_vec_pretty(&manifest)

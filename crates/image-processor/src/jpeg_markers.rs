@@ -13,10 +13,25 @@ const SOS: u8 = 0xDA;
 
 /// `Ok` if the data holds a complete JPEG (SOI … EOI), `Corrupt` otherwise.
 pub fn check_complete(data: &[u8]) -> Result<(), ImageError> {
+    segments(data).map(|_| ())
+}
+
+/// One marker segment: the marker byte and where the segment lies, from its 0xFF to its end
+/// (for SOS, the end of the entropy-coded data that follows it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Segment {
+    marker: u8,
+    start: usize,
+    end: usize,
+}
+
+/// The segments between SOI and EOI (both excluded), or `Corrupt` if the file is incomplete.
+fn segments(data: &[u8]) -> Result<Vec<Segment>, ImageError> {
     let truncated = || ImageError::Corrupt("JPEG ends before its end marker (truncated upload?)".into());
     if data.len() < 4 || data[0] != 0xFF || data[1] != SOI {
         return Err(ImageError::Corrupt("JPEG does not start with a start-of-image marker".into()));
     }
+    let mut found = Vec::new();
     let mut pos = 2;
     loop {
         // Markers may be preceded by any number of 0xFF fill bytes.
@@ -29,12 +44,16 @@ pub fn check_complete(data: &[u8]) -> Result<(), ImageError> {
         if data[pos] != 0xFF {
             return Err(ImageError::Corrupt(format!("JPEG marker expected at byte {pos}")));
         }
+        let start = pos;
         let marker = data[pos + 1];
         pos += 2;
         match marker {
-            EOI => return Ok(()),
+            EOI => return Ok(found),
             // Standalone markers without a length.
-            0x01 | 0xD0..=0xD7 => continue,
+            0x01 | 0xD0..=0xD7 => {
+                found.push(Segment { marker, start, end: pos });
+                continue;
+            }
             _ => {}
         }
         let length = match data.get(pos..pos + 2) {
@@ -51,7 +70,35 @@ pub fn check_complete(data: &[u8]) -> Result<(), ImageError> {
         if marker == SOS {
             pos = skip_entropy_coded(data, pos).ok_or_else(truncated)?;
         }
+        found.push(Segment { marker, start, end: pos });
     }
+}
+
+/// The JPEG without what a browser does not need to show it: EXIF, XMP, IPTC, comments, MPF and
+/// anything after EOI (a second MPO picture, a motion photo's video). Kept: JFIF, the ICC profile
+/// (colours), Adobe (colour transform) and every coding segment. `None` if the file is incomplete.
+///
+/// Only for originals whose EXIF orientation is upright: without EXIF a rotated photo would show
+/// sideways.
+pub fn strip_metadata(data: &[u8]) -> Option<Vec<u8>> {
+    let segments = segments(data).ok()?;
+    let mut out = Vec::with_capacity(data.len());
+    out.extend_from_slice(&[0xFF, SOI]);
+    for segment in segments {
+        let payload = data.get(segment.start + 4..segment.end).unwrap_or(&[]);
+        let keep = match segment.marker {
+            0xE0 => payload.starts_with(b"JFIF\0"),
+            0xE2 => payload.starts_with(b"ICC_PROFILE\0"),
+            0xEE => payload.starts_with(b"Adobe"),
+            0xE1 | 0xE3..=0xED | 0xEF | 0xFE => false,
+            _ => true,
+        };
+        if keep {
+            out.extend_from_slice(&data[segment.start..segment.end]);
+        }
+    }
+    out.extend_from_slice(&[0xFF, EOI]);
+    Some(out)
 }
 
 /// Returns the position of the first marker after entropy-coded data that starts at `pos`
@@ -91,5 +138,27 @@ mod tests {
         }
         assert!(check_complete(b"\xFF\xD8").is_err());
         assert!(check_complete(b"GIF89a").is_err());
+    }
+
+    #[test]
+    fn stripping_keeps_what_decoding_needs_and_drops_the_rest() {
+        let mut jpeg = vec![0xFF, SOI];
+        jpeg.extend_from_slice(b"\xFF\xE0\x00\x07JFIF\0");
+        jpeg.extend_from_slice(b"\xFF\xE1\x00\x0AExif\0\0MM");
+        jpeg.extend_from_slice(b"\xFF\xE2\x00\x0FICC_PROFILE\0\x01");
+        jpeg.extend_from_slice(b"\xFF\xE2\x00\x06MPF\0");
+        jpeg.extend_from_slice(b"\xFF\xFE\x00\x05hi!");
+        jpeg.extend_from_slice(b"\xFF\xDB\x00\x03\x07");
+        jpeg.extend_from_slice(&[0xFF, SOS, 0x00, 0x03, 0x01, 0x12, 0xFF, 0x00, 0x34, 0xFF, EOI]);
+        jpeg.extend_from_slice(b"\xFF\xD8second picture\xFF\xD9");
+        let stripped = strip_metadata(&jpeg).unwrap();
+        let mut expected = vec![0xFF, SOI];
+        expected.extend_from_slice(b"\xFF\xE0\x00\x07JFIF\0");
+        expected.extend_from_slice(b"\xFF\xE2\x00\x0FICC_PROFILE\0\x01");
+        expected.extend_from_slice(b"\xFF\xDB\x00\x03\x07");
+        expected.extend_from_slice(&[0xFF, SOS, 0x00, 0x03, 0x01, 0x12, 0xFF, 0x00, 0x34, 0xFF, EOI]);
+        assert_eq!(stripped, expected);
+        assert!(check_complete(&stripped).is_ok());
+        assert_eq!(strip_metadata(&jpeg[..jpeg.len() - 30]), None, "truncated");
     }
 }

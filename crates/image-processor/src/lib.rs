@@ -6,8 +6,9 @@
 //! - [`local`]: files and a directory, for `media-edge process` and the demo.
 //!
 //! The work, with no AWS types (benchmarks and tests use it directly):
-//! - [`decode`] sniffs and decodes an untrusted original within [`limits`]; [`render`] resizes and
-//!   encodes the variants; [`outputs`] makes everything for one original; [`video`] drives ffmpeg.
+//! - [`decode`] sniffs and decodes an untrusted original within [`limits`]; [`render`] resizes,
+//!   encodes every size in every format ([`encode`]: AVIF, WebP, JPEG, PNG) and keeps what is worth
+//!   storing; [`placeholder`] makes the manifest's ThumbHash; [`outputs`] makes everything for one original; [`video`] drives ffmpeg.
 //! - [`keys`] and [`manifest`]: where outputs live and how they are listed.
 //!
 //! And: [`config`] from the environment; [`allocator`], glibc settings that let one image reuse the
@@ -16,6 +17,7 @@
 pub mod allocator;
 pub mod config;
 pub mod decode;
+pub mod encode;
 pub mod error;
 pub mod flow;
 pub mod handler;
@@ -24,6 +26,7 @@ pub mod limits;
 pub mod local;
 pub mod manifest;
 pub mod outputs;
+pub mod placeholder;
 pub mod render;
 pub mod s3;
 pub mod video;
@@ -34,6 +37,7 @@ mod jpeg_markers;
 mod libjpeg;
 mod requeue;
 mod scratch;
+mod strip;
 
 pub use config::ProcessorConfig;
 pub use gif_probe::{probe as probe_gif, GifProbe};

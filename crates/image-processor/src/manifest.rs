@@ -1,10 +1,16 @@
-//! `manifest.json`: one per original, listing every stored variant. Written last, so its presence
-//! for a source version means that version is fully processed (the duplicate check relies on it).
+//! `manifest.json`: one per original, listing every stored variant in every format, ready for
+//! `<picture>` and `srcset`. Written last, so its presence for a source version means that version
+//! is fully processed (the duplicate check relies on it).
 
 use media_edge_shared::status::{SourceObject, VariantReport};
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use serde::{Deserialize, Serialize};
 
+use crate::placeholder::Placeholder;
+
 pub const MANIFEST_SCHEMA: &str = "media-edge.manifest";
+/// 2: variants in several formats, placeholder and HTML snippets.
+pub const MANIFEST_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -19,12 +25,261 @@ pub struct Manifest {
     pub height: u32,
     pub frames: u32,
     pub source_bytes: u64,
-    pub variants: Vec<VariantReport>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placeholder: Option<Placeholder>,
+    pub variants: Vec<ManifestVariant>,
+    /// A `<picture>` element for the image (the poster of an animation) with every size in every
+    /// format, `width`/`height` against layout shift and the dominant colour behind it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub picture: Option<String>,
+    /// A `<video>` element for an animation: the MP4, its poster and size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video: Option<String>,
     pub created_at: String,
 }
 
+/// One variant (`pc`, `mobile`, …, `poster`, `video`) and the files it is stored as.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManifestVariant {
+    pub name: String,
+    pub width: u32,
+    pub height: u32,
+    /// The variant's one URL (as a key): for images the fallback's key, which the CDN answers with
+    /// the best format the viewer's `Accept` allows. Absent if nothing was stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Best first.
+    pub formats: Vec<ManifestFile>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<ManifestSkip>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fps: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManifestFile {
+    /// `avif`, `webp`, `jpeg`, `png`, `mp4`.
+    pub format: String,
+    pub key: String,
+    pub bytes: u64,
+    pub content_type: String,
+    /// The original's own bytes with metadata removed (smaller than any re-encode).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_original: bool,
+}
+
+/// A format not stored for a variant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManifestSkip {
+    pub format: String,
+    pub reason: String,
+    /// For negotiated images: the key named for this format still exists and holds what its
+    /// viewers get instead (`serves`), so URLs built from a format name never break.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serves: Option<String>,
+}
+
 impl Manifest {
+    /// Bytes of the distinct representations (copies under skipped formats' keys not counted).
     pub fn output_bytes(&self) -> u64 {
-        self.variants.iter().map(|v| v.bytes).sum()
+        self.variants.iter().flat_map(|v| &v.formats).map(|f| f.bytes).sum()
+    }
+
+    /// Every stored representation, as status events list them.
+    pub fn reports(&self) -> Vec<VariantReport> {
+        self.variants
+            .iter()
+            .flat_map(|v| {
+                v.formats.iter().map(move |f| VariantReport {
+                    name: v.name.clone(),
+                    key: f.key.clone(),
+                    width: v.width,
+                    height: v.height,
+                    bytes: f.bytes,
+                    content_type: f.content_type.clone(),
+                    duration_ms: v.duration_ms,
+                    fps: v.fps,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Characters escaped in URL paths built from keys (`/` stays: it separates the key's parts).
+const PATH: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'\'')
+    .add(b'&');
+
+/// The root-relative URL of a key on the CDN (keys are paths of the variants bucket).
+pub fn url_for(key: &str) -> String {
+    format!("/{}", utf8_percent_encode(key, PATH))
+}
+
+/// Builds the `<picture>` element from the still image variants (`exclude` names left out, such
+/// as an animation's full-size poster). `None` if there is no image variant.
+pub fn picture_html(
+    variants: &[ManifestVariant],
+    exclude: &[&str],
+    placeholder: Option<&Placeholder>,
+) -> Option<String> {
+    let mut images: Vec<&ManifestVariant> = variants
+        .iter()
+        .filter(|v| v.key.is_some() && !exclude.contains(&v.name.as_str()))
+        .filter(|v| v.formats.iter().any(|f| f.content_type.starts_with("image/")) && v.duration_ms.is_none())
+        .collect();
+    images.sort_by_key(|v| v.width);
+    images.dedup_by_key(|v| v.width);
+    let largest = *images.last()?;
+    // The key a viewer of `format` is sent to: the file itself, or a skipped format's copy.
+    let key_for = |v: &ManifestVariant, format: &str| -> Option<String> {
+        v.formats
+            .iter()
+            .find(|f| f.format == format)
+            .map(|f| f.key.clone())
+            .or_else(|| v.skipped.iter().find(|s| s.format == format).and_then(|s| s.key.clone()))
+    };
+    let srcset = |format: Option<&str>| -> String {
+        images
+            .iter()
+            .filter_map(|v| {
+                let key = match format {
+                    Some(format) => key_for(v, format)?,
+                    None => v.key.clone()?,
+                };
+                Some(format!("{} {}w", url_for(&key), v.width))
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut html = String::from("<picture>");
+    for (format, content_type) in [("avif", "image/avif"), ("webp", "image/webp")] {
+        // Only when at least one size really is in this format.
+        if images.iter().any(|v| v.formats.iter().any(|f| f.format == format)) {
+            html.push_str(&format!(
+                "<source type=\"{content_type}\" srcset=\"{}\" sizes=\"100vw\">",
+                srcset(Some(format))
+            ));
+        }
+    }
+    let style = placeholder.map(|p| format!(" style=\"background-color:{}\"", p.dominant_color)).unwrap_or_default();
+    html.push_str(&format!(
+        "<img src=\"{}\" srcset=\"{}\" sizes=\"100vw\" width=\"{}\" height=\"{}\" alt=\"\" loading=\"lazy\" decoding=\"async\"{style}>",
+        url_for(largest.key.as_deref().unwrap_or_default()),
+        srcset(None),
+        largest.width,
+        largest.height,
+    ));
+    html.push_str("</picture>");
+    Some(html)
+}
+
+/// A `<video>` element for an animation: autoplaying, muted and looping like the GIF it replaces.
+pub fn video_html(variants: &[ManifestVariant], poster: Option<&ManifestVariant>) -> Option<String> {
+    let mut videos: Vec<&ManifestVariant> =
+        variants.iter().filter(|v| v.formats.iter().any(|f| f.content_type == "video/mp4")).collect();
+    videos.sort_by_key(|v| v.width);
+    let full = *videos.last()?;
+    let poster =
+        poster.and_then(|p| p.key.as_deref()).map(|key| format!(" poster=\"{}\"", url_for(key))).unwrap_or_default();
+    let mut html =
+        format!("<video autoplay muted loop playsinline width=\"{}\" height=\"{}\"{poster}>", full.width, full.height);
+    // Smaller renditions first, for narrow screens.
+    for v in &videos {
+        let Some(file) = v.formats.first() else { continue };
+        let media = if v.width < full.width { format!(" media=\"(max-width: {}px)\"", v.width) } else { String::new() };
+        html.push_str(&format!("<source src=\"{}\" type=\"video/mp4\"{media}>", url_for(&file.key)));
+    }
+    html.push_str("</video>");
+    Some(html)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(format: &str, key: &str, bytes: u64) -> ManifestFile {
+        let content_type = match format {
+            "jpeg" => "image/jpeg".to_string(),
+            "mp4" => "video/mp4".to_string(),
+            other => format!("image/{other}"),
+        };
+        ManifestFile { format: format.into(), key: key.into(), bytes, content_type, from_original: false }
+    }
+
+    fn variant(name: &str, width: u32, formats: Vec<ManifestFile>, skipped: Vec<ManifestSkip>) -> ManifestVariant {
+        let key = formats.last().map(|f| f.key.clone());
+        ManifestVariant {
+            name: name.into(),
+            width,
+            height: width / 2,
+            key,
+            formats,
+            skipped,
+            duration_ms: None,
+            fps: None,
+        }
+    }
+
+    #[test]
+    fn picture_lists_every_size_per_format_and_uses_copies_for_skipped_ones() {
+        let variants = vec![
+            variant(
+                "thumbnail",
+                200,
+                vec![file("webp", "a b.jpg/v/thumbnail.webp", 5), file("jpeg", "a b.jpg/v/thumbnail.jpg", 6)],
+                vec![ManifestSkip {
+                    format: "avif".into(),
+                    reason: "larger".into(),
+                    key: Some("a b.jpg/v/thumbnail.avif".into()),
+                    serves: Some("webp".into()),
+                }],
+            ),
+            variant(
+                "pc",
+                1920,
+                vec![
+                    file("avif", "a b.jpg/v/pc.avif", 10),
+                    file("webp", "a b.jpg/v/pc.webp", 20),
+                    file("jpeg", "a b.jpg/v/pc.jpg", 30),
+                ],
+                vec![],
+            ),
+        ];
+        let placeholder = Placeholder { thumbhash: "x".into(), dominant_color: "#102030".into() };
+        let html = picture_html(&variants, &[], Some(&placeholder)).unwrap();
+        assert_eq!(
+            html,
+            "<picture>\
+             <source type=\"image/avif\" srcset=\"/a%20b.jpg/v/thumbnail.avif 200w, /a%20b.jpg/v/pc.avif 1920w\" sizes=\"100vw\">\
+             <source type=\"image/webp\" srcset=\"/a%20b.jpg/v/thumbnail.webp 200w, /a%20b.jpg/v/pc.webp 1920w\" sizes=\"100vw\">\
+             <img src=\"/a%20b.jpg/v/pc.jpg\" srcset=\"/a%20b.jpg/v/thumbnail.jpg 200w, /a%20b.jpg/v/pc.jpg 1920w\" sizes=\"100vw\" \
+             width=\"1920\" height=\"960\" alt=\"\" loading=\"lazy\" decoding=\"async\" style=\"background-color:#102030\">\
+             </picture>"
+        );
+        // No size in AVIF at all: no AVIF source.
+        let only_fallback = vec![variant("pc", 100, vec![file("png", "l.png/v/pc.png", 3)], vec![])];
+        let html = picture_html(&only_fallback, &[], None).unwrap();
+        assert!(!html.contains("<source"), "{html}");
+        assert!(picture_html(&[], &[], None).is_none());
+    }
+
+    #[test]
+    fn urls_escape_what_html_and_urls_need() {
+        assert_eq!(url_for("a/b c#1?&\"<x>.jpg"), "/a/b%20c%231%3F%26%22%3Cx%3E.jpg");
+        assert_eq!(url_for("캠페인/배너.jpg"), "/%EC%BA%A0%ED%8E%98%EC%9D%B8/%EB%B0%B0%EB%84%88.jpg");
     }
 }

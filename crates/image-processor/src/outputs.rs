@@ -11,6 +11,7 @@ use media_edge_shared::Failure;
 use crate::decode::{self, SourceFormat};
 use crate::error::ImageError;
 use crate::gif_probe::{self, GifProbe};
+use crate::placeholder::Placeholder;
 use crate::render::{self, RenderSettings, Rendered, VariantSpec};
 use crate::scratch::ScratchDir;
 use crate::video::{self, VideoSettings};
@@ -38,16 +39,56 @@ impl OutputBody {
     }
 }
 
+/// One stored file of an output.
+#[derive(Debug, Clone)]
+pub struct OutputFile {
+    /// `avif`, `webp`, `jpeg`, `png`, `mp4`.
+    pub format: &'static str,
+    pub content_type: &'static str,
+    pub extension: &'static str,
+    pub body: OutputBody,
+    /// The original's own bytes, metadata removed.
+    pub from_original: bool,
+}
+
+/// A format an output does not have, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedOutput {
+    pub format: &'static str,
+    pub extension: &'static str,
+    pub reason: String,
+}
+
+/// One variant (or video rendition) in all the formats it is stored in.
 #[derive(Debug, Clone)]
 pub struct RenderedOutput {
     pub name: String,
     pub width: u32,
     pub height: u32,
-    pub content_type: &'static str,
-    pub extension: &'static str,
-    pub body: OutputBody,
+    /// Best first: for images AVIF, WebP, then the JPEG or PNG fallback, which is always there.
+    pub files: Vec<OutputFile>,
+    pub skipped: Vec<SkippedOutput>,
+    /// Still images, served under one URL and negotiated at the edge: every format's key exists,
+    /// a skipped format's holding what its viewers get instead (see [`crate::flow::plan_outputs`]).
+    pub negotiated: bool,
     pub duration_ms: Option<u64>,
     pub fps: Option<f64>,
+}
+
+impl RenderedOutput {
+    /// A single-file output (a video, an animated WebP): not negotiated.
+    fn single(name: &str, width: u32, height: u32, file: OutputFile) -> Self {
+        RenderedOutput {
+            name: name.to_string(),
+            width,
+            height,
+            files: vec![file],
+            skipped: Vec::new(),
+            negotiated: false,
+            duration_ms: None,
+            fps: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -59,6 +100,7 @@ pub struct RenderedOriginal {
     pub height: u32,
     pub frames: u32,
     pub outputs: Vec<RenderedOutput>,
+    pub placeholder: Option<Placeholder>,
 }
 
 /// When the Lambda invocation running a job ends, and whether the job had all of it.
@@ -115,9 +157,23 @@ fn still_outputs(rendered: Rendered) -> RenderedOriginal {
             name: v.name,
             width: v.width,
             height: v.height,
-            content_type: v.format.content_type(),
-            extension: v.format.extension(),
-            body: OutputBody::Bytes(v.bytes),
+            files: v
+                .formats
+                .into_iter()
+                .map(|r| OutputFile {
+                    format: r.format.name(),
+                    content_type: r.format.content_type(),
+                    extension: r.format.extension(),
+                    body: OutputBody::Bytes(r.bytes),
+                    from_original: r.from_original,
+                })
+                .collect(),
+            skipped: v
+                .skipped
+                .into_iter()
+                .map(|s| SkippedOutput { format: s.format.name(), extension: s.format.extension(), reason: s.reason })
+                .collect(),
+            negotiated: true,
             duration_ms: None,
             fps: None,
         })
@@ -129,6 +185,7 @@ fn still_outputs(rendered: Rendered) -> RenderedOriginal {
         height: rendered.height,
         frames: rendered.frames,
         outputs,
+        placeholder: rendered.placeholder,
     }
 }
 
@@ -145,11 +202,11 @@ async fn render_animation(
     let mut specs = vec![VariantSpec::new("poster", probe.width)];
     specs.extend(settings.variants.iter().cloned());
     let poster = blocking({
-        let (source, limits, background, quality) =
-            (source.clone(), settings.limits.clone(), video.background, settings.jpeg_quality);
+        let (source, limits, background, encode) =
+            (source.clone(), settings.limits.clone(), video.background, settings.encode.clone());
         move || {
             let decoded = decode::decode_gif_first_frame(&source, &limits, background)?;
-            render::render_decoded(decoded, &specs, quality)
+            render::render_decoded(decoded, &specs, &encode, None)
         }
     })
     .await?;
@@ -174,19 +231,65 @@ async fn render_animation(
         let ms = started.elapsed().as_millis() as u64;
         original.ffmpeg_ms += ms;
         tracing::info!(rendition = name, width, height, ms, "encoded MP4");
-        original.outputs.push(RenderedOutput {
-            name: name.to_string(),
-            width,
-            height,
+        let file = OutputFile {
+            format: "mp4",
             content_type: "video/mp4",
             extension: "mp4",
             body: OutputBody::File(output),
-            duration_ms: Some(probe.duration_ms),
-            fps: Some((probe.fps() * 100.0).round() / 100.0),
-        });
+            from_original: false,
+        };
+        let mut rendition = RenderedOutput::single(name, width, height, file);
+        rendition.duration_ms = Some(probe.duration_ms);
+        rendition.fps = Some((probe.fps() * 100.0).round() / 100.0);
+        original.outputs.push(rendition);
+    }
+    if probe.has_transparency {
+        original.outputs.push(render_animated_webp(job, probe, video, deadline, &mut original.ffmpeg_ms).await?);
     }
     Ok(original)
 }
+
+/// MP4 has no transparency: a transparent animation (a sticker) also becomes an animated WebP,
+/// which every browser with WebP shows with its alpha. Not stored when it is larger than the GIF.
+async fn render_animated_webp(
+    job: &ScratchDir,
+    probe: &GifProbe,
+    video: &VideoSettings,
+    deadline: Option<Deadline>,
+    ffmpeg_ms: &mut u64,
+) -> Result<RenderedOutput, Failure> {
+    let source = job.file(SOURCE_FILE);
+    let output = job.file(&format!("{ANIMATION_NAME}.webp"));
+    let args = video::animated_webp_args(&source, &output, video);
+    let started = Instant::now();
+    video::run_ffmpeg(video, &args, deadline).await.map_err(Failure::from)?;
+    let ms = started.elapsed().as_millis() as u64;
+    *ffmpeg_ms += ms;
+    let size = |path: &std::path::Path| std::fs::metadata(path).map(|m| m.len());
+    let (webp_bytes, gif_bytes) = match (size(&output), size(&source)) {
+        (Ok(webp), Ok(gif)) => (webp, gif),
+        (Err(e), _) | (_, Err(e)) => return Err(Failure::transient(format!("reading animated WebP: {e}"))),
+    };
+    tracing::info!(width = probe.width, height = probe.height, ms, bytes = webp_bytes, "encoded animated WebP");
+    let file = OutputFile {
+        format: "webp",
+        content_type: "image/webp",
+        extension: "webp",
+        body: OutputBody::File(output),
+        from_original: false,
+    };
+    let mut animation = RenderedOutput::single(ANIMATION_NAME, probe.width, probe.height, file);
+    animation.duration_ms = Some(probe.duration_ms);
+    if webp_bytes >= gif_bytes {
+        let reason = format!("animated WebP ({webp_bytes} bytes) was no smaller than the GIF ({gif_bytes} bytes)");
+        animation.files.clear();
+        animation.skipped.push(SkippedOutput { format: "webp", extension: "webp", reason });
+    }
+    Ok(animation)
+}
+
+/// The animated WebP of a transparent GIF.
+pub const ANIMATION_NAME: &str = "animation";
 
 fn read_head(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
     let mut head = Vec::with_capacity(64);

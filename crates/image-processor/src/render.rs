@@ -1,14 +1,20 @@
-//! Variant rendering: one decode per original, then a resize cascade (largest variant first, each
-//! smaller one from the previous result) and one encode per variant.
+//! Variant rendering: one decode per original, a resize cascade (largest variant first, each
+//! smaller one from the previous result), then every size in every format (AVIF, WebP and the
+//! JPEG or PNG fallback), encoded in parallel, and only the representations worth storing kept.
 //!
 //! No AWS here: bytes in, encoded variants out, so the CLI, the Lambda and the benchmarks share it.
 
 use fast_image_resize::{images::Image, FilterType, MulDiv, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::DynamicImage;
+use rayon::prelude::*;
 
 use crate::decode::{self, Decoded, SourceFormat};
+use crate::encode::{self, PixelsRef};
+pub use crate::encode::{EncodeSettings, OutputFormat};
 use crate::error::ImageError;
 use crate::limits::Limits;
+use crate::placeholder::{self, Placeholder};
+use crate::strip;
 use crate::video::VideoSettings;
 
 /// A named output width, e.g. `mobile` at 640 px.
@@ -40,8 +46,7 @@ pub fn default_variants() -> Vec<VariantSpec> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderSettings {
     pub variants: Vec<VariantSpec>,
-    /// 1–100; 80 matches what sharp and libvips users typically ship.
-    pub jpeg_quality: u8,
+    pub encode: EncodeSettings,
     pub limits: Limits,
     /// Animated GIF → MP4.
     pub video: VideoSettings,
@@ -51,7 +56,7 @@ impl Default for RenderSettings {
     fn default() -> Self {
         RenderSettings {
             variants: default_variants(),
-            jpeg_quality: 80,
+            encode: EncodeSettings::default(),
             limits: Limits::default(),
             video: VideoSettings::default(),
         }
@@ -63,32 +68,28 @@ impl RenderSettings {
     /// `RENDERER` names the code's own output: bump it when a change alters variant bytes, so an
     /// immutable key never gets different bytes when an original is processed again.
     pub fn fingerprint(&self) -> String {
-        const RENDERER: &str = "r2"; // r2: thumbnails with Catmull-Rom, alpha premultiplied once
+        // r2: thumbnails with Catmull-Rom, alpha premultiplied once. r3: AVIF and WebP beside the
+        // fallback, originals passed through where smaller.
+        const RENDERER: &str = "r3";
         let variants: Vec<String> = self.variants.iter().map(|v| format!("{}:{}", v.name, v.max_width)).collect();
-        format!("{RENDERER};q{};{};{}", self.jpeg_quality, variants.join(","), self.video.fingerprint())
+        format!("{RENDERER};{};{};{}", self.encode.fingerprint(), variants.join(","), self.video.fingerprint())
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutputFormat {
-    Jpeg,
-    Png,
+/// One stored representation of a variant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Representation {
+    pub format: OutputFormat,
+    pub bytes: Vec<u8>,
+    /// The original's own bytes without metadata (smaller than our encode at the same size).
+    pub from_original: bool,
 }
 
-impl OutputFormat {
-    pub fn content_type(self) -> &'static str {
-        match self {
-            OutputFormat::Jpeg => "image/jpeg",
-            OutputFormat::Png => "image/png",
-        }
-    }
-
-    pub fn extension(self) -> &'static str {
-        match self {
-            OutputFormat::Jpeg => "jpg",
-            OutputFormat::Png => "png",
-        }
-    }
+/// A format not stored for a variant, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedFormat {
+    pub format: OutputFormat,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone)]
@@ -96,8 +97,28 @@ pub struct RenderedVariant {
     pub name: String,
     pub width: u32,
     pub height: u32,
-    pub format: OutputFormat,
-    pub bytes: Vec<u8>,
+    /// Best first: AVIF, WebP, then the fallback (JPEG, or PNG for transparency), which is always
+    /// there. A format is left out when a smaller one the same viewers accept exists.
+    pub formats: Vec<Representation>,
+    pub skipped: Vec<SkippedFormat>,
+}
+
+impl RenderedVariant {
+    /// The JPEG or PNG every browser shows.
+    pub fn fallback(&self) -> Option<&Representation> {
+        self.formats.iter().find(|r| r.format.is_fallback())
+    }
+
+    /// What a viewer that accepts `format` (AVIF or WebP; anything else means "neither") should
+    /// get: the smallest stored representation it can show.
+    pub fn for_viewer_accepting(&self, format: OutputFormat) -> Option<&Representation> {
+        let accepts = |r: &&Representation| match format {
+            OutputFormat::Avif => true,
+            OutputFormat::WebP => r.format != OutputFormat::Avif,
+            _ => r.format.is_fallback(),
+        };
+        self.formats.iter().filter(accepts).min_by_key(|r| r.bytes.len())
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -109,31 +130,46 @@ pub struct Rendered {
     pub frames: u32,
     /// In the order of [`RenderSettings::variants`].
     pub variants: Vec<RenderedVariant>,
+    pub placeholder: Option<Placeholder>,
 }
 
 /// Decodes `bytes` (named `name`, used to check the claimed type) and renders every variant.
 pub fn render(bytes: &[u8], name: &str, settings: &RenderSettings) -> Result<Rendered, ImageError> {
     let largest = settings.variants.iter().map(|v| v.max_width).max();
     let decoded = decode::decode_for_width(bytes, name, &settings.limits, largest)?;
-    render_decoded(decoded, &settings.variants, settings.jpeg_quality)
+    render_decoded(decoded, &settings.variants, &settings.encode, Some(bytes))
 }
 
 /// Like [`render`], reading the original from a file (see [`decode::decode_file`]).
 pub fn render_file(path: &std::path::Path, name: &str, settings: &RenderSettings) -> Result<Rendered, ImageError> {
     let largest = settings.variants.iter().map(|v| v.max_width).max();
     let decoded = decode::decode_file(path, name, &settings.limits, largest)?;
-    render_decoded(decoded, &settings.variants, settings.jpeg_quality)
+    // The original's bytes are a candidate only for a variant at its own size.
+    let at_original_size = settings.variants.iter().any(|v| v.max_width >= decoded.width);
+    let original = if at_original_size { std::fs::read(path).ok() } else { None };
+    render_decoded(decoded, &settings.variants, &settings.encode, original.as_deref())
 }
 
-/// Renders `specs` from an already decoded image.
-pub fn render_decoded(decoded: Decoded, specs: &[VariantSpec], jpeg_quality: u8) -> Result<Rendered, ImageError> {
+/// Renders `specs` from an already decoded image. `original` (the file's bytes, if at hand) may
+/// serve, without its metadata, as a variant at the original's size when it is the smaller file.
+pub fn render_decoded(
+    decoded: Decoded,
+    specs: &[VariantSpec],
+    settings: &EncodeSettings,
+    original: Option<&[u8]>,
+) -> Result<Rendered, ImageError> {
     let (width, height) = (decoded.width, decoded.height);
+    // Passing the original through keeps its pixels exactly as stored: only when no EXIF rotation
+    // had to be applied, and only in formats browsers show (strip::strip_metadata decides).
+    let original = original
+        .filter(|_| decoded.upright_as_stored && (decoded.image.width(), decoded.image.height()) == (width, height))
+        .map(|bytes| (bytes, decoded.format));
     let source = Pixels::from_image(decoded.image);
     // An sRGB profile says what an untagged image already means on the web: dropping it saves its
     // 3–9 KB in every variant (much of a thumbnail). Other profiles (Display P3, Adobe RGB) stay.
     let icc_profile = decoded.icc_profile.as_deref().filter(|icc| !is_srgb_profile(icc));
-    let variants = render_variants(source, icc_profile, specs, jpeg_quality)?;
-    Ok(Rendered { source_format: decoded.format, width, height, frames: decoded.frames, variants })
+    let (variants, placeholder) = render_variants(source, icc_profile, specs, settings, original)?;
+    Ok(Rendered { source_format: decoded.format, width, height, frames: decoded.frames, variants, placeholder })
 }
 
 /// Pixels in one of the three layouts we resize and encode.
@@ -185,6 +221,14 @@ impl Pixels {
 }
 
 impl Layout {
+    fn channels(self) -> u8 {
+        match self {
+            Layout::Gray => 1,
+            Layout::Rgb => 3,
+            Layout::Rgba => 4,
+        }
+    }
+
     fn pixel_type(self) -> PixelType {
         match self {
             Layout::Gray => PixelType::U8,
@@ -225,62 +269,144 @@ fn render_variants(
     mut source: Pixels,
     icc_profile: Option<&[u8]>,
     specs: &[VariantSpec],
-    jpeg_quality: u8,
-) -> Result<Vec<RenderedVariant>, ImageError> {
+    settings: &EncodeSettings,
+    original: Option<(&[u8], SourceFormat)>,
+) -> Result<(Vec<RenderedVariant>, Option<Placeholder>), ImageError> {
     let (src_w, src_h) = (source.image.width(), source.image.height());
-    // Largest first, so each variant is resized from the next larger one: the small ones cost little.
-    let mut order: Vec<usize> = (0..specs.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(specs[i].max_width));
+    let layout = source.layout;
+    let size_of = |spec: &VariantSpec| {
+        let width = spec.max_width.clamp(1, src_w);
+        (width, scaled_height(src_w, src_h, width))
+    };
+    // Distinct sizes, largest first: each is resized from the next larger one, so the small ones
+    // cost little, and variants of the same size (a small original) share their files.
+    let mut sizes: Vec<(u32, u32)> = specs.iter().map(size_of).collect();
+    sizes.sort_unstable_by(|a, b| b.cmp(a));
+    sizes.dedup();
 
     // Transparent pixels must not bleed their colour into their neighbours: resize premultiplied.
     // Premultiplying the original in place (rather than letting the resizer premultiply into a copy
-    // it keeps) saves a buffer the size of the original; the cascade stays premultiplied and each
-    // variant is divided back just before it is encoded.
+    // it keeps) saves a buffer the size of the original.
     let mul_div = MulDiv::default();
-    if source.layout == Layout::Rgba {
+    let alpha_error = |e: fast_image_resize::MulDivImagesError| ImageError::Encode(format!("alpha: {e}"));
+    if layout == Layout::Rgba {
         mul_div.multiply_alpha_inplace(&mut source.image).map_err(|e| ImageError::Encode(format!("alpha: {e}")))?;
     }
     let mut resizer = Resizer::new();
     let options = ResizeOptions::new().use_alpha(false);
-    let mut outputs: Vec<Option<RenderedVariant>> = vec![None; specs.len()];
-    let mut previous: Option<Image<'static>> = None;
-    // The last encoded size and bytes: variants of the same size (a small original) share them.
-    let mut last_encoded: Option<(u32, u32, OutputFormat, Vec<u8>)> = None;
-
-    for index in order {
-        let spec = &specs[index];
-        let width = spec.max_width.clamp(1, src_w);
-        let height = scaled_height(src_w, src_h, width);
-        let (format, bytes) = match &last_encoded {
-            Some((w, h, format, bytes)) if (*w, *h) == (width, height) => (*format, bytes.clone()),
-            _ => {
-                let from = previous.as_ref().unwrap_or(&source.image);
-                if (from.width(), from.height()) != (width, height) {
-                    let mut dst = Image::new(width, height, source.layout.pixel_type());
-                    let options = options.clone().resize_alg(ResizeAlg::Convolution(filter_for(width)));
-                    resizer
-                        .resize(from, &mut dst, &options)
-                        .map_err(|e| ImageError::Encode(format!("resize to {width}×{height}: {e}")))?;
-                    previous = Some(dst);
-                }
-                let pixels = previous.as_ref().unwrap_or(&source.image);
-                let encoded = if source.layout == Layout::Rgba {
-                    // Into a new buffer: `pixels` stays premultiplied for the next, smaller variant.
-                    let mut straight = Image::new(width, height, PixelType::U8x4);
-                    mul_div
-                        .divide_alpha(pixels, &mut straight)
-                        .map_err(|e| ImageError::Encode(format!("alpha: {e}")))?;
-                    encode(&straight, source.layout, icc_profile, jpeg_quality)?
-                } else {
-                    encode(pixels, source.layout, icc_profile, jpeg_quality)?
-                };
-                last_encoded = Some((width, height, encoded.0, encoded.1.clone()));
-                encoded
-            }
-        };
-        outputs[index] = Some(RenderedVariant { name: spec.name.clone(), width, height, format, bytes });
+    let mut source_image = Some(source.image);
+    let mut cascade: Vec<Image<'static>> = Vec::with_capacity(sizes.len());
+    for &(width, height) in &sizes {
+        if cascade.is_empty() && (src_w, src_h) == (width, height) {
+            cascade.extend(source_image.take());
+            continue;
+        }
+        let from = cascade.last().or(source_image.as_ref()).ok_or_else(|| ImageError::Encode("no source".into()))?;
+        let mut dst = Image::new(width, height, layout.pixel_type());
+        let options = options.clone().resize_alg(ResizeAlg::Convolution(filter_for(width)));
+        resizer
+            .resize(from, &mut dst, &options)
+            .map_err(|e| ImageError::Encode(format!("resize to {width}×{height}: {e}")))?;
+        cascade.push(dst);
     }
-    Ok(outputs.into_iter().flatten().collect())
+    drop(source_image); // the decoded original is not needed past the cascade
+    if layout == Layout::Rgba {
+        for image in &mut cascade {
+            let mut straight = Image::new(image.width(), image.height(), PixelType::U8x4);
+            mul_div.divide_alpha(image, &mut straight).map_err(alpha_error)?;
+            *image = straight;
+        }
+    }
+    let channels = layout.channels();
+    fn pixels<'a>(image: &'a Image<'static>, channels: u8) -> PixelsRef<'a> {
+        PixelsRef { data: image.buffer(), width: image.width(), height: image.height(), channels }
+    }
+    let placeholder = cascade.last().and_then(|smallest| placeholder::placeholder(pixels(smallest, channels)));
+
+    // Every size in every format, on all the cores the pool has (the largest AVIF first: it is the
+    // longest task). rav1e splits a large AVIF into tiles on the same pool.
+    let fallback = if layout == Layout::Rgba { OutputFormat::Png } else { OutputFormat::Jpeg };
+    let mut tasks: Vec<(usize, OutputFormat)> = Vec::with_capacity(sizes.len() * 3);
+    for format in settings.modern_formats().into_iter().chain([fallback]) {
+        tasks.extend((0..sizes.len()).map(|i| (i, format)));
+    }
+    let encoded: Vec<(usize, OutputFormat, Result<Vec<u8>, ImageError>)> = tasks
+        .into_par_iter()
+        .map(|(i, format)| (i, format, encode::encode(format, pixels(&cascade[i], channels), icc_profile, settings)))
+        .collect();
+    drop(cascade);
+
+    let mut per_size: Vec<(Vec<Representation>, Vec<SkippedFormat>)> = vec![(Vec::new(), Vec::new()); sizes.len()];
+    for (i, format, result) in encoded {
+        match result {
+            Ok(bytes) => per_size[i].0.push(Representation { format, bytes, from_original: false }),
+            // The fallback must exist; a newer format that failed is reported and left out.
+            Err(e) if format.is_fallback() => return Err(e),
+            Err(e) => {
+                tracing::warn!(format = format.name(), error = %e, "encoder failed; format left out");
+                per_size[i].1.push(SkippedFormat { format, reason: format!("encoder failed: {e}") });
+            }
+        }
+    }
+    // The original's own bytes compete at its own size.
+    if let Some((bytes, format)) = original {
+        if let (Some(index), Some(stripped)) =
+            (sizes.iter().position(|&size| size == (src_w, src_h)), strip::strip_metadata(bytes, format))
+        {
+            let as_format = match format {
+                SourceFormat::Jpeg => Some(OutputFormat::Jpeg),
+                SourceFormat::Png => Some(OutputFormat::Png),
+                SourceFormat::WebP => Some(OutputFormat::WebP),
+                SourceFormat::Gif => None,
+            };
+            if let Some(format) = as_format {
+                per_size[index].0.push(Representation { format, bytes: stripped, from_original: true });
+            }
+        }
+    }
+    let chosen: Vec<(Vec<Representation>, Vec<SkippedFormat>)> =
+        per_size.into_iter().map(|(candidates, skipped)| choose(candidates, skipped)).collect::<Result<_, _>>()?;
+
+    let variants = specs
+        .iter()
+        .map(|spec| {
+            let (width, height) = size_of(spec);
+            let index = sizes.iter().position(|&size| size == (width, height)).unwrap_or(0);
+            let (formats, skipped) = chosen[index].clone();
+            RenderedVariant { name: spec.name.clone(), width, height, formats, skipped }
+        })
+        .collect();
+    Ok((variants, placeholder))
+}
+
+/// Keeps, for one size, the smallest candidate of each kind, and of those only the ones smaller
+/// than every representation the same viewers also accept: a WebP must beat the fallback, an
+/// AVIF both. Returns them best first (AVIF, WebP, fallback) with the reasons for the rest.
+pub(crate) fn choose(
+    candidates: Vec<Representation>,
+    mut skipped: Vec<SkippedFormat>,
+) -> Result<(Vec<Representation>, Vec<SkippedFormat>), ImageError> {
+    let smallest = |pick: &dyn Fn(OutputFormat) -> bool| {
+        candidates.iter().filter(|c| pick(c.format)).min_by_key(|c| c.bytes.len()).cloned()
+    };
+    let fallback = smallest(&|f| f.is_fallback()).ok_or_else(|| ImageError::Encode("no fallback image".into()))?;
+    let describe = |r: &Representation| format!("{} ({} bytes)", r.format.name().to_uppercase(), r.bytes.len());
+    let mut kept = vec![fallback];
+    for format in [OutputFormat::WebP, OutputFormat::Avif] {
+        let Some(candidate) = smallest(&|f| f == format) else { continue };
+        // `kept` holds exactly what this format's viewers also accept (WebP: the fallback;
+        // AVIF: the fallback and any WebP kept).
+        match kept.iter().filter(|k| k.bytes.len() <= candidate.bytes.len()).min_by_key(|k| k.bytes.len()) {
+            None => kept.push(candidate),
+            Some(smaller) => skipped.push(SkippedFormat {
+                format,
+                reason: format!("{} was no smaller than the {}", describe(&candidate), describe(smaller)),
+            }),
+        }
+    }
+    kept.reverse();
+    skipped.sort_by_key(|s| s.format);
+    Ok((kept, skipped))
 }
 
 /// Variants at most this wide are thumbnails, resized with a shorter filter.
@@ -295,39 +421,6 @@ fn filter_for(width: u32) -> FilterType {
         FilterType::CatmullRom
     } else {
         FilterType::Lanczos3
-    }
-}
-
-fn encode(
-    image: &Image<'_>,
-    layout: Layout,
-    icc_profile: Option<&[u8]>,
-    quality: u8,
-) -> Result<(OutputFormat, Vec<u8>), ImageError> {
-    let (w, h) = (image.width(), image.height());
-    let mut out = Vec::with_capacity(image.buffer().len() / 8);
-    match layout {
-        Layout::Gray | Layout::Rgb => {
-            let gray = layout == Layout::Gray;
-            let bytes = crate::libjpeg::encode(image.buffer(), w, h, gray, quality.clamp(1, 100), icc_profile)?;
-            Ok((OutputFormat::Jpeg, bytes))
-        }
-        Layout::Rgba => {
-            use image::ImageEncoder;
-            let mut encoder = image::codecs::png::PngEncoder::new_with_quality(
-                &mut out,
-                // Fast (fdeflate) rather than Default: several times quicker on photo-sized RGBA.
-                image::codecs::png::CompressionType::Fast,
-                image::codecs::png::FilterType::Adaptive,
-            );
-            if let Some(icc) = icc_profile {
-                let _ = encoder.set_icc_profile(icc.to_vec());
-            }
-            encoder
-                .write_image(image.buffer(), w, h, image::ExtendedColorType::Rgba8)
-                .map_err(|e| ImageError::Encode(format!("PNG: {e}")))?;
-            Ok((OutputFormat::Png, out))
-        }
     }
 }
 
@@ -371,7 +464,51 @@ mod tests {
         let mut other = base.clone();
         other.limits.max_pixels = 1;
         assert_eq!(base.fingerprint(), other.fingerprint());
-        other.jpeg_quality = 90;
+        other.encode.jpeg_quality = 90;
         assert_ne!(base.fingerprint(), other.fingerprint());
+        let mut other = base.clone();
+        other.encode.avif_speed += 1;
+        assert_ne!(base.fingerprint(), other.fingerprint());
+    }
+
+    fn candidate(format: OutputFormat, len: usize) -> Representation {
+        Representation { format, bytes: vec![0; len], from_original: false }
+    }
+
+    fn kept(chosen: &(Vec<Representation>, Vec<SkippedFormat>)) -> Vec<(OutputFormat, usize)> {
+        chosen.0.iter().map(|r| (r.format, r.bytes.len())).collect()
+    }
+
+    #[test]
+    fn a_format_is_kept_only_when_smaller_than_what_its_viewers_also_accept() {
+        use OutputFormat::{Avif, Jpeg, Png, WebP};
+        let all = |a, w, j| vec![candidate(Avif, a), candidate(WebP, w), candidate(Jpeg, j)];
+        // Photo: each newer format smaller.
+        assert_eq!(kept(&choose(all(30, 60, 100), vec![]).unwrap()), [(Avif, 30), (WebP, 60), (Jpeg, 100)]);
+        // AVIF beats the JPEG but not the WebP: AVIF viewers get the WebP.
+        let chosen = choose(all(70, 60, 100), vec![]).unwrap();
+        assert_eq!(kept(&chosen), [(WebP, 60), (Jpeg, 100)]);
+        assert_eq!(chosen.1[0].format, Avif);
+        assert!(
+            chosen.1[0].reason.contains("AVIF (70 bytes) was no smaller than the WEBP (60 bytes)"),
+            "{:?}",
+            chosen.1
+        );
+        // WebP larger than the fallback, AVIF between them.
+        assert_eq!(kept(&choose(all(90, 120, 100), vec![]).unwrap()), [(Avif, 90), (Jpeg, 100)]);
+        // A small logo: the fallback wins everything.
+        let chosen = choose(vec![candidate(Avif, 900), candidate(WebP, 800), candidate(Png, 500)], vec![]).unwrap();
+        assert_eq!(kept(&chosen), [(Png, 500)]);
+        assert_eq!(chosen.1.len(), 2);
+        // Equal size: the older format is kept (every viewer can use it).
+        assert_eq!(kept(&choose(all(100, 100, 100), vec![]).unwrap()), [(Jpeg, 100)]);
+        // The original's stripped bytes compete with our encode of the same kind.
+        let mut candidates = all(300, 200, 150);
+        candidates.push(Representation { format: Png, bytes: vec![1; 120], from_original: true });
+        let chosen = choose(candidates, vec![]).unwrap();
+        assert_eq!(kept(&chosen), [(Png, 120)]);
+        assert!(chosen.0[0].from_original);
+        // No fallback is an error, never an empty variant.
+        assert!(choose(vec![candidate(Avif, 1)], vec![]).is_err());
     }
 }

@@ -53,7 +53,7 @@ impl VideoSettings {
     pub fn fingerprint(&self) -> String {
         let [r, g, b] = self.background;
         format!(
-            "v1;crf{};{};{};#{r:02x}{g:02x}{b:02x};m{}",
+            "v2;crf{};{};{};#{r:02x}{g:02x}{b:02x};m{};awebp{ANIMATED_WEBP_QUALITY}",
             self.crf,
             self.preset,
             self.tune.as_deref().unwrap_or("-"),
@@ -123,6 +123,27 @@ pub fn ffmpeg_args(
     // GIF frame delays become exact MP4 timestamps (variable frame rate, 1/100 s time base).
     push(&["-fps_mode", "passthrough", "-enc_time_base", "demux"]);
     push(&["-profile:v", "high", "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-f", "mp4", "-y"]);
+    args.push(output.as_os_str().to_owned());
+    args
+}
+
+/// libwebp's quality for animated WebP (stickers): sharp's default for WebP.
+pub const ANIMATED_WEBP_QUALITY: u8 = 75;
+
+/// Arguments that make an animated WebP with alpha from a GIF (MP4 cannot carry transparency).
+/// Frame timing is kept as in the MP4; the WebP loops forever, as promotional GIFs do.
+pub fn animated_webp_args(input: &Path, output: &Path, _settings: &VideoSettings) -> Vec<OsString> {
+    let mut args: Vec<OsString> = Vec::new();
+    let mut push = |items: &[&str]| args.extend(items.iter().map(OsString::from));
+    push(&["-nostdin", "-hide_banner", "-nostats", "-loglevel", "error"]);
+    push(&["-protocol_whitelist", "file", "-f", "gif"]);
+    args.push("-i".into());
+    args.push(input.as_os_str().to_owned());
+    let mut push = |items: &[&str]| args.extend(items.iter().map(OsString::from));
+    push(&["-map", "0:v", "-an", "-sn", "-dn", "-map_metadata", "-1"]);
+    push(&["-c:v", "libwebp_anim", "-lossless", "0", "-quality", &ANIMATED_WEBP_QUALITY.to_string()]);
+    push(&["-compression_level", "4", "-pix_fmt", "yuva420p", "-fps_mode", "passthrough"]);
+    push(&["-loop", "0", "-f", "webp", "-y"]);
     args.push(output.as_os_str().to_owned());
     args
 }

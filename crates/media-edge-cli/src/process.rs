@@ -148,20 +148,37 @@ fn progress_bar(total: usize) -> ProgressBar {
     bar
 }
 
-/// `✔ a.jpg  4 variants, 2.1 MB → 310.5 KB, 120 ms` and the like.
+/// `✔ a.jpg  4 variants in 12 files, 2.1 MB → 310.5 KB (pc: AVIF 52.1 KB, WebP 80.3 KB, JPEG
+/// 174.5 KB), 120 ms` and the like.
 fn describe(input: &Input, report: &StatusEvent) -> String {
+    let variants = report.variant_names().len();
     match (&report.outcome, &report.failure) {
         (Outcome::Failed, Some(failure)) => format!("✘ {}  {} failure: {}", input.key, failure.class, failure.reason),
-        (Outcome::Duplicate, _) => format!("= {}  already up to date ({} variants)", input.key, report.variants.len()),
+        (Outcome::Duplicate, _) => format!("= {}  already up to date ({variants} variants)", input.key),
         _ => format!(
-            "✔ {}  {} variants, {} → {}, {} ms",
+            "✔ {}  {variants} variants in {} files, {} → {}{}, {} ms",
             input.key,
             report.variants.len(),
             human_bytes(report.input_bytes),
             human_bytes(report.output_bytes),
+            largest_formats(report),
             report.duration_ms
         ),
     }
+}
+
+/// ` (pc: AVIF 52.1 KB, WebP 80.3 KB, JPEG 174.5 KB)`: the widest image variant in each format.
+fn largest_formats(report: &StatusEvent) -> String {
+    let images = report.variants.iter().filter(|v| v.content_type.starts_with("image/"));
+    let Some(widest) = images.clone().max_by_key(|v| v.width) else { return String::new() };
+    let files: Vec<String> = images
+        .filter(|v| v.name == widest.name)
+        .map(|v| {
+            let format = v.content_type.trim_start_matches("image/").to_uppercase().replace("WEBP", "WebP");
+            format!("{format} {}", human_bytes(v.bytes))
+        })
+        .collect();
+    format!(" ({}: {})", widest.name, files.join(", "))
 }
 
 fn summary(reports: &[StatusEvent], out: &Path) -> String {

@@ -96,6 +96,18 @@ pub struct VariantReport {
 }
 
 impl StatusEvent {
+    /// Distinct variants (`pc`, `mobile`, …, `video`): `variants` lists each stored file, and an
+    /// image variant is stored in several formats.
+    pub fn variant_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for v in &self.variants {
+            if !names.contains(&v.name.as_str()) {
+                names.push(&v.name);
+            }
+        }
+        names
+    }
+
     pub fn new(pipeline: &str, outcome: Outcome, source: SourceObject) -> Self {
         StatusEvent {
             schema: STATUS_SCHEMA.to_string(),

@@ -176,9 +176,14 @@ impl Batch<'_> {
 fn stored_line(processed: &[&StatusEvent]) -> Option<String> {
     let bytes_in: u64 = processed.iter().map(|s| s.input_bytes).sum();
     let bytes_out: u64 = processed.iter().map(|s| s.output_bytes).sum();
-    let variants = processed.iter().flat_map(|s| &s.variants);
-    let videos = variants.clone().filter(|v| v.content_type.starts_with("video/")).count();
-    let images = variants.count() - videos;
+    // Variants, not files: an image variant is stored in several formats.
+    let (mut images, mut videos) = (0, 0);
+    for status in processed {
+        for name in status.variant_names() {
+            let is_video = status.variants.iter().any(|v| v.name == name && v.content_type.starts_with("video/"));
+            *(if is_video { &mut videos } else { &mut images }) += 1;
+        }
+    }
     (!processed.is_empty()).then(|| {
         format!(
             "{} and {} stored ({}) from {} of originals",
@@ -195,7 +200,8 @@ fn stored_line(processed: &[&StatusEvent]) -> Option<String> {
 fn phone_line(processed: &[&StatusEvent]) -> Option<String> {
     let (mut phone, mut original) = (0u64, 0u64);
     for status in processed {
-        let pick = |name: &str| status.variants.iter().find(|v| v.name == name).map(|v| v.bytes);
+        // The smallest file of the rendition: what a current phone browser is sent.
+        let pick = |name: &str| status.variants.iter().filter(|v| v.name == name).map(|v| v.bytes).min();
         if let Some(bytes) = pick("video-mobile").or_else(|| pick("video")).or_else(|| pick("mobile")) {
             phone += bytes;
             original += status.input_bytes;

@@ -68,19 +68,24 @@ async fn animated_gif_becomes_mp4_poster_and_variants() {
     assert_eq!(statuses.len(), 1, "{statuses:#?}");
     let status = &statuses[0];
     assert_eq!(status.outcome, Outcome::Processed, "{status:#?}");
-    let names: Vec<&str> = status.variants.iter().map(|v| v.name.as_str()).collect();
-    assert_eq!(names, ["poster", "thumbnail", "mobile", "tablet", "pc", "video", "video-mobile"]);
-
     let manifest = h.manifest(key).await;
-    assert_eq!(manifest.variants, status.variants);
+    assert_eq!(manifest.reports(), status.variants);
     assert_eq!((manifest.source_format.as_str(), manifest.frames), ("GIF", 30));
+    let names: Vec<&str> = manifest.variants.iter().map(|v| v.name.as_str()).collect();
+    // The GIF has transparent pixels: an animated WebP keeps them (MP4 cannot).
+    assert_eq!(names, ["poster", "thumbnail", "mobile", "tablet", "pc", "video", "video-mobile", "animation"]);
 
-    let poster = &status.variants[0];
-    assert_eq!((poster.width, poster.height, poster.content_type.as_str()), (801, 451, "image/jpeg"));
+    let poster_variant = &manifest.variants[0];
+    let poster = poster_variant.formats.last().expect("poster fallback");
+    assert_eq!((poster_variant.width, poster_variant.height, poster.content_type.as_str()), (801, 451, "image/jpeg"));
+    let video_html = manifest.video.as_deref().expect("a <video> snippet");
+    assert!(video_html.contains("video.mp4") && video_html.contains("poster="), "{video_html}");
     let expected_ms = 27 * 40 + 100 + 100 + 500;
     let dir = std::env::temp_dir().join(format!("media-edge-mp4-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    for (variant, (width, height)) in status.variants[5..].iter().zip([(802, 452), (640, 360)]) {
+    let videos: Vec<_> = status.variants.iter().filter(|v| v.content_type == "video/mp4").collect();
+    assert_eq!(videos.len(), 2);
+    for (variant, (width, height)) in videos.iter().zip([(802, 452), (640, 360)]) {
         assert_eq!((variant.width, variant.height), (width, height), "{}", variant.name);
         assert_eq!(variant.content_type, "video/mp4");
         assert_eq!(variant.duration_ms, Some(expected_ms as u64));
@@ -100,7 +105,23 @@ async fn animated_gif_becomes_mp4_poster_and_variants() {
         assert_eq!((decoded.width, decoded.height), (width, height));
         assert!(!decoded.audio, "no audio track");
     }
-    assert!(status.variants[5].bytes < gif.len() as u64 / 2, "the MP4 is much smaller than the GIF");
+    assert!(videos[0].bytes < gif.len() as u64 / 2, "the MP4 is much smaller than the GIF");
+
+    // The animated WebP: every frame, with its transparency, smaller than the GIF.
+    let animation = &manifest.variants[7];
+    let file = animation.formats.first().unwrap_or_else(|| panic!("{:?}", animation.skipped));
+    let (bytes, object) = h.variant_bytes(&file.key).await;
+    assert_eq!(object.content_type(), Some("image/webp"));
+    assert!((bytes.len() as u64) < gif.len() as u64, "{} ≥ {}", bytes.len(), gif.len());
+    let decoder = image::codecs::webp::WebPDecoder::new(std::io::Cursor::new(&bytes)).unwrap();
+    assert!(decoder.has_animation());
+    use image::AnimationDecoder;
+    let frames: Vec<_> = decoder.into_frames().collect::<Result<_, _>>().unwrap();
+    assert_eq!(frames.len(), 30, "every GIF frame");
+    let first = frames[0].buffer();
+    assert_eq!(first.dimensions(), (801, 451));
+    assert!(first.get_pixel(400, 20)[3] < 16, "transparent band stays transparent: {:?}", first.get_pixel(400, 20));
+    assert_eq!(first.get_pixel(400, 300)[3], 255);
 
     // Frame 0 has a transparent band at the top: flattened onto white in the video and the poster.
     let first_frame = dir.join("first.png");
@@ -114,6 +135,7 @@ async fn animated_gif_becomes_mp4_poster_and_variants() {
     assert!(status_ok.success());
     let frame = image::open(&first_frame).unwrap().to_rgb8();
     let (poster_bytes, _) = h.variant_bytes(&poster.key).await;
+    assert_eq!(poster_variant.key.as_deref(), Some(poster.key.as_str()));
     let poster_img = image::load_from_memory(&poster_bytes).unwrap().to_rgb8();
     for (what, img) in [("video", &frame), ("poster", &poster_img)] {
         let band = img.get_pixel(400, 20);

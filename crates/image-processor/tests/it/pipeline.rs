@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::support::{contains, fixture, Harness};
+use crate::support::{contains, decode_image, fixture, Harness};
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use image::GenericImageView;
 use media_edge_shared::status::Outcome;
@@ -25,11 +25,11 @@ async fn upload_becomes_variants_manifest_and_status_event() {
     assert_eq!(status.source.key, key);
     assert_eq!(status.source.bucket.as_deref(), Some(h.wiring.names.originals_bucket.as_str()));
     assert_eq!(status.input_bytes, fixture("oriented.jpg").len() as u64);
-    assert_eq!(status.variants.len(), 4);
     assert_eq!(status.output_bytes, status.variants.iter().map(|v| v.bytes).sum::<u64>());
 
     let manifest = h.manifest(key).await;
-    assert_eq!(manifest.variants, status.variants);
+    assert_eq!(manifest.reports(), status.variants);
+    assert_eq!(manifest.version, 2);
     assert_eq!(manifest.source.etag, status.source.etag);
     assert_eq!((manifest.width, manifest.height), (1600, 2400), "upright dimensions");
     assert_eq!(manifest.source_format, "JPEG");
@@ -40,19 +40,51 @@ async fn upload_becomes_variants_manifest_and_status_event() {
     assert_eq!(manifest_object.cache_control(), Some("public, max-age=60"));
 
     let expected = [("thumbnail", 200, 300), ("mobile", 640, 960), ("tablet", 1024, 1536), ("pc", 1600, 2400)];
+    let mut stored = 1; // the manifest
     for (variant, (name, width, height)) in manifest.variants.iter().zip(expected) {
         assert_eq!((variant.name.as_str(), variant.width, variant.height), (name, width, height));
-        assert!(variant.key.contains(&manifest.source_version), "{} names the source version", variant.key);
-        assert!(variant.key.starts_with("2026/봄 프로모션/beach photo+1 (100%).jpg/"), "{}", variant.key);
-        let (bytes, object) = h.variant_bytes(&variant.key).await;
-        assert_eq!(bytes.len() as u64, variant.bytes);
-        assert_eq!(object.content_type(), Some("image/jpeg"));
-        assert_eq!(object.cache_control(), Some("public, max-age=31536000, immutable"));
-        assert_eq!(image::load_from_memory(&bytes).expect("decodes").dimensions(), (width, height));
-        assert!(!contains(&bytes, b"Exif") && !contains(&bytes, b"Patient Name"), "metadata stripped");
+        // The one URL of a variant is its fallback; the CDN negotiates the rest by extension.
+        let url_key = variant.key.clone().expect("stored");
+        assert!(url_key.ends_with(&format!("/{name}.jpg")), "{url_key}");
+        for file in &variant.formats {
+            assert!(file.key.contains(&manifest.source_version), "{} names the source version", file.key);
+            assert!(file.key.starts_with("2026/봄 프로모션/beach photo+1 (100%).jpg/"), "{}", file.key);
+            let (bytes, object) = h.variant_bytes(&file.key).await;
+            assert_eq!(bytes.len() as u64, file.bytes);
+            assert_eq!(object.content_type(), Some(file.content_type.as_str()));
+            assert_eq!(object.cache_control(), Some("public, max-age=31536000, immutable"));
+            assert_eq!(decode_image(&bytes).dimensions(), (width, height), "{}", file.key);
+            assert!(!contains(&bytes, b"Exif") && !contains(&bytes, b"Patient Name"), "metadata stripped");
+            stored += 1;
+        }
+        // Every format's key exists: a skipped one holds the smaller file its viewers get.
+        for extension in ["avif", "webp", "jpg"] {
+            let format_key = format!("{}.{extension}", url_key.strip_suffix(".jpg").unwrap());
+            let (bytes, object) = h.variant_bytes(&format_key).await;
+            let served = manifest_file_for(variant, &format_key);
+            assert_eq!(bytes.len() as u64, served.bytes, "{format_key}");
+            assert_eq!(object.content_type(), Some(served.content_type.as_str()), "{format_key}");
+        }
+        stored += variant.skipped.len();
     }
-    // Exactly four variants and one manifest; nothing written next to the originals.
-    assert_eq!(h.variant_keys().await.len(), 5);
+    assert_eq!(h.variant_keys().await.len(), stored, "every file, copy and the manifest; nothing else");
+    let picture = manifest.picture.as_deref().expect("a <picture> snippet");
+    assert!(picture.contains("type=\"image/avif\"") && picture.contains("width=\"1600\" height=\"2400\""), "{picture}");
+    let placeholder = manifest.placeholder.as_ref().expect("placeholder");
+    assert!(placeholder.dominant_color.starts_with('#') && !placeholder.thumbhash.is_empty());
+}
+
+/// The manifest entry whose bytes the key holds: a file, or what a skipped format's key serves.
+fn manifest_file_for<'m>(
+    variant: &'m image_processor::manifest::ManifestVariant,
+    key: &str,
+) -> &'m image_processor::manifest::ManifestFile {
+    if let Some(file) = variant.formats.iter().find(|f| f.key == key) {
+        return file;
+    }
+    let skip = variant.skipped.iter().find(|s| s.key.as_deref() == Some(key)).expect("key is a file or a copy");
+    let serves = skip.serves.as_deref().expect("copy names what it serves");
+    variant.formats.iter().find(|f| f.format == serves).expect("served file is listed")
 }
 
 #[tokio::test]
@@ -87,7 +119,10 @@ async fn every_envelope_shape_is_accepted() {
         "one status per original; the TestEvent produces none"
     );
     let logo = h.manifest("uploads/logo+alpha.png").await;
-    assert!(logo.variants.iter().all(|v| v.content_type == "image/png"), "transparency kept as PNG");
+    for variant in &logo.variants {
+        let fallback = variant.formats.last().expect("fallback");
+        assert_eq!(fallback.content_type, "image/png", "transparency kept as PNG");
+    }
 }
 
 #[tokio::test]

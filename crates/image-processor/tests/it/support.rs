@@ -45,6 +45,39 @@ pub fn animated_gif(width: u32, height: u32, delays_ms: &[u32]) -> Vec<u8> {
     out
 }
 
+/// Decodes a variant of any format we store. AVIF goes through the project's ffmpeg (dav1d), which
+/// the `image` crate cannot decode without a system library; the rest through `image`.
+pub fn decode_image(bytes: &[u8]) -> image::DynamicImage {
+    if bytes.get(4..12) != Some(b"ftypavif") {
+        return image::load_from_memory(bytes).expect("variant decodes");
+    }
+    let dir = work_root("avif-decode");
+    let (input, output) = (dir.join("in.avif"), dir.join("out.png"));
+    std::fs::write(&input, bytes).unwrap();
+    // ffmpeg shows an AVIF's alpha as a second (gray) stream: merge it when there is one.
+    let run = |merge_alpha: bool| {
+        let mut command = std::process::Command::new(ffmpeg_path());
+        command.args(["-nostdin", "-hide_banner", "-loglevel", "error", "-i"]).arg(&input);
+        if merge_alpha {
+            command.args(["-filter_complex", "[0:v:0][0:v:1]alphamerge"]);
+        }
+        command.args(["-frames:v", "1", "-pix_fmt", "rgba", "-y"]).arg(&output);
+        command.stderr(std::process::Stdio::null()).status().expect("run ffmpeg").success()
+    };
+    assert!(run(true) || run(false), "ffmpeg could not decode the AVIF");
+    let image = image::open(&output).expect("decoded AVIF");
+    std::fs::remove_dir_all(&dir).ok();
+    image
+}
+
+/// Peak signal-to-noise ratio between two RGB renderings of the same size, in dB.
+pub fn psnr(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
+    assert_eq!(a.dimensions(), b.dimensions());
+    let mse = a.as_raw().iter().zip(b.as_raw()).map(|(p, q)| (f64::from(*p) - f64::from(*q)).powi(2)).sum::<f64>()
+        / a.as_raw().len() as f64;
+    10.0 * (255.0f64 * 255.0 / mse.max(1e-9)).log10()
+}
+
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
