@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every test: the CloudFront Functions under Node's test runner, the template's security scan
 # (checkov over infra/template.yaml and its SAM transform, in its own venv), the template tests
-# (pytest over the template and its SAM transform; they also read the scan's report), then the Rust
-# workspace with the local AWS emulator running. `make test` wraps this and prints the total.
+# (pytest over the template and its SAM transform; they also read the scan's report), the Rust
+# workspace with the local AWS emulator running, then the browser check of the outputs. `make test` wraps this and prints the total.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v node >/dev/null || { echo "node is required for the CloudFront Function tests" >&2; exit 1; }
@@ -13,3 +13,6 @@ scripts/checkov.sh --json "$checkov_report"
 MEDIA_EDGE_CHECKOV_REPORT=$checkov_report .venv/bin/python -m pytest -q -p no:cacheprovider infra/tests
 # --include-ignored: the deployed-build test, which needs `make deployed-build` (make test runs it).
 scripts/with-emulator.sh cargo test --workspace --locked -- --include-ignored
+# What we make, shown by a real browser (Debian's chromium, installed if missing): every AVIF,
+# WebP and MP4 of a few inputs, screenshot compared against the fallback files.
+python3 scripts/browser-check.py

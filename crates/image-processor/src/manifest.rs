@@ -175,7 +175,13 @@ pub fn picture_html(
             ));
         }
     }
-    let style = placeholder.map(|p| format!(" style=\"background-color:{}\"", p.dominant_color)).unwrap_or_default();
+    // The dominant colour fills the box while the image loads; not behind an image with
+    // transparency (PNG fallback), where it would stay visible through it.
+    let transparent = largest.formats.iter().any(|f| f.format == "png");
+    let style = placeholder
+        .filter(|_| !transparent)
+        .map(|p| format!(" style=\"background-color:{}\"", p.dominant_color))
+        .unwrap_or_default();
     html.push_str(&format!(
         "<img src=\"{}\" srcset=\"{}\" sizes=\"100vw\" width=\"{}\" height=\"{}\" alt=\"\" loading=\"lazy\" decoding=\"async\"{style}>",
         url_for(largest.key.as_deref().unwrap_or_default()),
@@ -270,10 +276,11 @@ mod tests {
              width=\"1920\" height=\"960\" alt=\"\" loading=\"lazy\" decoding=\"async\" style=\"background-color:#102030\">\
              </picture>"
         );
-        // No size in AVIF at all: no AVIF source.
+        // No size in AVIF at all: no AVIF source. A transparent image gets no background colour.
         let only_fallback = vec![variant("pc", 100, vec![file("png", "l.png/v/pc.png", 3)], vec![])];
-        let html = picture_html(&only_fallback, &[], None).unwrap();
+        let html = picture_html(&only_fallback, &[], Some(&placeholder)).unwrap();
         assert!(!html.contains("<source"), "{html}");
+        assert!(!html.contains("background-color"), "{html}");
         assert!(picture_html(&[], &[], None).is_none());
     }
 
