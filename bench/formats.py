@@ -38,8 +38,8 @@ SHARP = ROOT / "bench/sharp/formats.js"
 SCORER_DIR = ROOT / "bench/ssimulacra2"
 SCORER = SCORER_DIR / "target/release/ssimulacra2-score"
 LAMBDA_GB = 3008 / 1024
-AVIF_SWEEP = [40, 50, 60, 70, 80]
-WEBP_SWEEP = [60, 70, 78, 85, 92]
+AVIF_SWEEP = [55, 65, 75, 85, 92]
+WEBP_SWEEP = [70, 80, 87, 93, 97]
 
 
 def median(values):
@@ -107,7 +107,7 @@ def main():
                                 "--out", work / "sharp", path])
             t["all"].append(ours["median_ms"]); t["all_cpu"].append(ours["cpu_ms"])
             t["all_sharp"].append(sharp["median_ms"]); t["all_sharp_cpu"].append(sharp["cpu_ms"])
-            wall, _, mem, _ = timed([MEDIA_EDGE, "process", path, "--out", work / "process"], env=two)
+            wall, _, mem, _ = timed([MEDIA_EDGE, "process", path, "--out", work / "process"], env=two)  # defaults
             t["proc"].append(wall); t["mem"].append(mem)
             wall, _, mem, _ = timed(["node", SHARP, "--format", "all", "--threads", 2,
                                      "--out", work / "sharp-process", path])
@@ -147,7 +147,7 @@ def quality(bench, path, work):
         sharp_file = sharp_dir / f"pc.{fmt}"
         sharp_score = scores(reference, [sharp_file], work)[0]
         result[fmt] = {"curve": curve, "sharp_score": sharp_score, "sharp_bytes": sharp_file.stat().st_size}
-    jpeg = work / "sweep-avif-60" / path.stem / "pc.jpg"
+    jpeg = work / f"sweep-avif-{AVIF_SWEEP[0]}" / path.stem / "pc.jpg"
     result["jpeg"] = {"score": scores(reference, [jpeg], work)[0], "bytes": jpeg.stat().st_size}
     for fmt in ("avif", "webp"):
         curve = [(s, b) for s, b, _ in result[fmt]["curve"]]

@@ -72,9 +72,9 @@ impl Default for EncodeSettings {
             avif: true,
             webp: true,
             jpeg_quality: 80,
-            webp_quality: 78,
+            webp_quality: 80,
             webp_effort: 3,
-            avif_quality: 60,
+            avif_quality: 75,
             avif_speed: 9,
         }
     }
