@@ -43,7 +43,8 @@ pub fn encode(pixels: Pixels<'_>, settings: Settings) -> Result<Vec<u8>, String>
         // Alpha edges show more than colour errors (stickers, logos): at least 90.
         .with_alpha_quality(quality.max(90.0))
         .with_speed(settings.speed.clamp(1, 10))
-        // 8-bit: 10-bit scored 1 point higher at equal bytes but took 2.6 times as long (make bench).
+        // 8-bit: 10-bit scored 1 point higher at equal bytes but took 2–3 times as long
+        // (docs/benchmarks.md, formats).
         .with_bit_depth(ravif::BitDepth::Eight)
         .with_alpha_color_mode(ravif::AlphaColorMode::UnassociatedClean)
         .with_num_threads(None);
