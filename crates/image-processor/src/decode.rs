@@ -197,8 +197,8 @@ fn decode_from<R: std::io::BufRead + std::io::Seek>(
                 None => DynamicImage::from_decoder(decoder).map_err(ImageError::from_decode)?,
             }
         }
-        // A still WebP through libwebp (its SIMD decoder is about twice as fast as the pure-Rust
-        // one, `make bench`); animations stay with the `image` crate, which gives the first frame.
+        // A still WebP through libwebp, with its SIMD decoder, as sharp does; animations stay with
+        // the `image` crate, which gives the first frame.
         (SourceFormat::WebP, Some(bytes))
             if webp::BitstreamFeatures::new(bytes).is_some_and(|f| !f.has_animation()) =>
         {
