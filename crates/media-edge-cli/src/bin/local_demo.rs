@@ -224,8 +224,9 @@ fn print_summary(statuses: &[StatusEvent], variants_bucket: &str) {
                 total_out += status.output_bytes;
                 let label = if status.outcome == Outcome::Duplicate { " (duplicate delivery)" } else { "" };
                 println!(
-                    "  ✔ {name}{label}\n      {} in → {} variants, {} out, {} ms",
+                    "  ✔ {name}{label}\n      {} in → {} variants in {} files, {} out, {} ms",
                     human_bytes(status.input_bytes),
+                    status.variant_names().len(),
                     status.variants.len(),
                     human_bytes(status.output_bytes),
                     status.duration_ms
