@@ -207,15 +207,34 @@ pub fn plan_outputs(
     let mut variants = Vec::with_capacity(rendered.outputs.len());
     let animated = rendered.frames > 1;
     let key_of = |name: &str, extension: &str| layout.variant_key(source_key, version, name, extension);
-    let stored = |key: String, file: &OutputFile| StoredOutput {
+    let stored = |key: String, body: OutputBody, content_type: &'static str| StoredOutput {
         key,
-        body: file.body.clone(),
-        content_type: file.content_type,
+        body,
+        content_type,
         cache_control: VARIANT_CACHE_CONTROL,
     };
     for output in rendered.outputs {
+        // Copies under skipped formats' keys first (the only bodies cloned), then the files move.
+        let mut skipped = Vec::with_capacity(output.skipped.len());
+        for skip in &output.skipped {
+            // What a viewer of the skipped format gets: the smallest file it accepts (files are
+            // best first and each kept one is smaller than those after it).
+            let accepted = |file: &&OutputFile| skip.format == "avif" || file.format != "avif";
+            let serves = output.files.iter().find(accepted).filter(|_| output.negotiated);
+            let key = serves.map(|file| {
+                let key = key_of(&output.name, skip.extension);
+                outputs.push(stored(key.clone(), file.body.clone(), file.content_type));
+                key
+            });
+            skipped.push(ManifestSkip {
+                format: skip.format.to_string(),
+                reason: skip.reason.clone(),
+                key,
+                serves: serves.map(|file| file.format.to_string()),
+            });
+        }
         let mut formats = Vec::with_capacity(output.files.len());
-        for file in &output.files {
+        for file in output.files {
             let key = key_of(&output.name, file.extension);
             let bytes = file.body.len().map_err(|e| Failure::transient(format!("reading output: {e}")))?;
             formats.push(ManifestFile {
@@ -225,24 +244,7 @@ pub fn plan_outputs(
                 content_type: file.content_type.to_string(),
                 from_original: file.from_original,
             });
-            outputs.push(stored(key, file));
-        }
-        let mut skipped = Vec::with_capacity(output.skipped.len());
-        for skip in &output.skipped {
-            // What a viewer of the skipped format gets: the smallest file it accepts (files are
-            // best first and each kept one is smaller than those after it).
-            let accepted = |file: &&OutputFile| skip.format == "avif" || file.format != "avif";
-            let serves = output.files.iter().find(accepted).filter(|_| output.negotiated);
-            let copy = serves.map(|file| (key_of(&output.name, skip.extension), file));
-            if let Some((key, file)) = &copy {
-                outputs.push(stored(key.clone(), file));
-            }
-            skipped.push(ManifestSkip {
-                format: skip.format.to_string(),
-                reason: skip.reason.clone(),
-                key: copy.as_ref().map(|(key, _)| key.clone()),
-                serves: copy.map(|(_, file)| file.format.to_string()),
-            });
+            outputs.push(stored(key, file.body, file.content_type));
         }
         variants.push(ManifestVariant {
             name: output.name,

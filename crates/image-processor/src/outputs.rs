@@ -260,7 +260,7 @@ async fn render_animated_webp(
 ) -> Result<RenderedOutput, Failure> {
     let source = job.file(SOURCE_FILE);
     let output = job.file(&format!("{ANIMATION_NAME}.webp"));
-    let args = video::animated_webp_args(&source, &output, video);
+    let args = video::animated_webp_args(&source, &output);
     let started = Instant::now();
     video::run_ffmpeg(video, &args, deadline).await.map_err(Failure::from)?;
     let ms = started.elapsed().as_millis() as u64;

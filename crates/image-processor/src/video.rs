@@ -107,13 +107,7 @@ pub fn ffmpeg_args(
     }
     graph.push_str("format=yuv420p[v]");
 
-    let mut args: Vec<OsString> = Vec::new();
-    let mut push = |items: &[&str]| args.extend(items.iter().map(OsString::from));
-    push(&["-nostdin", "-hide_banner", "-nostats", "-loglevel", "error"]);
-    // Input: this file only, only as GIF, only through the file protocol.
-    push(&["-protocol_whitelist", "file", "-f", "gif"]);
-    args.push("-i".into());
-    args.push(input.as_os_str().to_owned());
+    let mut args = gif_input_args(input);
     let mut push = |items: &[&str]| args.extend(items.iter().map(OsString::from));
     push(&["-filter_complex", &graph, "-map", "[v]", "-an", "-sn", "-dn", "-map_metadata", "-1"]);
     push(&["-c:v", "libx264", "-preset", &settings.preset, "-crf", &settings.crf.to_string()]);
@@ -127,18 +121,24 @@ pub fn ffmpeg_args(
     args
 }
 
+/// Quiet ffmpeg reading `input`: this file only, only as GIF, only through the file protocol.
+fn gif_input_args(input: &Path) -> Vec<OsString> {
+    let mut args: Vec<OsString> = ["-nostdin", "-hide_banner", "-nostats", "-loglevel", "error"]
+        .into_iter()
+        .chain(["-protocol_whitelist", "file", "-f", "gif", "-i"])
+        .map(OsString::from)
+        .collect();
+    args.push(input.as_os_str().to_owned());
+    args
+}
+
 /// libwebp's quality for animated WebP (stickers): sharp's default for WebP.
 pub const ANIMATED_WEBP_QUALITY: u8 = 75;
 
 /// Arguments that make an animated WebP with alpha from a GIF (MP4 cannot carry transparency).
 /// Frame timing is kept as in the MP4; the WebP loops forever, as promotional GIFs do.
-pub fn animated_webp_args(input: &Path, output: &Path, _settings: &VideoSettings) -> Vec<OsString> {
-    let mut args: Vec<OsString> = Vec::new();
-    let mut push = |items: &[&str]| args.extend(items.iter().map(OsString::from));
-    push(&["-nostdin", "-hide_banner", "-nostats", "-loglevel", "error"]);
-    push(&["-protocol_whitelist", "file", "-f", "gif"]);
-    args.push("-i".into());
-    args.push(input.as_os_str().to_owned());
+pub fn animated_webp_args(input: &Path, output: &Path) -> Vec<OsString> {
+    let mut args = gif_input_args(input);
     let mut push = |items: &[&str]| args.extend(items.iter().map(OsString::from));
     push(&["-map", "0:v", "-an", "-sn", "-dn", "-map_metadata", "-1"]);
     push(&["-c:v", "libwebp_anim", "-lossless", "0", "-quality", &ANIMATED_WEBP_QUALITY.to_string()]);
