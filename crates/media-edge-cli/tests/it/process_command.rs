@@ -112,9 +112,12 @@ fn later_images_reuse_the_memory_of_earlier_ones() {
     let out = temp_dir("faults");
     let once = page_faults_processing(&photos[..1], &out);
     let six = page_faults_processing(&photos, &out);
-    // Without reuse every further image faults its pixels (2 000+ pages) and libjpeg's buffers in.
+    // Without reuse every further image faults its pixels and encoders' buffers in again: about
+    // 6 000 faults each (measured with keep_freed_memory left out). With it, 90–550 over repeated
+    // runs: the single-image run itself varies by ~1 500 faults, a fifth of which lands here.
     let per_further_image = (six - once) / 5;
-    assert!(per_further_image < 500, "{per_further_image} page faults per further image (once: {once}, six: {six})");
+    eprintln!("page faults: once {once}, six {six}, {per_further_image} per further image");
+    assert!(per_further_image < 1_500, "{per_further_image} page faults per further image (once: {once}, six: {six})");
     std::fs::remove_dir_all(&out).unwrap();
     std::fs::remove_dir_all(&copies).unwrap();
 }
