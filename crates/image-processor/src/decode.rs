@@ -40,8 +40,9 @@ impl SourceFormat {
     /// What a file name's extension claims, if it names one of our formats.
     pub fn from_extension(ext: &str) -> Option<SourceFormat> {
         match ext.to_ascii_lowercase().as_str() {
-            "jpg" | "jpeg" | "jpe" | "jfif" => Some(SourceFormat::Jpeg),
-            "png" => Some(SourceFormat::Png),
+            // MPO: a camera's multi-picture JPEG, whose first picture is the image.
+            "jpg" | "jpeg" | "jpe" | "jfif" | "mpo" => Some(SourceFormat::Jpeg),
+            "png" | "apng" => Some(SourceFormat::Png),
             "gif" => Some(SourceFormat::Gif),
             "webp" => Some(SourceFormat::WebP),
             _ => None,
@@ -225,24 +226,53 @@ fn decode_webp(bytes: &[u8]) -> Result<DynamicImage, ImageError> {
     image.ok_or_else(corrupt)
 }
 
-/// Decodes only the first frame of a GIF file (one frame's memory, however long the animation),
-/// flattened onto `background` so it matches the MP4's first frame.
-pub fn decode_gif_first_frame(
+/// Decodes only the first frame of an animation (GIF, APNG or animated WebP; one frame's memory,
+/// however long the animation) as browsers compose it on the canvas, flattened onto `background`
+/// so it matches the MP4's first frame.
+pub fn decode_first_frame(
     path: &std::path::Path,
+    format: SourceFormat,
     limits: &Limits,
     background: [u8; 3],
 ) -> Result<Decoded, ImageError> {
-    let file = std::fs::File::open(path).map_err(|e| ImageError::Corrupt(format!("reading GIF: {e}")))?;
-    let mut decoder =
-        image::codecs::gif::GifDecoder::new(std::io::BufReader::new(file)).map_err(ImageError::from_decode)?;
+    use image::AnimationDecoder;
+    let file = std::fs::File::open(path).map_err(|e| ImageError::Corrupt(format!("reading the original: {e}")))?;
+    let reader = std::io::BufReader::new(file);
     let mut image_limits = image::Limits::default();
     image_limits.max_image_width = Some(limits.max_dimension);
     image_limits.max_image_height = Some(limits.max_dimension);
     image_limits.max_alloc = Some(limits.max_pixels.saturating_mul(8).saturating_add(64 << 20));
-    decoder.set_limits(image_limits).map_err(ImageError::from_decode)?;
-    let (width, height) = decoder.dimensions();
-    check_dimensions(width, height, limits)?;
-    let frame = DynamicImage::from_decoder(decoder).map_err(ImageError::from_decode)?.to_rgba8();
+    let first = |frames: image::Frames<'_>| -> Result<image::RgbaImage, ImageError> {
+        match frames.take(1).next() {
+            Some(frame) => Ok(frame.map_err(ImageError::from_decode)?.into_buffer()),
+            None => Err(ImageError::Corrupt("animation has no frames".into())),
+        }
+    };
+    let frame = match format {
+        SourceFormat::Gif => {
+            let mut decoder = image::codecs::gif::GifDecoder::new(reader).map_err(ImageError::from_decode)?;
+            decoder.set_limits(image_limits).map_err(ImageError::from_decode)?;
+            let (width, height) = decoder.dimensions();
+            check_dimensions(width, height, limits)?;
+            first(decoder.into_frames())?
+        }
+        SourceFormat::Png => {
+            let decoder =
+                image::codecs::png::PngDecoder::with_limits(reader, image_limits).map_err(ImageError::from_decode)?;
+            let (width, height) = decoder.dimensions();
+            check_dimensions(width, height, limits)?;
+            first(decoder.apng().map_err(ImageError::from_decode)?.into_frames())?
+        }
+        SourceFormat::WebP => {
+            let mut decoder = image::codecs::webp::WebPDecoder::new(reader).map_err(ImageError::from_decode)?;
+            decoder.set_limits(image_limits).map_err(ImageError::from_decode)?;
+            let (width, height) = decoder.dimensions();
+            check_dimensions(width, height, limits)?;
+            first(decoder.into_frames())?
+        }
+        SourceFormat::Jpeg => return Err(ImageError::Unsupported("a JPEG is not an animation".into())),
+    };
+    let (width, height) = frame.dimensions();
     let [br, bg, bb] = background.map(u32::from);
     let flattened = image::RgbImage::from_fn(width, height, |x, y| {
         let [r, g, b, a] = frame.get_pixel(x, y).0.map(u32::from);
@@ -250,15 +280,7 @@ pub fn decode_gif_first_frame(
         image::Rgb([mix(r, br), mix(g, bg), mix(b, bb)])
     });
     let image = DynamicImage::ImageRgb8(flattened);
-    Ok(Decoded {
-        format: SourceFormat::Gif,
-        image,
-        icc_profile: None,
-        frames: 1,
-        width,
-        height,
-        upright_as_stored: true,
-    })
+    Ok(Decoded { format, image, icc_profile: None, frames: 1, width, height, upright_as_stored: true })
 }
 
 #[cfg(test)]

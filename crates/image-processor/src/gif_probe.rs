@@ -1,186 +1,247 @@
-//! Reads a GIF's block structure without decoding any pixels: screen size, frame count, timing, and
-//! whether the file is complete. Streams through the file in constant memory, so a 200 MB
-//! animation is checked against the limits before anything is decoded or encoded.
+//! Reads a GIF's block structure without decoding any pixels, and writes the copy the encoders
+//! read: the same frames, laid out so that every decoder shows what browsers show. Streams through
+//! the file in constant memory, so a 200 MB animation is checked against the limits before
+//! anything is decoded or encoded.
 //!
-//! Timing follows browsers: a frame delay of 0 or 1 hundredths of a second plays as 100 ms.
-//! ffmpeg's GIF demuxer only does that for 0, so [`normalize_short_delays`] rewrites such delays in
-//! the local copy before encoding, and the MP4 plays at the speed the GIF does in a browser.
+//! Browsers (Chromium's and Firefox's GIF decoders) are more forgiving than the GIF spec, and than
+//! ffmpeg or the `gif` crate; the copy applies their rules, checked against headless Chromium
+//! (`tests/conformance`):
+//! - a byte where a block should start that is not one (a stray 0x00, padding, garbage) ends the
+//!   image there, as a trailer would; anything after the trailer is ignored;
+//! - a first frame reaching past the logical screen (or a screen of 0×0) enlarges the screen to
+//!   hold it; later frames are clipped to the screen, and a frame wholly outside it shows nothing
+//!   but still takes its time (the copy holds a 1×1 transparent frame in its place);
+//! - a frame with neither a local nor a global palette is drawn in opaque black;
+//! - extensions other than frame timing and looping (comments, plain text, XMP, unknown labels)
+//!   are not drawn, and are left out of the copy;
+//! - a frame delay of 0 or 1 hundredths of a second plays as 100 ms (ffmpeg only does that for 0).
+//!
+//! A file that ends inside a block (a truncated upload) is refused: browsers show the part that
+//! arrived, but that is a fragment of the picture, not what was meant.
 
-use std::fs::OpenOptions;
 use std::io::{BufRead, Read, Seek, SeekFrom, Write};
-use std::path::Path;
 
+use crate::animation::{check_animation_limits, Animation};
+use crate::decode::SourceFormat;
 use crate::error::ImageError;
 use crate::limits::{check_dimensions, Limits};
 
 /// Delays at or below this (in 1/100 s) play as [`BROWSER_DEFAULT_DELAY`] in browsers.
-pub const BROWSER_MIN_DELAY: u16 = 1;
-pub const BROWSER_DEFAULT_DELAY: u16 = 10;
+const BROWSER_MIN_DELAY: u16 = 1;
+const BROWSER_DEFAULT_DELAY: u16 = 10;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GifProbe {
-    pub width: u32,
-    pub height: u32,
-    pub frames: u32,
-    /// Total play time as a browser plays it, in milliseconds.
-    pub duration_ms: u64,
-    /// Whether any pixel of any frame may be transparent (a transparency index is set).
-    pub has_transparency: bool,
-    /// File offsets of frame delays a browser would play as 100 ms.
-    pub short_delay_offsets: Vec<u64>,
+/// What the copy says in place of a frame that lies wholly outside the screen: one transparent
+/// pixel (a 2-colour local palette, then LZW data for index 0).
+const EMPTY_FRAME: [u8; 16] = [0x2C, 0, 0, 0, 0, 1, 0, 1, 0, 0x80, 0, 0, 0, 0, 0, 0];
+const EMPTY_FRAME_DATA: [u8; 5] = [0x02, 0x02, 0x44, 0x01, 0x00];
+/// A 256-colour all-black palette, for frames that have none.
+const BLACK_PALETTE_FLAGS: u8 = 0x80 | 0x07;
+
+/// Why a GIF could not be prepared: the file's fault, or the local disk's.
+#[derive(Debug)]
+pub enum GifError {
+    Image(ImageError),
+    Io(std::io::Error),
 }
 
-impl GifProbe {
-    pub fn is_animated(&self) -> bool {
-        self.frames > 1
-    }
-
-    /// Average frames per second over the animation.
-    pub fn fps(&self) -> f64 {
-        if self.duration_ms == 0 {
-            0.0
-        } else {
-            f64::from(self.frames) * 1000.0 / self.duration_ms as f64
-        }
+impl From<ImageError> for GifError {
+    fn from(e: ImageError) -> Self {
+        GifError::Image(e)
     }
 }
 
 /// Walks the GIF in `reader` (positioned at its start) and checks it against `limits`.
-pub fn probe<R: BufRead + Seek>(mut reader: R, limits: &Limits) -> Result<GifProbe, ImageError> {
-    let mut walker = Walker { reader: &mut reader, pos: 0 };
+pub fn probe<R: BufRead>(reader: R, limits: &Limits) -> Result<Animation, ImageError> {
+    normalize(reader, None::<&mut std::io::Cursor<Vec<u8>>>, limits).map_err(|e| match e {
+        GifError::Image(e) => e,
+        GifError::Io(e) => ImageError::Corrupt(format!("reading GIF: {e}")),
+    })
+}
+
+/// Walks the GIF in `reader` like [`probe`], writing the browser-faithful copy to `out`.
+pub fn normalize<R: BufRead, W: Write + Seek>(
+    reader: R,
+    mut out: Option<&mut W>,
+    limits: &Limits,
+) -> Result<Animation, GifError> {
+    let mut walker = Walker { reader, pos: 0 };
     let mut header = [0u8; 13];
     walker.read_exact(&mut header)?;
     if &header[..3] != b"GIF" {
-        return Err(ImageError::Corrupt("not a GIF (bad signature)".into()));
+        return Err(ImageError::Corrupt("not a GIF (bad signature)".into()).into());
     }
-    let width = u32::from(u16::from_le_bytes([header[6], header[7]]));
-    let height = u32::from(u16::from_le_bytes([header[8], header[9]]));
-    check_dimensions(width, height, limits)?;
-    if header[10] & 0x80 != 0 {
-        walker.skip(color_table_len(header[10]))?;
+    let mut width = u32::from(u16::from_le_bytes([header[6], header[7]]));
+    let mut height = u32::from(u16::from_le_bytes([header[8], header[9]]));
+    let has_global_palette = header[10] & 0x80 != 0;
+    if width > limits.max_dimension || height > limits.max_dimension {
+        check_dimensions(width, height, limits)?;
+    }
+    emit(&mut out, &header)?;
+    if has_global_palette {
+        walker.copy(color_table_len(header[10]), &mut out)?;
     }
 
-    let screen_pixels = u64::from(width) * u64::from(height);
-    let mut probe =
-        GifProbe { width, height, frames: 0, duration_ms: 0, has_transparency: false, short_delay_offsets: Vec::new() };
-    let mut pending_delay = 0u16;
-    // A file ending between blocks without a trailer still holds complete frames, as browsers show.
+    let mut animation =
+        Animation { format: SourceFormat::Gif, width, height, frames: 0, duration_ms: 0, has_transparency: false };
+    // The graphic control block for the next frame: written with it, or not at all.
+    let mut pending_control: Option<[u8; 4]> = None;
+    // A file ending between blocks without a trailer: its frames are complete.
     while let Some(introducer) = walker.read_byte_or_eof()? {
         match introducer {
-            0x3B => break,
             0x21 => {
                 let label = walker.read_byte()?;
-                if label == 0xF9 {
-                    let size = walker.read_byte()?;
-                    if size < 4 {
-                        return Err(ImageError::Corrupt("GIF graphic control block is too short".into()));
+                match label {
+                    0xF9 => {
+                        let size = walker.read_byte()?;
+                        if size < 4 {
+                            return Err(ImageError::Corrupt("GIF frame timing block is too short".into()).into());
+                        }
+                        let mut control = [0u8; 4];
+                        walker.read_exact(&mut control)?;
+                        walker.skip(u64::from(size) - 4)?;
+                        walker.skip_sub_blocks()?;
+                        pending_control = Some(control);
                     }
-                    let delay_offset = walker.pos + 1;
-                    let mut gce = [0u8; 4];
-                    walker.read_exact(&mut gce)?;
-                    walker.skip(u64::from(size) - 4)?;
-                    pending_delay = u16::from_le_bytes([gce[1], gce[2]]);
-                    if gce[0] & 0x01 != 0 {
-                        probe.has_transparency = true;
+                    0xFF => {
+                        // Application extension: only NETSCAPE2.0/ANIMEXTS1.0 (looping) is kept.
+                        let size = walker.read_byte()?;
+                        let mut id = vec![0u8; usize::from(size)];
+                        walker.read_exact(&mut id)?;
+                        if size == 11 && (&id[..] == b"NETSCAPE2.0" || &id[..] == b"ANIMEXTS1.0") {
+                            emit(&mut out, &[0x21, 0xFF, size])?;
+                            emit(&mut out, &id)?;
+                            walker.copy_sub_blocks(&mut out)?;
+                        } else {
+                            walker.skip_sub_blocks()?;
+                        }
                     }
-                    if pending_delay <= BROWSER_MIN_DELAY {
-                        probe.short_delay_offsets.push(delay_offset);
-                    }
+                    _ => walker.skip_sub_blocks()?,
                 }
-                walker.skip_sub_blocks()?;
             }
             0x2C => {
                 let mut descriptor = [0u8; 9];
                 walker.read_exact(&mut descriptor)?;
-                let frame_w = u32::from(u16::from_le_bytes([descriptor[4], descriptor[5]]));
-                let frame_h = u32::from(u16::from_le_bytes([descriptor[6], descriptor[7]]));
+                let field = |i: usize| u32::from(u16::from_le_bytes([descriptor[i], descriptor[i + 1]]));
+                let (left, top, frame_w, frame_h) = (field(0), field(2), field(4), field(6));
                 if frame_w > limits.max_dimension || frame_h > limits.max_dimension {
-                    return Err(ImageError::TooLarge(format!("GIF frame of {frame_w}×{frame_h}")));
+                    return Err(ImageError::TooLarge(format!("GIF frame of {frame_w}×{frame_h}")).into());
                 }
-                if descriptor[8] & 0x80 != 0 {
-                    walker.skip(color_table_len(descriptor[8]))?;
+                if animation.frames == 0 {
+                    // Browsers enlarge the screen to hold the first frame.
+                    width = width.max(left + frame_w);
+                    height = height.max(top + frame_h);
+                    check_dimensions(width, height, limits)?;
+                    animation.width = width;
+                    animation.height = height;
+                    rewrite_screen(&mut out, width, height)?;
                 }
-                walker.read_byte()?; // LZW minimum code size
-                walker.skip_sub_blocks()?;
-
-                probe.frames += 1;
-                let delay = if pending_delay <= BROWSER_MIN_DELAY { BROWSER_DEFAULT_DELAY } else { pending_delay };
-                probe.duration_ms += u64::from(delay) * 10;
-                pending_delay = 0;
-                check_animation_limits(&probe, screen_pixels, limits)?;
+                let mut control = pending_control.take().unwrap_or([0; 4]);
+                let delay = u16::from_le_bytes([control[1], control[2]]);
+                let delay = if delay <= BROWSER_MIN_DELAY { BROWSER_DEFAULT_DELAY } else { delay };
+                control[1..3].copy_from_slice(&delay.to_le_bytes());
+                let has_local_palette = descriptor[8] & 0x80 != 0;
+                let visible = left < width && top < height && frame_w > 0 && frame_h > 0;
+                if visible {
+                    animation.has_transparency |= control[0] & 0x01 != 0;
+                    emit(&mut out, &[0x21, 0xF9, 4])?;
+                    emit(&mut out, &control)?;
+                    emit(&mut out, &[0])?;
+                    if !has_local_palette && !has_global_palette {
+                        descriptor[8] = (descriptor[8] & !0x07) | BLACK_PALETTE_FLAGS;
+                        emit(&mut out, &[0x2C])?;
+                        emit(&mut out, &descriptor)?;
+                        emit(&mut out, &[0u8; 3 * 256])?;
+                    } else {
+                        emit(&mut out, &[0x2C])?;
+                        emit(&mut out, &descriptor)?;
+                        if has_local_palette {
+                            walker.copy(color_table_len(descriptor[8]), &mut out)?;
+                        }
+                    }
+                    let code_size = walker.read_byte()?;
+                    emit(&mut out, &[code_size])?;
+                    walker.copy_sub_blocks(&mut out)?;
+                } else {
+                    // Shows nothing, and keeps its time: one transparent pixel, left in place.
+                    control[0] = (1 << 2) | 0x01;
+                    control[3] = 0;
+                    emit(&mut out, &[0x21, 0xF9, 4])?;
+                    emit(&mut out, &control)?;
+                    emit(&mut out, &[0])?;
+                    emit(&mut out, &EMPTY_FRAME)?;
+                    emit(&mut out, &EMPTY_FRAME_DATA)?;
+                    if has_local_palette {
+                        walker.skip(color_table_len(descriptor[8]))?;
+                    }
+                    walker.read_byte()?; // LZW minimum code size
+                    walker.skip_sub_blocks()?;
+                }
+                animation.frames += 1;
+                animation.duration_ms += u64::from(delay) * 10;
+                check_animation_limits(&animation, limits)?;
             }
-            other => {
-                return Err(ImageError::Corrupt(format!(
-                    "GIF has an unknown block 0x{other:02X} at byte {}",
-                    walker.pos - 1
-                )))
-            }
+            // The trailer, or a byte that starts no block: browsers end the image there too.
+            _ => break,
         }
     }
-    if probe.frames == 0 {
-        return Err(ImageError::Corrupt("GIF has no frames".into()));
+    if animation.frames == 0 {
+        return Err(ImageError::Corrupt("GIF has no frames".into()).into());
     }
-    Ok(probe)
+    emit(&mut out, &[0x3B])?;
+    if let Some(out) = out {
+        out.flush().map_err(GifError::Io)?;
+    }
+    Ok(animation)
 }
 
-fn check_animation_limits(probe: &GifProbe, screen_pixels: u64, limits: &Limits) -> Result<(), ImageError> {
-    if probe.frames > limits.max_frames {
-        return Err(ImageError::TooLarge(format!("animation has more than {} frames", limits.max_frames)));
+fn emit<W: Write>(out: &mut Option<&mut W>, bytes: &[u8]) -> Result<(), GifError> {
+    match out {
+        Some(out) => out.write_all(bytes).map_err(GifError::Io),
+        None => Ok(()),
     }
-    if probe.duration_ms > limits.max_duration_ms {
-        return Err(ImageError::TooLarge(format!("animation plays longer than {} s", limits.max_duration_ms / 1000)));
-    }
-    let work = screen_pixels.saturating_mul(u64::from(probe.frames));
-    if work > limits.max_animation_pixels {
-        return Err(ImageError::TooLarge(format!(
-            "animation has more than {:.1} gigapixels of frames ({} frames of {}×{})",
-            limits.max_animation_pixels as f64 / 1e9,
-            probe.frames,
-            probe.width,
-            probe.height
-        )));
-    }
+}
+
+/// Sets the logical screen size in the copy's header (written before the first frame was seen).
+fn rewrite_screen<W: Write + Seek>(out: &mut Option<&mut W>, width: u32, height: u32) -> Result<(), GifError> {
+    let Some(out) = out else { return Ok(()) };
+    // check_dimensions bounds both well below 65 536.
+    let (w, h) = (width as u16, height as u16);
+    let end = out.stream_position().map_err(GifError::Io)?;
+    out.seek(SeekFrom::Start(6)).map_err(GifError::Io)?;
+    out.write_all(&w.to_le_bytes()).map_err(GifError::Io)?;
+    out.write_all(&h.to_le_bytes()).map_err(GifError::Io)?;
+    out.seek(SeekFrom::Start(end)).map_err(GifError::Io)?;
     Ok(())
-}
-
-/// Rewrites the delays `probe` found too short to the value browsers play them at.
-pub fn normalize_short_delays(path: &Path, probe: &GifProbe) -> std::io::Result<()> {
-    if probe.short_delay_offsets.is_empty() {
-        return Ok(());
-    }
-    let mut file = OpenOptions::new().write(true).open(path)?;
-    for &offset in &probe.short_delay_offsets {
-        file.seek(SeekFrom::Start(offset))?;
-        file.write_all(&BROWSER_DEFAULT_DELAY.to_le_bytes())?;
-    }
-    file.flush()
 }
 
 fn color_table_len(packed: u8) -> u64 {
     3 * (1u64 << ((packed & 0x07) + 1))
 }
 
-struct Walker<'r, R> {
-    reader: &'r mut R,
+struct Walker<R> {
+    reader: R,
     pos: u64,
 }
 
-impl<R: BufRead + Seek> Walker<'_, R> {
-    fn truncated() -> ImageError {
-        ImageError::Corrupt("GIF ends in the middle of a block (truncated upload?)".into())
+impl<R: BufRead> Walker<R> {
+    fn truncated() -> GifError {
+        GifError::Image(ImageError::Corrupt("GIF ends in the middle of a block (truncated upload?)".into()))
     }
 
-    fn read_exact(&mut self, buf: &mut [u8]) -> Result<(), ImageError> {
-        self.reader.read_exact(buf).map_err(|_| Self::truncated())?;
+    fn read_exact(&mut self, buf: &mut [u8]) -> Result<(), GifError> {
+        self.reader.read_exact(buf).map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => Self::truncated(),
+            _ => GifError::Io(e),
+        })?;
         self.pos += buf.len() as u64;
         Ok(())
     }
 
-    fn read_byte(&mut self) -> Result<u8, ImageError> {
+    fn read_byte(&mut self) -> Result<u8, GifError> {
         self.read_byte_or_eof()?.ok_or_else(Self::truncated)
     }
 
-    fn read_byte_or_eof(&mut self) -> Result<Option<u8>, ImageError> {
+    fn read_byte_or_eof(&mut self) -> Result<Option<u8>, GifError> {
         let mut byte = [0u8; 1];
         match self.reader.read(&mut byte) {
             Ok(0) => Ok(None),
@@ -188,14 +249,18 @@ impl<R: BufRead + Seek> Walker<'_, R> {
                 self.pos += 1;
                 Ok(Some(byte[0]))
             }
-            Err(e) => Err(ImageError::Corrupt(format!("reading GIF: {e}"))),
+            Err(e) => Err(GifError::Io(e)),
         }
     }
 
-    /// Skips `n` bytes, failing if the file ends first.
-    fn skip(&mut self, n: u64) -> Result<(), ImageError> {
-        let copied = std::io::copy(&mut self.reader.by_ref().take(n), &mut std::io::sink())
-            .map_err(|e| ImageError::Corrupt(format!("reading GIF: {e}")))?;
+    /// Copies `n` bytes to `out` (or skips them), failing if the file ends first.
+    fn copy<W: Write>(&mut self, n: u64, out: &mut Option<&mut W>) -> Result<(), GifError> {
+        let mut limited = self.reader.by_ref().take(n);
+        let copied = match out {
+            Some(out) => std::io::copy(&mut limited, out),
+            None => std::io::copy(&mut limited, &mut std::io::sink()),
+        }
+        .map_err(GifError::Io)?;
         self.pos += copied;
         if copied < n {
             return Err(Self::truncated());
@@ -203,15 +268,24 @@ impl<R: BufRead + Seek> Walker<'_, R> {
         Ok(())
     }
 
-    /// Skips a chain of data sub-blocks up to and including its zero-length terminator.
-    fn skip_sub_blocks(&mut self) -> Result<(), ImageError> {
+    fn skip(&mut self, n: u64) -> Result<(), GifError> {
+        self.copy(n, &mut None::<&mut std::io::Sink>)
+    }
+
+    /// Copies a chain of data sub-blocks up to and including its zero-length terminator.
+    fn copy_sub_blocks<W: Write>(&mut self, out: &mut Option<&mut W>) -> Result<(), GifError> {
         loop {
             let len = self.read_byte()?;
+            emit(out, &[len])?;
             if len == 0 {
                 return Ok(());
             }
-            self.skip(u64::from(len))?;
+            self.copy(u64::from(len), out)?;
         }
+    }
+
+    fn skip_sub_blocks(&mut self) -> Result<(), GifError> {
+        self.copy_sub_blocks(&mut None::<&mut std::io::Sink>)
     }
 }
 
@@ -224,7 +298,7 @@ mod tests {
     pub(crate) fn animated_gif(delays: &[u16]) -> Vec<u8> {
         let mut gif = b"GIF89a".to_vec();
         gif.extend_from_slice(&[4, 0, 2, 0, 0x80, 0, 0]); // 4×2, global table of 2 colours
-        gif.extend_from_slice(&[0, 0, 0, 255, 255, 255]);
+        gif.extend_from_slice(&[0, 0, 0, 255, 255, 255]); // 13..19
         for (i, delay) in delays.iter().enumerate() {
             let flags = if i == 0 { 0x01 } else { 0x00 };
             gif.extend_from_slice(&[0x21, 0xF9, 4, flags]);
@@ -237,6 +311,12 @@ mod tests {
         gif
     }
 
+    fn normalized(gif: &[u8]) -> (Animation, Vec<u8>) {
+        let mut out = Cursor::new(Vec::new());
+        let animation = normalize(Cursor::new(gif), Some(&mut out), &Limits::default()).unwrap();
+        (animation, out.into_inner())
+    }
+
     #[test]
     fn frames_and_browser_timing() {
         let gif = animated_gif(&[0, 1, 5, 10, 50]);
@@ -245,25 +325,64 @@ mod tests {
         // 0 and 1 play as 100 ms: 100 + 100 + 50 + 100 + 500.
         assert_eq!(probe.duration_ms, 850);
         assert!(probe.has_transparency);
-        assert_eq!(probe.short_delay_offsets.len(), 2);
-        for &offset in &probe.short_delay_offsets {
-            assert!(gif[offset as usize] <= 1 && gif[offset as usize + 1] == 0);
-        }
     }
 
     #[test]
-    fn normalizing_rewrites_only_short_delays() {
-        let dir = std::env::temp_dir().join(format!("gif-probe-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("a.gif");
-        std::fs::write(&path, animated_gif(&[0, 1, 7])).unwrap();
-        let before = probe(std::io::BufReader::new(std::fs::File::open(&path).unwrap()), &Limits::default()).unwrap();
-        normalize_short_delays(&path, &before).unwrap();
-        let after = probe(std::io::BufReader::new(std::fs::File::open(&path).unwrap()), &Limits::default()).unwrap();
-        assert!(after.short_delay_offsets.is_empty());
-        assert_eq!(after.duration_ms, before.duration_ms);
-        assert_eq!(std::fs::read(&path).unwrap(), animated_gif(&[10, 10, 7]));
-        std::fs::remove_dir_all(&dir).unwrap();
+    fn the_copy_of_a_well_formed_gif_differs_only_in_short_delays() {
+        let (animation, copy) = normalized(&animated_gif(&[0, 1, 7]));
+        assert_eq!(copy, animated_gif(&[10, 10, 7]));
+        assert_eq!(animation.duration_ms, 270);
+        // Preparing the copy again changes nothing.
+        assert_eq!(normalized(&copy).1, copy);
+    }
+
+    #[test]
+    fn a_stray_byte_ends_the_image_as_in_browsers() {
+        let two = animated_gif(&[10, 10]);
+        let mut gif = two[..two.len() - 1].to_vec(); // without its trailer
+        gif.push(0x00); // where a block should start
+        gif.extend_from_slice(&animated_gif(&[10])[13 + 6..]); // a third frame browsers never reach
+        let (animation, copy) = normalized(&gif);
+        assert_eq!(animation.frames, 2);
+        assert_eq!(copy, two);
+        // Garbage after the trailer is ignored.
+        let mut padded = two.clone();
+        padded.extend_from_slice(&[0; 100]);
+        assert_eq!(normalized(&padded).1, two);
+    }
+
+    #[test]
+    fn the_screen_grows_to_hold_the_first_frame_and_later_frames_outside_it_keep_their_time() {
+        let mut gif = animated_gif(&[10, 20, 30]);
+        // Screen 2×1: the 4×2 first frame enlarges it back to 4×2.
+        gif[6..10].copy_from_slice(&[2, 0, 1, 0]);
+        // Third frame moved to x = 9: wholly outside, replaced by one transparent pixel.
+        let third_descriptor = 13 + 6 + 2 * 23 + 8;
+        assert_eq!(gif[third_descriptor], 0x2C);
+        gif[third_descriptor + 1] = 9;
+        let (animation, copy) = normalized(&gif);
+        assert_eq!((animation.width, animation.height, animation.frames, animation.duration_ms), (4, 2, 3, 600));
+        assert_eq!(&copy[6..10], &[4, 0, 2, 0]);
+        let third = &copy[third_descriptor - 8..];
+        assert_eq!(&third[..8], &[0x21, 0xF9, 4, 0x05, 30, 0, 0, 0], "transparent, left in place, same delay");
+        assert_eq!(&third[8..8 + 16], &EMPTY_FRAME);
+        assert_eq!(normalized(&copy).0, animation);
+    }
+
+    #[test]
+    fn frames_without_any_palette_get_a_black_one_and_other_extensions_are_left_out() {
+        let mut gif = animated_gif(&[10]);
+        gif[10] = 0; // no global palette
+        gif.drain(13..19);
+        let comment = [0x21, 0xFE, 3, b'h', b'i', b'!', 0];
+        gif.splice(13..13, comment);
+        let (animation, copy) = normalized(&gif);
+        assert_eq!(animation.frames, 1);
+        let descriptor = 13 + 8;
+        assert_eq!(copy[descriptor], 0x2C);
+        assert_eq!(copy[descriptor + 9], 0x87, "a 256-colour local palette");
+        assert!(copy[descriptor + 10..descriptor + 10 + 768].iter().all(|&b| b == 0));
+        assert!(!copy.windows(3).any(|w| w == b"hi!"));
     }
 
     #[test]

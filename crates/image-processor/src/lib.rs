@@ -6,7 +6,8 @@
 //! - [`local`]: files and a directory, for `media-edge process` and the demo.
 //!
 //! The work, with no AWS types (benchmarks and tests use it directly):
-//! - [`decode`] sniffs and decodes an untrusted original within [`limits`]; [`render`] resizes,
+//! - [`decode`] sniffs and decodes an untrusted original within [`limits`]; [`animation`] reads and
+//!   prepares animated GIF, APNG and WebP for ffmpeg; [`render`] resizes,
 //!   encodes every size in every format ([`encode`]: AVIF, WebP, JPEG, PNG) and keeps what is worth
 //!   storing; [`placeholder`] makes the manifest's ThumbHash; [`outputs`] makes everything for one original; [`video`] drives ffmpeg.
 //! - [`keys`] and [`manifest`]: where outputs live and how they are listed.
@@ -15,6 +16,7 @@
 //! previous one's memory.
 
 pub mod allocator;
+pub mod animation;
 pub mod config;
 pub mod decode;
 pub mod encode;
@@ -39,7 +41,8 @@ mod requeue;
 mod scratch;
 mod strip;
 
+pub use animation::Animation;
 pub use config::ProcessorConfig;
-pub use gif_probe::{probe as probe_gif, GifProbe};
+pub use gif_probe::probe as probe_gif;
 pub use handler::{handle_batch, Processor};
 pub use requeue::Requeue;

@@ -1,5 +1,6 @@
 //! Everything made from one original, given a local copy of it in a job directory: device
-//! variants for stills; for animated GIFs a poster (first frame), its variants and MP4s.
+//! variants for stills; for animations (GIF, APNG, animated WebP) a poster (first frame), its
+//! variants and MP4s.
 //! Shared by the Lambda (after downloading to `/tmp`) and `media-edge process`.
 
 use std::io::Read;
@@ -8,9 +9,9 @@ use std::time::Instant;
 
 use media_edge_shared::Failure;
 
+use crate::animation::{self, Animation, PrepareError};
 use crate::decode::{self, SourceFormat};
 use crate::error::ImageError;
-use crate::gif_probe::{self, GifProbe};
 use crate::placeholder::Placeholder;
 use crate::render::{self, RenderSettings, Rendered, VariantSpec};
 use crate::scratch::ScratchDir;
@@ -125,18 +126,18 @@ pub async fn render_outputs(
     let head = read_head(&source).map_err(|e| Failure::transient(format!("reading local copy: {e}")))?;
     let format = decode::sniff(&head, name).map_err(permanent)?;
 
-    if format == SourceFormat::Gif {
-        let probe = blocking({
-            let (source, limits) = (source.clone(), settings.limits.clone());
-            move || {
-                let file = std::fs::File::open(&source).map_err(|e| ImageError::Corrupt(e.to_string()))?;
-                gif_probe::probe(std::io::BufReader::new(file), &limits)
-            }
-        })
-        .await?;
-        if probe.is_animated() {
-            return render_animation(job, &probe, settings, deadline).await;
-        }
+    // Animations are read from their structure (and a GIF rewritten the way browsers read it)
+    // before any pixel is decoded.
+    let prepared = {
+        let (source, limits) = (source.clone(), settings.limits.clone());
+        tokio::task::spawn_blocking(move || animation::prepare(&source, format, &limits)).await
+    };
+    match prepared {
+        Ok(Ok(Some(animation))) => return render_animation(job, &animation, settings, deadline).await,
+        Ok(Ok(None)) => {}
+        Ok(Err(PrepareError::Image(e))) => return Err(permanent(e)),
+        Ok(Err(PrepareError::Io(e))) => return Err(Failure::transient(format!("preparing the animation: {e}"))),
+        Err(e) => return Err(Failure::permanent(format!("reading the animation failed: {e}"))),
     }
 
     let size = std::fs::metadata(&source).map(|m| m.len()).unwrap_or(0);
@@ -191,7 +192,7 @@ fn still_outputs(rendered: Rendered) -> RenderedOriginal {
 
 async fn render_animation(
     job: &ScratchDir,
-    probe: &GifProbe,
+    probe: &Animation,
     settings: &RenderSettings,
     deadline: Option<Deadline>,
 ) -> Result<RenderedOriginal, Failure> {
@@ -204,18 +205,16 @@ async fn render_animation(
     let poster = blocking({
         let (source, limits, background, encode) =
             (source.clone(), settings.limits.clone(), video.background, settings.encode.clone());
+        let format = probe.format;
         move || {
-            let decoded = decode::decode_gif_first_frame(&source, &limits, background)?;
+            let decoded = decode::decode_first_frame(&source, format, &limits, background)?;
             render::render_decoded(decoded, &specs, &encode, None)
         }
     })
     .await?;
     let mut original = still_outputs(poster);
-    original.source_format = SourceFormat::Gif;
+    original.source_format = probe.format;
     original.frames = probe.frames;
-
-    gif_probe::normalize_short_delays(&source, probe)
-        .map_err(|e| Failure::transient(format!("preparing GIF for encoding: {e}")))?;
 
     let mut renditions = vec![("video", None)];
     if let Some(mobile) = video.mobile_width.filter(|&w| w < probe.width) {
@@ -225,7 +224,7 @@ async fn render_animation(
         let (width, height) = video::output_size(probe.width, probe.height, target_width);
         let output = job.file(&format!("{name}.mp4"));
         let scaled = target_width.map(|_| (width, height));
-        let args = video::ffmpeg_args(&source, &output, video, probe.has_transparency, scaled);
+        let args = video::ffmpeg_args(&source, probe.format, &output, video, probe.has_transparency, scaled);
         let started = Instant::now();
         video::run_ffmpeg(video, &args, deadline).await.map_err(Failure::from)?;
         let ms = started.elapsed().as_millis() as u64;
@@ -250,24 +249,38 @@ async fn render_animation(
 }
 
 /// MP4 has no transparency: a transparent animation (a sticker) also becomes an animated WebP,
-/// which every browser with WebP shows with its alpha. Not stored when it is larger than the GIF.
+/// which every browser with WebP shows with its alpha. Not stored when it is no smaller than the
+/// original (an animated WebP original is its own best WebP).
 async fn render_animated_webp(
     job: &ScratchDir,
-    probe: &GifProbe,
+    probe: &Animation,
     video: &VideoSettings,
     deadline: Option<Deadline>,
     ffmpeg_ms: &mut u64,
 ) -> Result<RenderedOutput, Failure> {
     let source = job.file(SOURCE_FILE);
+    if probe.format == SourceFormat::WebP {
+        // Already what browsers with WebP show.
+        let file = OutputFile {
+            format: "webp",
+            content_type: "image/webp",
+            extension: "webp",
+            body: OutputBody::File(source),
+            from_original: true,
+        };
+        let mut animation = RenderedOutput::single(ANIMATION_NAME, probe.width, probe.height, file);
+        animation.duration_ms = Some(probe.duration_ms);
+        return Ok(animation);
+    }
     let output = job.file(&format!("{ANIMATION_NAME}.webp"));
-    let args = video::animated_webp_args(&source, &output);
+    let args = video::animated_webp_args(&source, probe.format, &output);
     let started = Instant::now();
     video::run_ffmpeg(video, &args, deadline).await.map_err(Failure::from)?;
     let ms = started.elapsed().as_millis() as u64;
     *ffmpeg_ms += ms;
     let size = |path: &std::path::Path| std::fs::metadata(path).map(|m| m.len());
-    let (webp_bytes, gif_bytes) = match (size(&output), size(&source)) {
-        (Ok(webp), Ok(gif)) => (webp, gif),
+    let (webp_bytes, original_bytes) = match (size(&output), size(&source)) {
+        (Ok(webp), Ok(original)) => (webp, original),
         (Err(e), _) | (_, Err(e)) => return Err(Failure::transient(format!("reading animated WebP: {e}"))),
     };
     tracing::info!(width = probe.width, height = probe.height, ms, bytes = webp_bytes, "encoded animated WebP");
@@ -280,15 +293,17 @@ async fn render_animated_webp(
     };
     let mut animation = RenderedOutput::single(ANIMATION_NAME, probe.width, probe.height, file);
     animation.duration_ms = Some(probe.duration_ms);
-    if webp_bytes >= gif_bytes {
-        let reason = format!("animated WebP ({webp_bytes} bytes) was no smaller than the GIF ({gif_bytes} bytes)");
+    if webp_bytes >= original_bytes {
+        let original = probe.format.name();
+        let reason =
+            format!("animated WebP ({webp_bytes} bytes) was no smaller than the {original} ({original_bytes} bytes)");
         animation.files.clear();
         animation.skipped.push(SkippedOutput { format: "webp", extension: "webp", reason });
     }
     Ok(animation)
 }
 
-/// The animated WebP of a transparent GIF.
+/// The animated WebP of a transparent animation.
 pub const ANIMATION_NAME: &str = "animation";
 
 fn read_head(path: &std::path::Path) -> std::io::Result<Vec<u8>> {

@@ -1,7 +1,7 @@
-//! Animated GIF → H.264 MP4 with ffmpeg.
+//! Animations (GIF, APNG, animated WebP) → H.264 MP4 with ffmpeg.
 //!
 //! ffmpeg parses hostile input, so it runs as a plain child process (no shell) with arguments that
-//! let it read exactly one local file, only as GIF (`-f gif`, no probing) and only through the
+//! let it read exactly one local file, only in its sniffed format (`-f gif`, no probing) and only through the
 //! `file` protocol; it gets no stdin, and only the tail of its stderr is kept. It is killed when
 //! its time is up.
 
@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::AsyncReadExt;
 
+use crate::decode::SourceFormat;
 use crate::outputs::Deadline;
 
 /// How MP4s are encoded. Everything but the binary's path and the time limit changes output bytes.
@@ -85,9 +86,11 @@ pub fn output_size(width: u32, height: u32, target_width: Option<u32>) -> (u32, 
     }
 }
 
-/// The complete ffmpeg command line (without the program).
+/// The complete ffmpeg command line (without the program). `input` is a prepared animation
+/// ([`crate::animation::prepare`]) in `format`.
 pub fn ffmpeg_args(
     input: &Path,
+    format: SourceFormat,
     output: &Path,
     settings: &VideoSettings,
     flatten_transparency: bool,
@@ -107,25 +110,27 @@ pub fn ffmpeg_args(
     }
     graph.push_str("format=yuv420p[v]");
 
-    let mut args = gif_input_args(input);
+    let mut args = input_args(input, format);
     let mut push = |items: &[&str]| args.extend(items.iter().map(OsString::from));
     push(&["-filter_complex", &graph, "-map", "[v]", "-an", "-sn", "-dn", "-map_metadata", "-1"]);
     push(&["-c:v", "libx264", "-preset", &settings.preset, "-crf", &settings.crf.to_string()]);
     if let Some(tune) = &settings.tune {
         push(&["-tune", tune]);
     }
-    // GIF frame delays become exact MP4 timestamps (variable frame rate, 1/100 s time base).
+    // Frame delays become exact MP4 timestamps (variable frame rate, the input's time base).
     push(&["-fps_mode", "passthrough", "-enc_time_base", "demux"]);
     push(&["-profile:v", "high", "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-f", "mp4", "-y"]);
     args.push(output.as_os_str().to_owned());
     args
 }
 
-/// Quiet ffmpeg reading `input`: this file only, only as GIF, only through the file protocol.
-fn gif_input_args(input: &Path) -> Vec<OsString> {
+/// Quiet ffmpeg reading `input`: this file only, only as `format`, only through the file protocol.
+fn input_args(input: &Path, format: SourceFormat) -> Vec<OsString> {
     let mut args: Vec<OsString> = ["-nostdin", "-hide_banner", "-nostats", "-loglevel", "error"]
         .into_iter()
-        .chain(["-protocol_whitelist", "file", "-f", "gif", "-i"])
+        .chain(["-protocol_whitelist", "file"])
+        .chain(crate::animation::ffmpeg_input_format(format).iter().copied())
+        .chain(["-i"])
         .map(OsString::from)
         .collect();
     args.push(input.as_os_str().to_owned());
@@ -135,10 +140,10 @@ fn gif_input_args(input: &Path) -> Vec<OsString> {
 /// libwebp's quality for animated WebP (stickers): sharp's default for WebP.
 pub const ANIMATED_WEBP_QUALITY: u8 = 75;
 
-/// Arguments that make an animated WebP with alpha from a GIF (MP4 cannot carry transparency).
-/// Frame timing is kept as in the MP4; the WebP loops forever, as promotional GIFs do.
-pub fn animated_webp_args(input: &Path, output: &Path) -> Vec<OsString> {
-    let mut args = gif_input_args(input);
+/// Arguments that make an animated WebP with alpha from a transparent animation (MP4 cannot carry
+/// transparency). Frame timing is kept as in the MP4; the WebP loops forever, as promotions do.
+pub fn animated_webp_args(input: &Path, format: SourceFormat, output: &Path) -> Vec<OsString> {
+    let mut args = input_args(input, format);
     let mut push = |items: &[&str]| args.extend(items.iter().map(OsString::from));
     push(&["-map", "0:v", "-an", "-sn", "-dn", "-map_metadata", "-1"]);
     push(&["-c:v", "libwebp_anim", "-lossless", "0", "-quality", &ANIMATED_WEBP_QUALITY.to_string()]);
@@ -304,6 +309,7 @@ mod tests {
     fn arguments_confine_ffmpeg_to_one_local_gif() {
         let args = ffmpeg_args(
             Path::new("/tmp/job/source.gif"),
+            SourceFormat::Gif,
             Path::new("/tmp/job/video.mp4"),
             &VideoSettings::default(),
             true,

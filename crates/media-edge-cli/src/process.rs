@@ -199,7 +199,14 @@ pub fn print_ffmpeg_args(gif: &Path, mp4: &Path) -> ExitCode {
         let file = std::fs::File::open(gif).map_err(|e| format!("{}: {e}", gif.display()))?;
         let probe =
             image_processor::probe_gif(std::io::BufReader::new(file), &settings.limits).map_err(|e| e.to_string())?;
-        let args = image_processor::video::ffmpeg_args(gif, mp4, &settings.video, probe.has_transparency, None);
+        let args = image_processor::video::ffmpeg_args(
+            gif,
+            image_processor::decode::SourceFormat::Gif,
+            mp4,
+            &settings.video,
+            probe.has_transparency,
+            None,
+        );
         let mut command = vec![settings.video.ffmpeg_path.display().to_string()];
         command.extend(args.iter().map(|a| a.to_string_lossy().into_owned()));
         serde_json::to_string(&command).map_err(|e| e.to_string())

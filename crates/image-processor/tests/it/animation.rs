@@ -5,6 +5,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::{animated_gif, ffmpeg_path, Harness};
+use image_processor::decode::SourceFormat;
 use image_processor::limits::Limits;
 use image_processor::outputs::Deadline;
 use image_processor::render::RenderSettings;
@@ -187,7 +188,7 @@ async fn ffmpeg_is_killed_at_its_time_limit() {
     let input = dir.join("in.gif");
     std::fs::write(&input, animated_gif(640, 360, &[40; 60])).unwrap();
     let settings = VideoSettings { ffmpeg_path: ffmpeg_path(), ..VideoSettings::default() };
-    let args = video::ffmpeg_args(&input, &dir.join("out.mp4"), &settings, true, None);
+    let args = video::ffmpeg_args(&input, SourceFormat::Gif, &dir.join("out.mp4"), &settings, true, None);
 
     // Its own ceiling reached with the full time available: the input is to blame.
     let short = VideoSettings { timeout: Duration::from_millis(1), ..settings.clone() };
