@@ -164,6 +164,10 @@ fn decode_from<R: std::io::BufRead + std::io::Seek>(
     needed_width: Option<u32>,
     bytes: Option<&[u8]>,
 ) -> Result<Decoded, ImageError> {
+    if format == SourceFormat::Png {
+        let png = crate::png_decode::decode(source, limits)?;
+        return Ok(upright(format, png.image, png.icc_profile, png.orientation, 1));
+    }
     let mut frames = 1;
     if format == SourceFormat::Gif {
         let probe = gif_probe::probe(&mut source, limits)?;
@@ -189,7 +193,7 @@ fn decode_from<R: std::io::BufRead + std::io::Seek>(
         matches!(orientation, Rotate90 | Rotate270 | Rotate90FlipH | Rotate270FlipH)
     };
     let (upright_width, upright_height) = if quarter_turn { (height, width) } else { (width, height) };
-    let mut image = match (format, bytes) {
+    let image = match (format, bytes) {
         // Headers and metadata came from the `image` crate; the pixels from libjpeg-turbo.
         (SourceFormat::Jpeg, Some(bytes)) => {
             let numerator = needed_width.map_or(8, |needed| crate::libjpeg::scale_for(upright_width, needed));
@@ -207,9 +211,24 @@ fn decode_from<R: std::io::BufRead + std::io::Seek>(
         }
         _ => DynamicImage::from_decoder(decoder).map_err(ImageError::from_decode)?,
     };
+    let mut decoded = upright(format, image, icc_profile, orientation, frames);
+    // A JPEG decoded at a reduced scale: the original's upright size.
+    (decoded.width, decoded.height) = (upright_width, upright_height);
+    Ok(decoded)
+}
+
+/// Applies the orientation the file asks for.
+fn upright(
+    format: SourceFormat,
+    mut image: DynamicImage,
+    icc_profile: Option<Vec<u8>>,
+    orientation: image::metadata::Orientation,
+    frames: u32,
+) -> Decoded {
     image.apply_orientation(orientation);
+    let (width, height) = (image.width(), image.height());
     let upright_as_stored = orientation == image::metadata::Orientation::NoTransforms;
-    Ok(Decoded { format, image, icc_profile, frames, width: upright_width, height: upright_height, upright_as_stored })
+    Decoded { format, image, icc_profile, frames, width, height, upright_as_stored }
 }
 
 fn decode_webp(bytes: &[u8]) -> Result<DynamicImage, ImageError> {

@@ -37,6 +37,7 @@ mod gif_probe;
 mod intake;
 mod jpeg_markers;
 mod libjpeg;
+mod png_decode;
 mod requeue;
 mod scratch;
 mod strip;
