@@ -5,8 +5,8 @@
 //! Timing follows browsers (Chromium and Firefox, for all three formats): a frame delay of 10 ms
 //! or less plays as 100 ms.
 
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, Write};
 use std::path::Path;
 
 use crate::decode::SourceFormat;
@@ -119,13 +119,21 @@ pub fn prepare(path: &Path, format: SourceFormat, limits: &Limits) -> Result<Opt
             }
         }
         SourceFormat::Png => {
-            let Some((animation, delays)) =
-                probe_apng(BufReader::new(File::open(path).map_err(PrepareError::Io)?), limits)?
-            else {
-                return Ok(None);
-            };
-            set_apng_delays(path, &delays).map_err(PrepareError::Io)?;
-            animation
+            let input = BufReader::new(File::open(path).map_err(PrepareError::Io)?);
+            match probe_apng(input, limits)? {
+                Apng::Still => return Ok(None),
+                Apng::DefaultImage => {
+                    rewrite_apng(path, None, None, &[]).map_err(PrepareError::Io)?;
+                    return Ok(None);
+                }
+                Apng::Animated { animation, delays, cut_at, plays } => {
+                    let mut actl = [0u8; 8];
+                    actl[..4].copy_from_slice(&animation.frames.to_be_bytes());
+                    actl[4..].copy_from_slice(&plays.to_be_bytes());
+                    rewrite_apng(path, Some(actl), cut_at, &delays).map_err(PrepareError::Io)?;
+                    animation
+                }
+            }
         }
         SourceFormat::WebP => match probe_webp(BufReader::new(File::open(path).map_err(PrepareError::Io)?), limits)? {
             Some(animation) => animation,
@@ -144,13 +152,27 @@ struct ApngDelay {
     delay_ms: u16,
 }
 
-const PNG_SIGNATURE: &[u8; 8] = b"\x89PNG\r\n\x1a\n";
+/// What a browser makes of a PNG's animation chunks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Apng {
+    /// No animation control before the image data: a plain PNG.
+    Still,
+    /// Animation chunks that do not give two playable frames (out-of-order sequence numbers, a
+    /// frame without data, a frame count of 0 or 1): browsers show the default image, and the
+    /// copy becomes a plain PNG without the animation chunks.
+    DefaultImage,
+    /// Plays `animation`. The copy ends before `cut_at` when the file goes on past what browsers
+    /// play (more frames than `acTL` declares, or a broken frame after good ones).
+    Animated { animation: Animation, delays: Vec<ApngDelay>, cut_at: Option<u64>, plays: u32 },
+}
 
-/// Walks a PNG's chunks. `None` for a PNG that is not animated (no `acTL` before the image data).
-fn probe_apng<R: BufRead + Seek>(
-    mut reader: R,
-    limits: &Limits,
-) -> Result<Option<(Animation, Vec<ApngDelay>)>, PrepareError> {
+const PNG_SIGNATURE: &[u8; 8] = b"\x89PNG\r\n\x1a\n";
+const IEND_CHUNK: [u8; 12] = [0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xAE, 0x42, 0x60, 0x82];
+
+/// Walks a PNG's chunks, following browsers' (and the APNG spec's) handling of broken animations:
+/// sequence numbers must run 0, 1, 2, … over fcTL and fdAT, every frame needs data, and no more
+/// frames play than `acTL` declares. Animation ends at the first chunk that breaks a rule.
+fn probe_apng<R: BufRead + Seek>(mut reader: R, limits: &Limits) -> Result<Apng, PrepareError> {
     let truncated = || ImageError::Corrupt("PNG ends in the middle of a chunk (truncated upload?)".into());
     let mut signature = [0u8; 8];
     reader.read_exact(&mut signature).map_err(|_| truncated())?;
@@ -166,8 +188,14 @@ fn probe_apng<R: BufRead + Seek>(
         duration_ms: 0,
         has_transparency: false,
     };
-    let mut animated = false;
+    let mut declared_frames: Option<u32> = None;
+    let mut plays = 0u32;
+    let mut next_sequence = 0u32;
+    // The frame whose fcTL was read (its offset and browser delay), and whether data followed it.
+    let mut open_frame: Option<(u64, u64)> = None;
+    let mut frame_has_data = false;
     let mut delays = Vec::new();
+    let mut cut_at = None;
     loop {
         let mut head = [0u8; 8];
         match reader.read_exact(&mut head) {
@@ -178,74 +206,171 @@ fn probe_apng<R: BufRead + Seek>(
         }
         let length = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
         let kind = [head[4], head[5], head[6], head[7]];
-        let mut data = Vec::new();
-        let keep = matches!(&kind, b"IHDR" | b"acTL" | b"fcTL" | b"tRNS") && length <= 64;
-        if keep {
-            data.resize(length as usize, 0);
-            reader.read_exact(&mut data).map_err(|_| truncated())?;
-            reader.seek_relative(4).map_err(PrepareError::Io)?; // CRC (checked by the decoder)
-        } else {
-            reader.seek_relative(i64::from(length) + 4).map_err(PrepareError::Io)?;
-        }
+        let wanted: u32 = match &kind {
+            b"IHDR" => 13,
+            b"acTL" => 8,
+            b"fcTL" => 26,
+            b"fdAT" => 4,
+            _ => 0,
+        };
+        let mut data = vec![0u8; wanted.min(length) as usize];
+        reader.read_exact(&mut data).map_err(|_| truncated())?;
+        reader.seek_relative(i64::from(length) - data.len() as i64 + 4).map_err(PrepareError::Io)?;
+        let sequence = data.get(..4).map(|d| u32::from_be_bytes([d[0], d[1], d[2], d[3]]));
         match &kind {
-            b"IHDR" if data.len() >= 13 => {
+            b"IHDR" if data.len() == 13 => {
                 animation.width = u32::from_be_bytes([data[0], data[1], data[2], data[3]]);
                 animation.height = u32::from_be_bytes([data[4], data[5], data[6], data[7]]);
                 check_dimensions(animation.width, animation.height, limits)?;
                 animation.has_transparency = matches!(data[9], 4 | 6);
             }
             b"tRNS" => animation.has_transparency = true,
-            b"acTL" => animated = true,
-            b"IDAT" if !animated => return Ok(None),
-            b"fcTL" if animated && data.len() >= 26 => {
-                let delay_num = u64::from(u16::from_be_bytes([data[20], data[21]]));
-                let delay_den = match u16::from_be_bytes([data[22], data[23]]) {
-                    0 => 100,
-                    den => u64::from(den),
-                };
-                let written_ms = delay_num * 1000 / delay_den;
-                let played_ms = browser_delay_ms(written_ms);
-                if played_ms != written_ms {
-                    // ffmpeg plays a zero delay at 15 fps and short ones as written.
-                    delays.push(ApngDelay { chunk_offset: offset, delay_ms: played_ms.min(65_535) as u16 });
+            b"acTL" if data.len() == 8 && declared_frames.is_none() => {
+                declared_frames = Some(u32::from_be_bytes([data[0], data[1], data[2], data[3]]));
+                plays = u32::from_be_bytes([data[4], data[5], data[6], data[7]]);
+            }
+            b"IDAT" => {
+                if declared_frames.is_none() {
+                    return Ok(Apng::Still);
                 }
-                animation.frames += 1;
-                animation.duration_ms += played_ms;
-                check_animation_limits(&animation, limits)?;
+                frame_has_data |= open_frame.is_some();
+            }
+            b"fdAT" if cut_at.is_none() => {
+                if sequence == Some(next_sequence) && open_frame.is_some() {
+                    frame_has_data = true;
+                } else {
+                    cut_at = Some(offset);
+                }
+                next_sequence = next_sequence.wrapping_add(1);
+            }
+            b"fcTL" if cut_at.is_none() => {
+                // A new frame: the previous one must have had data; this one must be in order,
+                // complete and within the declared count.
+                let previous_ok = open_frame.is_none() || frame_has_data;
+                if previous_ok {
+                    if let Some((_, delay)) = open_frame.take() {
+                        animation.frames += 1;
+                        animation.duration_ms += delay;
+                        check_animation_limits(&animation, limits)?;
+                    }
+                }
+                let within = declared_frames.is_none_or(|n| animation.frames < n);
+                if previous_ok && within && sequence == Some(next_sequence) && data.len() == 26 {
+                    let delay_num = u64::from(u16::from_be_bytes([data[20], data[21]]));
+                    let delay_den = match u16::from_be_bytes([data[22], data[23]]) {
+                        0 => 100,
+                        den => u64::from(den),
+                    };
+                    let written_ms = delay_num * 1000 / delay_den;
+                    let played_ms = browser_delay_ms(written_ms);
+                    if played_ms != written_ms {
+                        // ffmpeg plays a zero delay at 15 fps, and short ones as written.
+                        delays.push(ApngDelay { chunk_offset: offset, delay_ms: played_ms.min(65_535) as u16 });
+                    }
+                    open_frame = Some((offset, played_ms));
+                    frame_has_data = false;
+                } else {
+                    cut_at = Some(offset);
+                    open_frame = None;
+                }
+                next_sequence = next_sequence.wrapping_add(1);
             }
             b"IEND" => break,
             _ => {}
         }
         offset += 12 + u64::from(length);
     }
-    if !animated {
-        return Ok(None);
+    match open_frame {
+        Some((_, delay)) if frame_has_data => {
+            animation.frames += 1;
+            animation.duration_ms += delay;
+            check_animation_limits(&animation, limits)?;
+        }
+        Some((at, _)) => cut_at = cut_at.or(Some(at)),
+        None => {}
     }
-    if animation.frames == 0 {
-        return Err(ImageError::Corrupt("animated PNG has no frames".into()).into());
+    if declared_frames.is_none() {
+        return Ok(Apng::Still);
     }
-    Ok(Some((animation, delays)))
+    if animation.frames < 2 {
+        return Ok(Apng::DefaultImage);
+    }
+    delays.retain(|d| cut_at.is_none_or(|cut| d.chunk_offset < cut));
+    Ok(Apng::Animated { animation, delays, cut_at, plays })
 }
 
-/// Writes browser delays into the fcTL chunks at the given offsets, with their checksums.
-fn set_apng_delays(path: &Path, delays: &[ApngDelay]) -> std::io::Result<()> {
-    if delays.is_empty() {
-        return Ok(());
+/// Rewrites the PNG at `path` for ffmpeg or the still decoder, in one streaming pass. With
+/// `animation` (the acTL data to declare): acTL moved right after IHDR (ffmpeg wants it before
+/// any fcTL; browsers take it anywhere before the image data), the file ended before `cut_at`,
+/// browser delays written into the fcTL chunks. Without: a plain PNG, animation chunks dropped.
+fn rewrite_apng(
+    path: &Path,
+    animation: Option<[u8; 8]>,
+    cut_at: Option<u64>,
+    delays: &[ApngDelay],
+) -> std::io::Result<()> {
+    let rewritten = path.with_extension("prepared");
+    let mut input = BufReader::new(File::open(path)?);
+    let mut out = std::io::BufWriter::new(File::create(&rewritten)?);
+    let mut signature = [0u8; 8];
+    input.read_exact(&mut signature)?;
+    out.write_all(&signature)?;
+    let mut offset = 8u64;
+    loop {
+        if cut_at.is_some_and(|cut| offset >= cut) {
+            out.write_all(&IEND_CHUNK)?;
+            break;
+        }
+        let mut head = [0u8; 8];
+        match input.read_exact(&mut head) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(e) => return Err(e),
+        }
+        let length = u64::from(u32::from_be_bytes([head[0], head[1], head[2], head[3]]));
+        let kind = [head[4], head[5], head[6], head[7]];
+        let mut chunk = (&mut input).take(length + 4);
+        let delay = delays.iter().find(|d| d.chunk_offset == offset);
+        match (&kind, animation) {
+            (b"acTL", _) | (b"fcTL" | b"fdAT", None) => {
+                std::io::copy(&mut chunk, &mut std::io::sink())?;
+            }
+            (b"fcTL", Some(_)) if length == 26 && delay.is_some() => {
+                let mut data = [0u8; 30];
+                chunk.read_exact(&mut data)?;
+                if let Some(delay) = delay {
+                    data[20..22].copy_from_slice(&delay.delay_ms.to_be_bytes());
+                    data[22..24].copy_from_slice(&1000u16.to_be_bytes());
+                }
+                write_chunk(&mut out, b"fcTL", &data[..26])?;
+            }
+            _ => {
+                out.write_all(&head)?;
+                std::io::copy(&mut chunk, &mut out)?;
+            }
+        }
+        if let (b"IHDR", Some(actl)) = (&kind, animation) {
+            write_chunk(&mut out, b"acTL", &actl)?;
+        }
+        if &kind == b"IEND" {
+            break;
+        }
+        offset += 12 + length;
     }
-    let mut file = OpenOptions::new().read(true).write(true).open(path)?;
-    for delay in delays {
-        // Length (4), "fcTL" (4), 26 bytes of data, CRC (4); delay_num/den at data offset 20.
-        let mut chunk = [0u8; 38];
-        file.seek(SeekFrom::Start(delay.chunk_offset))?;
-        file.read_exact(&mut chunk)?;
-        chunk[28..30].copy_from_slice(&delay.delay_ms.to_be_bytes());
-        chunk[30..32].copy_from_slice(&1000u16.to_be_bytes());
-        let crc = crc32fast::hash(&chunk[4..34]);
-        chunk[34..38].copy_from_slice(&crc.to_be_bytes());
-        file.seek(SeekFrom::Start(delay.chunk_offset))?;
-        file.write_all(&chunk)?;
-    }
-    file.flush()
+    out.flush()?;
+    drop(out);
+    std::fs::rename(rewritten, path)
+}
+
+fn write_chunk(out: &mut impl Write, kind: &[u8; 4], data: &[u8]) -> std::io::Result<()> {
+    let length = u32::try_from(data.len()).map_err(|_| std::io::Error::other("PNG chunk too long"))?;
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(kind);
+    hasher.update(data);
+    out.write_all(&length.to_be_bytes())?;
+    out.write_all(kind)?;
+    out.write_all(data)?;
+    out.write_all(&hasher.finalize().to_be_bytes())
 }
 
 /// Walks a WebP's RIFF chunks. `None` for a still WebP.

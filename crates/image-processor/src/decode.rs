@@ -107,6 +107,9 @@ pub struct Decoded {
     pub height: u32,
     /// No EXIF orientation had to be applied: the pixels are the way the file stores them.
     pub upright_as_stored: bool,
+    /// What the original holds that the variants do not carry (an HDR gain map, an MPO's further
+    /// pictures), in words for the manifest and status event.
+    pub not_carried_over: Vec<String>,
 }
 
 /// Decodes `bytes` under `limits`. The pixel check uses the header's dimensions, so a decompression
@@ -214,6 +217,9 @@ fn decode_from<R: std::io::BufRead + std::io::Seek>(
     let mut decoded = upright(format, image, icc_profile, orientation, frames);
     // A JPEG decoded at a reduced scale: the original's upright size.
     (decoded.width, decoded.height) = (upright_width, upright_height);
+    if let (SourceFormat::Jpeg, Some(bytes)) = (format, bytes) {
+        decoded.not_carried_over = jpeg_markers::not_carried_over(bytes);
+    }
     Ok(decoded)
 }
 
@@ -228,7 +234,7 @@ fn upright(
     image.apply_orientation(orientation);
     let (width, height) = (image.width(), image.height());
     let upright_as_stored = orientation == image::metadata::Orientation::NoTransforms;
-    Decoded { format, image, icc_profile, frames, width, height, upright_as_stored }
+    Decoded { format, image, icc_profile, frames, width, height, upright_as_stored, not_carried_over: Vec::new() }
 }
 
 fn decode_webp(bytes: &[u8]) -> Result<DynamicImage, ImageError> {
@@ -245,8 +251,8 @@ fn decode_webp(bytes: &[u8]) -> Result<DynamicImage, ImageError> {
     image.ok_or_else(corrupt)
 }
 
-/// Decodes only the first frame of an animation (GIF, APNG or animated WebP; one frame's memory,
-/// however long the animation) as browsers compose it on the canvas, flattened onto `background`
+/// Decodes only the first frame of an animated GIF or WebP (one frame's memory, however long the
+/// animation) as browsers compose it on the canvas, or a still PNG, flattened onto `background`
 /// so it matches the MP4's first frame.
 pub fn decode_first_frame(
     path: &std::path::Path,
@@ -275,13 +281,8 @@ pub fn decode_first_frame(
             check_dimensions(width, height, limits)?;
             first(decoder.into_frames())?
         }
-        SourceFormat::Png => {
-            let decoder =
-                image::codecs::png::PngDecoder::with_limits(reader, image_limits).map_err(ImageError::from_decode)?;
-            let (width, height) = decoder.dimensions();
-            check_dimensions(width, height, limits)?;
-            first(decoder.apng().map_err(ImageError::from_decode)?.into_frames())?
-        }
+        // A still PNG: the first frame ffmpeg wrote for an APNG (see outputs::render_animation).
+        SourceFormat::Png => crate::png_decode::decode(reader, limits)?.image.into_rgba8(),
         SourceFormat::WebP => {
             let mut decoder = image::codecs::webp::WebPDecoder::new(reader).map_err(ImageError::from_decode)?;
             decoder.set_limits(image_limits).map_err(ImageError::from_decode)?;
@@ -299,7 +300,16 @@ pub fn decode_first_frame(
         image::Rgb([mix(r, br), mix(g, bg), mix(b, bb)])
     });
     let image = DynamicImage::ImageRgb8(flattened);
-    Ok(Decoded { format, image, icc_profile: None, frames: 1, width, height, upright_as_stored: true })
+    Ok(Decoded {
+        format,
+        image,
+        icc_profile: None,
+        frames: 1,
+        width,
+        height,
+        upright_as_stored: true,
+        not_carried_over: Vec::new(),
+    })
 }
 
 #[cfg(test)]

@@ -104,6 +104,7 @@ pub async fn process(source: &impl Source, sink: &impl Sink, job: Job<'_>) -> Re
             let mut status = StatusEvent::new(PIPELINE_NAME, Outcome::Duplicate, described);
             status.output_bytes = existing.output_bytes();
             status.variants = existing.reports();
+            status.not_carried_over = existing.not_carried_over.clone();
             status.manifest_key = Some(manifest_key);
             status.duration_ms = started.elapsed().as_millis() as u64;
             return Ok(status);
@@ -137,6 +138,7 @@ pub async fn process(source: &impl Source, sink: &impl Sink, job: Job<'_>) -> Re
     status.manifest_key = Some(manifest_key).filter(|_| outcome == Outcome::Processed);
     status.output_bytes = manifest.output_bytes();
     status.variants = manifest.reports();
+    status.not_carried_over = manifest.not_carried_over.clone();
     status.duration_ms = started.elapsed().as_millis() as u64;
     status.ffmpeg_ms = ffmpeg_ms;
     Ok(status)
@@ -277,6 +279,7 @@ pub fn plan_outputs(
         variants,
         picture,
         video,
+        not_carried_over: rendered.not_carried_over,
         created_at: now_rfc3339(),
     };
     let manifest_json = serde_json::to_vec_pretty(&manifest)

@@ -42,7 +42,10 @@ fn segments(data: &[u8]) -> Result<Vec<Segment>, ImageError> {
             return Err(truncated());
         }
         if data[pos] != 0xFF {
-            return Err(ImageError::Corrupt(format!("JPEG marker expected at byte {pos}")));
+            // Bytes where a marker should be: libjpeg (and so every browser) skips them to the next
+            // marker ("extraneous bytes before marker"), and so does this walk.
+            let skipped = data[pos..].windows(2).position(|w| w[0] == 0xFF && w[1] != 0x00 && w[1] != 0xFF);
+            pos += skipped.ok_or_else(truncated)?;
         }
         let start = pos;
         let marker = data[pos + 1];
@@ -101,6 +104,36 @@ pub fn strip_metadata(data: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// What the file holds beyond its first picture that variants do not carry, in words for the
+/// manifest and status event: an HDR gain map (Ultra HDR, Adobe's XMP `hdrgm`, ISO 21496-1) or
+/// the further pictures of a multi-picture (MPO) file. Read from the first picture's metadata.
+pub fn not_carried_over(data: &[u8]) -> Vec<String> {
+    let Ok(segments) = segments(data) else { return Vec::new() };
+    let (mut gain_map, mut multi_picture) = (false, false);
+    for segment in segments {
+        let payload = data.get(segment.start + 4..segment.end).unwrap_or(&[]);
+        match segment.marker {
+            0xE1 if payload.starts_with(b"http://ns.adobe.com/xap/1.0/\0") => {
+                gain_map |= contains(payload, b"http://ns.adobe.com/hdr-gain-map/1.0/");
+            }
+            0xE2 if payload.starts_with(b"urn:iso:std:iso:ts:21496:-1\0") => gain_map = true,
+            0xE2 if payload.starts_with(b"MPF\0") => multi_picture = true,
+            _ => {}
+        }
+    }
+    if gain_map {
+        vec!["HDR gain map (Ultra HDR): the variants show the standard-range picture".to_string()]
+    } else if multi_picture {
+        vec!["further pictures of a multi-picture (MPO) file: the variants show the first".to_string()]
+    } else {
+        Vec::new()
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
 /// Returns the position of the first marker after entropy-coded data that starts at `pos`
 /// (0xFF00 is a stuffed data byte, 0xFFD0–D7 are restart markers inside the data).
 fn skip_entropy_coded(data: &[u8], mut pos: usize) -> Option<usize> {
@@ -137,6 +170,11 @@ mod tests {
             assert!(check_complete(&complete[..cut]).is_err(), "cut at {cut} must be refused");
         }
         assert!(check_complete(b"\xFF\xD8").is_err());
+        // Junk where a marker should be is skipped, as libjpeg does.
+        let mut junk = minimal(&[0x12]);
+        junk.splice(8..8, *b"junk\xFF\x00");
+        junk.extend_from_slice(&[0xFF, EOI]);
+        assert!(check_complete(&junk).is_ok());
         assert!(check_complete(b"GIF89a").is_err());
     }
 
@@ -160,5 +198,23 @@ mod tests {
         assert_eq!(stripped, expected);
         assert!(check_complete(&stripped).is_ok());
         assert_eq!(strip_metadata(&jpeg[..jpeg.len() - 30]), None, "truncated");
+        assert_eq!(not_carried_over(&jpeg).len(), 1, "an MPO's second picture");
+        assert!(not_carried_over(&expected).is_empty());
+    }
+
+    #[test]
+    fn gain_maps_are_noticed_from_either_kind_of_metadata() {
+        let with = |segment: &[u8]| {
+            let mut jpeg = vec![0xFF, SOI];
+            jpeg.extend_from_slice(&[0xFF, segment[0]]);
+            jpeg.extend_from_slice(&(segment.len() as u16 + 1).to_be_bytes());
+            jpeg.extend_from_slice(&segment[1..]);
+            jpeg.extend_from_slice(&[0xFF, SOS, 0x00, 0x03, 0x01, 0x12, 0xFF, EOI]);
+            not_carried_over(&jpeg)
+        };
+        let xmp = b"\xE1http://ns.adobe.com/xap/1.0/\0<x:xmpmeta xmlns:hdrgm=\"http://ns.adobe.com/hdr-gain-map/1.0/\" hdrgm:Version=\"1.0\"/>";
+        assert!(with(xmp)[0].starts_with("HDR gain map"));
+        assert!(with(b"\xE2urn:iso:std:iso:ts:21496:-1\0\0\0")[0].starts_with("HDR gain map"));
+        assert!(with(b"\xE1http://ns.adobe.com/xap/1.0/\0<x:xmpmeta/>").is_empty());
     }
 }

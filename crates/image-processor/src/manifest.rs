@@ -35,6 +35,9 @@ pub struct Manifest {
     /// A `<video>` element for an animation: the MP4, its poster and size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video: Option<String>,
+    /// What the original holds that the variants do not carry, e.g. an HDR gain map.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_carried_over: Vec<String>,
     pub created_at: String,
 }
 

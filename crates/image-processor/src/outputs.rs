@@ -102,6 +102,8 @@ pub struct RenderedOriginal {
     pub frames: u32,
     pub outputs: Vec<RenderedOutput>,
     pub placeholder: Option<Placeholder>,
+    /// What the original holds that the outputs do not carry (an HDR gain map, …).
+    pub not_carried_over: Vec<String>,
 }
 
 /// When the Lambda invocation running a job ends, and whether the job had all of it.
@@ -187,6 +189,7 @@ fn still_outputs(rendered: Rendered) -> RenderedOriginal {
         frames: rendered.frames,
         outputs,
         placeholder: rendered.placeholder,
+        not_carried_over: rendered.not_carried_over,
     }
 }
 
@@ -198,16 +201,27 @@ async fn render_animation(
 ) -> Result<RenderedOriginal, Failure> {
     let source = job.file(SOURCE_FILE);
     let video: &VideoSettings = &settings.video;
+    let mut ffmpeg_ms = 0;
 
     // Poster: the first frame, flattened like the video, at full size plus the device variants.
+    // A GIF's is decoded here; an APNG's or animated WebP's comes from ffmpeg, which composes
+    // their frames (blend and dispose modes, 16-bit samples) as it does for the MP4.
+    let mut first_frame = (source.clone(), probe.format);
+    if probe.format != SourceFormat::Gif {
+        let png = job.file("first-frame.png");
+        let args = video::first_frame_args(&source, probe.format, &png);
+        let started = Instant::now();
+        video::run_ffmpeg(&settings.video, &args, deadline).await.map_err(Failure::from)?;
+        ffmpeg_ms += started.elapsed().as_millis() as u64;
+        first_frame = (png, SourceFormat::Png);
+    }
     let mut specs = vec![VariantSpec::new("poster", probe.width)];
     specs.extend(settings.variants.iter().cloned());
     let poster = blocking({
-        let (source, limits, background, encode) =
-            (source.clone(), settings.limits.clone(), video.background, settings.encode.clone());
-        let format = probe.format;
+        let (limits, background, encode) = (settings.limits.clone(), video.background, settings.encode.clone());
+        let (frame_file, format) = first_frame;
         move || {
-            let decoded = decode::decode_first_frame(&source, format, &limits, background)?;
+            let decoded = decode::decode_first_frame(&frame_file, format, &limits, background)?;
             render::render_decoded(decoded, &specs, &encode, None)
         }
     })
@@ -215,6 +229,7 @@ async fn render_animation(
     let mut original = still_outputs(poster);
     original.source_format = probe.format;
     original.frames = probe.frames;
+    original.ffmpeg_ms += ffmpeg_ms;
 
     let mut renditions = vec![("video", None)];
     if let Some(mobile) = video.mobile_width.filter(|&w| w < probe.width) {

@@ -131,6 +131,8 @@ pub struct Rendered {
     /// In the order of [`RenderSettings::variants`].
     pub variants: Vec<RenderedVariant>,
     pub placeholder: Option<Placeholder>,
+    /// See [`decode::Decoded::not_carried_over`].
+    pub not_carried_over: Vec<String>,
 }
 
 /// Decodes `bytes` (named `name`, used to check the claimed type) and renders every variant.
@@ -169,7 +171,15 @@ pub fn render_decoded(
     // 3–9 KB in every variant (much of a thumbnail). Other profiles (Display P3, Adobe RGB) stay.
     let icc_profile = decoded.icc_profile.as_deref().filter(|icc| !is_srgb_profile(icc));
     let (variants, placeholder) = render_variants(source, icc_profile, specs, settings, original)?;
-    Ok(Rendered { source_format: decoded.format, width, height, frames: decoded.frames, variants, placeholder })
+    Ok(Rendered {
+        source_format: decoded.format,
+        width,
+        height,
+        frames: decoded.frames,
+        variants,
+        placeholder,
+        not_carried_over: decoded.not_carried_over,
+    })
 }
 
 /// Pixels in one of the three layouts we resize and encode.

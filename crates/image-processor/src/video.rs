@@ -153,6 +153,17 @@ pub fn animated_webp_args(input: &Path, format: SourceFormat, output: &Path) -> 
     args
 }
 
+/// Arguments that write the first frame of an animation, as ffmpeg composes it (the MP4's first
+/// frame), to an 8-bit RGBA PNG: the poster of an APNG or animated WebP.
+pub fn first_frame_args(input: &Path, format: SourceFormat, output: &Path) -> Vec<OsString> {
+    let mut args = input_args(input, format);
+    let mut push = |items: &[&str]| args.extend(items.iter().map(OsString::from));
+    push(&["-map", "0:v", "-an", "-sn", "-dn", "-map_metadata", "-1", "-frames:v", "1"]);
+    push(&["-pix_fmt", "rgba", "-c:v", "png", "-f", "image2", "-update", "1", "-y"]);
+    args.push(output.as_os_str().to_owned());
+    args
+}
+
 /// Keeps this much of ffmpeg's stderr (the end, where the reason is).
 const STDERR_TAIL: usize = 4096;
 

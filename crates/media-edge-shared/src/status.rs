@@ -36,6 +36,10 @@ pub struct StatusEvent {
     /// Time spent in ffmpeg (animations only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ffmpeg_ms: Option<u64>,
+    /// What the original holds that the variants do not carry (an HDR gain map, an MPO's further
+    /// pictures), in words a person reads.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_carried_over: Vec<String>,
     /// RFC 3339, UTC.
     pub at: String,
 }
@@ -122,6 +126,7 @@ impl StatusEvent {
             output_bytes: 0,
             duration_ms: 0,
             ffmpeg_ms: None,
+            not_carried_over: Vec::new(),
             at: now_rfc3339(),
         }
     }

@@ -1,0 +1,237 @@
+#!/usr/bin/env python3
+"""Conformance: every file of a third-party image corpus through `media-edge process`.
+
+The corpus is the test images of Pillow (its source distribution on PyPI, pinned by version and
+SHA-256: the PNG suite, the APNG suite, GIFs, MPOs, WebPs, JPEGs and fuzz regressions, none
+written here) plus the files in tests/conformance/files/ (made by make-corpus.py: the GIF quirks
+browsers accept, APNG/WebP timing, damaged PNGs, MPO and gain-map JPEGs). Every file with an
+image extension we might meet (.jpg .jpeg .png .apng .gif .webp .mpo) is run on its own, in its own
+process, with a time box, and its peak memory (wait4's ru_maxrss) is read. The result is compared
+with tests/conformance/expected.tsv, one line per file:
+
+    path <TAB> processed <TAB> FORMAT WxH frames=N [video] [not-carried-over]
+    path <TAB> failed <TAB> the reason's first clause, as an uploader reads it
+
+Any difference, crash (a signal, or an exit that is neither success nor a reported failure),
+time-out, or peak over MAX_RSS_MIB fails the run. `--record` rewrites expected.tsv from this run
+(review the diff: it is the list of what we accept and refuse). Ends with
+`conformance: N passed, M failed`.
+
+Python stdlib only. Needs target/debug/media-edge; downloads the sdist (47 MB) once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import hashlib
+import json
+import os
+import shutil
+import signal
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+HERE = Path(__file__).resolve().parent
+EXPECTED = HERE / "expected.tsv"
+BINARY = ROOT / "target/debug/media-edge"
+CACHE = ROOT / ".local/corpus"
+
+PILLOW = "pillow-11.3.0"
+PILLOW_SHA256 = "3828ee7586cd0b2091b6209e5ad53e20d0649bbe87164a459d0676e035e8f523"
+# As listed by PyPI's simple index (https://pypi.org/simple/pillow/).
+PILLOW_URL = (
+    "https://files.pythonhosted.org/packages/f3/0d/"
+    "d0d6dea55cd152ce3d6767bb38a8fc10e33796ba4ba210cbab9354b6d238/pillow-11.3.0.tar.gz"
+)
+EXTENSIONS = {".jpg", ".jpeg", ".png", ".apng", ".gif", ".webp", ".mpo"}
+
+# Per file. The corpus is small images; a file that needs more is a regression.
+TIME_BOX_S = 60
+MAX_RSS_MIB = 256
+
+
+def pillow_images() -> Path:
+    """Tests/images of the pinned Pillow sdist, downloaded once into .local/corpus."""
+    target = CACHE / PILLOW
+    if (target / ".complete").exists():
+        return target
+    CACHE.mkdir(parents=True, exist_ok=True)
+    archive = CACHE / f"{PILLOW}.tar.gz"
+    if not archive.exists() or sha256(archive) != PILLOW_SHA256:
+        url = PILLOW_URL
+        partial = archive.with_suffix(".part")
+        with urllib.request.urlopen(url, timeout=120) as response, open(partial, "wb") as f:
+            shutil.copyfileobj(response, f)
+        partial.replace(archive)
+    if sha256(archive) != PILLOW_SHA256:
+        sys.exit(f"conformance: {archive} does not have the pinned SHA-256")
+    if target.exists():
+        shutil.rmtree(target)
+    with tarfile.open(archive) as tar:
+        members = [
+            m for m in tar.getmembers()
+            if m.isfile() and m.name.startswith(f"{PILLOW}/Tests/images/")
+            and Path(m.name).suffix.lower() in EXTENSIONS
+        ]
+        for member in members:
+            member.name = member.name[len(f"{PILLOW}/Tests/images/"):]
+        tar.extractall(target, members=members, filter="data")
+    (target / ".complete").touch()
+    return target
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def corpus() -> list[tuple[str, Path]]:
+    """(name in expected.tsv, file) for every file, sorted."""
+    files = []
+    pillow = pillow_images()
+    for path in sorted(pillow.rglob("*")):
+        if path.is_file() and path.suffix.lower() in EXTENSIONS:
+            files.append((f"pillow/{path.relative_to(pillow)}", path))
+    own = HERE / "files"
+    for path in sorted(own.rglob("*")):
+        if path.is_file():
+            files.append((f"own/{path.relative_to(own)}", path))
+    return files
+
+
+def run_one(name: str, path: Path, work: Path) -> dict:
+    """Runs `media-edge process` on one file in its own process; returns what happened."""
+    out = work / hashlib.sha1(name.encode()).hexdigest()[:12]
+    out.mkdir(parents=True)
+    stdout_path, stderr_path = out / "stdout", out / "stderr"
+    env = dict(os.environ, RUST_LOG="error")
+    env.setdefault("FFMPEG_PATH", str(ROOT / f".local/ffmpeg/{os.uname().machine}/bin/ffmpeg"))
+    started = time.monotonic()
+    with open(stdout_path, "wb") as so, open(stderr_path, "wb") as se:
+        pid = os.posix_spawn(
+            str(BINARY), [str(BINARY), "process", str(path), "--out", str(out / "out")], env,
+            file_actions=[(os.POSIX_SPAWN_DUP2, so.fileno(), 1), (os.POSIX_SPAWN_DUP2, se.fileno(), 2)],
+            setsid=True,
+        )
+    # wait4, not Popen: it gives this child's own peak RSS.
+    timed_out = False
+    while True:
+        waited, status, usage = os.wait4(pid, os.WNOHANG)
+        if waited == pid:
+            break
+        if time.monotonic() - started > TIME_BOX_S:
+            timed_out = True
+            os.killpg(pid, signal.SIGKILL)
+            _, status, usage = os.wait4(pid, 0)
+            break
+        time.sleep(0.02)
+    seconds = time.monotonic() - started
+    stdout, stderr = stdout_path.read_bytes(), stderr_path.read_bytes()
+    result = {"name": name, "seconds": round(seconds, 2), "rss_mib": usage.ru_maxrss // 1024}
+    if timed_out:
+        return {**result, "verdict": f"timed out after {TIME_BOX_S} s"}
+    if os.WIFSIGNALED(status):
+        return {**result, "verdict": f"crashed (signal {os.WTERMSIG(status)})", "stderr": tail(stderr)}
+    code = os.waitstatus_to_exitcode(status)
+    events = [json.loads(line) for line in stdout.decode().splitlines() if line.startswith("{")]
+    if len(events) != 1:
+        return {**result, "verdict": f"{len(events)} status events (exit {code})", "stderr": tail(stderr)}
+    event = events[0]
+    if event["outcome"] == "failed":
+        if code != 1:
+            return {**result, "verdict": f"a reported failure exited {code}"}
+        message = f"{event['failure']['class']}: {event['failure']['reason']}"
+        return {**result, "verdict": "ok", "outcome": "failed", "detail": first_clause(message), "message": message}
+    if code != 0:
+        return {**result, "verdict": f"processed but exited {code}", "stderr": tail(stderr)}
+    manifests = list((out / "out").rglob("manifest.json"))
+    if len(manifests) != 1:
+        return {**result, "verdict": f"{len(manifests)} manifests"}
+    manifest = json.loads(manifests[0].read_text())
+    detail = f"{manifest['source_format']} {manifest['width']}x{manifest['height']} frames={manifest['frames']}"
+    if any(v["name"] == "video" for v in manifest["variants"]):
+        detail += " video"
+    if manifest.get("not_carried_over"):
+        detail += " not-carried-over"
+    shutil.rmtree(out, ignore_errors=True)
+    return {**result, "verdict": "ok", "outcome": "processed", "detail": detail}
+
+
+def first_clause(message: str) -> str:
+    """The reason without the decoder's technical detail in parentheses at its end."""
+    message = message.split(" (", 1)[0] if message.rstrip().endswith(")") else message
+    return message.strip()
+
+
+def tail(data: bytes) -> str:
+    return data.decode(errors="replace")[-600:]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--record", action="store_true", help="rewrite expected.tsv from this run")
+    parser.add_argument("--only", help="run only files whose name contains this")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    args = parser.parse_args()
+    if not BINARY.exists():
+        sys.exit(f"conformance: build {BINARY} first (cargo build -p media-edge-cli)")
+    files = [(n, p) for n, p in corpus() if not args.only or args.only in n]
+    expected = {}
+    if EXPECTED.exists():
+        for line in EXPECTED.read_text().splitlines():
+            if line and not line.startswith("#"):
+                name, outcome, detail = line.split("\t")
+                expected[name] = (outcome, detail)
+    work = Path(tempfile.mkdtemp(prefix="conformance-"))
+    results = []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        for result in pool.map(lambda f: run_one(f[0], f[1], work), files):
+            results.append(result)
+    shutil.rmtree(work, ignore_errors=True)
+
+    passed = failed = 0
+    for r in results:
+        problems = []
+        if r["verdict"] != "ok":
+            problems.append(r["verdict"] + (f": {r.get('stderr', '')}" if r.get("stderr") else ""))
+        elif not args.record:
+            want = expected.get(r["name"])
+            got = (r["outcome"], r["detail"])
+            if want is None:
+                problems.append(f"not in expected.tsv (got {got[0]}: {got[1]})")
+            elif want != got:
+                problems.append(f"expected {want[0]}: {want[1]}\n      got {got[0]}: {got[1]}")
+        if r.get("rss_mib") is not None and r["rss_mib"] > MAX_RSS_MIB:
+            problems.append(f"peak memory {r['rss_mib']} MiB over {MAX_RSS_MIB} MiB")
+        if problems:
+            failed += 1
+            print(f"FAIL {r['name']}: " + "; ".join(problems))
+        else:
+            passed += 1
+    if not args.only and not args.record:
+        for name in sorted(set(expected) - {r["name"] for r in results}):
+            failed += 1
+            print(f"FAIL {name}: in expected.tsv but not in the corpus")
+    if args.record:
+        lines = ["# name\toutcome\tdetail (tests/conformance/run.py --record; review every change)"]
+        for r in sorted(results, key=lambda r: r["name"]):
+            if r["verdict"] == "ok":
+                lines.append(f"{r['name']}\t{r['outcome']}\t{r['detail']}")
+        EXPECTED.write_text("\n".join(lines) + "\n")
+    slowest = sorted(results, key=lambda r: r["seconds"], reverse=True)[:3]
+    print("slowest: " + ", ".join(f"{r['name']} {r['seconds']} s" for r in slowest))
+    print(f"conformance: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
