@@ -2,7 +2,8 @@
 # Every test: the CloudFront Functions under Node's test runner, the template's security scan
 # (checkov over infra/template.yaml and its SAM transform, in its own venv), the template tests
 # (pytest over the template and its SAM transform; they also read the scan's report), the Rust
-# workspace with the local AWS emulator running, then the browser check of the outputs. `make test` wraps this and prints the total.
+# workspace with the local AWS emulator running, the browser check of the outputs, then the
+# conformance corpus. `make test` wraps this and prints the total.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v node >/dev/null || { echo "node is required for the CloudFront Function tests" >&2; exit 1; }
@@ -16,3 +17,7 @@ scripts/with-emulator.sh cargo test --workspace --locked -- --include-ignored
 # What we make, shown by a real browser (Debian's chromium, installed if missing): every AVIF,
 # WebP and MP4 of a few inputs, screenshot compared against the fallback files.
 python3 scripts/browser-check.py
+# Conformance: Pillow's test images (the pinned sdist from PyPI, downloaded once into
+# .local/corpus) and tests/conformance/files through `media-edge process`, one process per file,
+# against tests/conformance/expected.tsv and the recorded view of headless Chromium.
+python3 tests/conformance/run.py

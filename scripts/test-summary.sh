@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs a test command, keeps its output, and ends with one line totalling every "test result:" line
-# cargo printed, node's "# pass"/"# fail", the browser check's "browser-check: N passed, N failed"
+# cargo printed, node's "# pass"/"# fail", the browser check's "browser-check: N passed, N failed",
+# the conformance run's "conformance: N passed, N failed"
 # and pytest's closing line ("N passed, N failed in 0.5s",
 # with or without its "===" frame; errors count as failed): "tests: N passed, N failed".
 set -uo pipefail
@@ -8,7 +9,7 @@ log=$(mktemp)
 "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
-     /^browser-check: [0-9]+ passed, [0-9]+ failed$/ { p += $2; f += $4 }
+     /^(browser-check|conformance): [0-9]+ passed, [0-9]+ failed$/ { p += $2; f += $4 }
      /^# pass [0-9]+$/ { p += $3 }
      /^# fail [0-9]+$/ { f += $3 }
      /^(=+ )?[0-9]+ [a-z]+(, [0-9]+ [a-z]+)* in [0-9.]+s/ {

@@ -4,7 +4,9 @@ Serves the files on 127.0.0.1 to a page that, for each file, asks WebCodecs' Ima
 decoders <img> uses) for its frames, decodes every frame, and checks whether <img> displays it.
 One word per file:
 
-    shows WxH frames=N   every frame decodes
+    shows WxH frames=N [duration=MSms]
+                         every frame decodes (an animation plays for MS: the delays
+                         Chromium read, each of 10 ms or less played as 100 ms)
     shows-part WxH       <img> displays it but a frame fails to decode (a truncated file: the
                          part that arrived)
     refuses              <img> does not display it
@@ -40,8 +42,16 @@ async function view(url) {
     await decoder.tracks.ready;
     await decoder.completed;
     const frames = decoder.tracks.selectedTrack.frameCount;
-    for (let i = 0; i < frames; i++) (await decoder.decode({frameIndex: i})).image.close();
-    return `shows ${size} frames=${frames}`;
+    let micros = 0;
+    for (let i = 0; i < frames; i++) {
+      const {image} = await decoder.decode({frameIndex: i});
+      // WebCodecs reports the delay as written; Chromium plays 10 ms or less as 100 ms.
+      const written = image.duration || 0;
+      micros += written <= 10000 ? 100000 : written;
+      image.close();
+    }
+    return frames > 1 ? `shows ${size} frames=${frames} duration=${Math.round(micros / 1000)}ms`
+                      : `shows ${size} frames=${frames}`;
   } catch (e) {
     return `shows-part ${size}`;
   }

@@ -9,7 +9,7 @@ image extension we might meet (.jpg .jpeg .png .apng .gif .webp .mpo) is run on 
 process, with a time box, and its peak memory (wait4's ru_maxrss) is read. The result is compared
 with tests/conformance/expected.tsv, one line per file:
 
-    path <TAB> processed <TAB> FORMAT WxH frames=N [video] [not-carried-over]
+    path <TAB> processed <TAB> FORMAT WxH frames=N [video=MSms] [not-carried-over]
     path <TAB> failed <TAB> the reason's first clause, as an uploader reads it
 
 Any difference, crash (a signal, or an exit that is neither success nor a reported failure),
@@ -158,8 +158,9 @@ def run_one(name: str, path: Path, work: Path) -> dict:
         return {**result, "verdict": f"{len(manifests)} manifests"}
     manifest = json.loads(manifests[0].read_text())
     detail = f"{manifest['source_format']} {manifest['width']}x{manifest['height']} frames={manifest['frames']}"
-    if any(v["name"] == "video" for v in manifest["variants"]):
-        detail += " video"
+    video = next((v for v in manifest["variants"] if v["name"] == "video"), None)
+    if video:
+        detail += f" video={video.get('duration_ms')}ms"
     if manifest.get("not_carried_over"):
         detail += " not-carried-over"
     shutil.rmtree(out, ignore_errors=True)
@@ -176,21 +177,59 @@ def tail(data: bytes) -> str:
     return data.decode(errors="replace")[-600:]
 
 
+def read_expected() -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
+    expected, chromium = {}, {}
+    if EXPECTED.exists():
+        for line in EXPECTED.read_text().splitlines():
+            if line and not line.startswith("#"):
+                name, outcome, detail, shown = (line.split("\t") + [""])[:4]
+                expected[name] = (outcome, detail)
+                if shown:
+                    chromium[name] = shown
+    return expected, chromium
+
+
+# Where we knowingly differ from what Chromium shows, and why. Everything else must match:
+# what Chromium shows completely we process at its size and frame count; what it refuses we refuse.
+# Files Chromium shows only in part (truncated, damaged) may go either way.
+KNOWN_DIFFERENCES = {
+    "pillow/truncated_app14.jpg": "the image crate's JPEG header parser refuses an APP14 segment shorter than "
+    "Adobe's 12 bytes; libjpeg ignores it",
+}
+
+
+def compare_with_chromium(name: str, outcome: str, detail: str, shown: str) -> str | None:
+    """Why this row breaks the rules against Chromium's view, or None."""
+    if name in KNOWN_DIFFERENCES or not shown or shown.startswith("shows-part"):
+        return None
+    if shown == "refuses":
+        return None if outcome == "failed" else f"Chromium refuses it, we process it ({detail})"
+    _, size, frames, *duration = shown.split()
+    # frames=0: Chromium's decoder rejected the animation and <img> shows the default image.
+    frames = "frames=1" if frames == "frames=0" else frames
+    if outcome != "processed":
+        return f"Chromium shows it ({shown}), we refuse it ({detail})"
+    ours = detail.split()
+    if ours[1:3] != [size, frames]:
+        return f"Chromium shows {size} {frames}, we make {ours[1]} {ours[2]}"
+    video = next((word.split("=")[1] for word in ours if word.startswith("video=")), None)
+    if duration and video != duration[0].split("=")[1]:
+        return f"Chromium plays it for {duration[0].split('=')[1]}, our MP4 for {video}"
+    return None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--record", action="store_true", help="rewrite expected.tsv from this run")
     parser.add_argument("--only", help="run only files whose name contains this")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--browser", action="store_true",
+                        help="also ask headless Chromium what it shows of each file and check the recorded view")
     args = parser.parse_args()
     if not BINARY.exists():
         sys.exit(f"conformance: build {BINARY} first (cargo build -p media-edge-cli)")
     files = [(n, p) for n, p in corpus() if not args.only or args.only in n]
-    expected = {}
-    if EXPECTED.exists():
-        for line in EXPECTED.read_text().splitlines():
-            if line and not line.startswith("#"):
-                name, outcome, detail = line.split("\t")
-                expected[name] = (outcome, detail)
+    expected, chromium_recorded = read_expected()
     work = Path(tempfile.mkdtemp(prefix="conformance-"))
     results = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
@@ -198,6 +237,11 @@ def main() -> int:
             results.append(result)
     shutil.rmtree(work, ignore_errors=True)
 
+    shown_now = {}
+    if args.browser:
+        import chromium  # noqa: PLC0415 (only with --browser)
+
+        shown_now = chromium.views(files)
     passed = failed = 0
     for r in results:
         problems = []
@@ -210,6 +254,13 @@ def main() -> int:
                 problems.append(f"not in expected.tsv (got {got[0]}: {got[1]})")
             elif want != got:
                 problems.append(f"expected {want[0]}: {want[1]}\n      got {got[0]}: {got[1]}")
+        shown = shown_now.get(r["name"]) or chromium_recorded.get(r["name"], "")
+        if args.browser and not args.record and shown_now.get(r["name"]) != chromium_recorded.get(r["name"]):
+            problems.append(f"Chromium now shows {shown_now.get(r['name'])!r}, recorded {chromium_recorded.get(r['name'])!r}")
+        if r["verdict"] == "ok":
+            differs = compare_with_chromium(r["name"], r["outcome"], r["detail"], shown)
+            if differs:
+                problems.append(differs)
         if r.get("rss_mib") is not None and r["rss_mib"] > MAX_RSS_MIB:
             problems.append(f"peak memory {r['rss_mib']} MiB over {MAX_RSS_MIB} MiB")
         if problems:
@@ -222,13 +273,21 @@ def main() -> int:
             failed += 1
             print(f"FAIL {name}: in expected.tsv but not in the corpus")
     if args.record:
-        lines = ["# name\toutcome\tdetail (tests/conformance/run.py --record; review every change)"]
-        for r in sorted(results, key=lambda r: r["name"]):
+        rows = {name: (*expected[name], chromium_recorded.get(name, "")) for name in expected}
+        for r in results:
             if r["verdict"] == "ok":
-                lines.append(f"{r['name']}\t{r['outcome']}\t{r['detail']}")
+                shown = shown_now.get(r["name"]) or chromium_recorded.get(r["name"], "")
+                rows[r["name"]] = (r["outcome"], r["detail"], shown)
+        lines = [
+            "# name\toutcome\tdetail\twhat headless Chromium shows "
+            "(tests/conformance/run.py --record [--browser]; review every change)"
+        ]
+        lines += ["\t".join((name, *row)) for name, row in sorted(rows.items())]
         EXPECTED.write_text("\n".join(lines) + "\n")
     slowest = sorted(results, key=lambda r: r["seconds"], reverse=True)[:3]
     print("slowest: " + ", ".join(f"{r['name']} {r['seconds']} s" for r in slowest))
+    largest = max(results, key=lambda r: r["rss_mib"])
+    print(f"largest peak RSS: {largest['rss_mib']} MiB ({largest['name']}; bound {MAX_RSS_MIB} MiB)")
     print(f"conformance: {passed} passed, {failed} failed")
     return 1 if failed else 0
 
