@@ -173,7 +173,11 @@ const IEND_CHUNK: [u8; 12] = [0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xAE, 0x42, 0x
 /// sequence numbers must run 0, 1, 2, … over fcTL and fdAT, every frame needs data, and no more
 /// frames play than `acTL` declares. Animation ends at the first chunk that breaks a rule.
 fn probe_apng<R: BufRead + Seek>(mut reader: R, limits: &Limits) -> Result<Apng, PrepareError> {
-    let truncated = || ImageError::Corrupt("PNG ends in the middle of a chunk (truncated upload?)".into());
+    let truncated = || {
+        ImageError::Corrupt(
+            "PNG ends in the middle of a chunk: the file is incomplete (was the upload cut short?)".into(),
+        )
+    };
     let mut signature = [0u8; 8];
     reader.read_exact(&mut signature).map_err(|_| truncated())?;
     if &signature != PNG_SIGNATURE {
@@ -375,7 +379,11 @@ fn write_chunk(out: &mut impl Write, kind: &[u8; 4], data: &[u8]) -> std::io::Re
 
 /// Walks a WebP's RIFF chunks. `None` for a still WebP.
 fn probe_webp<R: BufRead + Seek>(mut reader: R, limits: &Limits) -> Result<Option<Animation>, PrepareError> {
-    let truncated = || ImageError::Corrupt("WebP ends in the middle of a chunk (truncated upload?)".into());
+    let truncated = || {
+        ImageError::Corrupt(
+            "WebP ends in the middle of a chunk: the file is incomplete (was the upload cut short?)".into(),
+        )
+    };
     let mut header = [0u8; 12];
     reader.read_exact(&mut header).map_err(|_| truncated())?;
     if &header[..4] != b"RIFF" || &header[8..12] != b"WEBP" {

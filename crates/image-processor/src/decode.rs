@@ -238,7 +238,11 @@ fn upright(
 }
 
 fn decode_webp(bytes: &[u8]) -> Result<DynamicImage, ImageError> {
-    let corrupt = || ImageError::Corrupt("WebP data is damaged or ends early (truncated upload?)".into());
+    let corrupt = || {
+        ImageError::Corrupt(
+            "WebP data is damaged or ends early: the file is incomplete (was the upload cut short?)".into(),
+        )
+    };
     let decoded = webp::Decoder::new(bytes).decode().ok_or_else(corrupt)?;
     let (w, h, alpha) = (decoded.width(), decoded.height(), decoded.is_alpha());
     let pixels = decoded.to_vec();

@@ -25,10 +25,10 @@ impl ImageError {
                 _ => ImageError::TooLarge(format!("decoding needs more memory than allowed ({limit})")),
             },
             E::Unsupported(e) => ImageError::Unsupported(e.to_string()),
-            E::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                ImageError::Corrupt("file ends before the image does (truncated upload?)".into())
-            }
-            other => ImageError::Corrupt(other.to_string()),
+            E::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => ImageError::Corrupt(
+                "file ends before the image does: the file is incomplete (was the upload cut short?)".into(),
+            ),
+            other => ImageError::Corrupt(format!("the image's data is damaged; save or export it again ({other})")),
         }
     }
 }

@@ -124,7 +124,11 @@ pub fn normalize<R: BufRead, W: Write + Seek>(
                 let field = |i: usize| u32::from(u16::from_le_bytes([descriptor[i], descriptor[i + 1]]));
                 let (left, top, frame_w, frame_h) = (field(0), field(2), field(4), field(6));
                 if frame_w > limits.max_dimension || frame_h > limits.max_dimension {
-                    return Err(ImageError::TooLarge(format!("GIF frame of {frame_w}×{frame_h}")).into());
+                    return Err(ImageError::TooLarge(format!(
+                        "a GIF frame of {frame_w}×{frame_h} is larger than the {} px per side allowed",
+                        limits.max_dimension
+                    ))
+                    .into());
                 }
                 if animation.frames == 0 {
                     // Browsers enlarge the screen to hold the first frame.
@@ -225,7 +229,9 @@ struct Walker<R> {
 
 impl<R: BufRead> Walker<R> {
     fn truncated() -> GifError {
-        GifError::Image(ImageError::Corrupt("GIF ends in the middle of a block (truncated upload?)".into()))
+        GifError::Image(ImageError::Corrupt(
+            "GIF ends in the middle of a block: the file is incomplete (was the upload cut short?)".into(),
+        ))
     }
 
     fn read_exact(&mut self, buf: &mut [u8]) -> Result<(), GifError> {

@@ -27,7 +27,11 @@ struct Segment {
 
 /// The segments between SOI and EOI (both excluded), or `Corrupt` if the file is incomplete.
 fn segments(data: &[u8]) -> Result<Vec<Segment>, ImageError> {
-    let truncated = || ImageError::Corrupt("JPEG ends before its end marker (truncated upload?)".into());
+    let truncated = || {
+        ImageError::Corrupt(
+            "JPEG ends before its end marker: the file is incomplete (was the upload cut short?)".into(),
+        )
+    };
     if data.len() < 4 || data[0] != 0xFF || data[1] != SOI {
         return Err(ImageError::Corrupt("JPEG does not start with a start-of-image marker".into()));
     }

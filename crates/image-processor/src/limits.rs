@@ -57,7 +57,7 @@ impl Default for Limits {
 
 pub fn check_dimensions(width: u32, height: u32, limits: &Limits) -> Result<(), ImageError> {
     if width == 0 || height == 0 {
-        return Err(ImageError::Corrupt(format!("image has no pixels ({width}×{height})")));
+        return Err(ImageError::Corrupt(format!("the image is {width}×{height}: it has no pixels to show")));
     }
     let pixels = u64::from(width) * u64::from(height);
     if width > limits.max_dimension || height > limits.max_dimension || pixels > limits.max_pixels {

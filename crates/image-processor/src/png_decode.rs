@@ -122,9 +122,9 @@ fn describe(e: png::DecodingError) -> ImageError {
         png::DecodingError::LimitsExceeded => {
             ImageError::TooLarge("the PNG is larger than the limits allow (pixels or memory)".into())
         }
-        png::DecodingError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-            ImageError::Corrupt("the PNG ends before its image does (truncated upload?)".into())
-        }
+        png::DecodingError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => ImageError::Corrupt(
+            "the PNG ends before its image does: the file is incomplete (was the upload cut short?)".into(),
+        ),
         png::DecodingError::IoError(io) => ImageError::Corrupt(format!("reading the PNG: {io}")),
         png::DecodingError::Parameter(_) => ImageError::Corrupt(format!("the PNG could not be read ({detail})")),
         png::DecodingError::Format(_) => {
