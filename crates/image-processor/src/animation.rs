@@ -119,8 +119,9 @@ pub fn prepare(path: &Path, format: SourceFormat, limits: &Limits) -> Result<Opt
             }
         }
         SourceFormat::Png => {
-            let input = BufReader::new(File::open(path).map_err(PrepareError::Io)?);
-            match probe_apng(input, limits)? {
+            let file = File::open(path).map_err(PrepareError::Io)?;
+            let length = file.metadata().map_err(PrepareError::Io)?.len();
+            match probe_apng(BufReader::new(file), length, limits)? {
                 Apng::Still => return Ok(None),
                 Apng::DefaultImage => {
                     rewrite_apng(path, None, None, &[]).map_err(PrepareError::Io)?;
@@ -135,10 +136,17 @@ pub fn prepare(path: &Path, format: SourceFormat, limits: &Limits) -> Result<Opt
                 }
             }
         }
-        SourceFormat::WebP => match probe_webp(BufReader::new(File::open(path).map_err(PrepareError::Io)?), limits)? {
-            Some(animation) => animation,
-            None => return Ok(None),
-        },
+        SourceFormat::WebP => {
+            let file = File::open(path).map_err(PrepareError::Io)?;
+            let length = file.metadata().map_err(PrepareError::Io)?.len();
+            match probe_webp(BufReader::new(file), length, limits)? {
+                Some((animation, short_delays)) => {
+                    set_webp_delays(path, &short_delays).map_err(PrepareError::Io)?;
+                    animation
+                }
+                None => return Ok(None),
+            }
+        }
         SourceFormat::Jpeg => return Ok(None),
     };
     Ok(Some(animation).filter(Animation::is_animated))
@@ -172,7 +180,7 @@ const IEND_CHUNK: [u8; 12] = [0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xAE, 0x42, 0x
 /// Walks a PNG's chunks, following browsers' (and the APNG spec's) handling of broken animations:
 /// sequence numbers must run 0, 1, 2, … over fcTL and fdAT, every frame needs data, and no more
 /// frames play than `acTL` declares. Animation ends at the first chunk that breaks a rule.
-fn probe_apng<R: BufRead + Seek>(mut reader: R, limits: &Limits) -> Result<Apng, PrepareError> {
+fn probe_apng<R: BufRead + Seek>(mut reader: R, file_length: u64, limits: &Limits) -> Result<Apng, PrepareError> {
     let truncated = || {
         ImageError::Corrupt(
             "PNG ends in the middle of a chunk: the file is incomplete (was the upload cut short?)".into(),
@@ -194,6 +202,8 @@ fn probe_apng<R: BufRead + Seek>(mut reader: R, limits: &Limits) -> Result<Apng,
     };
     let mut declared_frames: Option<u32> = None;
     let mut plays = 0u32;
+    let mut seen_image_data = false;
+    let mut ended = false;
     let mut next_sequence = 0u32;
     // The frame whose fcTL was read (its offset and browser delay), and whether data followed it.
     let mut open_frame: Option<(u64, u64)> = None;
@@ -210,6 +220,9 @@ fn probe_apng<R: BufRead + Seek>(mut reader: R, limits: &Limits) -> Result<Apng,
         }
         let length = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
         let kind = [head[4], head[5], head[6], head[7]];
+        if offset + 12 + u64::from(length) > file_length {
+            return Err(truncated().into());
+        }
         let wanted: u32 = match &kind {
             b"IHDR" => 13,
             b"acTL" => 8,
@@ -237,29 +250,34 @@ fn probe_apng<R: BufRead + Seek>(mut reader: R, limits: &Limits) -> Result<Apng,
                 if declared_frames.is_none() {
                     return Ok(Apng::Still);
                 }
+                seen_image_data = true;
                 frame_has_data |= open_frame.is_some();
             }
             b"fdAT" if cut_at.is_none() => {
-                if sequence == Some(next_sequence) && open_frame.is_some() {
+                if sequence == Some(next_sequence) && open_frame.is_some() && seen_image_data {
                     frame_has_data = true;
                 } else {
-                    cut_at = Some(offset);
+                    // The frame this would belong to is broken: the animation ends before it.
+                    cut_at = Some(open_frame.map_or(offset, |(at, _)| at));
+                    open_frame = None;
                 }
                 next_sequence = next_sequence.wrapping_add(1);
             }
             b"fcTL" if cut_at.is_none() => {
                 // A new frame: the previous one must have had data; this one must be in order,
                 // complete and within the declared count.
-                let previous_ok = open_frame.is_none() || frame_has_data;
-                if previous_ok {
-                    if let Some((_, delay)) = open_frame.take() {
+                match open_frame.take() {
+                    Some((_, delay)) if frame_has_data => {
                         animation.frames += 1;
                         animation.duration_ms += delay;
                         check_animation_limits(&animation, limits)?;
                     }
+                    // A frame without data ends the animation before that frame.
+                    Some((at, _)) => cut_at = Some(at),
+                    None => {}
                 }
                 let within = declared_frames.is_none_or(|n| animation.frames < n);
-                if previous_ok && within && sequence == Some(next_sequence) && data.len() == 26 {
+                if cut_at.is_none() && within && sequence == Some(next_sequence) && length == 26 {
                     let delay_num = u64::from(u16::from_be_bytes([data[20], data[21]]));
                     let delay_den = match u16::from_be_bytes([data[22], data[23]]) {
                         0 => 100,
@@ -274,12 +292,14 @@ fn probe_apng<R: BufRead + Seek>(mut reader: R, limits: &Limits) -> Result<Apng,
                     open_frame = Some((offset, played_ms));
                     frame_has_data = false;
                 } else {
-                    cut_at = Some(offset);
-                    open_frame = None;
+                    cut_at = cut_at.or(Some(offset));
                 }
                 next_sequence = next_sequence.wrapping_add(1);
             }
-            b"IEND" => break,
+            b"IEND" => {
+                ended = true;
+                break;
+            }
             _ => {}
         }
         offset += 12 + u64::from(length);
@@ -290,11 +310,14 @@ fn probe_apng<R: BufRead + Seek>(mut reader: R, limits: &Limits) -> Result<Apng,
             animation.duration_ms += delay;
             check_animation_limits(&animation, limits)?;
         }
-        Some((at, _)) => cut_at = cut_at.or(Some(at)),
+        Some((at, _)) => cut_at = Some(cut_at.map_or(at, |cut| cut.min(at))),
         None => {}
     }
     if declared_frames.is_none() {
         return Ok(Apng::Still);
+    }
+    if !ended {
+        return Err(ImageError::Corrupt("the PNG ends before its end chunk: the file is incomplete".into()).into());
     }
     if animation.frames < 2 {
         return Ok(Apng::DefaultImage);
@@ -334,7 +357,8 @@ fn rewrite_apng(
         let length = u64::from(u32::from_be_bytes([head[0], head[1], head[2], head[3]]));
         let kind = [head[4], head[5], head[6], head[7]];
         let mut chunk = (&mut input).take(length + 4);
-        let delay = delays.iter().find(|d| d.chunk_offset == offset);
+        // `delays` is in file order.
+        let delay = delays.binary_search_by_key(&offset, |d| d.chunk_offset).ok().map(|i| &delays[i]);
         match (&kind, animation) {
             (b"acTL", _) | (b"fcTL" | b"fdAT", None) => {
                 std::io::copy(&mut chunk, &mut std::io::sink())?;
@@ -378,7 +402,11 @@ fn write_chunk(out: &mut impl Write, kind: &[u8; 4], data: &[u8]) -> std::io::Re
 }
 
 /// Walks a WebP's RIFF chunks. `None` for a still WebP.
-fn probe_webp<R: BufRead + Seek>(mut reader: R, limits: &Limits) -> Result<Option<Animation>, PrepareError> {
+fn probe_webp<R: BufRead + Seek>(
+    mut reader: R,
+    file_length: u64,
+    limits: &Limits,
+) -> Result<Option<(Animation, Vec<u64>)>, PrepareError> {
     let truncated = || {
         ImageError::Corrupt(
             "WebP ends in the middle of a chunk: the file is incomplete (was the upload cut short?)".into(),
@@ -389,6 +417,9 @@ fn probe_webp<R: BufRead + Seek>(mut reader: R, limits: &Limits) -> Result<Optio
     if &header[..4] != b"RIFF" || &header[8..12] != b"WEBP" {
         return Err(ImageError::Corrupt("not a WebP (bad signature)".into()).into());
     }
+    // Browsers read chunks up to the RIFF size; bytes after it are not part of the image.
+    let riff_end = 8 + u64::from(u32::from_le_bytes([header[4], header[5], header[6], header[7]]));
+    let mut offset = 12u64;
     let mut animation = Animation {
         format: SourceFormat::WebP,
         width: 0,
@@ -398,16 +429,20 @@ fn probe_webp<R: BufRead + Seek>(mut reader: R, limits: &Limits) -> Result<Optio
         has_transparency: false,
     };
     let mut animated = false;
-    loop {
+    // Offsets of ANMF durations browsers play as 100 ms (ffmpeg's reader keeps them for the last frame).
+    let mut short_delays = Vec::new();
+    while offset + 8 <= riff_end {
         let mut head = [0u8; 8];
-        match reader.read_exact(&mut head) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(e) => return Err(PrepareError::Io(e)),
-        }
+        reader.read_exact(&mut head).map_err(|_| truncated())?;
         let kind = [head[0], head[1], head[2], head[3]];
         let length = u64::from(u32::from_le_bytes([head[4], head[5], head[6], head[7]]));
         let padded = length + (length & 1);
+        // The last chunk's padding byte may be missing; its data may not.
+        if offset + 8 + length > file_length.min(riff_end) {
+            return Err(truncated().into());
+        }
+        let chunk_start = offset;
+        offset += 8 + padded;
         let wanted: u64 = match &kind {
             b"VP8X" => 10,
             b"ANMF" => 16,
@@ -431,7 +466,11 @@ fn probe_webp<R: BufRead + Seek>(mut reader: R, limits: &Limits) -> Result<Optio
             b"VP8 " | b"VP8L" if !animated => return Ok(None),
             b"ANMF" if animated && data.len() == 16 => {
                 animation.frames += 1;
-                animation.duration_ms += browser_delay_ms(u64::from(u24(&data, 12)));
+                let written = u64::from(u24(&data, 12));
+                if browser_delay_ms(written) != written {
+                    short_delays.push(chunk_start + 8 + 12);
+                }
+                animation.duration_ms += browser_delay_ms(written);
                 check_animation_limits(&animation, limits)?;
             }
             _ => {}
@@ -443,7 +482,20 @@ fn probe_webp<R: BufRead + Seek>(mut reader: R, limits: &Limits) -> Result<Optio
     if animation.frames == 0 {
         return Err(ImageError::Corrupt("animated WebP has no frames".into()).into());
     }
-    Ok(Some(animation))
+    Ok(Some((animation, short_delays)))
+}
+
+/// Writes 100 ms into the ANMF duration fields at `offsets` (RIFF has no checksums).
+fn set_webp_delays(path: &Path, offsets: &[u64]) -> std::io::Result<()> {
+    if offsets.is_empty() {
+        return Ok(());
+    }
+    let mut file = std::fs::OpenOptions::new().write(true).open(path)?;
+    for &offset in offsets {
+        file.seek(std::io::SeekFrom::Start(offset))?;
+        file.write_all(&[100, 0, 0])?;
+    }
+    file.flush()
 }
 
 /// The arguments that make ffmpeg read the prepared original as `format`, with browser timing.
@@ -452,8 +504,8 @@ pub fn ffmpeg_input_format(format: SourceFormat) -> &'static [&'static str] {
         // Delays are already browser delays in the prepared copy.
         SourceFormat::Gif => &["-f", "gif"],
         SourceFormat::Png => &["-f", "apng"],
-        // Delays of 10 ms or less play as 100 ms, as in browsers.
-        SourceFormat::WebP => &["-min_delay", "11", "-default_delay", "100", "-f", "webp_anim"],
+        // Delays of 10 ms or less are 100 ms in the prepared copy already.
+        SourceFormat::WebP => &["-f", "webp_anim"],
         SourceFormat::Jpeg => &["-f", "jpeg_pipe"],
     }
 }

@@ -70,6 +70,11 @@ pub fn normalize<R: BufRead, W: Write + Seek>(
     if &header[..3] != b"GIF" {
         return Err(ImageError::Corrupt("not a GIF (bad signature)".into()).into());
     }
+    // Browsers decode only these two versions.
+    if &header[3..6] != b"87a" && &header[3..6] != b"89a" {
+        let version = String::from_utf8_lossy(&header[3..6]).into_owned();
+        return Err(ImageError::Corrupt(format!("GIF version {version:?} is neither 87a nor 89a")).into());
+    }
     let mut width = u32::from(u16::from_le_bytes([header[6], header[7]]));
     let mut height = u32::from(u16::from_le_bytes([header[8], header[9]]));
     let has_global_palette = header[10] & 0x80 != 0;
@@ -123,7 +128,10 @@ pub fn normalize<R: BufRead, W: Write + Seek>(
                 walker.read_exact(&mut descriptor)?;
                 let field = |i: usize| u32::from(u16::from_le_bytes([descriptor[i], descriptor[i + 1]]));
                 let (left, top, frame_w, frame_h) = (field(0), field(2), field(4), field(6));
-                if frame_w > limits.max_dimension || frame_h > limits.max_dimension {
+                if frame_w > limits.max_dimension
+                    || frame_h > limits.max_dimension
+                    || u64::from(frame_w) * u64::from(frame_h) > limits.max_pixels
+                {
                     return Err(ImageError::TooLarge(format!(
                         "a GIF frame of {frame_w}×{frame_h} is larger than the {} px per side allowed",
                         limits.max_dimension
@@ -146,6 +154,17 @@ pub fn normalize<R: BufRead, W: Write + Seek>(
                 let has_local_palette = descriptor[8] & 0x80 != 0;
                 let visible = left < width && top < height && frame_w > 0 && frame_h > 0;
                 if visible {
+                    // A later frame reaching past the screen: browsers clip it; ffmpeg would unpack
+                    // it at the clipped width and garble it. The copy holds the clipped frame.
+                    let clip = (left + frame_w > width || top + frame_h > height)
+                        .then(|| (frame_w.min(width - left), frame_h.min(height - top)));
+                    let interlaced = descriptor[8] & 0x40 != 0;
+                    if let Some((clip_w, clip_h)) = clip {
+                        // Both fit in u16: they are at most the frame's own size.
+                        descriptor[4..6].copy_from_slice(&(clip_w as u16).to_le_bytes());
+                        descriptor[6..8].copy_from_slice(&(clip_h as u16).to_le_bytes());
+                        descriptor[8] &= !0x40; // written in row order
+                    }
                     animation.has_transparency |= control[0] & 0x01 != 0;
                     emit(&mut out, &[0x21, 0xF9, 4])?;
                     emit(&mut out, &control)?;
@@ -164,7 +183,19 @@ pub fn normalize<R: BufRead, W: Write + Seek>(
                     }
                     let code_size = walker.read_byte()?;
                     emit(&mut out, &[code_size])?;
-                    walker.copy_sub_blocks(&mut out)?;
+                    match clip {
+                        None => walker.copy_sub_blocks(&mut out)?,
+                        Some(clip) => {
+                            let fill = if control[0] & 0x01 != 0 { control[3] } else { 0 };
+                            let pixels =
+                                clip_frame(&mut walker, code_size, (frame_w, frame_h), interlaced, clip, fill)?;
+                            for block in pixels.chunks(255) {
+                                emit(&mut out, &[block.len() as u8])?;
+                                emit(&mut out, block)?;
+                            }
+                            emit(&mut out, &[0])?;
+                        }
+                    }
                 } else {
                     // Shows nothing, and keeps its time: one transparent pixel, left in place.
                     control[0] = (1 << 2) | 0x01;
@@ -196,6 +227,124 @@ pub fn normalize<R: BufRead, W: Write + Seek>(
         out.flush().map_err(GifError::Io)?;
     }
     Ok(animation)
+}
+
+/// Decodes a frame's LZW data (read from `walker`), keeps the top-left `clip` of its pixels (in
+/// row order), and encodes them again: LZW data for the clipped frame. Damaged or short data
+/// gives what decoded, the rest `fill`, as browsers show it.
+fn clip_frame<R: BufRead>(
+    walker: &mut Walker<R>,
+    code_size: u8,
+    (frame_w, frame_h): (u32, u32),
+    interlaced: bool,
+    (clip_w, clip_h): (u32, u32),
+    fill: u8,
+) -> Result<Vec<u8>, GifError> {
+    if !(2..=8).contains(&code_size) {
+        return Err(ImageError::Corrupt(format!("a GIF frame's data is damaged (LZW code size {code_size})")).into());
+    }
+    // Which image row each row of data is: interlaced frames store rows 0, 8, 16, …; 4, 12, …;
+    // 2, 6, …; then the odd ones.
+    let rows: Vec<u32> = if interlaced {
+        [(0, 8), (4, 8), (2, 4), (1, 2)].iter().flat_map(|&(start, step)| (start..frame_h).step_by(step)).collect()
+    } else {
+        (0..frame_h).collect()
+    };
+    let mut clipper =
+        Clipper { frame_w, rows, clip_w, clip_h, next: 0, pixels: vec![fill; (clip_w * clip_h) as usize] };
+    let mut blocks = SubBlocks { walker, left_in_block: 0, done: false, error: None };
+    let mut decoder = weezl::decode::Decoder::new(weezl::BitOrder::Lsb, code_size);
+    // Errors in the LZW data are the picture's damage, shown as far as it decodes.
+    let _ = decoder.into_stream(&mut clipper).decode(std::io::BufReader::new(&mut blocks));
+    if let Some(error) = blocks.error.take() {
+        return Err(error);
+    }
+    blocks.skip_rest()?;
+    let mut encoder = weezl::encode::Encoder::new(weezl::BitOrder::Lsb, code_size);
+    encoder
+        .encode(&clipper.pixels)
+        .map_err(|e| ImageError::Corrupt(format!("a GIF frame could not be clipped to the screen: {e}")).into())
+}
+
+/// Keeps the pixels of a frame that fall inside the clip, as decoded pixels arrive.
+struct Clipper {
+    frame_w: u32,
+    rows: Vec<u32>,
+    clip_w: u32,
+    clip_h: u32,
+    /// Index of the next decoded pixel.
+    next: u64,
+    pixels: Vec<u8>,
+}
+
+impl Write for Clipper {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let width = u64::from(self.frame_w.max(1));
+        for &index in buf {
+            let (data_row, x) = (self.next / width, (self.next % width) as u32);
+            self.next += 1;
+            // Data past the frame's end is ignored, as browsers do.
+            let Some(&y) = self.rows.get(data_row as usize) else { break };
+            if x < self.clip_w && y < self.clip_h {
+                self.pixels[(y * self.clip_w + x) as usize] = index;
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A frame's data sub-blocks as one stream (up to the terminator).
+struct SubBlocks<'w, R> {
+    walker: &'w mut Walker<R>,
+    left_in_block: u8,
+    done: bool,
+    /// What went wrong reading the file, kept to report after the LZW decoder returns.
+    error: Option<GifError>,
+}
+
+impl<R: BufRead> Read for SubBlocks<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.done || buf.is_empty() {
+            return Ok(0);
+        }
+        if self.left_in_block == 0 {
+            match self.walker.read_byte() {
+                Ok(0) => {
+                    self.done = true;
+                    return Ok(0);
+                }
+                Ok(len) => self.left_in_block = len,
+                Err(e) => {
+                    self.error = Some(e);
+                    self.done = true;
+                    return Ok(0);
+                }
+            }
+        }
+        let n = buf.len().min(usize::from(self.left_in_block));
+        if let Err(e) = self.walker.read_exact(&mut buf[..n]) {
+            self.error = Some(e);
+            self.done = true;
+            return Ok(0);
+        }
+        self.left_in_block -= n as u8;
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> SubBlocks<'_, R> {
+    /// Reads past whatever the decoder left, through the terminator.
+    fn skip_rest(&mut self) -> Result<(), GifError> {
+        if self.done {
+            return Ok(());
+        }
+        self.walker.skip(u64::from(self.left_in_block))?;
+        self.walker.skip_sub_blocks()
+    }
 }
 
 fn emit<W: Write>(out: &mut Option<&mut W>, bytes: &[u8]) -> Result<(), GifError> {
@@ -373,6 +522,78 @@ mod tests {
         assert_eq!(&third[..8], &[0x21, 0xF9, 4, 0x05, 30, 0, 0, 0], "transparent, left in place, same delay");
         assert_eq!(&third[8..8 + 16], &EMPTY_FRAME);
         assert_eq!(normalized(&copy).0, animation);
+    }
+
+    /// One frame: left, top, width, height, interlaced, palette index at (x, y).
+    type TestFrame = (u16, u16, u16, u16, bool, fn(u32, u32) -> u8);
+
+    /// A GIF of `screen` with `frames`.
+    fn gif_with_frames(screen: (u16, u16), frames: &[TestFrame]) -> Vec<u8> {
+        let mut gif = b"GIF89a".to_vec();
+        gif.extend_from_slice(&screen.0.to_le_bytes());
+        gif.extend_from_slice(&screen.1.to_le_bytes());
+        gif.extend_from_slice(&[0x81, 0, 0]); // global palette of 4
+        gif.extend_from_slice(&[255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255]);
+        for &(left, top, w, h, interlaced, index) in frames {
+            gif.extend_from_slice(&[0x21, 0xF9, 4, 0, 10, 0, 0, 0, 0x2C]);
+            for v in [left, top, w, h] {
+                gif.extend_from_slice(&v.to_le_bytes());
+            }
+            gif.push(if interlaced { 0x40 } else { 0 });
+            let order: Vec<u32> = if interlaced {
+                [(0, 8), (4, 8), (2, 4), (1, 2)].iter().flat_map(|&(s, step)| (s..u32::from(h)).step_by(step)).collect()
+            } else {
+                (0..u32::from(h)).collect()
+            };
+            let pixels: Vec<u8> = order.iter().flat_map(|&y| (0..u32::from(w)).map(move |x| index(x, y))).collect();
+            let data = weezl::encode::Encoder::new(weezl::BitOrder::Lsb, 2).encode(&pixels).unwrap();
+            gif.push(2);
+            for block in data.chunks(255) {
+                gif.push(block.len() as u8);
+                gif.extend_from_slice(block);
+            }
+            gif.push(0);
+        }
+        gif.push(0x3B);
+        gif
+    }
+
+    /// Every frame of `gif` as the `gif` crate composes it (RGBA rows).
+    fn composed(gif: &[u8]) -> Vec<image::RgbaImage> {
+        use image::AnimationDecoder;
+        let decoder = image::codecs::gif::GifDecoder::new(Cursor::new(gif)).unwrap();
+        decoder.into_frames().map(|f| f.unwrap().into_buffer()).collect()
+    }
+
+    #[test]
+    fn later_frames_past_the_screen_are_clipped_in_the_copy() {
+        // Screen 4×2 (red); frame 2 is 8×2, green on its left half, blue on its right; frame 3 is
+        // an interlaced 1×8 column of white and blue rows starting at the top.
+        let gif = gif_with_frames(
+            (4, 2),
+            &[
+                (0, 0, 4, 2, false, |_, _| 0),
+                (0, 0, 8, 2, false, |x, _| if x < 4 { 1 } else { 2 }),
+                (3, 0, 1, 8, true, |_, y| if y % 2 == 0 { 3 } else { 2 }),
+            ],
+        );
+        let (animation, copy) = normalized(&gif);
+        assert_eq!((animation.width, animation.height, animation.frames), (4, 2, 3));
+        // The copy's own frame descriptors (after each 8-byte graphic control block).
+        let sizes: Vec<(u16, u16, bool)> = (0..copy.len() - 18)
+            .filter(|&i| copy[i..i + 3] == [0x21, 0xF9, 4] && copy[i + 8] == 0x2C)
+            .map(|i| {
+                let d = &copy[i + 9..i + 18];
+                (u16::from_le_bytes([d[4], d[5]]), u16::from_le_bytes([d[6], d[7]]), d[8] & 0x40 != 0)
+            })
+            .collect();
+        assert_eq!(sizes, [(4, 2, false), (4, 2, false), (1, 2, false)]);
+        let frames = composed(&copy);
+        assert_eq!(frames.len(), 3);
+        assert!(frames[1].pixels().all(|p| p.0 == [0, 255, 0, 255]), "the left half of frame 2, as browsers clip it");
+        let column: Vec<[u8; 4]> = (0..2).map(|y| frames[2].get_pixel(3, y).0).collect();
+        assert_eq!(column, [[255, 255, 255, 255], [0, 0, 255, 255]], "rows 0 and 1 of the interlaced frame");
+        assert_eq!(frames[2].get_pixel(0, 0).0, [0, 255, 0, 255], "the rest stays as frame 2 left it");
     }
 
     #[test]

@@ -45,9 +45,10 @@ fn segments(data: &[u8]) -> Result<Vec<Segment>, ImageError> {
         if pos + 1 >= data.len() {
             return Err(truncated());
         }
-        if data[pos] != 0xFF {
-            // Bytes where a marker should be: libjpeg (and so every browser) skips them to the next
-            // marker ("extraneous bytes before marker"), and so does this walk.
+        if data[pos] != 0xFF || data[pos + 1] == 0x00 {
+            // Bytes where a marker should be (FF 00 is not a marker either): libjpeg (and so every
+            // browser) skips them to the next marker ("extraneous bytes before marker"), and so
+            // does this walk.
             let skipped = data[pos..].windows(2).position(|w| w[0] == 0xFF && w[1] != 0x00 && w[1] != 0xFF);
             pos += skipped.ok_or_else(truncated)?;
         }
@@ -176,7 +177,7 @@ mod tests {
         assert!(check_complete(b"\xFF\xD8").is_err());
         // Junk where a marker should be is skipped, as libjpeg does.
         let mut junk = minimal(&[0x12]);
-        junk.splice(8..8, *b"junk\xFF\x00");
+        junk.splice(8..8, *b"\xFF\x00junk\xFF\x00");
         junk.extend_from_slice(&[0xFF, EOI]);
         assert!(check_complete(&junk).is_ok());
         assert!(check_complete(b"GIF89a").is_err());

@@ -239,9 +239,20 @@ async fn render_animation(
         let (width, height) = video::output_size(probe.width, probe.height, target_width);
         let output = job.file(&format!("{name}.mp4"));
         let scaled = target_width.map(|_| (width, height));
-        let args = video::ffmpeg_args(&source, probe.format, &output, video, probe.has_transparency, scaled);
         let started = Instant::now();
+        let args = video::ffmpeg_args(&source, probe.format, &output, video, probe.has_transparency, scaled, true);
         video::run_ffmpeg(video, &args, deadline).await.map_err(Failure::from)?;
+        let declared = video::mp4_track_duration_ms(&output);
+        if declared.is_none_or(|ms| ms + 10 < probe.duration_ms) {
+            tracing::warn!(
+                rendition = name,
+                declared_ms = declared,
+                expected_ms = probe.duration_ms,
+                "MP4 ends before the animation does; encoding again without B-frames"
+            );
+            let args = video::ffmpeg_args(&source, probe.format, &output, video, probe.has_transparency, scaled, false);
+            video::run_ffmpeg(video, &args, deadline).await.map_err(Failure::from)?;
+        }
         let ms = started.elapsed().as_millis() as u64;
         original.ffmpeg_ms += ms;
         tracing::info!(rendition = name, width, height, ms, "encoded MP4");
@@ -258,7 +269,10 @@ async fn render_animation(
         original.outputs.push(rendition);
     }
     if probe.has_transparency {
-        original.outputs.push(render_animated_webp(job, probe, video, deadline, &mut original.ffmpeg_ms).await?);
+        let limits = &settings.limits;
+        original
+            .outputs
+            .push(render_animated_webp(job, probe, video, limits, deadline, &mut original.ffmpeg_ms).await?);
     }
     Ok(original)
 }
@@ -270,24 +284,33 @@ async fn render_animated_webp(
     job: &ScratchDir,
     probe: &Animation,
     video: &VideoSettings,
+    limits: &crate::limits::Limits,
     deadline: Option<Deadline>,
     ffmpeg_ms: &mut u64,
 ) -> Result<RenderedOutput, Failure> {
     let source = job.file(SOURCE_FILE);
-    if probe.format == SourceFormat::WebP {
-        // Already what browsers with WebP show.
-        let file = OutputFile {
-            format: "webp",
-            content_type: "image/webp",
-            extension: "webp",
-            body: OutputBody::File(source),
-            from_original: true,
-        };
-        let mut animation = RenderedOutput::single(ANIMATION_NAME, probe.width, probe.height, file);
-        animation.duration_ms = Some(probe.duration_ms);
-        return Ok(animation);
-    }
     let output = job.file(&format!("{ANIMATION_NAME}.webp"));
+    if probe.format == SourceFormat::WebP {
+        // Already what browsers with WebP show: stored without its EXIF and XMP (one that is too
+        // large to read into memory is encoded again below instead).
+        let size = std::fs::metadata(&source).map(|m| m.len()).unwrap_or(u64::MAX);
+        let stripped = (size <= limits.still_byte_limit())
+            .then(|| std::fs::read(&source).ok())
+            .flatten()
+            .and_then(|bytes| crate::strip::strip_animated_webp(&bytes));
+        if let Some(bytes) = stripped {
+            let file = OutputFile {
+                format: "webp",
+                content_type: "image/webp",
+                extension: "webp",
+                body: OutputBody::Bytes(bytes),
+                from_original: true,
+            };
+            let mut animation = RenderedOutput::single(ANIMATION_NAME, probe.width, probe.height, file);
+            animation.duration_ms = Some(probe.duration_ms);
+            return Ok(animation);
+        }
+    }
     let args = video::animated_webp_args(&source, probe.format, &output);
     let started = Instant::now();
     video::run_ffmpeg(video, &args, deadline).await.map_err(Failure::from)?;

@@ -13,9 +13,14 @@ pub fn strip_metadata(bytes: &[u8], format: SourceFormat) -> Option<Vec<u8>> {
     match format {
         SourceFormat::Jpeg => jpeg_markers::strip_metadata(bytes),
         SourceFormat::Png => strip_png(bytes),
-        SourceFormat::WebP => strip_webp(bytes),
+        SourceFormat::WebP => strip_webp(bytes, false),
         SourceFormat::Gif => None,
     }
+}
+
+/// An animated WebP without its EXIF and XMP chunks: how an animated WebP original is stored.
+pub fn strip_animated_webp(bytes: &[u8]) -> Option<Vec<u8>> {
+    strip_webp(bytes, true)
 }
 
 const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
@@ -44,8 +49,9 @@ fn strip_png(bytes: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
-/// A still WebP without its EXIF and XMP chunks (and their flags in the VP8X header).
-fn strip_webp(bytes: &[u8]) -> Option<Vec<u8>> {
+/// A WebP without its EXIF and XMP chunks (and their flags in the VP8X header), or anything after
+/// the RIFF size. `None` for an animation unless `animated`.
+fn strip_webp(bytes: &[u8], animated: bool) -> Option<Vec<u8>> {
     if bytes.get(..4)? != b"RIFF" || bytes.get(8..12)? != b"WEBP" {
         return None;
     }
@@ -59,7 +65,7 @@ fn strip_webp(bytes: &[u8]) -> Option<Vec<u8>> {
         let padded = length.checked_add(8 + length % 2)?;
         let chunk = rest.get(..padded).or_else(|| rest.get(..length + 8))?;
         match kind {
-            b"ANIM" | b"ANMF" => return None,
+            b"ANIM" | b"ANMF" if !animated => return None,
             b"EXIF" | b"XMP " => {}
             b"VP8X" => {
                 let mut header = chunk.to_vec();
@@ -136,6 +142,14 @@ mod tests {
         assert_eq!(strip_metadata(&with, SourceFormat::WebP), Some(without));
         let animated = riff(&[(b"VP8X", &[2, 0, 0, 0, 0, 0, 0, 0, 0, 0]), (b"ANIM", &[0; 6]), (b"ANMF", b"f")]);
         assert_eq!(strip_metadata(&animated, SourceFormat::WebP), None);
+        let mut tagged = riff(&[
+            (b"VP8X", &[2 | 0x08, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+            (b"ANIM", &[0; 6]),
+            (b"ANMF", b"f"),
+            (b"EXIF", b"GPS"),
+        ]);
+        tagged.extend_from_slice(b"appended zip");
+        assert_eq!(strip_animated_webp(&tagged), Some(animated));
         let simple = riff(&[(b"VP8L", b"lossless")]);
         assert_eq!(strip_metadata(&simple, SourceFormat::WebP), Some(simple.clone()));
     }

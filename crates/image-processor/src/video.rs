@@ -95,6 +95,7 @@ pub fn ffmpeg_args(
     settings: &VideoSettings,
     flatten_transparency: bool,
     scaled_to: Option<(u32, u32)>,
+    b_frames: bool,
 ) -> Vec<OsString> {
     let [r, g, b] = settings.background;
     let color = format!("0x{r:02X}{g:02X}{b:02X}");
@@ -114,6 +115,9 @@ pub fn ffmpeg_args(
     let mut push = |items: &[&str]| args.extend(items.iter().map(OsString::from));
     push(&["-filter_complex", &graph, "-map", "[v]", "-an", "-sn", "-dn", "-map_metadata", "-1"]);
     push(&["-c:v", "libx264", "-preset", &settings.preset, "-crf", &settings.crf.to_string()]);
+    if !b_frames {
+        push(&["-bf", "0"]);
+    }
     if let Some(tune) = &settings.tune {
         push(&["-tune", tune]);
     }
@@ -162,6 +166,30 @@ pub fn first_frame_args(input: &Path, format: SourceFormat, output: &Path) -> Ve
     push(&["-pix_fmt", "rgba", "-c:v", "png", "-f", "image2", "-update", "1", "-y"]);
     args.push(output.as_os_str().to_owned());
     args
+}
+
+/// How long the video track of an MP4 really is (its media header's duration), in milliseconds.
+/// `None` if the file has no readable `mdhd` near its start (`+faststart` puts it there).
+///
+/// Why it is checked: with variable frame timing and B-frames, ffmpeg's MP4 muxer can make the
+/// track shorter than the frames' timestamps when the frame delays are uneven near the start
+/// (the edit list then asks for more than the track holds, and the last frames are cut short).
+/// The encode is redone without B-frames when that happens.
+pub fn mp4_track_duration_ms(path: &Path) -> Option<u64> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    std::fs::File::open(path).ok()?.take(4 << 20).read_to_end(&mut head).ok()?;
+    let at = head.windows(4).position(|w| w == b"mdhd")? + 4;
+    let field = |offset: usize, len: usize| -> Option<u64> {
+        let bytes = head.get(at + offset..at + offset + len)?;
+        Some(bytes.iter().fold(0u64, |acc, &b| acc << 8 | u64::from(b)))
+    };
+    let (timescale, duration) = match head.get(at)? {
+        0 => (field(12, 4)?, field(16, 4)?),
+        1 => (field(20, 4)?, field(24, 8)?),
+        _ => return None,
+    };
+    (timescale > 0).then(|| duration.saturating_mul(1000) / timescale)
 }
 
 /// Keeps this much of ffmpeg's stderr (the end, where the reason is).
@@ -325,6 +353,7 @@ mod tests {
             &VideoSettings::default(),
             true,
             None,
+            true,
         );
         let text: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
         let joined = text.join(" ");

@@ -206,6 +206,7 @@ pub fn print_ffmpeg_args(gif: &Path, mp4: &Path) -> ExitCode {
             &settings.video,
             probe.has_transparency,
             None,
+            true,
         );
         let mut command = vec![settings.video.ffmpeg_path.display().to_string()];
         command.extend(args.iter().map(|a| a.to_string_lossy().into_owned()));
