@@ -98,6 +98,7 @@ impl Batch<'_> {
         }
         lines.extend(stored_line(&processed));
         lines.extend(phone_line(&processed));
+        lines.extend(not_carried_over_line(&processed));
         let summary = format!("{} processed", plural(processed.len(), "original"));
         let notification = self.notification("✅", summary, lines.join("\n"), MessageKind::Digest);
         Some(Outgoing {
@@ -170,6 +171,19 @@ impl Batch<'_> {
         ];
         Some(Outgoing { notification, covers: self.covering(|n| matches!(n, Notice::DeadLetter { .. })) })
     }
+}
+
+/// Originals that held something the variants do not carry (an HDR gain map, an MPO's further
+/// pictures): how many, and the first as an example.
+fn not_carried_over_line(processed: &[&StatusEvent]) -> Option<String> {
+    let with: Vec<&&StatusEvent> = processed.iter().filter(|s| !s.not_carried_over.is_empty()).collect();
+    let first = with.first()?;
+    Some(format!(
+        "*{}* with something the variants do not carry, e.g. {}: {}",
+        plural(with.len(), "original"),
+        inert_code(&first.source.key, MAX_KEY_CHARS),
+        inert_text(&first.not_carried_over.join("; "), MAX_REASON_CHARS)
+    ))
 }
 
 /// "3 images and 1 video stored (1.2 MB) from 4.0 MB of originals".
@@ -314,6 +328,25 @@ mod tests {
         );
         assert_eq!(digest.metadata.thread_id, "media-edge-prod-digest-2026-11-22T03");
         assert_eq!(digest.metadata.event_type, "media-edge.digest");
+    }
+
+    #[test]
+    fn what_variants_do_not_carry_is_mentioned_once() {
+        let mut hdr = status("phone/hdr.jpg", Outcome::Processed);
+        if let Notice::Status(s) = &mut hdr {
+            s.not_carried_over = vec!["HDR gain map (Ultra HDR): the variants show the standard-range picture".into()];
+        }
+        let plain = status("plain.jpg", Outcome::Processed);
+        let text = build(&[hdr, plain], &settings(), "2026-11-22T03")[0].content.description.clone();
+        assert!(
+            text.contains("*1 original* with something the variants do not carry, e.g. `phone/hdr.jpg`: HDR gain map"),
+            "{text}"
+        );
+        let text = build(&[status("plain.jpg", Outcome::Processed)], &settings(), "2026-11-22T03")[0]
+            .content
+            .description
+            .clone();
+        assert!(!text.contains("do not carry"), "{text}");
     }
 
     #[test]
