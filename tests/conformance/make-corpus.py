@@ -62,6 +62,9 @@ def gifs() -> dict[str, bytes]:
         "gif/later-frames-outside-screen.gif": g.header(16, 16, RGBW) + g.control(20)
         + g.frame(0, 0, 16, 16, checker) + g.control(20) + g.frame(8, 8, 16, 16, solid(2)) + g.control(20)
         + g.frame(20, 20, 4, 4, solid(1)) + g.TRAILER,
+        # A first frame covering only the top-left quarter: the rest shows nothing until frame 2.
+        "gif/first-frame-smaller-than-screen.gif": g.header(16, 16, RGBW) + g.control(20)
+        + g.frame(0, 0, 8, 8, solid(1)) + g.control(20) + g.frame(0, 0, 16, 16, solid(2)) + g.TRAILER,
         # A 0×0 logical screen: the first frame sets the size.
         "gif/zero-size-screen.gif": g.header(0, 0, RGBW) + g.control(20) + g.frame(0, 0, 16, 16, checker)
         + g.control(20) + g.frame(0, 0, 16, 16, solid(2)) + g.TRAILER,

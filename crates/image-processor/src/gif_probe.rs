@@ -165,23 +165,31 @@ pub fn normalize<R: BufRead, W: Write + Seek>(
                         descriptor[6..8].copy_from_slice(&(clip_h as u16).to_le_bytes());
                         descriptor[8] &= !0x40; // written in row order
                     }
+                    let mut palette = Vec::new();
+                    if has_local_palette {
+                        palette.resize(color_table_len(descriptor[8]) as usize, 0);
+                        walker.read_exact(&mut palette)?;
+                    } else if !has_global_palette {
+                        descriptor[8] = (descriptor[8] & !0x07) | BLACK_PALETTE_FLAGS;
+                        palette.resize(3 * 256, 0);
+                    }
+                    let code_size = walker.read_byte()?;
+                    // Where the first frame leaves the screen uncovered, browsers show nothing
+                    // (the page); ffmpeg would paint the GIF's background colour. Giving the frame
+                    // a transparent index its data cannot hold (1 << code size) makes ffmpeg leave
+                    // it transparent too, so the MP4 flattens it like the poster.
+                    let covers_screen = left == 0 && top == 0 && frame_w >= width && frame_h >= height;
+                    if animation.frames == 0 && !covers_screen && control[0] & 0x01 == 0 && code_size < 8 {
+                        control[0] |= 0x01;
+                        control[3] = 1 << code_size;
+                    }
                     animation.has_transparency |= control[0] & 0x01 != 0;
                     emit(&mut out, &[0x21, 0xF9, 4])?;
                     emit(&mut out, &control)?;
                     emit(&mut out, &[0])?;
-                    if !has_local_palette && !has_global_palette {
-                        descriptor[8] = (descriptor[8] & !0x07) | BLACK_PALETTE_FLAGS;
-                        emit(&mut out, &[0x2C])?;
-                        emit(&mut out, &descriptor)?;
-                        emit(&mut out, &[0u8; 3 * 256])?;
-                    } else {
-                        emit(&mut out, &[0x2C])?;
-                        emit(&mut out, &descriptor)?;
-                        if has_local_palette {
-                            walker.copy(color_table_len(descriptor[8]), &mut out)?;
-                        }
-                    }
-                    let code_size = walker.read_byte()?;
+                    emit(&mut out, &[0x2C])?;
+                    emit(&mut out, &descriptor)?;
+                    emit(&mut out, &palette)?;
                     emit(&mut out, &[code_size])?;
                     match clip {
                         None => walker.copy_sub_blocks(&mut out)?,
@@ -594,6 +602,21 @@ mod tests {
         let column: Vec<[u8; 4]> = (0..2).map(|y| frames[2].get_pixel(3, y).0).collect();
         assert_eq!(column, [[255, 255, 255, 255], [0, 0, 255, 255]], "rows 0 and 1 of the interlaced frame");
         assert_eq!(frames[2].get_pixel(0, 0).0, [0, 255, 0, 255], "the rest stays as frame 2 left it");
+    }
+
+    #[test]
+    fn a_first_frame_that_leaves_the_screen_uncovered_is_given_transparency() {
+        // Screen 4×2, first frame 2×2 without a transparent index: browsers show the rest empty.
+        let gif = gif_with_frames((4, 2), &[(0, 0, 2, 2, false, |_, _| 1), (0, 0, 4, 2, false, |_, _| 2)]);
+        let (animation, copy) = normalized(&gif);
+        assert!(animation.has_transparency);
+        let first_control = 13 + 12;
+        assert_eq!(&copy[first_control..first_control + 8], &[0x21, 0xF9, 4, 0x01, 10, 0, 4, 0]);
+        let second_control = copy.windows(3).rposition(|w| w == [0x21, 0xF9, 4]).unwrap();
+        assert_eq!(copy[second_control + 3] & 0x01, 0, "later frames keep their own");
+        // A first frame covering the screen is left as it is.
+        let full = gif_with_frames((4, 2), &[(0, 0, 4, 2, false, |_, _| 1), (0, 0, 4, 2, false, |_, _| 2)]);
+        assert!(!normalized(&full).0.has_transparency);
     }
 
     #[test]
