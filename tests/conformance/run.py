@@ -224,8 +224,6 @@ def read_expected() -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
 # what Chromium shows completely we process at its size and frame count; what it refuses we refuse.
 # Files Chromium shows only in part (truncated, damaged) may go either way.
 KNOWN_DIFFERENCES = {
-    "pillow/truncated_app14.jpg": "the image crate's JPEG header parser refuses an APP14 segment shorter than "
-    "Adobe's 12 bytes; libjpeg ignores it",
     "pillow/apng/mode_16bit.png": "ffmpeg 9.0's APNG decoder drops the frame it would have to blend at 16 bits: "
     "the MP4 holds the first frame only",
 }

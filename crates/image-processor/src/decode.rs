@@ -186,7 +186,17 @@ fn decode_from<R: std::io::BufRead + std::io::Seek>(
     image_limits.max_alloc = Some(limits.max_pixels.saturating_mul(8).saturating_add(64 << 20));
     reader.limits(image_limits);
 
-    let mut decoder = reader.into_decoder().map_err(ImageError::from_decode)?;
+    let mut decoder = match (reader.into_decoder(), format, bytes) {
+        (Ok(decoder), _, _) => decoder,
+        // The `image` crate's JPEG header parser refuses some files libjpeg, and so every browser,
+        // reads (an Adobe APP14 segment shorter than usual): then libjpeg and the marker walk read
+        // them alone.
+        (Err(e), SourceFormat::Jpeg, Some(bytes)) => {
+            return decode_jpeg_without_image_crate(bytes, limits, needed_width)
+                .ok_or_else(|| ImageError::from_decode(e))?
+        }
+        (Err(e), _, _) => return Err(ImageError::from_decode(e)),
+    };
     let (width, height) = decoder.dimensions();
     check_dimensions(width, height, limits)?;
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
@@ -221,6 +231,37 @@ fn decode_from<R: std::io::BufRead + std::io::Seek>(
         decoded.not_carried_over = jpeg_markers::not_carried_over(bytes);
     }
     Ok(decoded)
+}
+
+/// A JPEG read by libjpeg (size, pixels) and the marker walk (EXIF orientation, ICC profile).
+/// `None` if libjpeg cannot read it or needs another colour conversion (CMYK).
+fn decode_jpeg_without_image_crate(
+    bytes: &[u8],
+    limits: &Limits,
+    needed_width: Option<u32>,
+) -> Option<Result<Decoded, ImageError>> {
+    use image::metadata::Orientation;
+    let (width, height) = crate::libjpeg::dimensions(bytes)?;
+    if let Err(e) = check_dimensions(width, height, limits) {
+        return Some(Err(e));
+    }
+    let orientation =
+        jpeg_markers::exif(bytes).and_then(Orientation::from_exif_chunk).unwrap_or(Orientation::NoTransforms);
+    let quarter_turn = matches!(
+        orientation,
+        Orientation::Rotate90 | Orientation::Rotate270 | Orientation::Rotate90FlipH | Orientation::Rotate270FlipH
+    );
+    let (upright_width, upright_height) = if quarter_turn { (height, width) } else { (width, height) };
+    let numerator = needed_width.map_or(8, |needed| crate::libjpeg::scale_for(upright_width, needed));
+    let image = match crate::libjpeg::decode(bytes, numerator) {
+        Ok(Some(image)) => image,
+        Ok(None) => return None,
+        Err(e) => return Some(Err(e)),
+    };
+    let mut decoded = upright(SourceFormat::Jpeg, image, jpeg_markers::icc_profile(bytes), orientation, 1);
+    (decoded.width, decoded.height) = (upright_width, upright_height);
+    decoded.not_carried_over = jpeg_markers::not_carried_over(bytes);
+    Some(Ok(decoded))
 }
 
 /// Applies the orientation the file asks for.
@@ -332,6 +373,24 @@ mod tests {
         assert!(matches!(sniff(JPEG_MAGIC, "a/b.heic"), Err(ImageError::Unsupported(_))));
         assert!(matches!(sniff(b"hello world", "a/b.jpg"), Err(ImageError::Unsupported(_))));
         assert!(matches!(sniff(b"BM\0\0\0\0\0\0", "a/b.bmp"), Err(ImageError::Unsupported(_))));
+    }
+
+    #[test]
+    fn a_jpeg_the_image_crate_refuses_is_read_by_libjpeg_with_its_orientation() {
+        // The orientation fixture (stored 2400×1600, EXIF orientation 6) with an Adobe APP14
+        // segment too short for the image crate's parser, which libjpeg skips.
+        let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/oriented.jpg");
+        let original = std::fs::read(fixture).unwrap();
+        let mut jpeg = original[..2].to_vec();
+        jpeg.extend_from_slice(b"\xFF\xEE\x00\x07Adobe");
+        jpeg.extend_from_slice(&original[2..]);
+        let mut reader = ImageReader::with_format(Cursor::new(&jpeg), ImageFormat::Jpeg);
+        reader.no_limits();
+        assert!(reader.into_decoder().is_err(), "the image crate refuses it");
+        let decoded = decode(&jpeg, "a.jpg", &Limits::default()).unwrap();
+        assert_eq!((decoded.width, decoded.height), (1600, 2400), "turned upright");
+        assert_eq!((decoded.image.width(), decoded.image.height()), (1600, 2400));
+        assert!(!decoded.upright_as_stored);
     }
 
     #[test]

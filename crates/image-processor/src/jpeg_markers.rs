@@ -135,6 +135,32 @@ pub fn not_carried_over(data: &[u8]) -> Vec<String> {
     }
 }
 
+/// The EXIF data (the TIFF structure after `Exif\0\0`) of the first APP1 that has it.
+pub fn exif(data: &[u8]) -> Option<&[u8]> {
+    segments(data).ok()?.into_iter().find_map(|segment| {
+        let payload = data.get(segment.start + 4..segment.end)?;
+        (segment.marker == 0xE1).then(|| payload.strip_prefix(b"Exif\0\0")).flatten()
+    })
+}
+
+/// The ICC profile, reassembled from its numbered APP2 chunks; `None` if absent or incomplete.
+pub fn icc_profile(data: &[u8]) -> Option<Vec<u8>> {
+    let mut chunks: Vec<(u8, u8, &[u8])> = segments(data)
+        .ok()?
+        .into_iter()
+        .filter(|s| s.marker == 0xE2)
+        .filter_map(|s| {
+            let rest = data.get(s.start + 4..s.end)?.strip_prefix(b"ICC_PROFILE\0")?;
+            Some((*rest.first()?, *rest.get(1)?, rest.get(2..)?))
+        })
+        .collect();
+    chunks.sort_by_key(|&(sequence, _, _)| sequence);
+    let count = usize::from(chunks.first()?.1);
+    let numbered_in_order = chunks.iter().enumerate().all(|(i, &(sequence, _, _))| usize::from(sequence) == i + 1);
+    (chunks.len() == count && numbered_in_order)
+        .then(|| chunks.iter().flat_map(|&(_, _, part)| part).copied().collect())
+}
+
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
@@ -205,6 +231,19 @@ mod tests {
         assert_eq!(strip_metadata(&jpeg[..jpeg.len() - 30]), None, "truncated");
         assert_eq!(not_carried_over(&jpeg).len(), 1, "an MPO's second picture");
         assert!(not_carried_over(&expected).is_empty());
+    }
+
+    #[test]
+    fn exif_and_icc_are_read_from_their_segments() {
+        let mut jpeg = vec![0xFF, SOI];
+        jpeg.extend_from_slice(b"\xFF\xE1\x00\x0AExif\0\0MM");
+        jpeg.extend_from_slice(b"\xFF\xE2\x00\x13ICC_PROFILE\0\x02\x02def"); // bytes 14..35
+        jpeg.extend_from_slice(b"\xFF\xE2\x00\x13ICC_PROFILE\0\x01\x02abc");
+        jpeg.extend_from_slice(&[0xFF, SOS, 0x00, 0x03, 0x01, 0x12, 0xFF, EOI]);
+        assert_eq!(exif(&jpeg), Some(&b"MM"[..]));
+        assert_eq!(icc_profile(&jpeg).as_deref(), Some(&b"abcdef"[..]));
+        let one_of_two = [&jpeg[..14], &jpeg[35..]].concat();
+        assert_eq!(icc_profile(&one_of_two), None, "an incomplete profile is no profile");
     }
 
     #[test]

@@ -98,6 +98,16 @@ pub fn encode(
     }
 }
 
+/// The image's size from its frame header, as libjpeg reads it; `None` if libjpeg cannot read the
+/// headers.
+pub fn dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
+    let outcome = catch_unwind(AssertUnwindSafe(|| -> std::io::Result<(u32, u32)> {
+        let decompress = mozjpeg::Decompress::with_markers(mozjpeg::NO_MARKERS).from_mem(bytes)?;
+        Ok((dimension(decompress.width())?, dimension(decompress.height())?))
+    }));
+    outcome.ok()?.ok()
+}
+
 fn dimension(size: usize) -> std::io::Result<u32> {
     u32::try_from(size).map_err(|_| std::io::Error::other("dimension out of range"))
 }
