@@ -29,6 +29,11 @@ pub struct Animation {
 }
 
 impl Animation {
+    /// Before any frame has been read.
+    pub(crate) fn empty(format: SourceFormat) -> Self {
+        Animation { format, width: 0, height: 0, frames: 0, duration_ms: 0, has_transparency: false }
+    }
+
     pub fn is_animated(&self) -> bool {
         self.frames > 1
     }
@@ -192,14 +197,7 @@ fn probe_apng<R: BufRead + Seek>(mut reader: R, file_length: u64, limits: &Limit
         return Err(ImageError::Corrupt("not a PNG (bad signature)".into()).into());
     }
     let mut offset = 8u64;
-    let mut animation = Animation {
-        format: SourceFormat::Png,
-        width: 0,
-        height: 0,
-        frames: 0,
-        duration_ms: 0,
-        has_transparency: false,
-    };
+    let mut animation = Animation::empty(SourceFormat::Png);
     let mut declared_frames: Option<u32> = None;
     let mut plays = 0u32;
     let mut seen_image_data = false;
@@ -420,14 +418,7 @@ fn probe_webp<R: BufRead + Seek>(
     // Browsers read chunks up to the RIFF size; bytes after it are not part of the image.
     let riff_end = 8 + u64::from(u32::from_le_bytes([header[4], header[5], header[6], header[7]]));
     let mut offset = 12u64;
-    let mut animation = Animation {
-        format: SourceFormat::WebP,
-        width: 0,
-        height: 0,
-        frames: 0,
-        duration_ms: 0,
-        has_transparency: false,
-    };
+    let mut animation = Animation::empty(SourceFormat::WebP);
     let mut animated = false;
     // Offsets of ANMF durations browsers play as 100 ms (ffmpeg's reader keeps them for the last frame).
     let mut short_delays = Vec::new();

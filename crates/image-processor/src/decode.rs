@@ -296,9 +296,9 @@ fn decode_webp(bytes: &[u8]) -> Result<DynamicImage, ImageError> {
     image.ok_or_else(corrupt)
 }
 
-/// Decodes only the first frame of an animated GIF or WebP (one frame's memory, however long the
-/// animation) as browsers compose it on the canvas, or a still PNG, flattened onto `background`
-/// so it matches the MP4's first frame.
+/// Decodes only the first frame of an animated GIF (one frame's memory, however long the
+/// animation) as browsers compose it on the canvas, or a still PNG (the first frame ffmpeg wrote
+/// for an APNG or animated WebP), flattened onto `background` so it matches the MP4's first frame.
 pub fn decode_first_frame(
     path: &std::path::Path,
     format: SourceFormat,
@@ -328,14 +328,10 @@ pub fn decode_first_frame(
         }
         // A still PNG: the first frame ffmpeg wrote for an APNG (see outputs::render_animation).
         SourceFormat::Png => crate::png_decode::decode(reader, limits)?.image.into_rgba8(),
-        SourceFormat::WebP => {
-            let mut decoder = image::codecs::webp::WebPDecoder::new(reader).map_err(ImageError::from_decode)?;
-            decoder.set_limits(image_limits).map_err(ImageError::from_decode)?;
-            let (width, height) = decoder.dimensions();
-            check_dimensions(width, height, limits)?;
-            first(decoder.into_frames())?
+        // An animated WebP's first frame also comes from ffmpeg, as a PNG.
+        SourceFormat::WebP | SourceFormat::Jpeg => {
+            return Err(ImageError::Unsupported(format!("no first frame is decoded here from {}", format.name())))
         }
-        SourceFormat::Jpeg => return Err(ImageError::Unsupported("a JPEG is not an animation".into())),
     };
     let (width, height) = frame.dimensions();
     let [br, bg, bb] = background.map(u32::from);

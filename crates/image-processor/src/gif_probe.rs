@@ -86,8 +86,7 @@ pub fn normalize<R: BufRead, W: Write + Seek>(
         walker.copy(color_table_len(header[10]), &mut out)?;
     }
 
-    let mut animation =
-        Animation { format: SourceFormat::Gif, width, height, frames: 0, duration_ms: 0, has_transparency: false };
+    let mut animation = Animation { width, height, ..Animation::empty(SourceFormat::Gif) };
     // The graphic control block for the next frame: written with it, or not at all.
     let mut pending_control: Option<[u8; 4]> = None;
     // A file ending between blocks without a trailer: its frames are complete.

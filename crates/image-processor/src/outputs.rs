@@ -299,16 +299,7 @@ async fn render_animated_webp(
             .flatten()
             .and_then(|bytes| crate::strip::strip_animated_webp(&bytes));
         if let Some(bytes) = stripped {
-            let file = OutputFile {
-                format: "webp",
-                content_type: "image/webp",
-                extension: "webp",
-                body: OutputBody::Bytes(bytes),
-                from_original: true,
-            };
-            let mut animation = RenderedOutput::single(ANIMATION_NAME, probe.width, probe.height, file);
-            animation.duration_ms = Some(probe.duration_ms);
-            return Ok(animation);
+            return Ok(animated_webp_output(probe, OutputBody::Bytes(bytes), true));
         }
     }
     let args = video::animated_webp_args(&source, probe.format, &output);
@@ -322,15 +313,7 @@ async fn render_animated_webp(
         (Err(e), _) | (_, Err(e)) => return Err(Failure::transient(format!("reading animated WebP: {e}"))),
     };
     tracing::info!(width = probe.width, height = probe.height, ms, bytes = webp_bytes, "encoded animated WebP");
-    let file = OutputFile {
-        format: "webp",
-        content_type: "image/webp",
-        extension: "webp",
-        body: OutputBody::File(output),
-        from_original: false,
-    };
-    let mut animation = RenderedOutput::single(ANIMATION_NAME, probe.width, probe.height, file);
-    animation.duration_ms = Some(probe.duration_ms);
+    let mut animation = animated_webp_output(probe, OutputBody::File(output), false);
     if webp_bytes >= original_bytes {
         let original = probe.format.name();
         let reason =
@@ -339,6 +322,13 @@ async fn render_animated_webp(
         animation.skipped.push(SkippedOutput { format: "webp", extension: "webp", reason });
     }
     Ok(animation)
+}
+
+fn animated_webp_output(probe: &Animation, body: OutputBody, from_original: bool) -> RenderedOutput {
+    let file = OutputFile { format: "webp", content_type: "image/webp", extension: "webp", body, from_original };
+    let mut animation = RenderedOutput::single(ANIMATION_NAME, probe.width, probe.height, file);
+    animation.duration_ms = Some(probe.duration_ms);
+    animation
 }
 
 /// The animated WebP of a transparent animation.
