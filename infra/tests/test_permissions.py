@@ -8,12 +8,16 @@ CONSUME = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", 
 
 
 def sqs_sources():
-    """{function: queue logical id} for every SQS event source of the template."""
+    """{function: queue logical id} for every queue a function consumes: its SQS event source, or
+    the queue it reads itself (the notifier's NOTIFIER_QUEUE_URL, read once per digest window)."""
     out = {}
     for name, function in cfn.resources_of(TEMPLATE, "AWS::Serverless::Function").items():
         for event in function["Properties"].get("Events", {}).values():
             if event["Type"] == "SQS":
                 out[name] = cfn.ref_name(event["Properties"]["Queue"])
+        queue_url = function["Properties"].get("Environment", {}).get("Variables", {}).get("NOTIFIER_QUEUE_URL")
+        if queue_url:
+            out[name] = cfn.ref_name(queue_url)
     return out
 
 

@@ -53,7 +53,7 @@ def test_every_sqs_source_has_a_visibility_timeout_of_six_timeouts_plus_the_batc
     # https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html#events-sqs-queueconfig and
     # services-sqs-configure.html): throttled batches otherwise come back while still running.
     sources = list(_sqs_event_sources())
-    assert {name for name, _, _ in sources} == {"ImageProcessorFunction", "NotifierFunction"}
+    assert {name for name, _, _ in sources} == {"ImageProcessorFunction"}
     for name, function, event in sources:
         queue = cfn.ref_name(event["Queue"])
         visibility = int(TEMPLATE["Resources"][queue]["Properties"]["VisibilityTimeout"])
@@ -61,10 +61,27 @@ def test_every_sqs_source_has_a_visibility_timeout_of_six_timeouts_plus_the_batc
         assert visibility >= needed, f"{queue}: {visibility} s < {needed} s for {name}"
 
 
-def test_notifier_concurrency_is_capped_by_its_event_source():
-    # A flood of status events waits in the notifier queue instead of fanning out into many
-    # notifiers posting to Slack; 2 is Lambda's minimum for an SQS source's MaximumConcurrency.
-    status = TEMPLATE["Resources"]["NotifierFunction"]["Properties"]["Events"]["Status"]["Properties"]
-    assert status["ScalingConfig"]["MaximumConcurrency"] == 2
-    mapping = TRANSFORMED["Resources"]["NotifierFunctionStatus"]["Properties"]
-    assert mapping["ScalingConfig"]["MaximumConcurrency"] == 2
+def test_the_notifier_posts_once_per_window_from_a_schedule():
+    # An SQS event source posts per batch: 10,000 uploads an hour would be about 1,100 Slack
+    # messages. A schedule reads the queue once per window instead, one run at a time.
+    notifier = TEMPLATE["Resources"]["NotifierFunction"]["Properties"]
+    assert [e["Type"] for e in notifier["Events"].values()] == ["Schedule"]
+    window = notifier["Events"]["DigestWindow"]["Properties"]
+    assert window["Schedule"] == {"Fn::Sub": "rate(${SlackDigestMinutes} minutes)"}
+    # "rate(1 minutes)" is not a valid expression (singular unit for 1): the minimum is 2.
+    minutes = TEMPLATE["Parameters"]["SlackDigestMinutes"]
+    assert int(minutes["MinValue"]) >= 2 and int(minutes["MinValue"]) <= int(minutes["Default"]) <= 10
+    assert notifier["ReservedConcurrentExecutions"] == 1
+    assert notifier["Environment"]["Variables"]["NOTIFIER_QUEUE_URL"] == {"Ref": "NotifierQueue"}
+    # The rule invokes the live alias, so a canary deployment of the notifier is what runs.
+    rule = TRANSFORMED["Resources"]["NotifierFunctionDigestWindow"]["Properties"]
+    assert [t["Arn"] for t in rule["Targets"]] == [{"Ref": "NotifierFunctionAliaslive"}]
+
+
+def test_a_message_the_notifier_reads_stays_hidden_for_the_whole_run():
+    # Otherwise the run that is still reading could receive (and report) it twice.
+    notifier = TEMPLATE["Resources"]["NotifierFunction"]["Properties"]
+    queue = TEMPLATE["Resources"]["NotifierQueue"]["Properties"]
+    assert int(queue["VisibilityTimeout"]) > int(notifier["Timeout"])
+    # ...and comes back within a window or two if the run died.
+    assert int(queue["VisibilityTimeout"]) <= 2 * 60 * int(TEMPLATE["Parameters"]["SlackDigestMinutes"]["MinValue"])

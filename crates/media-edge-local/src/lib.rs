@@ -18,12 +18,13 @@ pub mod lambda_runtime_api;
 use std::future::Future;
 use std::time::Duration;
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_s3::types::{
     Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter, S3KeyFilter,
     TopicConfiguration,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
+pub use media_edge_shared::aws::sqs::lambda_message;
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -279,7 +280,7 @@ where
             break;
         }
         let mut event = SqsEvent::default();
-        event.records = messages.iter().map(|m| lambda_message(m, queue_arn)).collect();
+        event.records = messages.iter().map(|m| lambda_message(m, Some(queue_arn))).collect();
         let response = handler(event).await;
         report.batches += 1;
         report.messages += messages.len();
@@ -301,23 +302,6 @@ where
         }
     }
     Ok(report)
-}
-
-/// An SQS message as Lambda presents it in an event.
-pub fn lambda_message(message: &aws_sdk_sqs::types::Message, queue_arn: &str) -> SqsMessage {
-    let mut event_message = SqsMessage::default();
-    event_message.message_id = message.message_id().map(str::to_string);
-    event_message.receipt_handle = message.receipt_handle().map(str::to_string);
-    event_message.body = message.body().map(str::to_string);
-    event_message.md5_of_body = message.md5_of_body().map(str::to_string);
-    event_message.event_source = Some("aws:sqs".to_string());
-    event_message.event_source_arn = Some(queue_arn.to_string());
-    if let Some(attributes) = message.attributes() {
-        for (name, value) in attributes {
-            event_message.attributes.insert(name.as_str().to_string(), value.clone());
-        }
-    }
-    event_message
 }
 
 /// The ARN of a queue, by URL.

@@ -1,18 +1,40 @@
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use media_edge_shared::aws::{load_sdk_config, sns_client};
-use notifier::{current_hour, handle_batch, ChatbotPublisher, NotifierConfig};
+use notifier::window::read_budget;
+use notifier::{current_hour, handle_batch, run_window, ChatbotPublisher, NotifierConfig, WindowConfig};
+use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = NotifierConfig::from_env()?;
+    let window = WindowConfig::from_env()?;
     let sdk = load_sdk_config().await;
     let publisher = ChatbotPublisher::new(sns_client(&sdk), config.chatbot_topic_arn.clone());
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
 
-    lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
-        let (publisher, config) = (publisher.clone(), config.clone());
-        async move { Ok::<_, Error>(handle_batch(event.payload, &publisher, &config, &current_hour()).await) }
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        let (publisher, config, window, sqs) = (publisher.clone(), config.clone(), window.clone(), sqs.clone());
+        async move {
+            // An SQS batch (a queue wired to the function, `cargo lambda invoke` with a sample
+            // event) is reported at once; anything else is the schedule: one digest window.
+            if event.payload.get("Records").is_some() {
+                let batch: SqsEvent = serde_json::from_value(event.payload)?;
+                let response = handle_batch(batch, &publisher, &config, &current_hour()).await;
+                return Ok::<_, Error>(serde_json::to_value(response)?);
+            }
+            let read_until = Instant::now() + read_budget(remaining(&event.context));
+            let report = run_window(&sqs, &window, &publisher, &config, &current_hour(), read_until).await?;
+            Ok(serde_json::to_value(report)?)
+        }
     }))
     .await
+}
+
+fn remaining(context: &lambda_runtime::Context) -> Duration {
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    Duration::from_millis(context.deadline.saturating_sub(now_ms))
 }

@@ -217,7 +217,8 @@ async fn a_gif_that_cannot_finish_in_a_whole_invocation_fails_permanently() {
     let messages = h.receive_jobs(2).await;
     assert_eq!(messages.len(), 2);
     let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
-    event.records = messages.iter().map(|m| media_edge_local::lambda_message(m, &h.wiring.jobs_queue_arn)).collect();
+    event.records =
+        messages.iter().map(|m| media_edge_local::lambda_message(m, Some(&h.wiring.jobs_queue_arn))).collect();
     // GIF first: it has the whole invocation (here 400 ms) and still cannot finish.
     event.records.sort_by_key(|m| !m.body.as_deref().unwrap_or_default().contains("endless.gif"));
 

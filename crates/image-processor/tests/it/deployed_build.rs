@@ -65,7 +65,7 @@ async fn a_libjpeg_fatal_error_fails_one_upload_and_the_deployed_process_lives_o
     let messages = h.receive_jobs(2).await;
     assert_eq!(messages.len(), 2);
     let records: Vec<_> =
-        messages.iter().map(|m| media_edge_local::lambda_message(m, &h.wiring.jobs_queue_arn)).collect();
+        messages.iter().map(|m| media_edge_local::lambda_message(m, Some(&h.wiring.jobs_queue_arn))).collect();
 
     let config = &h.processor.config;
     let env = [

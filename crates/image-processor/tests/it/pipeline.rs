@@ -148,7 +148,7 @@ async fn redelivery_and_multipart_events_are_not_processed_twice() {
     // Deliver the same message twice in one batch, then once more later (at-least-once delivery).
     let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
     for suffix in ["a", "b"] {
-        let mut message = media_edge_local::lambda_message(upload_message, &h.wiring.jobs_queue_arn);
+        let mut message = media_edge_local::lambda_message(upload_message, Some(&h.wiring.jobs_queue_arn));
         message.message_id = Some(format!("copy-{suffix}"));
         event.records.push(message);
     }
@@ -367,7 +367,7 @@ async fn messages_not_started_by_the_deadline_come_back_at_once_with_no_receives
         "3"
     );
     let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
-    event.records = vec![media_edge_local::lambda_message(&messages[0], &h.wiring.jobs_queue_arn)];
+    event.records = vec![media_edge_local::lambda_message(&messages[0], Some(&h.wiring.jobs_queue_arn))];
 
     let response = image_processor::handle_batch(event, &h.processor, Some(std::time::Instant::now())).await;
     assert!(response.batch_item_failures.is_empty(), "acknowledged, not handed back: {response:?}");
@@ -402,7 +402,7 @@ async fn an_older_upload_never_overwrites_the_manifest_of_a_newer_one() {
     h.upload(key, crate::support::animated_gif(480, 270, &[40; 120])).await;
     let v1_messages = h.receive_jobs(1).await;
     let mut v1_event = aws_lambda_events::event::sqs::SqsEvent::default();
-    v1_event.records = vec![media_edge_local::lambda_message(&v1_messages[0], &h.wiring.jobs_queue_arn)];
+    v1_event.records = vec![media_edge_local::lambda_message(&v1_messages[0], Some(&h.wiring.jobs_queue_arn))];
     let processor = h.processor.clone();
     let v1 = tokio::spawn(async move { image_processor::handle_batch(v1_event, &processor, None).await });
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -83,23 +83,26 @@ async fn run() -> Result<(), media_edge_local::Error> {
     statuses.sort_by(|a, b| a.source.key.cmp(&b.source.key));
     print_summary(&statuses, &names.variants_bucket);
 
-    // The notifier over its queue (status events) and the jobs DLQ, then what Slack would show.
+    // The notifier: one digest window over its queue (as its schedule runs it), then the jobs DLQ
+    // as an immediate batch; then what Slack would show.
     let notifier_config = notifier::NotifierConfig::from_vars(&|name: &str| match name {
         "CHATBOT_TOPIC_ARN" => Some(wiring.chatbot_topic_arn.clone()),
         "DEPLOYMENT_LABEL" => Some("media-edge-demo".to_string()),
         _ => None,
     })?;
+    let window = notifier::WindowConfig::from_vars(&|name: &str| {
+        (name == "NOTIFIER_QUEUE_URL").then(|| wiring.notifier_queue_url.clone())
+    })?;
     let publisher = notifier::ChatbotPublisher::new(clients.sns.clone(), wiring.chatbot_topic_arn.clone());
     let hour = notifier::current_hour();
-    for (queue_url, queue_arn) in
-        [(&wiring.notifier_queue_url, &wiring.notifier_queue_arn), (&wiring.jobs_dlq_url, &wiring.jobs_dlq_arn)]
-    {
-        poll_queue(&clients.sqs, queue_url, queue_arn, Duration::from_secs(1), 10, |event| {
-            let (publisher, config, hour) = (publisher.clone(), notifier_config.clone(), hour.clone());
-            async move { notifier::handle_batch(event, &publisher, &config, &hour).await }
-        })
-        .await?;
-    }
+    let read_until = std::time::Instant::now() + Duration::from_secs(60);
+    let report = notifier::run_window(&clients.sqs, &window, &publisher, &notifier_config, &hour, read_until).await?;
+    println!("\n  notifier: one digest window read {} status event(s)", report.received);
+    poll_queue(&clients.sqs, &wiring.jobs_dlq_url, &wiring.jobs_dlq_arn, Duration::from_secs(1), 10, |event| {
+        let (publisher, config, hour) = (publisher.clone(), notifier_config.clone(), hour.clone());
+        async move { notifier::handle_batch(event, &publisher, &config, &hour).await }
+    })
+    .await?;
     let chatbot = drain(&clients.sqs, &wiring.chatbot_queue_url, Duration::from_secs(2)).await?;
     println!("\n  Slack (via the Chatbot topic), {} message(s):\n", chatbot.len());
     for body in chatbot {

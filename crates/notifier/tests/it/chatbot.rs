@@ -10,7 +10,7 @@ use media_edge_shared::FailureClass;
 use notifier::chatbot::CustomNotification;
 use notifier::{handle_batch, ChatbotPublisher, NotifierConfig};
 
-async fn setup(label: &str) -> (LocalClients, Wiring, ChatbotPublisher, NotifierConfig) {
+pub(crate) async fn setup(label: &str) -> (LocalClients, Wiring, ChatbotPublisher, NotifierConfig) {
     assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "run with `make test` (needs the local emulator)");
     let clients = LocalClients::from_env().await;
     let wiring = provision(&clients, &WiringNames::with_suffix(&media_edge_local::unique_name(label))).await.unwrap();
@@ -24,7 +24,7 @@ async fn setup(label: &str) -> (LocalClients, Wiring, ChatbotPublisher, Notifier
     (clients, wiring, publisher, config)
 }
 
-fn event(key: &str, outcome: Outcome) -> StatusEvent {
+pub(crate) fn event(key: &str, outcome: Outcome) -> StatusEvent {
     let mut s = StatusEvent::new(
         "image-processor",
         outcome,
@@ -63,7 +63,10 @@ async fn run_notifier(clients: &LocalClients, queue_url: &str, publisher: &Chatb
     assert_eq!(report.retried, 0, "{report:?}");
 }
 
-async fn chatbot_messages(clients: &LocalClients, wiring: &Wiring) -> Vec<(serde_json::Value, CustomNotification)> {
+pub(crate) async fn chatbot_messages(
+    clients: &LocalClients,
+    wiring: &Wiring,
+) -> Vec<(serde_json::Value, CustomNotification)> {
     drain(&clients.sqs, &wiring.chatbot_queue_url, Duration::from_secs(2))
         .await
         .unwrap()
