@@ -12,12 +12,13 @@ HOST_ARCH := $(shell uname -m | sed 's/aarch64/arm64/')
 FFMPEG := .local/ffmpeg/$(HOST_ARCH)/bin/ffmpeg
 export FFMPEG_PATH := $(abspath $(FFMPEG))
 
-.PHONY: help demo test deployed-build lint fmt venv lock clean nasm ffmpeg layer layer-check bench bench-deps sample-logs template validate deploy-tools build deploy
+.PHONY: help demo test soak deployed-build lint fmt venv lock clean nasm ffmpeg layer layer-check bench bench-deps sample-logs template validate deploy-tools build deploy
 
 help:
 	@echo "make demo   run the whole pipeline locally against an AWS emulator"
 	@echo "make test   run every test (unit, emulator integration, template checks)"
 	@echo "make lint   clippy and rustfmt check"
+	@echo "make soak   2,000 uploads through the deployed build under injected faults (make test runs 60)"
 	@echo "make bench  benchmarks (variants vs libvips and sharp, AVIF/WebP vs sharp, cold start, GIF → MP4, CDN log report)"
 	@echo "make layer  ffmpeg Lambda layer zips for arm64 and x86_64"
 	@echo "make validate / make build / make deploy   the SAM template; arm64 zips; sam build + deploy"
@@ -113,6 +114,12 @@ deployed-build: venv nasm
 ## Rust: unit tests need nothing; integration tests talk to the emulator over HTTP.
 test: venv nasm ffmpeg lint validate layer-check deployed-build
 	scripts/test-summary.sh scripts/run-tests.sh
+
+## The long soak (make test runs the same test with 60 uploads): SOAK_UPLOADS, SOAK_INSTANCES,
+## SOAK_FAULTS_PER_MILLE, SOAK_KILL_EVERY; figures printed at the end.
+soak: venv nasm ffmpeg deployed-build
+	SOAK_UPLOADS=$${SOAK_UPLOADS:-2000} scripts/with-emulator.sh $(CARGO) test -p image-processor --test it --locked \
+	  -- --include-ignored --nocapture soak_
 
 demo: venv nasm ffmpeg
 	$(CARGO) build --locked --bin local-demo

@@ -31,3 +31,13 @@ def test_deployment_groups_name_only_alarms_of_the_template():
         assert config["Enabled"] is True
         for alarm in config["Alarms"]:
             assert cfn.ref_name(alarm["Name"]) in ALARMS, f"{group_name}: {alarm['Name']!r}"
+
+
+def test_no_deployed_function_carries_the_soaks_fault_injection():
+    # MEDIA_EDGE_PANIC_ON_KEY makes the processor panic on purpose (`make soak` proves panic
+    # isolation with it); a deployed function must never have it.
+    for name, function in cfn.resources_of(cfn.rendered(), "AWS::Serverless::Function").items():
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
+        assert "MEDIA_EDGE_PANIC_ON_KEY" not in variables, name
+    globals_env = cfn.rendered().get("Globals", {}).get("Function", {}).get("Environment", {})
+    assert "MEDIA_EDGE_PANIC_ON_KEY" not in globals_env.get("Variables", {})

@@ -77,3 +77,14 @@ def test_router_invoke_permission_applies_only_through_its_function_url():
     for name, p in permissions.items():
         if p["Properties"]["Action"] == "lambda:InvokeFunction" and p["Properties"].get("Principal") == "cloudfront.amazonaws.com":
             assert p["Properties"].get("InvokedViaFunctionUrl") is True, name
+
+
+def test_the_processor_deletes_only_its_processing_claims():
+    # One rendering per version at a time: a claim object under .claims/ in the variants bucket,
+    # removed when the rendering ends; a claim left behind (its message dead-lettered) expires.
+    statements, _ = cfn.role_permissions(TRANSFORMED, cfn.function_role(TRANSFORMED, "ImageProcessorFunction"))
+    grants = cfn.allowed(statements, "s3:DeleteObject")
+    assert [cfn.as_list(resource) for resource, _ in grants] == [[{"Fn::Sub": "${VariantsBucket.Arn}/.claims/*"}]]
+    rules = TEMPLATE["Resources"]["VariantsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    claims = [r for r in rules if r.get("Prefix") == ".claims/"]
+    assert claims and claims[0]["Status"] == "Enabled" and int(claims[0]["ExpirationInDays"]) <= 2

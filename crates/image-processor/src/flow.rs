@@ -63,6 +63,9 @@ pub trait Sink {
         output: StoredOutput,
         expected: Option<String>,
     ) -> impl Future<Output = Result<bool, Failure>> + Send;
+    /// A small object's content and tag; `None` if it is absent.
+    fn read(&self, key: &str) -> impl Future<Output = Result<Option<(Vec<u8>, String)>, Failure>> + Send;
+    fn remove(&self, key: &str) -> impl Future<Output = Result<(), Failure>> + Send;
 }
 
 /// What one run of the flow needs besides its source and sink.
@@ -98,6 +101,42 @@ pub async fn process(source: &impl Source, sink: &impl Sink, job: Job<'_>) -> Re
     let described = source.describe(&version);
     let manifest_key = job.layout.manifest_key(source.key());
 
+    // One rendering per version at a time: two deliveries of one upload (SQS delivers at least
+    // once; S3 may notify twice) would otherwise both render it and both report it processed.
+    let claim_key = job.layout.claim_key(&hash);
+    if !claim(sink, &claim_key, claim_expiry_ms(job.deadline)).await? {
+        return Err(Failure::transient(
+            "another delivery of this upload is being processed; this one is retried after it (and then skipped)",
+        ));
+    }
+    let result =
+        process_claimed(source, sink, job, Rendering { version, hash, described, manifest_key, started }).await;
+    if let Err(failure) = sink.remove(&claim_key).await {
+        // It expires on its own (a later delivery may take it over then).
+        warn!(key = claim_key, reason = %failure.reason, "could not remove the processing claim");
+    }
+    result
+}
+
+/// What `process` has settled before rendering.
+struct Rendering {
+    version: SourceVersion,
+    hash: String,
+    described: SourceObject,
+    manifest_key: String,
+    started: Instant,
+}
+
+/// Under the claim: skipped if already processed (checked here, so a delivery that raced another
+/// one to the claim sees what the winner stored), else rendered and stored.
+async fn process_claimed(
+    source: &impl Source,
+    sink: &impl Sink,
+    job: Job<'_>,
+    rendering: Rendering,
+) -> Result<StatusEvent, Failure> {
+    let Rendering { version, hash, described, manifest_key, started } = rendering;
+    let limit = job.settings.limits.max_input_bytes;
     if let Some(existing) = sink.read_manifest(&manifest_key).await? {
         if existing.source_version == hash {
             info!(key = source.key(), version = hash, "already processed; skipping duplicate delivery");
@@ -142,6 +181,48 @@ pub async fn process(source: &impl Source, sink: &impl Sink, job: Job<'_>) -> Re
     status.duration_ms = started.elapsed().as_millis() as u64;
     status.ffmpeg_ms = ffmpeg_ms;
     Ok(status)
+}
+
+/// How long a claim holds: until the invocation's deadline (a delivery that dies with its process
+/// leaves the claim to expire before SQS delivers the message again, since the queue's visibility
+/// timeout exceeds the function's timeout), or 15 minutes (Lambda's longest) without one.
+fn claim_expiry_ms(deadline: Option<Deadline>) -> u64 {
+    let now = media_edge_shared::status::now_epoch_ms();
+    let remaining = deadline
+        .map(|d| d.at.saturating_duration_since(Instant::now()))
+        .unwrap_or(std::time::Duration::from_secs(15 * 60));
+    now + remaining.as_millis() as u64
+}
+
+/// Takes the claim at `key` unless an unexpired one is held: a conditional write, so of two
+/// deliveries racing for it exactly one wins. `Ok(false)`: another delivery holds it.
+async fn claim(sink: &impl Sink, key: &str, expires_at_ms: u64) -> Result<bool, Failure> {
+    let claim = || StoredOutput {
+        key: key.to_string(),
+        body: OutputBody::Bytes(format!("{{\"expires_at_ms\":{expires_at_ms}}}").into_bytes()),
+        content_type: "application/json",
+        cache_control: "no-store",
+    };
+    for _ in 0..3 {
+        let expected = match sink.read(key).await? {
+            None => None,
+            Some((body, tag)) => {
+                let held_until = serde_json::from_slice::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| v["expires_at_ms"].as_u64())
+                    .unwrap_or(0);
+                if held_until > media_edge_shared::status::now_epoch_ms() {
+                    return Ok(false);
+                }
+                // Expired: its holder died. Taken over only if nobody else took it meanwhile.
+                Some(tag)
+            }
+        };
+        if sink.store_if(claim(), expected).await? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Whether the manifest now describes the version that was rendered.

@@ -52,6 +52,7 @@ async fn process_object(
     event: &ObjectEvent,
     deadline: Option<Deadline>,
 ) -> Result<StatusEvent, Failure> {
+    crate::fault_injection::panic_if_asked(&event.key);
     let config = &processor.config;
     let source = S3Source { s3: &processor.s3, bucket: &event.bucket, key: &event.key };
     let sink = S3Sink { s3: &processor.s3, bucket: &config.variants_bucket };

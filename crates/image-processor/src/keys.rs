@@ -23,6 +23,9 @@ pub fn source_version(
     hex::encode(&hasher.finalize()[..6])
 }
 
+/// Where processing claims live, under the output prefix.
+pub const CLAIMS_PREFIX: &str = ".claims/";
+
 /// The prefixes that separate originals from outputs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutputLayout {
@@ -47,6 +50,12 @@ impl OutputLayout {
 
     pub fn manifest_key(&self, source_key: &str) -> String {
         format!("{}/manifest.json", self.base(source_key))
+    }
+
+    /// Held while one delivery renders version `hash` (see `flow::claim`); apart from the
+    /// variants, and expired by a lifecycle rule if a claim is ever left behind.
+    pub fn claim_key(&self, hash: &str) -> String {
+        format!("{}{CLAIMS_PREFIX}{hash}.json", self.output_prefix)
     }
 }
 

@@ -33,6 +33,7 @@ pub mod render;
 pub mod s3;
 pub mod video;
 
+mod fault_injection;
 mod gif_probe;
 mod intake;
 mod jpeg_markers;

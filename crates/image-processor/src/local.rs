@@ -127,6 +127,29 @@ impl Sink for DirSink {
         }
         self.store(output).await.map(|()| true)
     }
+
+    async fn read(&self, key: &str) -> Result<Option<(Vec<u8>, String)>, Failure> {
+        let path = self.path(key);
+        match tokio::fs::read(&path).await {
+            Ok(bytes) => Ok(self.tag(key).await?.map(|tag| (bytes, tag))),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_failure(&path, e)),
+        }
+    }
+
+    /// Also removes its directory once empty (the claims directory, when the last claim goes).
+    async fn remove(&self, key: &str) -> Result<(), Failure> {
+        let path = self.path(key);
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(io_failure(&path, e)),
+        }
+        if let Some(parent) = path.parent() {
+            let _ = tokio::fs::remove_dir(parent).await;
+        }
+        Ok(())
+    }
 }
 
 /// Size and SHA-256 (first 16 bytes, hex) of a file's content.

@@ -188,6 +188,28 @@ impl Sink for S3Sink<'_> {
             Err(e) => Err(classify_sdk_error("store manifest", &e)),
         }
     }
+
+    async fn read(&self, key: &str) -> Result<Option<(Vec<u8>, String)>, Failure> {
+        let object = match self.s3.get_object().bucket(self.bucket).key(key).send().await {
+            Ok(object) => object,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+            Err(e) => return Err(classify_sdk_error("read claim", &e)),
+        };
+        let tag = object.e_tag().unwrap_or_default().to_string();
+        let body = object.body.collect().await.map_err(|e| Failure::transient(format!("read {key}: {e}")))?;
+        Ok(Some((body.into_bytes().to_vec(), tag)))
+    }
+
+    async fn remove(&self, key: &str) -> Result<(), Failure> {
+        self.s3
+            .delete_object()
+            .bucket(self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| classify_sdk_error("remove claim", &e))?;
+        Ok(())
+    }
 }
 
 impl S3Sink<'_> {

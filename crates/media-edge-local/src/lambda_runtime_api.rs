@@ -259,4 +259,10 @@ impl LocalLambda {
     pub fn init_error(&self) -> Option<String> {
         self.api.init_error()
     }
+
+    /// SIGKILL, as Lambda ends a sandbox that timed out (or as a crash would): no chance to answer.
+    pub async fn kill(&mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+    }
 }

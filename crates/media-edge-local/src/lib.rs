@@ -13,6 +13,7 @@
 //! Plus [`poll_queue`], which feeds real queue messages to a handler the way Lambda's SQS event
 //! source mapping does (batches of up to 10, ReportBatchItemFailures semantics).
 
+pub mod fault_proxy;
 pub mod lambda_runtime_api;
 
 use std::future::Future;

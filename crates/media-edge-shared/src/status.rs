@@ -156,6 +156,11 @@ pub enum StatusEventError {
     Unsupported { schema: String, version: u32 },
 }
 
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+pub fn now_epoch_ms() -> u64 {
+    SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
 pub fn now_rfc3339() -> String {
     aws_smithy_types::DateTime::from(SystemTime::now())
         .fmt(aws_smithy_types::date_time::Format::DateTime)

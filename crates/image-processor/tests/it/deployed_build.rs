@@ -15,7 +15,7 @@ use media_edge_shared::status::Outcome;
 use media_edge_shared::FailureClass;
 
 /// Where `make deployed-build` (cargo lambda build --release) leaves the bootstrap.
-fn deployed_bootstrap() -> PathBuf {
+pub(crate) fn deployed_bootstrap() -> PathBuf {
     std::env::var_os("DEPLOYED_IMAGE_PROCESSOR").map(PathBuf::from).unwrap_or_else(|| {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/lambda/image-processor/bootstrap")
     })

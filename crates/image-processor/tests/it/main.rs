@@ -7,4 +7,5 @@ mod deployed_build;
 mod pipeline;
 mod render;
 mod service_errors;
+mod soak;
 mod support;

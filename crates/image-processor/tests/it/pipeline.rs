@@ -429,3 +429,37 @@ async fn an_older_upload_never_overwrites_the_manifest_of_a_newer_one() {
     assert_eq!(outcomes.iter().map(|(_, o)| *o).collect::<Vec<_>>(), [Outcome::Processed, Outcome::Superseded]);
     assert_eq!(Some(outcomes[0].0.as_str()), manifest.source.etag.as_deref());
 }
+
+#[tokio::test]
+async fn two_deliveries_of_one_upload_at_once_render_it_once() {
+    // SQS delivers at least once and S3 may notify twice: two processors can hold the same upload
+    // at the same moment. The claim lets one render; the other comes back and is then skipped.
+    let h = Harness::new("claim").await;
+    h.discard_test_event().await;
+    h.upload("uploads/twice.jpg", fixture("gray.jpg")).await;
+    let messages = h.receive_jobs(1).await;
+    let first = media_edge_local::lambda_message(&messages[0], Some(&h.wiring.jobs_queue_arn));
+    let mut second = first.clone();
+    second.message_id = Some("the-same-upload-delivered-again".into());
+    let event = |m: &aws_lambda_events::event::sqs::SqsMessage| {
+        let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
+        event.records = vec![m.clone()];
+        event
+    };
+
+    let (a, b) = tokio::join!(h.handle(event(&first)), h.handle(event(&second)));
+    let handed_back: Vec<String> =
+        a.batch_item_failures.iter().chain(&b.batch_item_failures).map(|f| f.item_identifier.clone()).collect();
+    assert_eq!(handed_back.len(), 1, "one delivery renders, the other comes back: {handed_back:?}");
+    let statuses = h.statuses().await;
+    let outcomes: Vec<Outcome> = statuses.iter().map(|s| s.outcome).collect();
+    assert_eq!(outcomes, [Outcome::Processed]);
+
+    // Delivered again, the one handed back finds the manifest.
+    let again = if handed_back[0] == second.message_id.clone().unwrap() { &second } else { &first };
+    assert!(h.handle(event(again)).await.batch_item_failures.is_empty());
+    let outcomes: Vec<Outcome> = h.statuses().await.iter().map(|s| s.outcome).collect();
+    assert_eq!(outcomes, [Outcome::Duplicate]);
+    let keys = h.variant_keys().await;
+    assert!(keys.iter().all(|k| !k.starts_with(".claims/")), "no claim left behind: {keys:?}");
+}

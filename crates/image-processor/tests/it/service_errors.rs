@@ -1,7 +1,9 @@
 //! Error paths the emulator cannot produce (throttling, 503, access denied), with aws-smithy-mocks.
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use aws_sdk_s3::operation::delete_object::DeleteObjectOutput;
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
+use aws_sdk_s3::operation::put_object::PutObjectOutput;
 use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_sdk_sqs::operation::get_queue_url::GetQueueUrlOutput;
 use aws_sdk_sqs::operation::send_message::SendMessageOutput;
@@ -98,7 +100,10 @@ async fn a_status_that_cannot_be_published_is_retried() {
     let head = mock!(aws_sdk_s3::Client::head_object)
         .then_output(|| HeadObjectOutput::builder().e_tag("\"abc\"").content_length(5).build());
     let get = mock!(aws_sdk_s3::Client::get_object).then_http_response(|| s3_error(404, "NoSuchKey"));
-    let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&head, &get]);
+    // The processing claim: taken, then released.
+    let claim = mock!(aws_sdk_s3::Client::put_object).then_output(|| PutObjectOutput::builder().build());
+    let release = mock!(aws_sdk_s3::Client::delete_object).then_output(|| DeleteObjectOutput::builder().build());
+    let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&head, &get, &claim, &release]);
     let publish = mock!(aws_sdk_sns::Client::publish).then_http_response(|| {
         aws_smithy_runtime_api::http::Response::new(
             500.try_into().unwrap(),
@@ -112,6 +117,7 @@ async fn a_status_that_cannot_be_published_is_retried() {
     let response = handle_batch(one_upload(), &processor, None).await;
     assert_eq!(response.batch_item_failures.len(), 1, "the report is not lost: the message comes back");
     assert!(publish.num_calls() >= 1);
+    assert_eq!((claim.num_calls(), release.num_calls()), (1, 1), "the claim is released whatever the outcome");
 }
 
 #[tokio::test]
