@@ -200,6 +200,22 @@ struct Observed {
     handed_back: AtomicUsize,
     received: AtomicUsize,
     disk_full_invocations: AtomicUsize,
+    /// What the processes logged at warn or error level (distinct messages), shown on failure.
+    logged: Mutex<BTreeMap<String, usize>>,
+}
+
+impl Observed {
+    fn keep_logs(&self, lambda: &LocalLambda) {
+        let mut logged = self.logged.lock().unwrap();
+        for line in lambda.stdout_lines() {
+            let Ok(doc) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+            if matches!(doc["level"].as_str(), Some("ERROR" | "WARN")) {
+                let fields = &doc["fields"];
+                let text = format!("{} {} {}", doc["level"], fields["message"], fields["reason"]);
+                *logged.entry(text).or_default() += 1;
+            }
+        }
+    }
 }
 
 fn keys_of(body: &str) -> Vec<String> {
@@ -262,6 +278,19 @@ async fn instance(
     kill_every: usize,
 ) {
     let sqs = &h.clients.sqs;
+    // Each execution environment has its own /tmp (the processor clears what a killed run left in
+    // it, which would pull files from under another process's running job).
+    let env: Vec<(&str, String)> = env
+        .iter()
+        .map(|(name, value)| match *name {
+            "WORK_DIR" => (*name, format!("{value}/sandbox-{n}")),
+            _ => (*name, value.clone()),
+        })
+        .collect();
+    let env = env.as_slice();
+    for (_, dir) in env.iter().filter(|(name, _)| *name == "WORK_DIR") {
+        std::fs::create_dir_all(dir).unwrap();
+    }
     let mut lambda = LocalLambda::start(bootstrap, env).await.unwrap();
     let mut rng = 0x9E37_79B9_7F4A_7C15u64 ^ (n as u64 + 1);
     let mut next = move || {
@@ -320,6 +349,7 @@ async fn instance(
                     _ => 0,
                 };
                 lambda.kill().await;
+                observed.keep_logs(&lambda);
                 lambda = LocalLambda::start(bootstrap, env).await.unwrap();
                 messages.iter().filter_map(|m| m.message_id().map(str::to_string)).collect()
             }
@@ -338,6 +368,7 @@ async fn instance(
         }
     }
     lambda.kill().await;
+    observed.keep_logs(&lambda);
 }
 
 async fn jobs_in_queue(h: &Harness) -> usize {
@@ -400,7 +431,9 @@ async fn soak_every_upload_is_accounted_for_exactly_once_under_faults() {
         ("INPUT_PREFIX", config.layout.input_prefix.clone()),
         ("WORK_DIR", disk.dir.display().to_string()),
         ("MEDIA_EDGE_PANIC_ON_KEY", PANIC_SUFFIX.to_string()),
-        ("RUST_LOG", "error".to_string()),
+        ("RUST_LOG", "warn".to_string()),
+        // The panicking upload's five backtraces would only add noise to the test's output.
+        ("RUST_BACKTRACE", "0".to_string()),
     ];
 
     let uploads = plan(count);
@@ -425,7 +458,7 @@ async fn soak_every_upload_is_accounted_for_exactly_once_under_faults() {
         loop {
             collect(&h, &observed, &seen).await;
             let settled = {
-                let statuses = std::mem::take(&mut *observed.statuses.lock().unwrap());
+                let statuses = observed.statuses.lock().unwrap();
                 let dead = observed.dead_lettered.lock().unwrap();
                 uploads.iter().all(|u| {
                     let outcomes = statuses.get(&u.key).map(|s| s.as_slice()).unwrap_or_default();
@@ -576,6 +609,12 @@ async fn soak_every_upload_is_accounted_for_exactly_once_under_faults() {
         percentile(&latencies, 0.99).as_secs_f64(),
         latencies.last().copied().unwrap_or_default().as_secs_f64()
     );
+    if !problems.is_empty() {
+        println!("  what the processes logged (warn/error, distinct):");
+        for (text, n) in observed.logged.lock().unwrap().iter().take(40) {
+            println!("    {n:>4} × {}", text.chars().take(300).collect::<String>());
+        }
+    }
     assert!(problems.is_empty(), "{} problem(s):\n{}", problems.len(), problems.join("\n"));
     assert!(dead.iter().any(|k| k.ends_with(PANIC_SUFFIX)), "the panicking upload reached the DLQ");
     assert!(observed.kills.load(Ordering::Relaxed) > 0, "at least one process was killed");
