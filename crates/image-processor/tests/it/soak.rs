@@ -463,7 +463,10 @@ async fn soak_every_upload_is_accounted_for_exactly_once_under_faults() {
                 uploads.iter().all(|u| {
                     let outcomes = statuses.get(&u.key).map(|s| s.as_slice()).unwrap_or_default();
                     dead.contains(&u.key)
-                        || outcomes.iter().any(|(s, _)| matches!(s.outcome, Outcome::Processed | Outcome::Failed))
+                        // A duplicate alone also ends it: its first status went with a killed process.
+                        || outcomes.iter().any(|(s, _)| {
+                            matches!(s.outcome, Outcome::Processed | Outcome::Failed | Outcome::Duplicate)
+                        })
                 })
             };
             if all_uploaded.load(Ordering::Relaxed) && settled && jobs_in_queue(&h).await == 0 {
