@@ -13,8 +13,20 @@ root = pathlib.Path(__file__).resolve().parent.parent
 source = (root / "infra/template.in.yaml").read_text()
 
 
+FUNCTIONS = root / "crates/edge-router/cloudfront"
+
+
+def function_code(name):
+    """A deployed CloudFront Function: its files (functions.json) in order, `import` lines first
+    (CloudFront Functions take no code from other files, and imports must lead)."""
+    parts = json.loads((FUNCTIONS / "functions.json").read_text())["functions"][name]
+    lines = [line for part in parts for line in (FUNCTIONS / part).read_text().splitlines()]
+    imports = [line for line in lines if line.startswith("import ")]
+    return "\n".join(imports + [line for line in lines if not line.startswith("import ")]) + "\n"
+
+
 def inline(name):
-    code = (root / "crates/edge-router/cloudfront" / name).read_text()
+    code = function_code(name)
     # `${` would be a !Sub variable: the functions must not contain it.
     assert "${" not in code, f"{name} contains '${{', which !Sub would expand"
     code = re.sub(r"var COHORTS = \d+;", "var COHORTS = ${CohortCount};", code)
@@ -41,11 +53,13 @@ def log_definitions():
     }
 
 
-rendered = source.replace("__VIEWER_REQUEST_JS__", inline("viewer-request.js"))
+rendered = source.replace("__VIEWER_REQUEST_JS__", inline("cohort-request"))
 for placeholder, sql in log_definitions().items():
     rendered = rendered.replace(placeholder, sql)
-rendered = rendered.replace("__VIEWER_RESPONSE_JS__", inline("viewer-response.js"))
-rendered = rendered.replace("__FORMAT_NEGOTIATION_JS__", inline("format-negotiation.js"))
+rendered = rendered.replace("__VIEWER_RESPONSE_JS__", inline("cohort-response"))
+rendered = rendered.replace("__FORMAT_NEGOTIATION_JS__", inline("format-negotiation"))
+rendered = rendered.replace("__RELEASE_EDGE_REQUEST_JS__", inline("release-edge-request"))
+rendered = rendered.replace("__RELEASE_EDGE_RESPONSE_JS__", inline("release-edge-response"))
 # The stack's name fragment: the first group of the UUID that ends AWS::StackId
 # (arn:aws:cloudformation:<region>:<account>:stack/<name>/<uuid>).
 rendered = rendered.replace(

@@ -248,6 +248,33 @@ def parameters(template, **overrides):
     return Values(values, template.get("Conditions"))
 
 
+def resolve_conditions(node, params):
+    """`node` as CloudFormation deploys it for `params`: every Fn::If replaced by its chosen branch
+    and every Ref to AWS::NoValue dropped (from a list or as a property)."""
+    no_value = object()
+
+    def walk(n):
+        if isinstance(n, dict):
+            if set(n) == {"Fn::If"}:
+                name, if_true, if_false = n["Fn::If"]
+                return walk(if_true if condition(name, params) else if_false)
+            if n == {"Ref": "AWS::NoValue"}:
+                return no_value
+            out = {k: walk(v) for k, v in n.items()}
+            return {k: v for k, v in out.items() if v is not no_value}
+        if isinstance(n, list):
+            return [v for v in (walk(x) for x in n) if v is not no_value]
+        return n
+
+    return walk(node)
+
+
+def distribution_config(template, **parameters_):
+    """The distribution's config as deployed with the given parameter values (defaults otherwise)."""
+    config = template["Resources"]["Distribution"]["Properties"]["DistributionConfig"]
+    return resolve_conditions(config, parameters(template, **parameters_))
+
+
 # ---------------------------------------------------------------- permissions (transformed template)
 
 def function_role(transformed_template, function_name):

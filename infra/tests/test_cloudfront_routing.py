@@ -12,14 +12,16 @@ import pytest
 import cfn
 
 TEMPLATE = cfn.rendered()
-DISTRIBUTION = TEMPLATE["Resources"]["Distribution"]["Properties"]["DistributionConfig"]
+# As deployed in each ReleaseRouting mode (the release behaviours differ; nothing else does).
+DISTRIBUTIONS = {mode: cfn.distribution_config(TEMPLATE, ReleaseRouting=mode) for mode in ("edge", "origin")}
+DISTRIBUTION = DISTRIBUTIONS["edge"]
 
 
 pattern_matches = cfn.pattern_matches  # the matcher lives in cfn.py, shared with other tests
 
 
-def behaviour_for(path):
-    return cfn.behaviour_for(DISTRIBUTION, path)
+def behaviour_for(path, mode="edge"):
+    return cfn.behaviour_for(DISTRIBUTIONS[mode], path)
 
 
 def summary(behaviour):
@@ -40,7 +42,17 @@ COHORT_FUNCTIONS = {
 MEDIA = ("variants", "MediaCachePolicy", None, {("viewer-request", "FormatNegotiationFunction")},
          "MediaResponseHeadersPolicy")
 TEXT = ("variants", "TextCachePolicy", None, set(), None)
-RELEASE = ("router", "ReleaseCachePolicy", "RouterOriginRequestPolicy", COHORT_FUNCTIONS, None)
+EDGE_FUNCTIONS = {
+    ("viewer-request", "ReleaseEdgeRequestFunction"),
+    ("viewer-response", "ReleaseEdgeResponseFunction"),
+}
+# Release channels, by ReleaseRouting: the edge functions and the releases bucket, cached by the
+# version's path; or the cohort functions and the router, cached by path and cohort.
+RELEASE_BY_MODE = {
+    "edge": ("releases", "ReleaseVersionCachePolicy", None, EDGE_FUNCTIONS, None),
+    "origin": ("router", "ReleaseCachePolicy", "RouterOriginRequestPolicy", COHORT_FUNCTIONS, None),
+}
+RELEASE = "release"  # stands for RELEASE_BY_MODE[mode] in CASES
 
 CASES = [
     # variants: immutable keys <path>/<version>/<variant>.<ext>
@@ -79,26 +91,34 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("mode", ["edge", "origin"])
 @pytest.mark.parametrize("path,expected", CASES, ids=[c[0] for c in CASES])
-def test_path_reaches_the_right_origin_policy_and_functions(path, expected):
-    behaviour = behaviour_for(path)
+def test_path_reaches_the_right_origin_policy_and_functions(path, expected, mode):
+    behaviour = behaviour_for(path, mode)
+    expected = RELEASE_BY_MODE[mode] if expected == RELEASE else expected
     assert summary(behaviour) == expected, f"{path} matched {behaviour.get('PathPattern', 'default (*)')}"
 
 
-def test_every_default_release_channel_has_behaviours():
+@pytest.mark.parametrize("mode", ["edge", "origin"])
+def test_every_default_release_channel_has_behaviours(mode):
     # The behaviours are static while ReleaseChannels is a parameter: at least the default
-    # channels must reach the router, root and files alike.
+    # channels must be routed, root and files alike.
     channels = TEMPLATE["Parameters"]["ReleaseChannels"]["Default"].split(",")
     assert channels
     for channel in channels:
         for path in (f"/{channel}", f"/{channel}/", f"/{channel}/index.html", f"/{channel}/v1/x.js"):
-            assert summary(behaviour_for(path)) == RELEASE, path
+            assert summary(behaviour_for(path, mode)) == RELEASE_BY_MODE[mode], path
 
 
-def test_router_behaviours_all_carry_the_cohort_setup():
-    for behaviour in DISTRIBUTION["CacheBehaviors"]:
-        if behaviour["TargetOriginId"] == "router":
-            assert summary(behaviour) == RELEASE, behaviour["PathPattern"]
+@pytest.mark.parametrize("mode", ["edge", "origin"])
+def test_release_behaviours_all_carry_their_mode_setup(mode):
+    for behaviour in DISTRIBUTIONS[mode]["CacheBehaviors"]:
+        if behaviour["TargetOriginId"] in ("router", "releases"):
+            assert summary(behaviour) == RELEASE_BY_MODE[mode], behaviour["PathPattern"]
+
+
+def test_edge_routing_is_the_default():
+    assert TEMPLATE["Parameters"]["ReleaseRouting"]["Default"] == "edge"
 
 
 def test_matcher_follows_the_documented_wildcards():

@@ -10,7 +10,7 @@ import cfn
 
 TEMPLATE = cfn.rendered()
 RESOURCES = TEMPLATE["Resources"]
-DISTRIBUTION = RESOURCES["Distribution"]["Properties"]["DistributionConfig"]
+DISTRIBUTION = cfn.distribution_config(TEMPLATE)  # as deployed with the default parameters
 SOURCE = cfn.ROOT / "crates/edge-router/cloudfront/format-negotiation.js"
 NEGOTIATION = ("viewer-request", "FormatNegotiationFunction")
 

@@ -6,12 +6,12 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 
+const { loadFunction } = require('./load');
+
+const DEPLOYED = { 'viewer-request.js': 'cohort-request', 'viewer-response.js': 'cohort-response' };
+
 function load(file, cohorts) {
-    let source = fs.readFileSync(path.join(__dirname, '..', file), 'utf8');
-    if (cohorts !== undefined) {
-        source = source.replace(/var COHORTS = \d+;/, `var COHORTS = ${cohorts};`);
-    }
-    return new Function('require', `${source}\nreturn handler;`)(require);
+    return loadFunction(DEPLOYED[file], { cohorts }).handler;
 }
 
 function viewerRequest({ headers = {}, cookies = {}, ip = '203.0.113.7' } = {}) {
@@ -26,7 +26,7 @@ function viewerRequest({ headers = {}, cookies = {}, ip = '203.0.113.7' } = {}) 
 const vectors = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'testdata', 'cohort-vectors.json'), 'utf8')).vectors;
 
 test('the shipped functions agree on the cohort count with the router default (20)', () => {
-    for (const file of ['viewer-request.js', 'viewer-response.js']) {
+    for (const file of ['cohort.js', 'viewer-response.js']) {
         const source = fs.readFileSync(path.join(__dirname, '..', file), 'utf8');
         assert.match(source, /var COHORTS = 20;/, file);
     }
