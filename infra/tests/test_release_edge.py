@@ -100,3 +100,9 @@ def test_the_store_arn_is_an_output_for_the_release_command():
 def test_the_browser_lifetime_is_short_because_release_urls_name_no_version():
     code = deployed_code("ReleaseEdgeResponseFunction", 100)
     assert re.search(r"var BROWSER_MAX_AGE = (\d+);", code).group(1) == "60"
+
+
+def test_the_release_command_defaults_to_the_templates_cohort_count():
+    source = (cfn.ROOT / "crates/release-control/src/lib.rs").read_text()
+    default = int(re.search(r"pub const DEFAULT_COHORTS: u16 = (\d+);", source).group(1))
+    assert default == TEMPLATE["Parameters"]["CohortCount"]["Default"]

@@ -104,9 +104,59 @@ impl ChannelConfig {
     }
 }
 
+/// The KeyValueStore's documented limits (CloudFront Developer Guide, key value store quotas): a
+/// key of at most 512 bytes and a value of at most 1 KB.
+pub const MAX_EDGE_KEY_BYTES: usize = 512;
+pub const MAX_EDGE_VALUE_BYTES: usize = 1024;
+
+/// What the edge function reads for a channel from the CloudFront KeyValueStore (the key is the
+/// channel's name): only what routing needs, so the value stays far below the store's 1 KB. The
+/// channel config in S3 stays the source of truth and the history; this is written from it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EdgeEntry {
+    pub stable: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<String>,
+    #[serde(default)]
+    pub weight: u8,
+}
+
+impl EdgeEntry {
+    pub fn of(config: &ChannelConfig) -> Self {
+        EdgeEntry {
+            stable: config.stable.clone(),
+            canary: config.canary.clone(),
+            weight: if config.canary.is_some() { config.weight } else { 0 },
+        }
+    }
+
+    /// The value as stored: compact JSON, e.g. `{"stable":"1.4.0","canary":"1.5.0","weight":5}`.
+    pub fn to_value(&self) -> String {
+        // Serialising three plain fields cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        serde_json::from_str(value).ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn edge_entries_carry_only_routing_and_fit_the_store() {
+        let mut config = config(5);
+        assert_eq!(EdgeEntry::of(&config).to_value(), r#"{"stable":"1.0.0","canary":"2.0.0","weight":5}"#);
+        config.canary = None;
+        assert_eq!(EdgeEntry::of(&config).to_value(), r#"{"stable":"1.0.0","weight":0}"#);
+        // The longest versions a channel accepts still fit a KeyValueStore value.
+        let longest = "9".repeat(64);
+        let entry = EdgeEntry { stable: longest.clone(), canary: Some(longest), weight: 100 };
+        assert!(entry.to_value().len() < MAX_EDGE_VALUE_BYTES / 4, "{}", entry.to_value().len());
+        assert_eq!(EdgeEntry::parse(&entry.to_value()), Some(entry));
+    }
 
     fn config(weight: u8) -> ChannelConfig {
         ChannelConfig { canary: Some("2.0.0".into()), weight, ..ChannelConfig::new("sdk", "1.0.0") }

@@ -100,15 +100,26 @@ async fn run() -> ExitCode {
             use simulate::{run, table, Scenario, Strategy};
             let base = Scenario { viewers, windows, weights, ttl_seconds: ttl, edges, seed, ..Scenario::default() };
             let minutes = base.window_seconds / 60;
+            let mut summary = vec![
+                "| mode | N | hit ratio | weight → canary share per window (%) | viewers flipped, steady weight | router invocations per million | rollback to 99% |".to_string(),
+                "|---|---|---|---|---|---|---|".to_string(),
+            ];
             for strategy in [Strategy::RandomCached, Strategy::RandomUncached] {
-                println!("{}", table(strategy, &run(&base, strategy), minutes));
+                let reports = run(&base, strategy);
+                println!("{}", table(strategy, &reports, minutes));
+                summary.push(simulate::summary_row(strategy, None, &reports));
             }
             for n in cohorts {
                 let scenario = Scenario { cohorts: n.max(1), ..base.clone() };
-                for strategy in [Strategy::Ja3Cohort, Strategy::Ja4NetworkCohort] {
-                    println!("N = {n} cohorts: {}", table(strategy, &run(&scenario, strategy), minutes));
+                for strategy in [Strategy::Ja3Cohort, Strategy::Ja4NetworkCohort, Strategy::EdgeVersion] {
+                    let reports = run(&scenario, strategy);
+                    println!("N = {n} cohorts: {}", table(strategy, &reports, minutes));
+                    if strategy != Strategy::Ja3Cohort {
+                        summary.push(simulate::summary_row(strategy, Some(n), &reports));
+                    }
                 }
             }
+            println!("{}", summary.join("\n"));
             ExitCode::SUCCESS
         }
     }

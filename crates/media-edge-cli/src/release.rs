@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use media_edge_shared::aws::load_sdk_config;
-use release_control::{describe, invalidate_channel, ReleaseControl, ReleaseError};
+use release_control::{describe, invalidate_channel, EdgeStatus, EdgeStore, ReleaseControl, ReleaseError};
 
 #[derive(clap::Args)]
 pub struct ReleaseArgs {
@@ -15,12 +15,16 @@ pub struct ReleaseArgs {
     /// Release channel (first path segment served by the router, e.g. `sdk` or `app`).
     #[arg(long, env = "RELEASE_CHANNEL", default_value = "sdk")]
     channel: String,
-    /// Number of cohorts; must match the router's and the CloudFront Function's.
-    #[arg(long, env = "COHORT_COUNT", default_value_t = edge_router::config::DEFAULT_COHORTS)]
+    /// Number of cohorts: the stack's CohortCount (output CohortCount).
+    #[arg(long, env = "COHORT_COUNT", default_value_t = release_control::DEFAULT_COHORTS)]
     cohorts: u16,
     /// Who is making the change (recorded in the history).
     #[arg(long, env = "USER", default_value = "unknown")]
     by: String,
+    /// The CloudFront KeyValueStore the edge function routes by (stack output ReleaseStoreArn;
+    /// ReleaseRouting=edge). Every change is copied there; without it only S3 is written.
+    #[arg(long, env = "RELEASE_STORE_ARN")]
+    store_arn: Option<String>,
     #[command(subcommand)]
     command: ReleaseCommand,
 }
@@ -51,8 +55,12 @@ enum ReleaseCommand {
         #[arg(long, env = "DISTRIBUTION_ID")]
         distribution_id: Option<String>,
     },
-    /// Versions, weight, the share it really gives, which cohorts get which, last change.
+    /// Versions, weight, the share it really gives, which cohorts get which, last change, and
+    /// what the edge store holds.
     Status,
+    /// Copy the channel config from S3 to the edge store again (after a change whose edge write
+    /// failed, or to repair a store edited by hand).
+    Sync,
 }
 
 pub async fn run(args: ReleaseArgs) -> ExitCode {
@@ -63,7 +71,9 @@ pub async fn run(args: ReleaseArgs) -> ExitCode {
         channel: args.channel.clone(),
         cohort_count: args.cohorts,
         actor: args.by,
+        edge: args.store_arn.map(|arn| EdgeStore { client: aws_sdk_cloudfrontkeyvaluestore::Client::new(&sdk), arn }),
     };
+    let edge_mode = control.edge.is_some();
     let result = match args.command {
         ReleaseCommand::Publish { version, dir, replace_incomplete } => {
             control.publish(&version, &dir, replace_incomplete).await.map(|report| {
@@ -100,6 +110,10 @@ pub async fn run(args: ReleaseArgs) -> ExitCode {
                 print!("{}", describe(&config, args.cohorts));
                 match distribution_id {
                     Some(id) => invalidate(&sdk, &id, &args.channel).await,
+                    None if edge_mode => {
+                        println!("edge store updated: viewers get stable from their next request (a browser's copy within its 60 s)");
+                        Ok(())
+                    }
                     None => {
                         println!("no distribution id: cached copies expire within the router's CACHE_SECONDS");
                         Ok(())
@@ -108,12 +122,22 @@ pub async fn run(args: ReleaseArgs) -> ExitCode {
             }
             Err(e) => Err(e),
         },
-        ReleaseCommand::Status => control.read().await.and_then(|current| match current.config {
-            Some(config) => {
-                print!("{}", describe(&config, args.cohorts));
+        ReleaseCommand::Status => match control.read().await {
+            Ok(current) => match current.config {
+                Some(config) => {
+                    print!("{}", describe(&config, args.cohorts));
+                    control.edge_status().await.map(|edge| print!("{}", describe_edge(edge.as_ref())))
+                }
+                None => Err(ReleaseError::Invalid(format!("channel {} has no releases yet", args.channel))),
+            },
+            Err(e) => Err(e),
+        },
+        ReleaseCommand::Sync => control.sync_edge().await.and_then(|entry| match entry {
+            Some(entry) => {
+                println!("edge store: {} = {}", args.channel, entry.to_value());
                 Ok(())
             }
-            None => Err(ReleaseError::Invalid(format!("channel {} has no releases yet", args.channel))),
+            None => Err(ReleaseError::Invalid("no edge store: pass --store-arn or set RELEASE_STORE_ARN".into())),
         }),
     };
     match result {
@@ -121,6 +145,20 @@ pub async fn run(args: ReleaseArgs) -> ExitCode {
         Err(e) => {
             eprintln!("media-edge release: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+fn describe_edge(edge: Option<&EdgeStatus>) -> String {
+    match edge {
+        None => "  edge store: none given (origin routing; --store-arn for edge routing)\n".into(),
+        Some(status) => {
+            let stored = status.stored.as_deref().unwrap_or("no entry");
+            if status.in_sync() {
+                format!("  edge store: {stored} (matches the config)\n")
+            } else {
+                format!("  edge store: {stored}\n  warning: the edge store does not match the config: run `media-edge release sync`\n")
+            }
         }
     }
 }

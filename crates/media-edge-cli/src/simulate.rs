@@ -2,7 +2,9 @@
 //! canary reach the share it should, does the CDN still cache, and do viewers keep one version?
 //!
 //! Strategies: random routing with caching and without (the background document's first two
-//! tables), cohorts from JA3 alone (its design), and ours (JA4 + viewer network, cookie-sticky).
+//! tables), cohorts from JA3 alone (its design), and ours (JA4 + viewer network, cookie-sticky),
+//! decided either by the router at the origin (cohort in the cache key) or at the edge (the
+//! version's path is the cache key: ReleaseRouting=edge).
 //! The population is deliberately unfriendly: a few browser builds dominate (shared fingerprints),
 //! Chrome-like builds randomise JA3 per connection, some viewers block cookies, and mobile viewers
 //! change networks. Deterministic for a seed.
@@ -22,8 +24,12 @@ pub enum Strategy {
     RandomUncached,
     /// Cohort = hash(JA3) mod N in the cache key; cookie keeps it (the background design).
     Ja3Cohort,
-    /// Cohort = hash(JA4 + network) mod N in the cache key; cookie keeps it (media-edge).
+    /// Cohort = hash(JA4 + network) mod N in the cache key; cookie keeps it (media-edge, origin
+    /// router).
     Ja4NetworkCohort,
+    /// The same cohorts, decided at the edge on every request; the cache key is the version, so
+    /// there are two copies per file and no Lambda behind a miss (media-edge, edge routing).
+    EdgeVersion,
 }
 
 impl Strategy {
@@ -32,8 +38,14 @@ impl Strategy {
             Strategy::RandomCached => "random routing, cached",
             Strategy::RandomUncached => "random routing, no cache",
             Strategy::Ja3Cohort => "cohort from JA3 (+cookie)",
-            Strategy::Ja4NetworkCohort => "cohort from JA4+network (+cookie), media-edge",
+            Strategy::Ja4NetworkCohort => "cohort from JA4+network (+cookie), media-edge origin router",
+            Strategy::EdgeVersion => "cohort from JA4+network (+cookie), media-edge edge routing",
         }
+    }
+
+    /// Whether a request that misses the cache (or is never cached) runs the router Lambda.
+    fn invokes_router(self) -> bool {
+        self != Strategy::EdgeVersion
     }
 }
 
@@ -48,6 +60,8 @@ pub struct Scenario {
     pub weights: Vec<u8>,
     /// Shared-cache TTL of a response, seconds.
     pub ttl_seconds: u32,
+    /// Shared-cache TTL of a version's immutable copy under edge routing, seconds.
+    pub version_ttl_seconds: u32,
     pub cohorts: u16,
     /// Distinct browser builds (TLS stacks); their popularity is Zipf-distributed.
     pub browser_builds: u32,
@@ -70,6 +84,7 @@ impl Default for Scenario {
             window_seconds: 600,
             weights: vec![50],
             ttl_seconds: 600,
+            version_ttl_seconds: 86_400,
             cohorts: 10,
             browser_builds: 40,
             ja3_randomising_share: 0.65,
@@ -91,6 +106,17 @@ pub struct WindowReport {
     /// Share of active viewers who got a different version than on their previous request.
     pub flipped_viewers: f64,
     pub requests: u64,
+    /// Requests that ran the router Lambda (cache misses and uncached requests at the origin).
+    pub router_invocations: u64,
+    /// In a window whose weight fell to 0: seconds from its start until 99% of the requests get
+    /// stable, in every 10-second interval from then on (`None` in other windows).
+    pub rollback_seconds: Option<u64>,
+}
+
+impl WindowReport {
+    pub fn router_invocations_per_million(&self) -> f64 {
+        1e6 * self.router_invocations as f64 / self.requests.max(1) as f64
+    }
 }
 
 struct Viewer {
@@ -137,7 +163,9 @@ pub fn run(scenario: &Scenario, strategy: Strategy) -> Vec<WindowReport> {
     let mut world = World { viewers, cache: HashMap::new(), rng };
     (0..scenario.windows)
         .map(|window| {
-            let weight = *scenario.weights.get(window as usize).or(scenario.weights.last()).unwrap_or(&0);
+            let weight_of = |w: u32| *scenario.weights.get(w as usize).or(scenario.weights.last()).unwrap_or(&0);
+            let weight = weight_of(window);
+            let rolled_back = weight == 0 && window > 0 && weight_of(window - 1) > 0;
             for viewer in world.viewers.iter_mut() {
                 if world.rng.random::<f64>() < scenario.network_change_per_window {
                     viewer.network = world.rng.random_range(0..4_000_000);
@@ -145,7 +173,7 @@ pub fn run(scenario: &Scenario, strategy: Strategy) -> Vec<WindowReport> {
                 }
             }
             let requests = window_requests(scenario, window, &mut world.rng);
-            serve_window(scenario, strategy, (window, weight), &requests, &mut world)
+            serve_window(scenario, strategy, (window, weight, rolled_back), &requests, &mut world)
         })
         .collect()
 }
@@ -199,7 +227,7 @@ fn cache_key(
             let c = viewer.cookie.unwrap_or_else(|| cohort::derive(None, Some(&ja3), None, n));
             (Some(c), Some(c))
         }
-        Strategy::Ja4NetworkCohort => {
+        Strategy::Ja4NetworkCohort | Strategy::EdgeVersion => {
             let c = viewer.cookie.unwrap_or_else(|| cohort::derive(Some(&ja4), Some(&ja3), Some(&ip), n));
             (Some(c), Some(c))
         }
@@ -210,13 +238,14 @@ fn cache_key(
 fn serve_window(
     scenario: &Scenario,
     strategy: Strategy,
-    (window, weight): (u32, u8),
+    (window, weight, rolled_back): (u32, u8, bool),
     requests: &[Request],
     world: &mut World,
 ) -> WindowReport {
     let World { viewers, cache, rng } = world;
     let n = scenario.cohorts;
-    let (mut canary_served, mut hits) = (0u64, 0u64);
+    let (mut canary_served, mut hits, mut misses) = (0u64, 0u64, 0u64);
+    let mut served = Vec::with_capacity(requests.len());
     let mut flipped: HashMap<u32, bool> = HashMap::new();
     for request in requests {
         let viewer = &mut viewers[request.viewer as usize];
@@ -227,13 +256,30 @@ fn serve_window(
             None => rng.random::<f64>() * 100.0 < f64::from(weight),
         };
         let canary = match key {
-            None => origin_choice(rng),
+            // Edge routing: the function decides first; the version it picked is the cache key.
+            Some(_) if strategy == Strategy::EdgeVersion => {
+                let canary = origin_choice(rng);
+                match cache.get(&(viewer.edge, u16::from(canary))) {
+                    Some(&(expires, _)) if expires > request.time => hits += 1,
+                    _ => {
+                        misses += 1;
+                        let expires = request.time + u64::from(scenario.version_ttl_seconds);
+                        cache.insert((viewer.edge, u16::from(canary)), (expires, canary));
+                    }
+                }
+                canary
+            }
+            None => {
+                misses += 1;
+                origin_choice(rng)
+            }
             Some(key) => match cache.get(&(viewer.edge, key)) {
                 Some(&(expires, canary)) if expires > request.time => {
                     hits += 1;
                     canary
                 }
                 _ => {
+                    misses += 1;
                     let canary = origin_choice(rng);
                     cache.insert((viewer.edge, key), (request.time + u64::from(scenario.ttl_seconds), canary));
                     canary
@@ -247,7 +293,9 @@ fn serve_window(
         *flipped.entry(request.viewer).or_insert(false) |= flip;
         viewer.last_canary = Some(canary);
         canary_served += u64::from(canary);
+        served.push((request.time, canary));
     }
+    let window_start = u64::from(window) * u64::from(scenario.window_seconds);
     let total = requests.len().max(1) as f64;
     let active = flipped.len().max(1) as f64;
     WindowReport {
@@ -257,24 +305,77 @@ fn serve_window(
         cache_hit_ratio: hits as f64 / total,
         flipped_viewers: flipped.values().filter(|&&f| f).count() as f64 / active,
         requests: requests.len() as u64,
+        router_invocations: if strategy.invokes_router() { misses } else { 0 },
+        rollback_seconds: rolled_back.then(|| rollback_done(&served, window_start)),
     }
+}
+
+/// Seconds after `start` from which every 10-second interval has at most 1% of its requests on
+/// the canary (0: none had more). `served` is (time, canary) in time order.
+fn rollback_done(served: &[(u64, bool)], start: u64) -> u64 {
+    let mut buckets: HashMap<u64, (u64, u64)> = HashMap::new();
+    for &(time, canary) in served {
+        let bucket = buckets.entry(time.saturating_sub(start) / 10).or_default();
+        bucket.0 += 1;
+        bucket.1 += u64::from(canary);
+    }
+    buckets
+        .iter()
+        .filter(|(_, &(requests, canary))| canary as f64 > 0.01 * requests as f64)
+        .map(|(&bucket, _)| (bucket + 1) * 10)
+        .max()
+        .unwrap_or(0)
 }
 
 /// A text table for one strategy.
 pub fn table(strategy: Strategy, reports: &[WindowReport], window_minutes: u32) -> String {
-    let mut out = format!("{}\n  window    target  canary  cache hit  viewers flipped\n", strategy.name());
+    let mut out = format!(
+        "{}\n  window    target  canary  cache hit  viewers flipped  router calls/M  rollback to 99%\n",
+        strategy.name()
+    );
     for r in reports {
         out.push_str(&format!(
-            "  {:>3}–{:<3}m {:>5}%  {:>5.1}%  {:>8.1}%  {:>14.1}%\n",
+            "  {:>3}–{:<3}m {:>5}%  {:>5.1}%  {:>8.1}%  {:>14.1}%  {:>14.0}  {:>15}\n",
             r.window * window_minutes,
             (r.window + 1) * window_minutes,
             r.target,
             100.0 * r.canary_share,
             100.0 * r.cache_hit_ratio,
-            100.0 * r.flipped_viewers
+            100.0 * r.flipped_viewers,
+            r.router_invocations_per_million(),
+            r.rollback_seconds.map(|s| format!("{s} s")).unwrap_or_default(),
         ));
     }
     out
+}
+
+/// One Markdown row comparing a strategy over a whole run (the README's table).
+pub fn summary_row(strategy: Strategy, cohorts: Option<u16>, reports: &[WindowReport]) -> String {
+    let requests: u64 = reports.iter().map(|r| r.requests).sum::<u64>().max(1);
+    let weighted =
+        |f: fn(&WindowReport) -> f64| reports.iter().map(|r| f(r) * r.requests as f64).sum::<f64>() / requests as f64;
+    let shares: Vec<String> = reports.iter().map(|r| format!("{}→{:.1}", r.target, 100.0 * r.canary_share)).collect();
+    let invocations: u64 = reports.iter().map(|r| r.router_invocations).sum();
+    let rollback = reports.iter().find_map(|r| r.rollback_seconds).map(|s| format!("{s} s")).unwrap_or("-".into());
+    let mode = match strategy {
+        Strategy::EdgeVersion => "edge",
+        Strategy::Ja4NetworkCohort => "origin router",
+        other => other.name(),
+    };
+    let cohorts = cohorts.map_or("-".to_string(), |n| n.to_string());
+    format!(
+        "| {mode} | {cohorts} | {:.1}% | {} | {:.1}% | {:.0} | {rollback} |",
+        100.0 * weighted(|r| r.cache_hit_ratio),
+        shares.join(", "),
+        // Flips in windows whose weight did not change: what routing itself costs viewers.
+        100.0
+            * reports
+                .windows(2)
+                .filter(|w| w[0].target == w[1].target)
+                .map(|w| w[1].flipped_viewers)
+                .fold(0.0, f64::max),
+        1e6 * invocations as f64 / requests as f64,
+    )
 }
 
 #[cfg(test)]
@@ -323,6 +424,38 @@ mod tests {
             reports.iter().map(|r| r.cache_hit_ratio).sum::<f64>() / reports.len() as f64
         };
         assert!(hit(10) > hit(100), "{} vs {}", hit(10), hit(100));
+    }
+
+    #[test]
+    fn edge_routing_keeps_hits_at_any_cohort_count_and_runs_no_router() {
+        let weights = vec![20, 20, 30, 30, 0];
+        let run_n = |n: u16, strategy| {
+            run(&Scenario { cohorts: n, ttl_seconds: 60, weights: weights.clone(), ..small() }, strategy)
+        };
+        let mean_hit =
+            |reports: &[WindowReport]| reports.iter().map(|r| r.cache_hit_ratio).sum::<f64>() / reports.len() as f64;
+        let (edge_10, edge_1000) = (run_n(10, Strategy::EdgeVersion), run_n(1000, Strategy::EdgeVersion));
+        let origin_1000 = run_n(1000, Strategy::Ja4NetworkCohort);
+        assert!((mean_hit(&edge_10) - mean_hit(&edge_1000)).abs() < 0.01, "N costs the edge mode nothing");
+        assert!(
+            mean_hit(&edge_1000) > mean_hit(&origin_1000) + 0.2,
+            "{} vs {}",
+            mean_hit(&edge_1000),
+            mean_hit(&origin_1000)
+        );
+        assert!(edge_1000.iter().all(|r| r.router_invocations == 0));
+        assert!(origin_1000.iter().all(|r| r.router_invocations > 0));
+        for r in &edge_1000 {
+            assert!((r.canary_share - f64::from(r.target) / 100.0).abs() < 0.05, "{r:?}");
+        }
+        // A rollback reaches everyone at once at the edge; the origin router waits for its TTL.
+        let edge_rollback = edge_1000[4].rollback_seconds.unwrap();
+        // (With N = 1000 the origin router caches so little that its rollback is quick too.)
+        let origin_rollback = run_n(20, Strategy::Ja4NetworkCohort)[4].rollback_seconds.unwrap();
+        assert_eq!(edge_rollback, 0);
+        assert!(origin_rollback > 10 && origin_rollback <= 60, "{origin_rollback}");
+        assert_eq!(edge_1000[4].canary_share, 0.0);
+        assert!(edge_1000[..4].iter().all(|r| r.rollback_seconds.is_none()));
     }
 
     #[test]

@@ -4,6 +4,11 @@
 //! Every change is a conditional write on the config's ETag (`If-Match`, or `If-None-Match: *`
 //! when creating it), so two operators cannot silently overwrite each other: the second one gets
 //! a conflict and re-runs against the new state. Every change is appended to the config's history.
+//!
+//! With an edge store (ReleaseRouting=edge), every change is then copied to the CloudFront
+//! KeyValueStore the edge function routes by: the S3 config stays the source of truth.
+
+pub mod edge_store;
 
 use std::path::{Path, PathBuf};
 
@@ -13,10 +18,16 @@ use media_edge_shared::status::now_rfc3339;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use edge_router::channel::{valid_version, Change, ChannelConfig};
+use edge_router::channel::{valid_version, Change, ChannelConfig, EdgeEntry};
 use edge_router::cohort;
 use edge_router::config::{channel_key, release_key};
 use edge_router::router::content_type_for;
+
+pub use edge_store::{EdgeStore, EdgeStoreError};
+
+/// Cohorts N when neither `--cohorts` nor COHORT_COUNT says: the template's CohortCount default
+/// (1% steps; with ReleaseRouting=origin pass the stack's value, 20 keeps its cache hits).
+pub const DEFAULT_COHORTS: u16 = 100;
 
 /// Published files never change (a new release is a new version): browsers and CDNs may keep them.
 pub const RELEASE_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
@@ -32,7 +43,15 @@ pub enum ReleaseError {
     Storage(String),
     #[error("{0}")]
     Io(String),
+    #[error(
+        "the channel config in S3 is changed, but the edge store is not ({0}): viewers keep the previous \
+         routing until `media-edge release sync` succeeds"
+    )]
+    EdgeNotUpdated(String),
 }
+
+/// Writers racing on the edge store each retry this often before giving up.
+const EDGE_WRITE_ATTEMPTS: usize = 5;
 
 pub struct ReleaseControl {
     pub s3: aws_sdk_s3::Client,
@@ -41,6 +60,27 @@ pub struct ReleaseControl {
     pub cohort_count: u16,
     /// Recorded in the history as who made each change.
     pub actor: String,
+    /// The KeyValueStore the edge function reads (`None`: routing by the origin router only).
+    pub edge: Option<EdgeStore>,
+}
+
+/// What the edge store holds for the channel, beside what the S3 config says it should.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EdgeStatus {
+    /// The stored value as it is (`None`: no entry).
+    pub stored: Option<String>,
+    /// The entry the S3 config gives (`None`: the channel has no config).
+    pub expected: Option<EdgeEntry>,
+}
+
+impl EdgeStatus {
+    pub fn in_sync(&self) -> bool {
+        match (&self.stored, &self.expected) {
+            (Some(stored), Some(expected)) => EdgeEntry::parse(stored).as_ref() == Some(expected),
+            (None, None) => true,
+            _ => false,
+        }
+    }
 }
 
 /// A channel config as read, with the ETag a write must match (`None`: there is none yet).
@@ -103,7 +143,38 @@ impl ReleaseControl {
                 ReleaseError::Storage(describe_sdk_error(&e))
             }
         })?;
+        self.sync_edge().await?;
         Ok(config)
+    }
+
+    /// Copies the channel's S3 config to the edge store (nothing without one). Each attempt reads
+    /// the store's ETag *before* the S3 config and writes only if the store still has that ETag, so
+    /// of two operators racing, the one whose write lands last wrote what S3 held after the other's
+    /// change: the store ends at the newest config, never at an older one.
+    pub async fn sync_edge(&self) -> Result<Option<EdgeEntry>, ReleaseError> {
+        let Some(edge) = &self.edge else { return Ok(None) };
+        let not_updated = |e: EdgeStoreError| ReleaseError::EdgeNotUpdated(e.to_string());
+        for _ in 0..EDGE_WRITE_ATTEMPTS {
+            let etag = edge.etag().await.map_err(not_updated)?;
+            let config = self.read().await?.config.ok_or_else(no_config)?;
+            let entry = EdgeEntry::of(&config);
+            match edge.put(&self.channel, &entry, &etag).await {
+                Ok(()) => return Ok(Some(entry)),
+                Err(EdgeStoreError::Conflict) => continue,
+                Err(e) => return Err(not_updated(e)),
+            }
+        }
+        Err(ReleaseError::EdgeNotUpdated(format!(
+            "the store changed under each of {EDGE_WRITE_ATTEMPTS} attempts (other writers)"
+        )))
+    }
+
+    /// What the edge store holds for the channel and whether it is what the S3 config says.
+    pub async fn edge_status(&self) -> Result<Option<EdgeStatus>, ReleaseError> {
+        let Some(edge) = &self.edge else { return Ok(None) };
+        let stored = edge.get(&self.channel).await.map_err(|e| ReleaseError::Storage(e.to_string()))?;
+        let expected = self.read().await?.config.as_ref().map(EdgeEntry::of);
+        Ok(Some(EdgeStatus { stored, expected }))
     }
 
     /// The version's publish record, with its ETag (`None`: never published through a record).

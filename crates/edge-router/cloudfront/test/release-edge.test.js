@@ -263,3 +263,20 @@ test('one store read per request, and the deployed code within CloudFront Functi
     const source = functionSource('release-edge-request');
     assert.doesNotMatch(source, /Promise\.(all|any|race|allSettled)|\.then\(/);
 });
+
+test('a browser\'s whole cookie jar: only me_cohort counts, and other cookies are left alone', async () => {
+    const f = edge();
+    // As CloudFront parses a real Cookie header into request.cookies.
+    const e = event('/sdk/v1/sdk.js');
+    e.request.cookies = {
+        _ga: { value: 'GA1.1.1234567890.1733100000' },
+        me_cohort: { value: '2' },
+        session: { value: 's%3AabcDEF.xyz' },
+        consent: { value: '{"ads":false}' },
+    };
+    e.request.headers['cookie'] = { value: '_ga=GA1.1.1234567890.1733100000; me_cohort=2; session=s%3AabcDEF.xyz' };
+    assert.equal((await f.request(structuredClone(e))).uri, '/releases/sdk/1.5.0/v1/sdk.js');
+    const out = await f.response(responseEvent(e));
+    assert.equal(out.headers['x-media-edge-cohort'].value, '2');
+    assert.deepEqual(Object.keys(out.cookies), [], 'no Set-Cookie: the viewer already has its cohort');
+});

@@ -128,6 +128,7 @@ async fn edge_router_demo(clients: &LocalClients) -> Result<(), media_edge_local
         channel: "sdk".into(),
         cohort_count: edge_router::config::DEFAULT_COHORTS,
         actor: "demo".into(),
+        edge: None,
     };
     println!("\n  Edge canary router: releases in s3://{bucket}\n");
     for version in ["1.4.0", "1.5.0"] {
@@ -143,6 +144,11 @@ async fn edge_router_demo(clients: &LocalClients) -> Result<(), media_edge_local
     for line in describe(&config, control.cohort_count).lines() {
         println!("    {line}");
     }
+    // ReleaseRouting=edge (the template's default): `release` also writes this to the stack's
+    // KeyValueStore (RELEASE_STORE_ARN), and CloudFront Functions route by it; not emulated here.
+    let entry = edge_router::channel::EdgeEntry::of(&config).to_value();
+    println!("\n  edge routing: the KeyValueStore entry `release` writes: sdk = {entry}");
+    println!("  origin routing (the Rust router, ReleaseRouting=origin), served locally:");
     let router = edge_router::Router::new(
         clients.s3.clone(),
         edge_router::RouterConfig {

@@ -5,4 +5,5 @@
 mod logs_command;
 mod process_command;
 mod release_command;
+mod release_edge_store;
 mod support;

@@ -81,6 +81,7 @@ async fn publish_canary_widen_promote_and_roll_back() {
         channel: "sdk".into(),
         cohort_count: 10,
         actor: "t".into(),
+        edge: None,
     };
     let history = control.read().await.unwrap().config.unwrap().history;
     let actions: Vec<&str> = history.iter().map(|c| c.action.as_str()).collect();
@@ -101,6 +102,7 @@ async fn concurrent_operators_cannot_overwrite_each_other() {
         channel: "sdk".into(),
         cohort_count: 10,
         actor: "alice".into(),
+        edge: None,
     };
     // Alice reads, then Bob changes the weight, then Alice writes on what she read.
     let stale = alice.read().await.unwrap();
@@ -165,6 +167,7 @@ fn control(clients: &LocalClients, bucket: &str) -> ReleaseControl {
         channel: "sdk".into(),
         cohort_count: 10,
         actor: "t".into(),
+        edge: None,
     }
 }
 

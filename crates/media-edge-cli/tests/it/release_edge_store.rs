@@ -1,0 +1,187 @@
+//! Release changes copied to the CloudFront KeyValueStore the edge function routes by. The
+//! channel config lives in the emulator's S3; the KeyValueStore API is not in the emulator, so its
+//! answers (ETags, conflicts, throttling, refusals) come from aws-smithy-mocks. Not run against AWS.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_cloudfrontkeyvaluestore::config::retry::RetryConfig;
+use aws_sdk_cloudfrontkeyvaluestore::operation::describe_key_value_store::DescribeKeyValueStoreOutput;
+use aws_sdk_cloudfrontkeyvaluestore::operation::get_key::{GetKeyError, GetKeyOutput};
+use aws_sdk_cloudfrontkeyvaluestore::operation::put_key::{PutKeyError, PutKeyOutput};
+use aws_sdk_cloudfrontkeyvaluestore::types::error::{
+    ConflictException, ResourceNotFoundException, ValidationException,
+};
+use aws_sdk_cloudfrontkeyvaluestore::Client as KvsClient;
+use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+use aws_smithy_types::body::SdkBody;
+use edge_router::channel::EdgeEntry;
+use media_edge_local::LocalClients;
+use release_control::{EdgeStore, ReleaseControl, ReleaseError};
+
+const ARN: &str = "arn:aws:cloudfront::123456789012:key-value-store/0f3f4b8c-9d1e-4a55-8f2e-1c2d3e4f5a6b";
+
+fn describe_rule(etags: &'static [&'static str]) -> Rule {
+    let next = Arc::new(Mutex::new(0usize));
+    mock!(KvsClient::describe_key_value_store).then_compute_output(move |_| {
+        let mut n = next.lock().unwrap();
+        let etag = etags[(*n).min(etags.len() - 1)];
+        *n += 1;
+        DescribeKeyValueStoreOutput::builder()
+            .item_count(1)
+            .total_size_in_bytes(100)
+            .kvs_arn(ARN)
+            .created(aws_smithy_types::DateTime::from_secs(0))
+            .e_tag(etag)
+            .build()
+            .unwrap()
+    })
+}
+
+/// Records every accepted write as (If-Match, key, value).
+fn put_rule(written: Arc<Mutex<Vec<(String, String, String)>>>) -> Rule {
+    mock!(KvsClient::put_key).then_compute_output(move |r| {
+        written.lock().unwrap().push((
+            r.if_match().unwrap_or_default().into(),
+            r.key().unwrap_or_default().into(),
+            r.value().unwrap_or_default().into(),
+        ));
+        PutKeyOutput::builder().item_count(1).total_size_in_bytes(100).e_tag("next").build().unwrap()
+    })
+}
+
+fn kvs(rules: &[&Rule]) -> KvsClient {
+    mock_client!(aws_sdk_cloudfrontkeyvaluestore, RuleMode::MatchAny, rules, |c| c
+        .retry_config(RetryConfig::standard().with_max_attempts(3).with_initial_backoff(Duration::from_millis(1))))
+}
+
+async fn published(label: &str, edge: Option<EdgeStore>) -> (LocalClients, ReleaseControl) {
+    assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "run with `make test` (needs the local emulator)");
+    let clients = LocalClients::from_env().await;
+    let bucket = media_edge_local::unique_name(&format!("media-edge-kvs-{label}"));
+    clients.s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let control = ReleaseControl {
+        s3: clients.s3.clone(),
+        bucket,
+        channel: "sdk".into(),
+        cohort_count: 100,
+        actor: "t".into(),
+        edge,
+    };
+    for version in ["1.0.0", "2.0.0"] {
+        let dir = std::env::temp_dir().join(format!("media-edge-kvs-{}-{label}-{version}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("sdk.js"), format!("/* {version} */")).unwrap();
+        control.publish(version, &dir, false).await.unwrap();
+    }
+    (clients, control)
+}
+
+#[tokio::test]
+async fn every_change_is_copied_to_the_store_with_its_etag() {
+    let written = Arc::new(Mutex::new(Vec::new()));
+    let (describe, put) = (describe_rule(&["E1", "E2", "E3", "E4", "E5"]), put_rule(written.clone()));
+    let edge = EdgeStore { client: kvs(&[&describe, &put]), arn: ARN.into() };
+    let (_clients, control) = published("copied", Some(edge)).await;
+    control.canary("2.0.0", 1).await.unwrap();
+    control.set_weight(25).await.unwrap();
+    control.rollback().await.unwrap();
+    control.canary("2.0.0", 5).await.unwrap();
+
+    let written = written.lock().unwrap().clone();
+    let expected = [
+        ("E1", r#"{"stable":"1.0.0","weight":0}"#),
+        ("E2", r#"{"stable":"1.0.0","canary":"2.0.0","weight":1}"#),
+        ("E3", r#"{"stable":"1.0.0","canary":"2.0.0","weight":25}"#),
+        ("E4", r#"{"stable":"1.0.0","weight":0}"#),
+        ("E5", r#"{"stable":"1.0.0","canary":"2.0.0","weight":5}"#),
+    ];
+    let got: Vec<(&str, &str)> = written.iter().map(|(etag, _, value)| (etag.as_str(), value.as_str())).collect();
+    assert_eq!(got, expected);
+    assert!(written.iter().all(|(_, key, _)| key == "sdk"));
+}
+
+#[tokio::test]
+async fn a_writer_that_read_an_older_store_retries_and_writes_the_newest_config() {
+    // The store changes between this writer's read and its write (another operator): the write
+    // with the old ETag is refused, and the retry reads S3 again.
+    let written = Arc::new(Mutex::new(Vec::new()));
+    let conflict = mock!(KvsClient::put_key)
+        .match_requests(|r| r.if_match() == Some("E1"))
+        .then_error(|| PutKeyError::ConflictException(ConflictException::builder().message("ETag mismatch").build()));
+    let (describe, put) = (describe_rule(&["E1", "E2"]), put_rule(written.clone()));
+    let edge = EdgeStore { client: kvs(&[&describe, &conflict, &put]), arn: ARN.into() };
+    let (clients, mut control) = published("race", None).await;
+    // Bob (origin mode, no store) moves the canary; Alice then syncs the store.
+    control.canary("2.0.0", 40).await.unwrap();
+    control.edge = Some(edge);
+    let entry = control.sync_edge().await.unwrap().unwrap();
+    assert_eq!(entry, EdgeEntry { stable: "1.0.0".into(), canary: Some("2.0.0".into()), weight: 40 });
+    let written = written.lock().unwrap().clone();
+    assert_eq!(written.len(), 1, "{written:?}");
+    assert_eq!(written[0].0, "E2", "the retry used the store's new ETag");
+    assert_eq!(conflict.num_calls(), 1);
+    drop(clients);
+}
+
+#[tokio::test]
+async fn throttling_is_retried_then_reported_and_status_shows_the_store_is_behind() {
+    let throttled = mock!(KvsClient::put_key).then_http_response(|| {
+        let mut response = aws_smithy_runtime_api::http::Response::new(
+            400u16.try_into().unwrap(),
+            SdkBody::from(r#"{"message":"Rate exceeded"}"#),
+        );
+        response.headers_mut().insert("x-amzn-errortype", "ThrottlingException");
+        response
+    });
+    let stored = mock!(KvsClient::get_key).then_output(|| {
+        GetKeyOutput::builder()
+            .key("sdk")
+            .value(r#"{"stable":"1.0.0","weight":0}"#)
+            .item_count(1)
+            .total_size_in_bytes(30)
+            .build()
+            .unwrap()
+    });
+    let describe = describe_rule(&["E1"]);
+    let (_clients, mut control) = published("throttled", None).await;
+    control.edge = Some(EdgeStore { client: kvs(&[&describe, &throttled, &stored]), arn: ARN.into() });
+
+    let result = control.canary("2.0.0", 10).await;
+    let message = match result {
+        Err(ReleaseError::EdgeNotUpdated(why)) => why,
+        other => panic!("expected EdgeNotUpdated, got {other:?}"),
+    };
+    assert!(message.contains("ThrottlingException") || message.contains("Rate exceeded"), "{message}");
+    assert_eq!(throttled.num_calls(), 3, "the SDK retried the throttled write");
+    let error = ReleaseError::EdgeNotUpdated(message).to_string();
+    assert!(error.contains("media-edge release sync"), "{error}");
+
+    // S3 holds the canary, the store does not: status says so.
+    let status = control.edge_status().await.unwrap().unwrap();
+    assert!(!status.in_sync());
+    assert_eq!(status.expected.unwrap().canary.as_deref(), Some("2.0.0"));
+}
+
+#[tokio::test]
+async fn a_refused_entry_and_a_missing_key_are_reported() {
+    let refused = mock!(KvsClient::put_key).then_error(|| {
+        PutKeyError::ValidationException(ValidationException::builder().message("Value too large").build())
+    });
+    let missing = mock!(KvsClient::get_key).then_error(|| {
+        GetKeyError::ResourceNotFoundException(ResourceNotFoundException::builder().message("no key").build())
+    });
+    let describe = describe_rule(&["E1"]);
+    let (_clients, mut control) = published("refused", None).await;
+    control.edge = Some(EdgeStore { client: kvs(&[&describe, &refused, &missing]), arn: ARN.into() });
+    match control.sync_edge().await {
+        Err(ReleaseError::EdgeNotUpdated(why)) => {
+            assert!(why.contains("refused the entry") && why.contains("Value too large"), "{why}")
+        }
+        other => panic!("expected EdgeNotUpdated, got {other:?}"),
+    }
+    assert_eq!(refused.num_calls(), 1, "a refusal is not retried");
+    let status = control.edge_status().await.unwrap().unwrap();
+    assert_eq!(status.stored, None);
+    assert!(!status.in_sync());
+}
