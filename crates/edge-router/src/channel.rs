@@ -23,6 +23,45 @@ pub struct ChannelConfig {
     pub rolled_back: Option<String>,
     #[serde(default)]
     pub history: Vec<Change>,
+    /// A progressive rollout of the canary, advanced by the release controller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<Rollout>,
+}
+
+/// A rollout plan: the canary's weight goes through `steps`, one step per `every_seconds` in which
+/// every gate (a CloudWatch alarm) stayed healthy, and the canary is promoted after the last; any
+/// gate in alarm rolls it back at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rollout {
+    /// The canary version being rolled out.
+    pub release: String,
+    /// Weights, percent, increasing (e.g. 1, 5, 25, 50, 100).
+    pub steps: Vec<u8>,
+    pub every_seconds: u64,
+    /// CloudWatch alarm names; every one must be OK for a whole interval to advance.
+    pub gates: Vec<String>,
+    /// Index into `steps` of the weight now served.
+    pub step: usize,
+    /// When the current step began (Unix seconds).
+    pub step_started: u64,
+    pub state: RolloutState,
+    /// Why it stopped or is holding, in words (the gate that alarmed, the gate without data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// A change the controller has yet to announce (one made by an operator's command).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unannounced: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RolloutState {
+    Running,
+    Paused,
+    RolledBack,
+    Promoted,
+    /// An operator changed the weight or versions by hand: the operator wins, the plan stops.
+    Cancelled,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +109,7 @@ impl ChannelConfig {
             weight: 0,
             rolled_back: None,
             history: Vec::new(),
+            rollout: None,
         }
     }
 

@@ -58,6 +58,30 @@ enum ReleaseCommand {
     /// Versions, weight, the share it really gives, which cohorts get which, last change, and
     /// what the edge store holds.
     Status,
+    /// Roll VERSION out by itself: the release controller moves the canary through the weight
+    /// STEPS, one per interval in which every gate (a CloudWatch alarm) stayed OK, promotes it
+    /// after the last, and rolls it back the moment a gate alarms.
+    Rollout {
+        version: String,
+        /// Weights in percent, increasing.
+        #[arg(long, value_delimiter = ',', default_value = "1,5,25,50,100")]
+        steps: Vec<u8>,
+        /// How long each step must stay healthy: `10m`, `90s`, `1h`.
+        #[arg(long, default_value = "10m")]
+        every: String,
+        /// A CloudWatch alarm that must stay OK (repeat for several).
+        #[arg(long = "gate", required = true)]
+        gates: Vec<String>,
+    },
+    /// Hold the rollout at its current step.
+    Pause,
+    /// Go on with a paused rollout (its step's interval starts again).
+    Resume,
+    /// Roll back now and stop the rollout (as `rollback`).
+    Abort {
+        #[arg(long, env = "DISTRIBUTION_ID")]
+        distribution_id: Option<String>,
+    },
     /// Copy the channel config from S3 to the edge store again (after a change whose edge write
     /// failed, or to repair a store edited by hand).
     Sync,
@@ -105,23 +129,36 @@ pub async fn run(args: ReleaseArgs) -> ExitCode {
             control.set_weight(weight).await.map(|c| print!("{}", describe(&c, args.cohorts)))
         }
         ReleaseCommand::Promote => control.promote().await.map(|c| print!("{}", describe(&c, args.cohorts))),
-        ReleaseCommand::Rollback { distribution_id } => match control.rollback().await {
-            Ok(config) => {
-                print!("{}", describe(&config, args.cohorts));
-                match distribution_id {
-                    Some(id) => invalidate(&sdk, &id, &args.channel).await,
-                    None if edge_mode => {
-                        println!("edge store updated: viewers get stable from their next request (a browser's copy within its 60 s)");
-                        Ok(())
-                    }
-                    None => {
-                        println!("no distribution id: cached copies expire within the router's CACHE_SECONDS");
-                        Ok(())
+        ReleaseCommand::Rollout { version, steps, every, gates } => {
+            match release_control::rollout::parse_interval(&every) {
+                Ok(every) => control
+                    .start_rollout(&version, &steps, every, &gates, unix_now())
+                    .await
+                    .map(|c| print!("{}", describe(&c, args.cohorts))),
+                Err(e) => Err(e),
+            }
+        }
+        ReleaseCommand::Pause => control.pause().await.map(|c| print!("{}", describe(&c, args.cohorts))),
+        ReleaseCommand::Resume => control.resume(unix_now()).await.map(|c| print!("{}", describe(&c, args.cohorts))),
+        ReleaseCommand::Rollback { distribution_id } | ReleaseCommand::Abort { distribution_id } => {
+            match control.rollback().await {
+                Ok(config) => {
+                    print!("{}", describe(&config, args.cohorts));
+                    match distribution_id {
+                        Some(id) => invalidate(&sdk, &id, &args.channel).await,
+                        None if edge_mode => {
+                            println!("edge store updated: viewers get stable from their next request (a browser's copy within its 60 s)");
+                            Ok(())
+                        }
+                        None => {
+                            println!("no distribution id: cached copies expire within the router's CACHE_SECONDS");
+                            Ok(())
+                        }
                     }
                 }
+                Err(e) => Err(e),
             }
-            Err(e) => Err(e),
-        },
+        }
         ReleaseCommand::Status => match control.read().await {
             Ok(current) => match current.config {
                 Some(config) => {
@@ -147,6 +184,10 @@ pub async fn run(args: ReleaseArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 fn describe_edge(edge: Option<&EdgeStatus>) -> String {

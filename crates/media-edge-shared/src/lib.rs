@@ -4,6 +4,7 @@
 //!   publisher.
 //! - [`s3_event`]: SQS message bodies (SNS-wrapped, raw, or direct from S3) turned into object events.
 //! - [`status`]: the versioned status event the processor publishes and the notifier reads.
+//! - [`release_event`]: what the release controller publishes when a rollout changes state.
 //! - [`env`]: typed configuration from environment variables.
 //! - [`failure`]: permanent vs transient, decided once per error.
 //! - [`metrics`]: CloudWatch Embedded Metric Format lines.
@@ -14,6 +15,7 @@ pub mod aws;
 pub mod env;
 pub mod failure;
 pub mod metrics;
+pub mod release_event;
 pub mod s3_event;
 pub mod status;
 pub mod units;

@@ -2,6 +2,7 @@
 //! processed, a list of failures, and an alarm for dead letters — each visibly different and
 //! each threaded per pipeline and hour, so a promotion spike is a few threads, not a flood.
 
+use media_edge_shared::release_event::{ReleaseChange, ReleaseEvent};
 use media_edge_shared::status::{Outcome, StatusEvent};
 use media_edge_shared::units::human_bytes;
 
@@ -32,7 +33,7 @@ pub struct Outgoing {
 /// `hour` is the current UTC hour as `YYYY-MM-DDTHH` (the thread key).
 pub fn build(notices: &[Notice], settings: &DigestSettings, hour: &str) -> Vec<Outgoing> {
     let batch = Batch { notices, settings, hour };
-    [batch.digest(), batch.failures(), batch.dead_letters()].into_iter().flatten().collect()
+    [batch.digest(), batch.failures(), batch.dead_letters(), batch.releases()].into_iter().flatten().collect()
 }
 
 #[derive(Clone, Copy)]
@@ -40,6 +41,7 @@ enum MessageKind {
     Digest,
     Failures,
     DeadLetters,
+    Releases,
 }
 
 /// One SQS batch's notices, and how to label what is posted about them.
@@ -68,6 +70,7 @@ impl Batch<'_> {
             MessageKind::Digest => ("digest", "media-edge.digest", "digest"),
             MessageKind::Failures => ("failures", "media-edge.failure", "failure"),
             MessageKind::DeadLetters => ("dead-letters", "media-edge.dead-letter", "dlq"),
+            MessageKind::Releases => ("releases", "media-edge.release", "release"),
         };
         let label = inert_text(&self.settings.label, 60);
         let thread_id = thread_id(&format!("{}-{thread}-{}", self.settings.label, self.hour));
@@ -171,6 +174,55 @@ impl Batch<'_> {
         ];
         Some(Outgoing { notification, covers: self.covering(|n| matches!(n, Notice::DeadLetter { .. })) })
     }
+}
+
+impl Batch<'_> {
+    /// Rollout state changes, in order: one line each, a rollback first in the title.
+    fn releases(&self) -> Option<Outgoing> {
+        let events: Vec<&ReleaseEvent> = self
+            .notices
+            .iter()
+            .filter_map(|n| match n {
+                Notice::Release(e) => Some(e.as_ref()),
+                _ => None,
+            })
+            .collect();
+        if events.is_empty() {
+            return None;
+        }
+        let lines: Vec<String> = events.iter().map(|e| release_line(e)).collect();
+        let rolled_back = events.iter().filter(|e| e.change == ReleaseChange::RolledBack).count();
+        let (icon, summary) = match rolled_back {
+            0 => ("🚦", plural(events.len(), "release change")),
+            n => ("⏪", format!("{} rolled back", plural(n, "rollout"))),
+        };
+        let mut notification =
+            self.notification(icon, summary, capped_list(&lines, self.settings.max_listed), MessageKind::Releases);
+        if rolled_back > 0 {
+            notification.content.next_steps =
+                vec!["Viewers are back on stable. Fix the release, publish a new version and start a new rollout."
+                    .into()];
+        }
+        Some(Outgoing { notification, covers: self.covering(|n| matches!(n, Notice::Release(_))) })
+    }
+}
+
+/// "• sdk 1.5.0: 5% → 25%" and the like.
+fn release_line(e: &ReleaseEvent) -> String {
+    let what = match e.change {
+        ReleaseChange::Advanced => format!("{}% → {}%", e.weight_from, e.weight_to),
+        ReleaseChange::Promoted => "promoted to stable".into(),
+        ReleaseChange::RolledBack => format!("*rolled back* at {}%", e.weight_from),
+        ReleaseChange::Held => format!("holding at {}%", e.weight_from),
+        ReleaseChange::Operator => String::new(),
+    };
+    let reason = e.reason.as_deref().map(|r| inert_text(r, MAX_REASON_CHARS)).unwrap_or_default();
+    let detail = match (what.is_empty(), reason.is_empty()) {
+        (true, _) => reason,
+        (false, true) => what,
+        (false, false) => format!("{what}: {reason}"),
+    };
+    format!("• {} {}: {detail}", inert_code(&e.channel, 64), inert_code(&e.release, 64))
 }
 
 /// Originals that held something the variants do not carry (an HDR gain map, an MPO's further

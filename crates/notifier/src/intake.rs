@@ -2,12 +2,15 @@
 //! died (a message moved to the processing DLQ), or something unreadable.
 
 use aws_lambda_events::event::sqs::SqsMessage;
+use media_edge_shared::release_event::{ReleaseEvent, RELEASE_SCHEMA};
 use media_edge_shared::s3_event::{parse_s3_notification, sns_payload, EnvelopeError, Notification};
 use media_edge_shared::status::{StatusEvent, STATUS_SCHEMA};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Notice {
     Status(Box<StatusEvent>),
+    /// A rollout changed state (the release controller's announcement).
+    Release(Box<ReleaseEvent>),
     /// A jobs-queue message that exhausted its retries: the originals it named were never processed.
     DeadLetter {
         keys: Vec<String>,
@@ -36,6 +39,12 @@ pub fn read_message(message: &SqsMessage) -> Notice {
         return match StatusEvent::from_value(payload) {
             Ok(status) => Notice::Status(Box::new(status)),
             Err(reason) => unreadable(format!("status event: {reason}")),
+        };
+    }
+    if payload.get("schema").and_then(|s| s.as_str()) == Some(RELEASE_SCHEMA) {
+        return match ReleaseEvent::from_value(payload) {
+            Ok(event) => Notice::Release(Box::new(event)),
+            Err(reason) => unreadable(format!("release event: {reason}")),
         };
     }
     // Otherwise it should be what the jobs queue carries: an S3 event notification.

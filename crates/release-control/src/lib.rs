@@ -9,6 +9,7 @@
 //! KeyValueStore the edge function routes by: the S3 config stays the source of truth.
 
 pub mod edge_store;
+pub mod rollout;
 
 use std::path::{Path, PathBuf};
 
@@ -396,8 +397,10 @@ impl ReleaseControl {
             return Err(ReleaseError::Invalid(format!("{version} is already the stable version")));
         }
         self.require_complete(version).await?;
-        let next = ChannelConfig { canary: Some(version.to_string()), weight, rolled_back: None, ..config };
-        self.write(&current, next, format!("canary {version} at {weight}%")).await
+        let action = format!("canary {version} at {weight}%");
+        let rollout = rollout::cancelled(config.rollout.clone(), &action);
+        let next = ChannelConfig { canary: Some(version.to_string()), weight, rolled_back: None, rollout, ..config };
+        self.write(&current, next, action).await
     }
 
     pub async fn set_weight(&self, weight: u8) -> Result<ChannelConfig, ReleaseError> {
@@ -407,9 +410,10 @@ impl ReleaseControl {
         let canary = config.canary.clone().ok_or_else(|| {
             ReleaseError::Invalid("there is no canary; start one with `canary VERSION --weight W`".into())
         })?;
-        let previous = config.weight;
-        let next = ChannelConfig { weight, ..config };
-        self.write(&current, next, format!("canary {canary} weight {previous}% → {weight}%")).await
+        let action = format!("canary {canary} weight {}% → {weight}%", config.weight);
+        let rollout = rollout::cancelled(config.rollout.clone(), &action);
+        let next = ChannelConfig { weight, rollout, ..config };
+        self.write(&current, next, action).await
     }
 
     pub async fn promote(&self) -> Result<ChannelConfig, ReleaseError> {
@@ -423,7 +427,8 @@ impl ReleaseControl {
         })?;
         self.require_complete(&canary).await?;
         let action = format!("promote {canary} to stable (was {})", config.stable);
-        let next = ChannelConfig { stable: canary, canary: None, weight: 0, rolled_back: None, ..config };
+        let rollout = rollout::cancelled(config.rollout.clone(), &action);
+        let next = ChannelConfig { stable: canary, canary: None, weight: 0, rolled_back: None, rollout, ..config };
         self.write(&current, next, action).await
     }
 
@@ -436,7 +441,8 @@ impl ReleaseControl {
         let action =
             format!("rollback: canary {} weight {}% → 0%", config.canary.as_deref().unwrap_or("-"), config.weight);
         let rolled_back = config.canary.clone().or(config.rolled_back.clone());
-        let next = ChannelConfig { canary: None, weight: 0, rolled_back, ..config };
+        let rollout = rollout::cancelled(config.rollout.clone(), &action);
+        let next = ChannelConfig { canary: None, weight: 0, rolled_back, rollout, ..config };
         self.write(&current, next, action).await
     }
 }
@@ -618,6 +624,21 @@ pub fn describe(config: &ChannelConfig, cohort_count: u16) -> String {
                     .join(",")
             };
             out.push_str(&format!("  cohorts on canary: [{}]  on stable: [{}]\n", list(true), list(false)));
+        }
+    }
+    if let Some(r) = &config.rollout {
+        let steps = r.steps.iter().map(|w| format!("{w}%")).collect::<Vec<_>>().join(" → ");
+        let state = serde_json::to_value(r.state).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        out.push_str(&format!(
+            "  rollout {}: {state}, step {} of {} ({steps}), every {} s, gates {}\n",
+            r.release,
+            r.step + 1,
+            r.steps.len(),
+            r.every_seconds,
+            r.gates.join(", ")
+        ));
+        if let Some(reason) = &r.reason {
+            out.push_str(&format!("    {reason}\n"));
         }
     }
     if let Some(bad) = &config.rolled_back {

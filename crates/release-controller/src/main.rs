@@ -1,0 +1,34 @@
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use media_edge_shared::aws::{load_sdk_config, s3_client, sns_client};
+use release_controller::{run_once, Clients, ControllerConfig};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = ControllerConfig::from_env()?;
+    let sdk = load_sdk_config().await;
+    let clients = Clients {
+        s3: s3_client(&sdk),
+        sns: sns_client(&sdk),
+        cloudwatch: aws_sdk_cloudwatch::Client::new(&sdk),
+        cloudfront: aws_sdk_cloudfront::Client::new(&sdk),
+        kvs: aws_sdk_cloudfrontkeyvaluestore::Client::new(&sdk),
+    };
+    lambda_runtime::run(service_fn(|_schedule: LambdaEvent<Value>| {
+        let (clients, config) = (clients.clone(), config.clone());
+        async move {
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+            let report = run_once(&clients, &config, now).await;
+            // A channel that could not be looked after fails the invocation, so it shows in the
+            // function's Errors metric; the others' changes are made and announced regardless.
+            if !report.errors.is_empty() {
+                return Err(Error::from(report.errors.join("; ")));
+            }
+            Ok::<_, Error>(serde_json::to_value(report)?)
+        }
+    }))
+    .await
+}

@@ -1,0 +1,220 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The release controller against the emulator: channel configs in its S3, announcements through
+//! its SNS status topic to the notifier's queue, and the notifier's digest window posting to the
+//! Chatbot topic (what Slack gets). CloudWatch alarms come from aws-smithy-mocks, their state set
+//! by the test: moto 5.2.5 does not speak the rpcv2Cbor protocol the current CloudWatch SDK uses.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
+use aws_sdk_cloudwatch::types::{MetricAlarm, StateValue};
+use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+use edge_router::channel::RolloutState;
+use media_edge_local::{drain, provision, sns_message, LocalClients, Wiring, WiringNames};
+use media_edge_shared::release_event::ReleaseChange;
+use notifier::chatbot::CustomNotification;
+use notifier::{run_window, ChatbotPublisher, NotifierConfig, WindowConfig};
+use release_control::ReleaseControl;
+use release_controller::{run_once, Clients, ControllerConfig};
+
+type Alarms = Arc<Mutex<HashMap<String, (StateValue, i64)>>>;
+
+/// DescribeAlarms answered from `alarms` (name → state, since), as CloudWatch would.
+fn describe_alarms(alarms: Alarms) -> Rule {
+    mock!(aws_sdk_cloudwatch::Client::describe_alarms).then_compute_output(move |input| {
+        let alarms = alarms.lock().unwrap();
+        let found = input
+            .alarm_names()
+            .iter()
+            .filter_map(|name| alarms.get(name).map(|(state, since)| (name, state, since)))
+            .map(|(name, state, since)| {
+                MetricAlarm::builder()
+                    .alarm_name(name)
+                    .state_value(state.clone())
+                    .state_updated_timestamp(aws_smithy_types::DateTime::from_secs(*since))
+                    .build()
+            })
+            .collect();
+        DescribeAlarmsOutput::builder().set_metric_alarms(Some(found)).build()
+    })
+}
+
+struct Setup {
+    clients: LocalClients,
+    wiring: Wiring,
+    controller: Clients,
+    config: ControllerConfig,
+    control: ReleaseControl,
+    alarms: Alarms,
+    _rule: Rule,
+}
+
+async fn setup(label: &str) -> Setup {
+    assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "run with `make test` (needs the local emulator)");
+    let clients = LocalClients::from_env().await;
+    let wiring = provision(&clients, &WiringNames::with_suffix(&media_edge_local::unique_name(label))).await.unwrap();
+    let bucket = media_edge_local::unique_name(&format!("media-edge-rollout-{label}"));
+    clients.s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let alarms: Alarms = Arc::default();
+    let rule = describe_alarms(alarms.clone());
+    let cloudwatch = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&rule]);
+    let sdk = media_edge_shared::aws::load_sdk_config().await;
+    let controller = Clients {
+        s3: clients.s3.clone(),
+        sns: clients.sns.clone(),
+        cloudwatch,
+        cloudfront: aws_sdk_cloudfront::Client::new(&sdk),
+        kvs: aws_sdk_cloudfrontkeyvaluestore::Client::new(&sdk),
+    };
+    let config = ControllerConfig {
+        bucket: bucket.clone(),
+        channels: vec!["sdk".into()],
+        status_topic_arn: wiring.status_topic_arn.clone(),
+        store_arn: None,
+        distribution_id: None,
+    };
+    let control = ReleaseControl {
+        s3: clients.s3.clone(),
+        bucket,
+        channel: "sdk".into(),
+        cohort_count: 100,
+        actor: "operator".into(),
+        edge: None,
+    };
+    for version in ["1.4.0", "1.5.0"] {
+        let dir = std::env::temp_dir().join(format!("media-edge-rollout-{}-{label}-{version}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("sdk.js"), format!("/* {version} */")).unwrap();
+        control.publish(version, &dir, false).await.unwrap();
+    }
+    Setup { clients, wiring, controller, config, control, alarms, _rule: rule }
+}
+
+impl Setup {
+    fn set_alarm(&self, name: &str, state: StateValue, since: u64) {
+        self.alarms.lock().unwrap().insert(name.into(), (state, since as i64));
+    }
+
+    async fn run(&self, now: u64) -> Vec<(ReleaseChange, u8, u8)> {
+        let report = run_once(&self.controller, &self.config, now).await;
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        report.changes.iter().map(|e| (e.change, e.weight_from, e.weight_to)).collect()
+    }
+
+    async fn weight(&self) -> (Option<String>, u8, RolloutState) {
+        let config = self.control.read().await.unwrap().config.unwrap();
+        (config.canary, config.weight, config.rollout.unwrap().state)
+    }
+
+    /// One notifier digest window over what the controller announced: what Slack gets.
+    async fn slack(&self) -> Vec<CustomNotification> {
+        let publisher = ChatbotPublisher::new(self.clients.sns.clone(), self.wiring.chatbot_topic_arn.clone());
+        let chatbot = self.wiring.chatbot_topic_arn.clone();
+        let config = NotifierConfig::from_vars(&|name: &str| match name {
+            "CHATBOT_TOPIC_ARN" => Some(chatbot.clone()),
+            "DEPLOYMENT_LABEL" => Some("media-edge-test".to_string()),
+            _ => None,
+        })
+        .unwrap();
+        let window = WindowConfig { queue_url: self.wiring.notifier_queue_url.clone(), max_messages: 100 };
+        let until = Instant::now() + Duration::from_secs(5);
+        run_window(&self.clients.sqs, &window, &publisher, &config, "2026-12-02T10", until).await.unwrap();
+        drain(&self.clients.sqs, &self.wiring.chatbot_queue_url, Duration::from_secs(2))
+            .await
+            .unwrap()
+            .iter()
+            .map(|body| serde_json::from_str(&sns_message(body).unwrap()).unwrap())
+            .collect()
+    }
+}
+
+const T0: u64 = 1_800_000_000;
+const MIN: u64 = 60;
+
+#[tokio::test]
+async fn a_rollout_advances_on_healthy_gates_rolls_back_on_an_alarm_and_slack_hears_each_change_once() {
+    let s = setup("advance").await;
+    s.set_alarm("sdk-errors", StateValue::Ok, T0 - 3600);
+    let gates = vec!["sdk-errors".to_string()];
+    s.control.start_rollout("1.5.0", &[1, 5, 25, 100], 10 * MIN, &gates, T0).await.unwrap();
+    assert_eq!(s.weight().await, (Some("1.5.0".into()), 1, RolloutState::Running));
+
+    // The operator's start is announced once; checks within the interval change nothing.
+    assert_eq!(s.run(T0 + MIN).await, [(ReleaseChange::Operator, 1, 1)]);
+    for minute in 2..10 {
+        assert_eq!(s.run(T0 + minute * MIN).await, [], "minute {minute}");
+    }
+    assert_eq!(s.run(T0 + 10 * MIN).await, [(ReleaseChange::Advanced, 1, 5)]);
+    assert_eq!(s.run(T0 + 15 * MIN).await, []);
+    assert_eq!(s.run(T0 + 20 * MIN).await, [(ReleaseChange::Advanced, 5, 25)]);
+
+    // The gate alarms mid-interval: rolled back at the next run, not at the end of the step.
+    s.set_alarm("sdk-errors", StateValue::Alarm, T0 + 23 * MIN);
+    assert_eq!(s.run(T0 + 24 * MIN).await, [(ReleaseChange::RolledBack, 25, 0)]);
+    assert_eq!(s.weight().await, (None, 0, RolloutState::RolledBack));
+    let config = s.control.read().await.unwrap().config.unwrap();
+    assert_eq!(config.rolled_back.as_deref(), Some("1.5.0"));
+    assert!(config
+        .history
+        .iter()
+        .any(|c| c.by == "release-controller" && c.action.contains("gate sdk-errors is in ALARM")));
+    assert_eq!(s.run(T0 + 25 * MIN).await, [], "a rolled-back rollout stays put");
+
+    // One Slack message for the window: the rollback in its title, every change once.
+    let slack = s.slack().await;
+    assert_eq!(slack.len(), 1, "{slack:?}");
+    let message = &slack[0];
+    assert!(message.content.title.contains("rolled back"), "{}", message.content.title);
+    let text = &message.content.description;
+    for line in
+        ["rollout of 1.5.0 started at 1%", "1% → 5%", "5% → 25%", "*rolled back* at 25%: gate sdk-errors is in ALARM"]
+    {
+        assert!(text.contains(line), "{line} not in {text}");
+    }
+    assert_eq!(text.lines().count(), 4, "{text}");
+}
+
+#[tokio::test]
+async fn a_gate_without_data_holds_once_and_a_completed_rollout_promotes() {
+    let s = setup("promote").await;
+    let gates = vec!["sdk-errors".to_string(), "router-5xx".to_string()];
+    s.set_alarm("sdk-errors", StateValue::Ok, T0 - 3600);
+    s.set_alarm("router-5xx", StateValue::InsufficientData, T0 - 3600);
+    s.control.start_rollout("1.5.0", &[10, 100], 5 * MIN, &gates, T0).await.unwrap();
+    assert_eq!(s.run(T0).await, [(ReleaseChange::Operator, 10, 10)]);
+    // Due, but one gate has no data: held, announced once however many runs see it.
+    assert_eq!(s.run(T0 + 5 * MIN).await, [(ReleaseChange::Held, 10, 10)]);
+    assert_eq!(s.run(T0 + 6 * MIN).await, []);
+    assert_eq!(s.run(T0 + 7 * MIN).await, []);
+    // Data arrives (OK since minute 7): a whole healthy interval later it advances, then promotes.
+    s.set_alarm("router-5xx", StateValue::Ok, T0 + 7 * MIN);
+    assert_eq!(s.run(T0 + 8 * MIN).await, []);
+    assert_eq!(s.run(T0 + 12 * MIN).await, [(ReleaseChange::Advanced, 10, 100)]);
+    assert_eq!(s.run(T0 + 17 * MIN).await, [(ReleaseChange::Promoted, 100, 100)]);
+    let config = s.control.read().await.unwrap().config.unwrap();
+    assert_eq!((config.stable.as_str(), config.canary, config.weight), ("1.5.0", None, 0));
+    assert_eq!(config.rollout.unwrap().state, RolloutState::Promoted);
+}
+
+#[tokio::test]
+async fn two_controllers_at_once_make_one_change_and_an_operator_wins_over_the_plan() {
+    let s = setup("race").await;
+    s.set_alarm("sdk-errors", StateValue::Ok, T0 - 3600);
+    let gates = vec!["sdk-errors".to_string()];
+    s.control.start_rollout("1.5.0", &[1, 5, 100], 10 * MIN, &gates, T0).await.unwrap();
+    s.run(T0).await;
+    let due = T0 + 10 * MIN;
+    let (a, b) = tokio::join!(run_once(&s.controller, &s.config, due), run_once(&s.controller, &s.config, due));
+    let changes = a.changes.len() + b.changes.len();
+    assert_eq!(changes, 1, "one controller advanced, the other lost the conditional write: {a:?} {b:?}");
+    assert_eq!(s.weight().await.1, 5);
+
+    // The operator sets the weight by hand: the plan stops and is never resumed by the controller.
+    s.control.set_weight(40).await.unwrap();
+    assert_eq!(s.weight().await, (Some("1.5.0".into()), 40, RolloutState::Cancelled));
+    assert_eq!(s.run(due + MIN).await, [(ReleaseChange::Operator, 40, 40)], "the cancellation is announced");
+    assert_eq!(s.run(due + 30 * MIN).await, []);
+    assert_eq!(s.weight().await.1, 40);
+}
