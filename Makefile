@@ -58,7 +58,7 @@ $(DEPLOY_VENV)/.installed: requirements-deploy.txt
 # Release builds for arm64 (cargo-lambda cross-compiles with zig), zipped: target/lambda/<fn>/bootstrap.zip
 build: deploy-tools nasm
 	PATH=$(DEPLOY_PATH) cargo lambda build --release --arm64 --output-format zip \
-	  --bin image-processor --bin notifier --bin edge-router
+	  --bin image-processor --bin notifier --bin edge-router --bin release-controller
 
 # sam build (BuildMethod rust-cargolambda) and deploy; guided the first time (writes infra/samconfig.toml).
 deploy: deploy-tools nasm layer template

@@ -10,7 +10,7 @@ FUNCTIONS = cfn.gradually_deployed_functions(TEMPLATE)
 
 
 def test_every_function_deploys_gradually_with_gates():
-    assert set(FUNCTIONS) == {"ImageProcessorFunction", "NotifierFunction", "EdgeRouterFunction"}
+    assert set(FUNCTIONS) == {"ImageProcessorFunction", "NotifierFunction", "EdgeRouterFunction", "ReleaseControllerFunction"}
     for name, function in FUNCTIONS.items():
         assert function["Properties"]["DeploymentPreference"].get("Alarms"), name
 

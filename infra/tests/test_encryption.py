@@ -92,7 +92,11 @@ def test_every_role_that_publishes_to_a_topic_may_use_its_key():
             assert grants, f"{role} publishes to {topics} without {action}"
             for resource, condition in grants:
                 assert cfn.as_list(resource) == [KEY_ARN], f"{role}: {action} on {resource!r}"
-    assert publishers == {"ImageProcessorRole": {"StatusTopic"}, "NotifierRole": {"ChatbotTopic"}}
+    assert publishers == {
+        "ImageProcessorRole": {"StatusTopic"},
+        "NotifierRole": {"ChatbotTopic"},
+        "ReleaseControllerRole": {"StatusTopic"},
+    }
 
 
 def test_every_queue_is_encrypted_with_sse_sqs():
