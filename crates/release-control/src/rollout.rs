@@ -214,46 +214,49 @@ impl ReleaseControl {
     }
 
     /// The controller's turn for this channel, on the config it read and the gates it read for
-    /// it. Returns what changed, to announce (`None`: nothing, or another controller changed the
-    /// config first, and the next run decides again on what it wrote).
+    /// it. Returns what changed, to announce, in order: an operator's change not yet announced,
+    /// then the controller's own. Empty: nothing, or another controller changed the config first
+    /// (the next run decides again on what it wrote).
     pub async fn apply_rollout(
         &self,
         current: &Current,
         now: u64,
         gates: &[GateReading],
-    ) -> Result<Option<ReleaseEvent>, ReleaseError> {
-        let Some(config) = current.config.clone() else { return Ok(None) };
-        let Some(rollout) = config.rollout.clone() else { return Ok(None) };
+    ) -> Result<Vec<ReleaseEvent>, ReleaseError> {
+        let Some(config) = current.config.clone() else { return Ok(Vec::new()) };
+        let Some(rollout) = config.rollout.clone() else { return Ok(Vec::new()) };
         let event = |change: ReleaseChange, to: u8, reason: Option<String>| {
             ReleaseEvent::new(&self.channel, &rollout.release, change, config.weight, to, reason)
         };
-        let (next, action, announce) = match decide(&rollout, now, gates) {
-            Decision::Wait => match &rollout.unannounced {
+        let mut events: Vec<ReleaseEvent> = rollout
+            .unannounced
+            .iter()
+            .map(|text| event(ReleaseChange::Operator, config.weight, Some(text.clone())))
+            .collect();
+        let announced = Rollout { unannounced: None, ..rollout.clone() };
+        let (next, action) = match decide(&rollout, now, gates) {
+            Decision::Hold { why } if rollout.reason.as_deref() != Some(why.as_str()) => {
+                events.push(event(ReleaseChange::Held, config.weight, Some(why.clone())));
+                let next = Rollout { reason: Some(why.clone()), ..announced };
+                (ChannelConfig { rollout: Some(next), ..config.clone() }, format!("rollout holding: {why}"))
+            }
+            Decision::Wait | Decision::Hold { .. } => match &rollout.unannounced {
                 // Only an operator's change to announce: clear it, change nothing else.
                 Some(text) => {
-                    let next = Rollout { unannounced: None, ..rollout.clone() };
-                    let e = event(ReleaseChange::Operator, config.weight, Some(text.clone()));
-                    (ChannelConfig { rollout: Some(next), ..config.clone() }, format!("announced: {text}"), e)
+                    (ChannelConfig { rollout: Some(announced), ..config.clone() }, format!("announced: {text}"))
                 }
-                None => return Ok(None),
+                None => return Ok(Vec::new()),
             },
-            Decision::Hold { why } if rollout.reason.as_deref() == Some(why.as_str()) => return Ok(None),
-            Decision::Hold { why } => {
-                let next = Rollout { reason: Some(why.clone()), unannounced: None, ..rollout.clone() };
-                let e = event(ReleaseChange::Held, config.weight, Some(why.clone()));
-                (ChannelConfig { rollout: Some(next), ..config.clone() }, format!("rollout holding: {why}"), e)
-            }
             Decision::Advance { step, weight } => {
-                let next = Rollout { step, step_started: now, reason: None, unannounced: None, ..rollout.clone() };
+                events.push(event(ReleaseChange::Advanced, weight, None));
+                let next = Rollout { step, step_started: now, reason: None, ..announced };
                 let action = format!("rollout {} weight {}% → {weight}%", rollout.release, config.weight);
-                let e = event(ReleaseChange::Advanced, weight, None);
-                (ChannelConfig { weight, rollout: Some(next), ..config.clone() }, action, e)
+                (ChannelConfig { weight, rollout: Some(next), ..config.clone() }, action)
             }
             Decision::Promote => {
-                let next =
-                    Rollout { state: RolloutState::Promoted, reason: None, unannounced: None, ..rollout.clone() };
+                events.push(event(ReleaseChange::Promoted, 100, None));
+                let next = Rollout { state: RolloutState::Promoted, reason: None, ..announced };
                 let action = format!("rollout promoted {} to stable (was {})", rollout.release, config.stable);
-                let e = event(ReleaseChange::Promoted, 100, None);
                 let promoted = ChannelConfig {
                     stable: rollout.release.clone(),
                     canary: None,
@@ -262,17 +265,12 @@ impl ReleaseControl {
                     rollout: Some(next),
                     ..config.clone()
                 };
-                (promoted, action, e)
+                (promoted, action)
             }
             Decision::RollBack { why } => {
-                let next = Rollout {
-                    state: RolloutState::RolledBack,
-                    reason: Some(why.clone()),
-                    unannounced: None,
-                    ..rollout.clone()
-                };
+                events.push(event(ReleaseChange::RolledBack, 0, Some(why.clone())));
+                let next = Rollout { state: RolloutState::RolledBack, reason: Some(why.clone()), ..announced };
                 let action = format!("rollout rolled back {} at {}%: {why}", rollout.release, config.weight);
-                let e = event(ReleaseChange::RolledBack, 0, Some(why));
                 let back = ChannelConfig {
                     canary: None,
                     weight: 0,
@@ -280,12 +278,12 @@ impl ReleaseControl {
                     rollout: Some(next),
                     ..config.clone()
                 };
-                (back, action, e)
+                (back, action)
             }
         };
         match self.write(current, next, action).await {
-            Ok(_) => Ok(Some(announce)),
-            Err(ReleaseError::Conflict) => Ok(None),
+            Ok(_) => Ok(events),
+            Err(ReleaseError::Conflict) => Ok(Vec::new()),
             Err(e) => Err(e),
         }
     }

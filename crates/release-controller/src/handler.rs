@@ -35,8 +35,7 @@ pub async fn run_once(clients: &Clients, config: &ControllerConfig, now: u64) ->
     let mut report = RunReport::default();
     for channel in &config.channels {
         match run_channel(clients, config, channel, now).await {
-            Ok(Some(event)) => report.changes.push(event),
-            Ok(None) => {}
+            Ok(events) => report.changes.extend(events),
             Err(why) => {
                 error!(channel, %why, "release controller: channel not looked after this run");
                 report.errors.push(format!("{channel}: {why}"));
@@ -51,7 +50,7 @@ async fn run_channel(
     config: &ControllerConfig,
     channel: &str,
     now: u64,
-) -> Result<Option<ReleaseEvent>, String> {
+) -> Result<Vec<ReleaseEvent>, String> {
     let control = ReleaseControl {
         s3: clients.s3.clone(),
         bucket: config.bucket.clone(),
@@ -61,25 +60,25 @@ async fn run_channel(
         edge: config.store_arn.clone().map(|arn| EdgeStore { client: clients.kvs.clone(), arn }),
     };
     let current = control.read().await.map_err(|e| e.to_string())?;
-    let Some(rollout) = current.config.as_ref().and_then(|c| c.rollout.clone()) else { return Ok(None) };
+    let Some(rollout) = current.config.as_ref().and_then(|c| c.rollout.clone()) else { return Ok(Vec::new()) };
     let running = rollout.state == edge_router::channel::RolloutState::Running;
     if !running && rollout.unannounced.is_none() {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     let gates = if running { read_gates(&clients.cloudwatch, &rollout.gates).await? } else { Vec::new() };
-    let Some(event) = control.apply_rollout(&current, now, &gates).await.map_err(|e| e.to_string())? else {
-        return Ok(None);
-    };
-    info!(channel, change = ?event.change, from = event.weight_from, to = event.weight_to, "rollout changed");
-    // Origin routing: cached per cohort, so viewers leave a rolled-back canary at once only
-    // through an invalidation. Edge routing needs none (the next request is routed to stable).
-    if event.change == ReleaseChange::RolledBack && config.store_arn.is_none() {
-        if let Some(distribution) = &config.distribution_id {
-            invalidate_channel(&clients.cloudfront, distribution, channel).await.map_err(|e| e.to_string())?;
+    let events = control.apply_rollout(&current, now, &gates).await.map_err(|e| e.to_string())?;
+    for event in &events {
+        info!(channel, change = ?event.change, from = event.weight_from, to = event.weight_to, "rollout changed");
+        // Origin routing: cached per cohort, so viewers leave a rolled-back canary at once only
+        // through an invalidation. Edge routing needs none (the next request is routed to stable).
+        if event.change == ReleaseChange::RolledBack && config.store_arn.is_none() {
+            if let Some(distribution) = &config.distribution_id {
+                invalidate_channel(&clients.cloudfront, distribution, channel).await.map_err(|e| e.to_string())?;
+            }
         }
+        announce(&clients.sns, &config.status_topic_arn, event).await?;
     }
-    announce(&clients.sns, &config.status_topic_arn, &event).await?;
-    Ok(Some(event))
+    Ok(events)
 }
 
 /// Publishes the change to the status topic; the notifier reports it in its next digest window.

@@ -111,12 +111,13 @@ async fn run() -> Result<(), media_edge_local::Error> {
         print_chat_message(&notification);
     }
 
-    edge_router_demo(&clients).await
+    let control = edge_router_demo(&clients).await?;
+    rollout_demo(&control).await
 }
 
 /// Publishes two SDK versions, puts the second on a 30% canary, and asks the router which version
 /// each cohort gets (as CloudFront would on a cache miss).
-async fn edge_router_demo(clients: &LocalClients) -> Result<(), media_edge_local::Error> {
+async fn edge_router_demo(clients: &LocalClients) -> Result<release_control::ReleaseControl, media_edge_local::Error> {
     use lambda_http::Body;
     use release_control::{describe, ReleaseControl};
 
@@ -175,6 +176,54 @@ async fn edge_router_demo(clients: &LocalClients) -> Result<(), media_edge_local
             header("cache-control")
         );
     }
+    Ok(control)
+}
+
+/// A rollout as the release controller runs it, one decision per minute of a simulated clock, on
+/// the channel config in the emulator's S3. The gate's state is set here: the emulator has no
+/// CloudWatch the current SDK can talk to (the controller's own test mocks it the same way).
+async fn rollout_demo(control: &release_control::ReleaseControl) -> Result<(), media_edge_local::Error> {
+    use release_control::rollout::{GateHealth, GateReading};
+
+    let t0 = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    let gates = vec!["sdk-client-errors".to_string()];
+    control.rollback().await?; // the canary above is withdrawn; the rollout starts it afresh
+    control.start_rollout("1.5.0", &[5, 25, 50, 100], 60, &gates, t0).await?;
+    println!("\n  media-edge release rollout 1.5.0 --steps 5,25,50,100 --every 1m --gate sdk-client-errors");
+    println!("  the release controller, once a minute (the gate's state set by the demo):");
+    for minute in 1..=4u64 {
+        let now = t0 + minute * 60;
+        let (health, shown) = if minute < 3 { (GateHealth::Ok, "OK") } else { (GateHealth::Alarm, "ALARM") };
+        let reading =
+            GateReading { name: gates[0].clone(), health, since: if minute < 3 { t0 - 3600 } else { now - 30 } };
+        let current = control.read().await?;
+        let events = control.apply_rollout(&current, now, &[reading]).await?;
+        let what = events
+            .iter()
+            .map(|e| match (e.change, e.reason.as_deref()) {
+                (media_edge_shared::release_event::ReleaseChange::Operator, Some(said)) => {
+                    format!("announced \"{said}\"")
+                }
+                (change, reason) => format!(
+                    "{change:?} {}% → {}%{}",
+                    e.weight_from,
+                    e.weight_to,
+                    reason.map(|r| format!(" ({r})")).unwrap_or_default()
+                ),
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        let what = if what.is_empty() { "nothing to do (rolled back)".to_string() } else { what };
+        println!("    minute {minute}, gate {shown}: {what}");
+    }
+    let config = control.read().await?.config.ok_or("no channel config")?;
+    println!(
+        "  now: stable {}, canary {}, weight {}%, rolled back: {}",
+        config.stable,
+        config.canary.as_deref().unwrap_or("none"),
+        config.weight,
+        config.rolled_back.as_deref().unwrap_or("-")
+    );
     Ok(())
 }
 

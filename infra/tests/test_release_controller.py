@@ -1,0 +1,39 @@
+"""The release controller as deployed: its schedule, and a role that can change channel configs
+and nothing else in the releases bucket (never a published file or a publish record)."""
+import cfn
+
+TEMPLATE = cfn.rendered()
+RESOURCES = TEMPLATE["Resources"]
+FUNCTION = RESOURCES["ReleaseControllerFunction"]["Properties"]
+
+
+def statements():
+    role = RESOURCES[cfn.ref_name(FUNCTION["Role"])]["Properties"]
+    return [s for p in role["Policies"] for s in cfn.statements(p["PolicyDocument"])]
+
+
+def test_runs_every_minute_one_at_a_time():
+    (event,) = FUNCTION["Events"].values()
+    assert event == {"Type": "Schedule", "Properties": {
+        "Schedule": "rate(1 minute)", "Description": event["Properties"]["Description"]}}
+    assert FUNCTION["ReservedConcurrentExecutions"] == 1
+
+
+def test_writes_only_channel_configs():
+    writes = [s for s in statements() if "s3:PutObject" in cfn.as_list(s["Action"])]
+    assert [s["Resource"] for s in writes] == [{"Fn::Sub": "${ReleasesBucket.Arn}/channels/*"}]
+    for s in statements():
+        assert not any(a in ("s3:*", "s3:DeleteObject", "*") for a in cfn.as_list(s["Action"])), s
+
+
+def test_edge_store_and_invalidation_are_scoped_to_this_stack():
+    by_sid = {s["Sid"]: s for s in statements()}
+    assert by_sid["RouteAtTheEdge"]["Resource"] == {"Fn::GetAtt": ["ReleaseStore", "Arn"]}
+    assert by_sid["InvalidateOnRollback"]["Resource"]["Fn::Sub"].endswith(":distribution/${Distribution}")
+    assert by_sid["AnnounceChanges"]["Resource"] == {"Ref": "StatusTopic"}
+
+
+def test_store_is_given_only_with_edge_routing():
+    value = FUNCTION["Environment"]["Variables"]["RELEASE_STORE_ARN"]
+    for mode, expected in (("edge", {"Fn::GetAtt": ["ReleaseStore", "Arn"]}), ("origin", "")):
+        assert cfn.resolve_conditions(value, cfn.parameters(TEMPLATE, ReleaseRouting=mode)) == expected
