@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod backfill;
 mod logs;
 mod process;
 mod release;
@@ -45,6 +46,9 @@ enum Command {
     Logs(logs::LogsArgs),
     /// Publish static releases and control canaries (see `media-edge release --help`).
     Release(release::ReleaseArgs),
+    /// Send originals that already exist through the pipeline (the same message an upload
+    /// produces): those never processed and those whose variants are outdated.
+    Backfill(backfill::BackfillArgs),
     /// Simulate canary routing designs behind a CDN, in 10-minute windows: canary share against
     /// the weight, cache hit ratio, and viewers who flipped versions.
     Simulate {
@@ -66,6 +70,12 @@ enum Command {
         edges: u32,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Also: how many viewers a bad canary at this weight reaches before it is withdrawn
+        /// after each of --withdrawn-after (minutes).
+        #[arg(long)]
+        bad_canary_weight: Option<u8>,
+        #[arg(long, value_delimiter = ',', default_value = "6,30")]
+        withdrawn_after: Vec<u32>,
     },
     /// Print, as a JSON array, the ffmpeg command line the processor would run to turn GIF into
     /// MP4 (program first). For benchmarks and debugging; honours the VIDEO_* variables.
@@ -95,8 +105,19 @@ async fn run() -> ExitCode {
         Command::Process { files, out, json } => process::run(&files, &out, json).await,
         Command::FfmpegArgs { gif, mp4 } => process::print_ffmpeg_args(&gif, &mp4),
         Command::Release(args) => release::run(args).await,
+        Command::Backfill(args) => backfill::command(args).await,
         Command::Logs(args) => logs::run(args).await,
-        Command::Simulate { viewers, windows, weights, ttl, cohorts, edges, seed } => {
+        Command::Simulate {
+            viewers,
+            windows,
+            weights,
+            ttl,
+            cohorts,
+            edges,
+            seed,
+            bad_canary_weight,
+            withdrawn_after,
+        } => {
             use simulate::{run, table, Scenario, Strategy};
             let base = Scenario { viewers, windows, weights, ttl_seconds: ttl, edges, seed, ..Scenario::default() };
             let minutes = base.window_seconds / 60;
@@ -109,6 +130,7 @@ async fn run() -> ExitCode {
                 println!("{}", table(strategy, &reports, minutes));
                 summary.push(simulate::summary_row(strategy, None, &reports));
             }
+            let base_cohorts = cohorts.last().copied();
             for n in cohorts {
                 let scenario = Scenario { cohorts: n.max(1), ..base.clone() };
                 for strategy in [Strategy::Ja3Cohort, Strategy::Ja4NetworkCohort, Strategy::EdgeVersion] {
@@ -120,6 +142,15 @@ async fn run() -> ExitCode {
                 }
             }
             println!("{}", summary.join("\n"));
+            if let Some(weight) = bad_canary_weight {
+                let n = base_cohorts.unwrap_or(100);
+                println!("\n| bad canary at {weight}% (N = {n}, edge routing) withdrawn after | viewers who got it | of {viewers} |");
+                println!("|---|---|---|");
+                for minutes in withdrawn_after {
+                    let got = simulate::bad_canary_viewers(&Scenario { cohorts: n, ..base.clone() }, weight, minutes);
+                    println!("| {minutes} min | {got} | {:.2}% |", 100.0 * got as f64 / f64::from(viewers.max(1)));
+                }
+            }
             ExitCode::SUCCESS
         }
     }

@@ -9,7 +9,7 @@
 //! Chrome-like builds randomise JA3 per connection, some viewers block cookies, and mobile viewers
 //! change networks. Deterministic for a seed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use edge_router::cohort;
 use rand::rngs::SmallRng;
@@ -111,6 +111,8 @@ pub struct WindowReport {
     /// In a window whose weight fell to 0: seconds from its start until 99% of the requests get
     /// stable, in every 10-second interval from then on (`None` in other windows).
     pub rollback_seconds: Option<u64>,
+    /// Distinct viewers served the canary at least once, from the first window to this one.
+    pub canary_viewers_so_far: u64,
 }
 
 impl WindowReport {
@@ -153,6 +155,8 @@ struct World {
     viewers: Vec<Viewer>,
     cache: HashMap<(u32, u16), (u64, bool)>,
     rng: SmallRng,
+    /// Viewers who were served the canary at least once so far.
+    canary_viewers: HashSet<u32>,
 }
 
 /// Runs `scenario` with `strategy`; one report per window. Deterministic for a seed.
@@ -160,7 +164,7 @@ pub fn run(scenario: &Scenario, strategy: Strategy) -> Vec<WindowReport> {
     let mut rng = SmallRng::seed_from_u64(scenario.seed);
     let (builds, edges) = (Popularity::new(scenario.browser_builds), Popularity::new(scenario.edges));
     let viewers = population(scenario, &builds, &edges, &mut rng);
-    let mut world = World { viewers, cache: HashMap::new(), rng };
+    let mut world = World { viewers, cache: HashMap::new(), rng, canary_viewers: HashSet::new() };
     (0..scenario.windows)
         .map(|window| {
             let weight_of = |w: u32| *scenario.weights.get(w as usize).or(scenario.weights.last()).unwrap_or(&0);
@@ -242,7 +246,7 @@ fn serve_window(
     requests: &[Request],
     world: &mut World,
 ) -> WindowReport {
-    let World { viewers, cache, rng } = world;
+    let World { viewers, cache, rng, canary_viewers } = world;
     let n = scenario.cohorts;
     let (mut canary_served, mut hits, mut misses) = (0u64, 0u64, 0u64);
     let mut served = Vec::with_capacity(requests.len());
@@ -294,6 +298,9 @@ fn serve_window(
         viewer.last_canary = Some(canary);
         canary_served += u64::from(canary);
         served.push((request.time, canary));
+        if canary {
+            canary_viewers.insert(request.viewer);
+        }
     }
     let window_start = u64::from(window) * u64::from(scenario.window_seconds);
     let total = requests.len().max(1) as f64;
@@ -306,6 +313,7 @@ fn serve_window(
         flipped_viewers: flipped.values().filter(|&&f| f).count() as f64 / active,
         requests: requests.len() as u64,
         router_invocations: if strategy.invokes_router() { misses } else { 0 },
+        canary_viewers_so_far: canary_viewers.len() as u64,
         rollback_seconds: rolled_back.then(|| rollback_done(&served, window_start)),
     }
 }
@@ -325,6 +333,26 @@ fn rollback_done(served: &[(u64, bool)], start: u64) -> u64 {
         .map(|(&bucket, _)| (bucket + 1) * 10)
         .max()
         .unwrap_or(0)
+}
+
+/// A bad canary at `weight` percent, withdrawn after `minutes` (a gate's alarm and the
+/// controller's next run, or a person noticing): how many distinct viewers got it. The same
+/// traffic as the other runs (requests per viewer per 10 minutes), in one-minute windows,
+/// routed at the edge.
+pub fn bad_canary_viewers(base: &Scenario, weight: u8, minutes: u32) -> u64 {
+    let windows_per_minute = 60.0 / f64::from(base.window_seconds.max(1));
+    let mut weights = vec![weight; minutes as usize];
+    weights.push(0);
+    let scenario = Scenario {
+        window_seconds: 60,
+        windows: minutes + 1,
+        requests_per_window: base.requests_per_window * windows_per_minute,
+        // The same chance of a network change per hour as in the base windows.
+        network_change_per_window: 1.0 - (1.0 - base.network_change_per_window).powf(windows_per_minute),
+        weights,
+        ..base.clone()
+    };
+    run(&scenario, Strategy::EdgeVersion).last().map_or(0, |r| r.canary_viewers_so_far)
 }
 
 /// A text table for one strategy.
@@ -456,6 +484,15 @@ mod tests {
         assert!(origin_rollback > 10 && origin_rollback <= 60, "{origin_rollback}");
         assert_eq!(edge_1000[4].canary_share, 0.0);
         assert!(edge_1000[..4].iter().all(|r| r.rollback_seconds.is_none()));
+    }
+
+    #[test]
+    fn an_early_rollback_exposes_fewer_viewers() {
+        let base = Scenario { cohorts: 100, ..small() };
+        let (early, late) = (bad_canary_viewers(&base, 5, 6), bad_canary_viewers(&base, 5, 30));
+        assert!(early > 0 && early < late, "{early} vs {late}");
+        // Never more than the canary's cohorts: about 5% of the viewers, plus cookie-less movers.
+        assert!(late < u64::from(base.viewers) / 10, "{late}");
     }
 
     #[test]

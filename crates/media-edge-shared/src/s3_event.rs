@@ -162,9 +162,32 @@ pub fn decode_s3_key(raw: &str) -> Result<String, KeyError> {
         .map_err(|_| KeyError { raw: raw.to_string() })
 }
 
+/// Encodes an object key as S3 event notifications carry it (the inverse of [`decode_s3_key`]):
+/// unreserved characters and `/` as they are, a space as `+`, everything else percent-encoded.
+pub fn encode_s3_key(key: &str) -> String {
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~')
+        .remove(b'/')
+        .remove(b' ');
+    percent_encoding::utf8_percent_encode(key, KEEP).to_string().replace(' ', "+")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encoded_keys_decode_to_themselves() {
+        for key in
+            ["uploads/a b+c.jpg", "uploads/100%.jpg", "uploads/한글/x y.png", "uploads/a~b_c-d.e", "uploads/?#&=.gif"]
+        {
+            assert_eq!(decode_s3_key(&encode_s3_key(key)).unwrap(), key);
+        }
+        assert_eq!(encode_s3_key("uploads/a b+c.jpg"), "uploads/a+b%2Bc.jpg");
+    }
 
     fn record(key: &str) -> String {
         format!(

@@ -2,6 +2,7 @@
 //! The `media-edge` command's tests: one binary, a module per subcommand. Most run the built
 //! command against the local emulator (`make test` starts it).
 
+mod backfill_command;
 mod logs_command;
 mod process_command;
 mod release_command;

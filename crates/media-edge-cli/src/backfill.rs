@@ -1,0 +1,751 @@
+//! `media-edge backfill s3://<originals>/<prefix>`: sends originals that already exist through the
+//! real pipeline, by putting on the jobs queue the same message an upload produces (an S3 event
+//! in an SNS envelope), so the processor, its retries, the DLQ, status events and Slack digests
+//! behave as for uploads.
+//!
+//! An original is *current* when its manifest names the version today's settings would produce
+//! (same content, same render settings fingerprint): a backfill sends only missing and stale ones,
+//! so a second run sends nothing, and a change of variant set or settings re-renders everything.
+//! Resumable: the last key sent is recorded in a state file after every batch.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use aws_smithy_types::date_time::Format;
+use aws_smithy_types::DateTime;
+use image_processor::keys::{source_version, OutputLayout};
+use media_edge_shared::aws::describe_sdk_error;
+use serde::{Deserialize, Serialize};
+
+/// Manifests read at once while classifying.
+const CONCURRENT_READS: usize = 16;
+/// SendMessageBatch takes at most 10 entries.
+const BATCH: usize = 10;
+
+/// One original as a listing or an inventory names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Original {
+    pub key: String,
+    pub size: u64,
+    /// Quoted as S3 returns it (`"…"`) or bare: compared without quotes.
+    pub etag: String,
+    /// Unix seconds.
+    pub last_modified: i64,
+}
+
+/// What the manifest at an original's manifest key says it was rendered from.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ManifestSource {
+    pub source_version: String,
+    pub source: ManifestObject,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ManifestObject {
+    #[serde(default)]
+    pub etag: Option<String>,
+    #[serde(default)]
+    pub version_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Rendered for this content with today's settings: never sent again.
+    Current,
+    /// Rendered, but for other content or other settings.
+    Stale,
+    /// Never rendered (no manifest).
+    Missing,
+    /// Not an original the processor takes: outside the input prefix, one of its own outputs, a
+    /// folder marker, or outside --since/--until.
+    Skipped,
+}
+
+/// What decides whether an original is current: where outputs go and the settings' fingerprint.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub originals_bucket: String,
+    pub variants_bucket: String,
+    pub layout: OutputLayout,
+    pub fingerprint: String,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+}
+
+impl Target {
+    /// Whether the processor would take `original` at all (before reading its manifest).
+    pub fn eligible(&self, original: &Original) -> bool {
+        let own_output =
+            self.originals_bucket == self.variants_bucket && original.key.starts_with(&self.layout.output_prefix);
+        self.layout.relative(&original.key).is_some()
+            && !(own_output && !self.layout.output_prefix.is_empty())
+            && !original.key.ends_with('/')
+            && self.since.is_none_or(|t| original.last_modified >= t)
+            && self.until.is_none_or(|t| original.last_modified < t)
+    }
+
+    /// Current, stale or missing, from the manifest (if any) of an eligible original.
+    pub fn verdict(&self, original: &Original, manifest: Option<&ManifestSource>) -> Verdict {
+        let Some(manifest) = manifest else { return Verdict::Missing };
+        let bare = |e: &str| e.trim_matches('"').to_string();
+        let same_content = manifest.source.etag.as_deref().map(bare) == Some(bare(&original.etag));
+        // The manifest's own version id: with the same content, a re-upload is the same picture.
+        let today = source_version(
+            &self.originals_bucket,
+            &original.key,
+            manifest.source.etag.as_deref().unwrap_or_default(),
+            manifest.source.version_id.as_deref(),
+            &self.fingerprint,
+        );
+        if same_content && manifest.source_version == today {
+            Verdict::Current
+        } else {
+            Verdict::Stale
+        }
+    }
+}
+
+/// The message S3 → SNS → SQS delivers for an upload of `original`.
+pub fn upload_message(bucket: &str, original: &Original) -> String {
+    let record = serde_json::json!({
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "eventTime": DateTime::from_secs(original.last_modified).fmt(Format::DateTime).unwrap_or_default(),
+        "eventName": "ObjectCreated:Put",
+        "userIdentity": {"principalId": "media-edge-backfill"},
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": "media-edge-backfill",
+            "bucket": {"name": bucket, "arn": format!("arn:aws:s3:::{bucket}")},
+            "object": {
+                "key": media_edge_shared::s3_event::encode_s3_key(&original.key),
+                "size": original.size,
+                "eTag": original.etag.trim_matches('"'),
+            },
+        },
+    });
+    serde_json::json!({
+        "Type": "Notification",
+        "MessageId": format!("backfill-{}", source_version(bucket, &original.key, &original.etag, None, "backfill")),
+        "Subject": "Amazon S3 Notification",
+        "Message": serde_json::json!({"Records": [record]}).to_string(),
+    })
+    .to_string()
+}
+
+/// Where an interrupted backfill goes on from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub source: String,
+    /// Every original up to this key (in key order) has been classified and, if due, sent.
+    pub last_key: Option<String>,
+    pub report: Report,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub originals: u64,
+    pub bytes: u64,
+    pub current: u64,
+    pub stale: u64,
+    pub missing: u64,
+    pub skipped: u64,
+    /// Messages put on the jobs queue (0 in a dry run).
+    pub sent: u64,
+    pub sent_bytes: u64,
+    pub errors: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub error_samples: Vec<String>,
+    pub seconds: f64,
+    pub dry_run: bool,
+}
+
+impl Report {
+    fn count(&mut self, verdict: Verdict, original: &Original) {
+        self.originals += 1;
+        self.bytes += original.size;
+        *match verdict {
+            Verdict::Current => &mut self.current,
+            Verdict::Stale => &mut self.stale,
+            Verdict::Missing => &mut self.missing,
+            Verdict::Skipped => &mut self.skipped,
+        } += 1;
+    }
+
+    fn error(&mut self, why: String) {
+        self.errors += 1;
+        if self.error_samples.len() < 10 {
+            self.error_samples.push(why);
+        }
+    }
+}
+
+/// `s3://bucket/prefix` → (bucket, prefix).
+pub fn parse_s3_url(url: &str) -> Result<(String, String), String> {
+    let rest = url.strip_prefix("s3://").ok_or_else(|| format!("{url:?} is not an s3://bucket/prefix URL"))?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err(format!("{url:?} names no bucket"));
+    }
+    Ok((bucket.to_string(), prefix.to_string()))
+}
+
+/// `2026-11-30` or an RFC 3339 time → Unix seconds.
+pub fn parse_time(text: &str) -> Result<i64, String> {
+    let full = if text.len() == 10 { format!("{text}T00:00:00Z") } else { text.to_string() };
+    DateTime::from_str(&full, Format::DateTime)
+        .map(|t| t.secs())
+        .map_err(|e| format!("{text:?} is not a date (2026-11-30) or an RFC 3339 time: {e}"))
+}
+
+/// At most `per_second` messages a second: a batch of n is sent only once n / rate seconds have
+/// passed for it, so no burst ever runs ahead of the rate.
+pub struct RateLimit {
+    per_second: f64,
+    started: Option<Instant>,
+    sent: u64,
+}
+
+impl RateLimit {
+    pub fn new(per_second: f64) -> Self {
+        RateLimit { per_second: per_second.max(0.01), started: None, sent: 0 }
+    }
+
+    /// How long to wait before sending `n` more.
+    pub fn delay_for(&mut self, n: u64, now: Instant) -> Duration {
+        let started = *self.started.get_or_insert(now);
+        self.sent += n;
+        let due = Duration::from_secs_f64(self.sent as f64 / self.per_second);
+        due.saturating_sub(now.duration_since(started))
+    }
+
+    /// Messages per batch: at most SendMessageBatch's 10, and no more than a second's worth.
+    pub fn batch_size(&self) -> usize {
+        (self.per_second.ceil() as usize).clamp(1, BATCH)
+    }
+}
+
+/// Everything a run needs besides the clients.
+pub struct Plan {
+    pub target: Target,
+    pub queue_url: Option<String>,
+    pub dry_run: bool,
+    pub only_stale: bool,
+    pub rate: f64,
+    pub state_file: Option<PathBuf>,
+}
+
+/// Classifies `originals` (sorted by key) and sends the due ones; resumes from `state`.
+pub async fn run(
+    s3: &aws_sdk_s3::Client,
+    sqs: &aws_sdk_sqs::Client,
+    plan: &Plan,
+    originals: Vec<Original>,
+    mut state: State,
+    progress: &dyn Fn(&Report, u64),
+) -> Result<Report, String> {
+    let started = Instant::now();
+    let total = originals.len() as u64;
+    let mut limit = RateLimit::new(plan.rate);
+    let resume_after = state.last_key.clone();
+    let todo: Vec<Original> =
+        originals.into_iter().filter(|o| resume_after.as_ref().is_none_or(|last| &o.key > last)).collect();
+    let mut report = std::mem::take(&mut state.report);
+    report.dry_run = plan.dry_run;
+    let previous_seconds = report.seconds;
+    for chunk in todo.chunks(CONCURRENT_READS * 4) {
+        let verdicts = classify(s3, &plan.target, chunk).await;
+        let mut due = Vec::new();
+        for (original, verdict) in chunk.iter().zip(verdicts) {
+            match verdict {
+                Ok(verdict) => {
+                    report.count(verdict, original);
+                    let send = match verdict {
+                        Verdict::Stale => true,
+                        Verdict::Missing => !plan.only_stale,
+                        Verdict::Current | Verdict::Skipped => false,
+                    };
+                    if send {
+                        due.push(original);
+                    }
+                }
+                Err(why) => report.error(why),
+            }
+        }
+        if !plan.dry_run {
+            for batch in due.chunks(limit.batch_size()) {
+                tokio::time::sleep(limit.delay_for(batch.len() as u64, Instant::now())).await;
+                send_batch(sqs, plan, batch, &mut report).await;
+            }
+        }
+        state.last_key = chunk.last().map(|o| o.key.clone());
+        report.seconds = previous_seconds + started.elapsed().as_secs_f64();
+        state.report = report.clone();
+        if let Some(path) = &plan.state_file {
+            save_state(path, &state)?;
+        }
+        progress(&report, total);
+    }
+    report.seconds = previous_seconds + started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+async fn classify(s3: &aws_sdk_s3::Client, target: &Target, chunk: &[Original]) -> Vec<Result<Verdict, String>> {
+    let mut reads = tokio::task::JoinSet::new();
+    let mut results: HashMap<usize, Result<Verdict, String>> = HashMap::new();
+    for (index, original) in chunk.iter().enumerate() {
+        if !target.eligible(original) {
+            results.insert(index, Ok(Verdict::Skipped));
+            continue;
+        }
+        while reads.len() >= CONCURRENT_READS {
+            if let Some(Ok((i, r))) = reads.join_next().await {
+                results.insert(i, r);
+            }
+        }
+        let (s3, target, original) = (s3.clone(), target.clone(), original.clone());
+        reads.spawn(async move {
+            let manifest = read_manifest(&s3, &target, &original.key).await;
+            (index, manifest.map(|m| target.verdict(&original, m.as_ref())))
+        });
+    }
+    while let Some(joined) = reads.join_next().await {
+        if let Ok((i, r)) = joined {
+            results.insert(i, r);
+        }
+    }
+    (0..chunk.len())
+        .map(|i| results.remove(&i).unwrap_or_else(|| Err(format!("{}: not classified", chunk[i].key))))
+        .collect()
+}
+
+async fn read_manifest(s3: &aws_sdk_s3::Client, target: &Target, key: &str) -> Result<Option<ManifestSource>, String> {
+    let manifest_key = target.layout.manifest_key(key);
+    match s3.get_object().bucket(&target.variants_bucket).key(&manifest_key).send().await {
+        Ok(object) => {
+            let bytes = object.body.collect().await.map_err(|e| format!("{manifest_key}: {e}"))?.into_bytes();
+            // A manifest that cannot be read is treated as absent: the original is rendered again.
+            Ok(serde_json::from_slice(&bytes).ok())
+        }
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+        Err(e) => Err(format!("{manifest_key}: {}", describe_sdk_error(&e))),
+    }
+}
+
+async fn send_batch(sqs: &aws_sdk_sqs::Client, plan: &Plan, batch: &[&Original], report: &mut Report) {
+    let Some(queue_url) = &plan.queue_url else { return };
+    let mut pending: Vec<(String, &Original)> = batch.iter().enumerate().map(|(i, o)| (i.to_string(), *o)).collect();
+    for attempt in 0..3 {
+        let entries: Vec<SendMessageBatchRequestEntry> = pending
+            .iter()
+            .filter_map(|(id, o)| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(id)
+                    .message_body(upload_message(&plan.target.originals_bucket, o))
+                    .build()
+                    .ok()
+            })
+            .collect();
+        match sqs.send_message_batch().queue_url(queue_url).set_entries(Some(entries)).send().await {
+            Ok(out) => {
+                let failed: Vec<&str> = out.failed().iter().map(|f| f.id()).collect();
+                for (id, o) in &pending {
+                    if !failed.contains(&id.as_str()) {
+                        report.sent += 1;
+                        report.sent_bytes += o.size;
+                    }
+                }
+                pending.retain(|(id, _)| failed.contains(&id.as_str()));
+            }
+            Err(e) if attempt == 2 => {
+                for (_, o) in &pending {
+                    report.error(format!("{}: sending: {}", o.key, describe_sdk_error(&e)));
+                }
+                return;
+            }
+            Err(_) => {}
+        }
+        if pending.is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+    }
+    for (_, o) in &pending {
+        report.error(format!("{}: the queue refused the message three times", o.key));
+    }
+}
+
+pub fn load_state(path: &std::path::Path, source: &str) -> Result<State, String> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let state: State =
+                serde_json::from_slice(&bytes).map_err(|e| format!("{}: not a backfill state: {e}", path.display()))?;
+            if state.source != source {
+                return Err(format!(
+                    "{} records a backfill of {}, not {source}: pass another --state or --restart",
+                    path.display(),
+                    state.source
+                ));
+            }
+            Ok(state)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State { source: source.into(), ..State::default() }),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+fn save_state(path: &std::path::Path, state: &State) -> Result<(), String> {
+    let json = serde_json::to_vec_pretty(state).map_err(|e| e.to_string())?;
+    let temporary = path.with_extension("json.partial");
+    std::fs::write(&temporary, json).map_err(|e| format!("{}: {e}", temporary.display()))?;
+    std::fs::rename(&temporary, path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Every object under `prefix`, in key order. A bucket or prefix that cannot be read is an error
+/// before anything is sent.
+pub async fn list(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Result<Vec<Original>, String> {
+    let mut originals = Vec::new();
+    let mut pages = s3.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| format!("listing s3://{bucket}/{prefix}: {}", describe_sdk_error(&e)))?;
+        originals.extend(page.contents().iter().filter_map(|o| {
+            Some(Original {
+                key: o.key()?.to_string(),
+                size: o.size().unwrap_or(0).max(0) as u64,
+                etag: o.e_tag().unwrap_or_default().to_string(),
+                last_modified: o.last_modified().map_or(0, |t| t.secs()),
+            })
+        }));
+    }
+    originals.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(originals)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target() -> Target {
+        Target {
+            originals_bucket: "originals".into(),
+            variants_bucket: "variants".into(),
+            layout: OutputLayout { input_prefix: "uploads/".into(), output_prefix: String::new() },
+            fingerprint: "settings-v2".into(),
+            since: None,
+            until: None,
+        }
+    }
+
+    fn original(key: &str) -> Original {
+        Original { key: key.into(), size: 10, etag: "\"e1\"".into(), last_modified: 1_800_000_000 }
+    }
+
+    fn manifest(etag: &str, fingerprint: &str, key: &str) -> ManifestSource {
+        ManifestSource {
+            source_version: source_version("originals", key, etag, None, fingerprint),
+            source: ManifestObject { etag: Some(etag.into()), version_id: None },
+        }
+    }
+
+    #[test]
+    fn current_stale_and_missing() {
+        let t = target();
+        let o = original("uploads/a.jpg");
+        assert_eq!(t.verdict(&o, Some(&manifest("e1", "settings-v2", "uploads/a.jpg"))), Verdict::Current);
+        assert_eq!(
+            t.verdict(&o, Some(&manifest("e1", "settings-v1", "uploads/a.jpg"))),
+            Verdict::Stale,
+            "settings changed"
+        );
+        assert_eq!(
+            t.verdict(&o, Some(&manifest("e0", "settings-v2", "uploads/a.jpg"))),
+            Verdict::Stale,
+            "content changed"
+        );
+        assert_eq!(t.verdict(&o, None), Verdict::Missing);
+    }
+
+    #[test]
+    fn outputs_markers_other_prefixes_and_times_are_skipped() {
+        let mut t = target();
+        assert!(t.eligible(&original("uploads/a.jpg")));
+        assert!(!t.eligible(&original("other/a.jpg")));
+        assert!(!t.eligible(&original("uploads/folder/")));
+        assert!(!t.eligible(&original("uploads/")));
+        t.variants_bucket = "originals".into();
+        t.layout.output_prefix = "uploads/variants/".into();
+        assert!(!t.eligible(&original("uploads/variants/a.jpg/0123/pc.jpg")), "own output");
+        let mut t = target();
+        t.since = Some(1_800_000_001);
+        assert!(!t.eligible(&original("uploads/a.jpg")));
+        t.since = Some(1_800_000_000);
+        t.until = Some(1_800_000_000);
+        assert!(!t.eligible(&original("uploads/a.jpg")), "until is exclusive");
+    }
+
+    #[test]
+    fn the_message_is_what_an_upload_produces() {
+        let o = original("uploads/a b+c/한글 100%.jpg");
+        let body = upload_message("originals", &o);
+        let media_edge_shared::s3_event::Notification::Objects(events) =
+            media_edge_shared::s3_event::parse_sqs_body(&body).unwrap()
+        else {
+            panic!("not an object event");
+        };
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].key, o.key);
+        assert_eq!(events[0].bucket, "originals");
+        assert_eq!(events[0].etag.as_deref(), Some("e1"));
+        assert!(events[0].is_object_created());
+    }
+
+    #[test]
+    fn urls_times_and_rates() {
+        assert_eq!(parse_s3_url("s3://b/uploads/x").unwrap(), ("b".into(), "uploads/x".into()));
+        assert_eq!(parse_s3_url("s3://b").unwrap(), ("b".into(), String::new()));
+        assert!(parse_s3_url("b/uploads").is_err() && parse_s3_url("s3:///x").is_err());
+        assert_eq!(parse_time("2027-01-15").unwrap(), 1_799_971_200);
+        assert_eq!(parse_time("2027-01-15T00:00:10Z").unwrap(), 1_799_971_210);
+        assert!(parse_time("yesterday").is_err());
+        let mut limit = RateLimit::new(10.0);
+        let t0 = Instant::now();
+        assert_eq!(limit.delay_for(10, t0), Duration::from_secs(1), "ten at 10/s take a second");
+        assert_eq!(limit.delay_for(10, t0), Duration::from_secs(2));
+        assert_eq!(limit.delay_for(10, t0 + Duration::from_millis(2500)), Duration::from_millis(500));
+        assert_eq!(
+            (RateLimit::new(4.0).batch_size(), RateLimit::new(0.5).batch_size(), RateLimit::new(50.0).batch_size()),
+            (4, 1, 10)
+        );
+    }
+}
+
+/// An S3 Inventory report's `manifest.json`: which files hold the listing, in which format.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InventoryManifest {
+    source_bucket: String,
+    file_format: String,
+    file_schema: String,
+    files: Vec<InventoryFile>,
+}
+
+#[derive(Debug, Deserialize)]
+struct InventoryFile {
+    key: String,
+}
+
+/// Every object an S3 Inventory report lists under `prefix`, in key order (for buckets too large
+/// to list). The report's data files are read from the bucket holding `manifest.json`.
+pub async fn read_inventory(
+    s3: &aws_sdk_s3::Client,
+    manifest_url: &str,
+    bucket: &str,
+    prefix: &str,
+) -> Result<Vec<Original>, String> {
+    let (report_bucket, manifest_key) = parse_s3_url(manifest_url)?;
+    let manifest: InventoryManifest = serde_json::from_slice(&get(s3, &report_bucket, &manifest_key).await?)
+        .map_err(|e| format!("{manifest_url}: not an S3 Inventory manifest: {e}"))?;
+    if manifest.source_bucket != bucket {
+        return Err(format!("{manifest_url} lists bucket {}, not {bucket}", manifest.source_bucket));
+    }
+    if !manifest.file_format.eq_ignore_ascii_case("CSV") {
+        return Err(format!(
+            "{manifest_url} is a {} inventory; media-edge reads CSV inventories (configure the report as CSV)",
+            manifest.file_format
+        ));
+    }
+    let columns: Vec<String> = manifest.file_schema.split(',').map(|c| c.trim().to_ascii_lowercase()).collect();
+    let column = |name: &str| columns.iter().position(|c| c == name);
+    let key_at = column("key").ok_or_else(|| format!("{manifest_url}: the inventory has no Key field"))?;
+    let (size_at, etag_at, modified_at) = (column("size"), column("etag"), column("lastmodifieddate"));
+    let mut originals = Vec::new();
+    for file in &manifest.files {
+        let gzipped = get(s3, &report_bucket, &file.key).await?;
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(flate2::read::GzDecoder::new(gzipped.as_slice()));
+        for (line, record) in reader.records().enumerate() {
+            let record = record.map_err(|e| format!("{} line {}: {e}", file.key, line + 1))?;
+            let field = |at: Option<usize>| at.and_then(|i| record.get(i)).unwrap_or_default();
+            // CSV inventories URL-encode keys.
+            let key = media_edge_shared::s3_event::decode_s3_key(field(Some(key_at))).map_err(|e| e.to_string())?;
+            if !key.starts_with(prefix) {
+                continue;
+            }
+            originals.push(Original {
+                key,
+                size: field(size_at).parse().unwrap_or(0),
+                etag: field(etag_at).to_string(),
+                last_modified: DateTime::from_str(field(modified_at), Format::DateTime).map_or(0, |t| t.secs()),
+            });
+        }
+    }
+    originals.sort_by(|a, b| a.key.cmp(&b.key));
+    originals.dedup_by(|a, b| a.key == b.key);
+    Ok(originals)
+}
+
+async fn get(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Vec<u8>, String> {
+    let object = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| format!("reading s3://{bucket}/{key}: {}", describe_sdk_error(&e)))?;
+    Ok(object.body.collect().await.map_err(|e| format!("reading s3://{bucket}/{key}: {e}"))?.to_vec())
+}
+
+#[derive(clap::Args)]
+pub struct BackfillArgs {
+    /// The originals to bring through the pipeline: s3://<originals-bucket>/<prefix>.
+    source: String,
+    /// The jobs queue (stack output JobsQueueUrl); not needed with --dry-run.
+    #[arg(long, env = "JOBS_QUEUE_URL")]
+    queue_url: Option<String>,
+    /// Where variants and manifests are (stack output VariantsBucketName).
+    #[arg(long, env = "VARIANTS_BUCKET")]
+    variants_bucket: String,
+    /// Count and classify only: what would be sent, what is already current.
+    #[arg(long)]
+    dry_run: bool,
+    /// Messages per second at most, so a backfill never starves live uploads.
+    #[arg(long, default_value_t = 20.0)]
+    rate: f64,
+    /// Only originals last modified at or after this (2026-11-30 or RFC 3339).
+    #[arg(long)]
+    since: Option<String>,
+    /// Only originals last modified before this.
+    #[arg(long)]
+    until: Option<String>,
+    /// Only re-render originals whose variants are outdated, not those never processed.
+    #[arg(long)]
+    only_stale: bool,
+    /// Read the listing from an S3 Inventory report (s3://…/manifest.json, CSV) instead of listing.
+    #[arg(long)]
+    inventory: Option<String>,
+    /// Where progress is recorded (default: media-edge-backfill-<bucket>.json here).
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// Ignore a recorded state and start from the first key.
+    #[arg(long)]
+    restart: bool,
+    /// Print the summary as JSON (no progress bar).
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn command(args: BackfillArgs) -> std::process::ExitCode {
+    match backfill(args).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("media-edge backfill: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn backfill(args: BackfillArgs) -> Result<(), String> {
+    use media_edge_shared::env::{self, ProcessEnv};
+
+    let (bucket, prefix) = parse_s3_url(&args.source)?;
+    if !args.dry_run && args.queue_url.is_none() {
+        return Err("--queue-url (or JOBS_QUEUE_URL) is required unless --dry-run".into());
+    }
+    // The processor's own settings (same variables, same defaults): what "current" means.
+    let settings = image_processor::config::render_settings_from_vars(&ProcessEnv).map_err(|e| e.to_string())?;
+    let layout = OutputLayout {
+        input_prefix: env::optional(&ProcessEnv, "INPUT_PREFIX").unwrap_or_else(|| "uploads/".into()),
+        output_prefix: env::optional(&ProcessEnv, "OUTPUT_PREFIX").unwrap_or_default(),
+    };
+    let target = Target {
+        originals_bucket: bucket.clone(),
+        variants_bucket: args.variants_bucket.clone(),
+        layout,
+        fingerprint: settings.fingerprint(),
+        since: args.since.as_deref().map(parse_time).transpose()?,
+        until: args.until.as_deref().map(parse_time).transpose()?,
+    };
+    let sdk = media_edge_shared::aws::load_sdk_config().await;
+    let (s3, sqs) = (media_edge_shared::aws::s3_client(&sdk), aws_sdk_sqs::Client::new(&sdk));
+    let originals = match &args.inventory {
+        Some(url) => read_inventory(&s3, url, &bucket, &prefix).await?,
+        None => list(&s3, &bucket, &prefix).await?,
+    };
+    let state_file = args.state.clone().unwrap_or_else(|| PathBuf::from(format!("media-edge-backfill-{bucket}.json")));
+    let state = if args.restart || args.dry_run {
+        State { source: args.source.clone(), ..State::default() }
+    } else {
+        load_state(&state_file, &args.source)?
+    };
+    let plan = Plan {
+        target,
+        queue_url: args.queue_url.clone(),
+        dry_run: args.dry_run,
+        only_stale: args.only_stale,
+        rate: args.rate,
+        state_file: (!args.dry_run).then_some(state_file),
+    };
+    let bar = (!args.json).then(|| {
+        let bar = indicatif::ProgressBar::new(originals.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} originals, {msg}, ETA {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let progress = |report: &Report, _total: u64| {
+        if let Some(bar) = &bar {
+            bar.set_position(report.originals);
+            let rate = if report.seconds > 0.0 { report.sent as f64 / report.seconds } else { 0.0 };
+            bar.set_message(format!(
+                "{} sent ({rate:.1}/s), {} current, {} skipped, {} errors",
+                report.sent, report.current, report.skipped, report.errors
+            ));
+        }
+    };
+    let report = run(&s3, &sqs, &plan, originals, state, &progress).await?;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?);
+    } else {
+        print!("{}", summary(&report, args.only_stale));
+    }
+    if report.errors > 0 {
+        return Err(format!("{} originals could not be classified or sent (run again to retry them)", report.errors));
+    }
+    Ok(())
+}
+
+fn summary(r: &Report, only_stale: bool) -> String {
+    let due = r.stale + if only_stale { 0 } else { r.missing };
+    let sent = if r.dry_run {
+        format!("{due} would be sent (dry run)")
+    } else {
+        format!(
+            "{} sent ({}), {:.1} messages/s",
+            r.sent,
+            media_edge_shared::units::human_bytes(r.sent_bytes),
+            r.sent as f64 / r.seconds.max(0.001)
+        )
+    };
+    let mut out = format!(
+        "{} originals ({}): {} current, {} stale, {} never processed, {} skipped\n{sent}\n",
+        r.originals,
+        media_edge_shared::units::human_bytes(r.bytes),
+        r.current,
+        r.stale,
+        r.missing,
+        r.skipped
+    );
+    for sample in &r.error_samples {
+        out.push_str(&format!("error: {sample}\n"));
+    }
+    out
+}

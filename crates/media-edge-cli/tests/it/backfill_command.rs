@@ -1,0 +1,213 @@
+//! `media-edge backfill` against the emulator: originals that are current, stale (rendered with
+//! other settings) or never processed; the processor's real handler over the jobs queue.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use image_processor::config::ProcessorConfig;
+use image_processor::keys::OutputLayout;
+use image_processor::{handle_batch, Processor};
+use media_edge_local::{drain, poll_queue, provision, LocalClients, Wiring, WiringNames};
+use media_edge_shared::aws::StatusPublisher;
+
+use crate::support::{stdout, temp_dir};
+
+/// AVIF/WebP off: debug builds encode them slowly, and they do not change what is tested.
+const FORMATS: (&str, &str) = ("OUTPUT_FORMATS", "none");
+
+fn sample(name: &str) -> Vec<u8> {
+    std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../samples").join(name)).unwrap()
+}
+
+struct Setup {
+    clients: LocalClients,
+    wiring: Wiring,
+    dir: PathBuf,
+}
+
+impl Setup {
+    async fn new(label: &str) -> Setup {
+        assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "run with `make test` (needs the local emulator)");
+        let clients = LocalClients::from_env().await;
+        let wiring =
+            provision(&clients, &WiringNames::with_suffix(&media_edge_local::unique_name(label))).await.unwrap();
+        Setup { clients, wiring, dir: temp_dir(label) }
+    }
+
+    async fn put(&self, key: &str, body: Vec<u8>) {
+        let bucket = &self.wiring.names.originals_bucket;
+        self.clients.s3.put_object().bucket(bucket).key(key).body(body.into()).send().await.unwrap();
+    }
+
+    /// The processor's real handler over the jobs queue, with these render settings.
+    async fn process(&self, jpeg_quality: &str) -> usize {
+        let vars = |name: &str| match name {
+            "OUTPUT_FORMATS" => Some(FORMATS.1.to_string()),
+            "JPEG_QUALITY" => Some(jpeg_quality.to_string()),
+            _ => None,
+        };
+        let names = &self.wiring.names;
+        let config = ProcessorConfig {
+            originals_bucket: names.originals_bucket.clone(),
+            variants_bucket: names.variants_bucket.clone(),
+            layout: OutputLayout { input_prefix: "uploads/".into(), output_prefix: String::new() },
+            status_topic_arn: self.wiring.status_topic_arn.clone(),
+            render: image_processor::config::render_settings_from_vars(&vars).unwrap(),
+            work_root: std::env::temp_dir(),
+        };
+        let status = StatusPublisher::new(self.clients.sns.clone(), self.wiring.status_topic_arn.clone());
+        let processor = Processor::new(self.clients.s3.clone(), self.clients.sqs.clone(), status, config);
+        let w = &self.wiring;
+        let report =
+            poll_queue(&self.clients.sqs, &w.jobs_queue_url, &w.jobs_queue_arn, Duration::from_secs(1), 50, |event| {
+                let processor = processor.clone();
+                async move { handle_batch(event, &processor, None).await }
+            })
+            .await
+            .unwrap();
+        report.messages
+    }
+
+    /// Forgets the upload events S3 sent (these originals "existed before the pipeline").
+    async fn forget_uploads(&self) {
+        drain(&self.clients.sqs, &self.wiring.jobs_queue_url, Duration::from_secs(1)).await.unwrap();
+    }
+
+    fn backfill(&self, args: &[&str], jpeg_quality: &str) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_media-edge"))
+            .arg("backfill")
+            .arg(format!("s3://{}/", self.wiring.names.originals_bucket))
+            .args(["--variants-bucket", &self.wiring.names.variants_bucket])
+            .args(["--queue-url", &self.wiring.jobs_queue_url])
+            .args(["--state", self.dir.join("state.json").to_str().unwrap()])
+            .args(args)
+            .env(FORMATS.0, FORMATS.1)
+            .env("JPEG_QUALITY", jpeg_quality)
+            .output()
+            .unwrap()
+    }
+
+    fn report(&self, args: &[&str], jpeg_quality: &str) -> serde_json::Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&stdout(&self.backfill(&all, jpeg_quality))).unwrap()
+    }
+}
+
+fn counts(report: &serde_json::Value) -> [u64; 5] {
+    ["current", "stale", "missing", "skipped", "sent"].map(|k| report[k].as_u64().unwrap())
+}
+
+#[tokio::test]
+async fn sends_exactly_the_stale_and_missing_originals_then_nothing() {
+    let s = Setup::new("backfill").await;
+    let photo = sample("beach photo (rotated).jpg");
+    // Current: processed with today's settings (JPEG quality 80 here).
+    s.put("uploads/current.jpg", photo.clone()).await;
+    assert!(s.process("80").await >= 1);
+    // Stale: processed with other settings.
+    s.put("uploads/old settings/stale photo.jpg", photo.clone()).await;
+    assert!(s.process("50").await >= 1);
+    // Never processed, with keys S3 events encode: spaces, '+', '%', Korean.
+    s.put("uploads/logo+alpha.png", sample("logo+alpha.png")).await;
+    s.put("uploads/프로모션 100%.webp", sample("프로모션 banner.webp")).await;
+    // Not originals the processor takes: outside the input prefix, and a folder marker.
+    s.put("other/elsewhere.jpg", photo.clone()).await;
+    s.put("uploads/folder/", Vec::new()).await;
+    s.forget_uploads().await;
+
+    let dry = s.report(&["--dry-run"], "80");
+    assert_eq!(counts(&dry), [1, 1, 2, 2, 0], "{dry}");
+    assert!(
+        drain(&s.clients.sqs, &s.wiring.jobs_queue_url, Duration::ZERO).await.unwrap().is_empty(),
+        "a dry run sends nothing"
+    );
+
+    let run = s.report(&[], "80");
+    assert_eq!(counts(&run), [1, 1, 2, 2, 3], "{run}");
+    assert_eq!(s.process("80").await, 3, "the processor received exactly what was sent");
+
+    // Everything is current now: a second run (from the first key again) sends nothing.
+    let again = s.report(&["--restart"], "80");
+    assert_eq!(counts(&again), [4, 0, 0, 2, 0], "{again}");
+
+    // A settings change makes every original stale; --only-stale re-renders exactly those.
+    let changed = s.report(&["--restart", "--only-stale", "--dry-run"], "70");
+    assert_eq!(counts(&changed), [0, 4, 0, 2, 0], "{changed}");
+}
+
+#[tokio::test]
+async fn an_interrupted_run_resumes_and_the_rate_limit_holds() {
+    let s = Setup::new("resume").await;
+    let logo = sample("logo+alpha.png");
+    for i in 0..12 {
+        s.put(&format!("uploads/n{i:02}.png"), logo.clone()).await;
+    }
+    s.forget_uploads().await;
+    // An earlier run got as far as n03: the state file says so.
+    let state = serde_json::json!({
+        "source": format!("s3://{}/", s.wiring.names.originals_bucket),
+        "last_key": "uploads/n03.png",
+        "report": {"originals": 4, "bytes": 0, "current": 0, "stale": 0, "missing": 4, "skipped": 0,
+                   "sent": 4, "sent_bytes": 0, "errors": 0, "seconds": 1.0, "dry_run": false},
+    });
+    std::fs::File::create(s.dir.join("state.json")).unwrap().write_all(state.to_string().as_bytes()).unwrap();
+    let run = s.report(&["--rate", "4"], "80");
+    assert_eq!(run["sent"], 12, "4 before the interruption and 8 now: {run}");
+    let queued = drain(&s.clients.sqs, &s.wiring.jobs_queue_url, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(queued.len(), 8, "only what came after the recorded key");
+    // 8 messages at 4/s take at least 2 s (an upper bound on the rate, checked from below: a slow
+    // machine only lowers the rate).
+    let seconds_now = run["seconds"].as_f64().unwrap() - 1.0;
+    assert!(seconds_now >= 1.99, "8 messages at 4/s took {seconds_now} s");
+}
+
+#[tokio::test]
+async fn reads_a_csv_inventory_with_url_encoded_keys() {
+    let s = Setup::new("inventory").await;
+    let originals = &s.wiring.names.originals_bucket;
+    let keys = ["uploads/a b.png", "uploads/c+d.png", "uploads/100%.png", "uploads/한글.png"];
+    for key in keys {
+        s.put(key, sample("logo+alpha.png")).await;
+    }
+    s.forget_uploads().await;
+    // An S3 Inventory report: gzipped CSV data files and a manifest.json naming them.
+    let reports = media_edge_local::unique_name("media-edge-inventory");
+    s.clients.s3.create_bucket().bucket(&reports).send().await.unwrap();
+    let mut csv = String::new();
+    for key in keys {
+        let encoded = media_edge_shared::s3_event::encode_s3_key(key);
+        let head = s.clients.s3.head_object().bucket(originals).key(key).send().await.unwrap();
+        let etag = head.e_tag().unwrap().trim_matches('"').to_string();
+        csv.push_str(&format!("\"{originals}\",\"{encoded}\",\"4541\",\"2026-11-30T12:00:00.000Z\",\"{etag}\"\n"));
+    }
+    csv.push_str(&format!("\"{originals}\",\"other%2Fx.png\",\"1\",\"2026-11-30T12:00:00.000Z\",\"aa\"\n"));
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(csv.as_bytes()).unwrap();
+    let data_key = "inventory/data/part-0.csv.gz";
+    s.clients.s3.put_object().bucket(&reports).key(data_key).body(gz.finish().unwrap().into()).send().await.unwrap();
+    let manifest = serde_json::json!({
+        "sourceBucket": originals, "destinationBucket": format!("arn:aws:s3:::{reports}"), "version": "2016-11-30",
+        "fileFormat": "CSV", "fileSchema": "Bucket, Key, Size, LastModifiedDate, ETag",
+        "files": [{"key": data_key, "size": 100, "MD5checksum": "x"}],
+    });
+    let manifest_key = "inventory/2026-11-30T00-00Z/manifest.json";
+    s.clients
+        .s3
+        .put_object()
+        .bucket(&reports)
+        .key(manifest_key)
+        .body(manifest.to_string().into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+
+    let inventory = format!("s3://{reports}/{manifest_key}");
+    let report = s.report(&["--inventory", &inventory], "80");
+    assert_eq!(counts(&report), [0, 0, 4, 1, 4], "{report}");
+    assert_eq!(s.process("80").await, 4, "every key decoded to the object it names");
+    let again = s.report(&["--inventory", &inventory, "--restart", "--dry-run"], "80");
+    assert_eq!(counts(&again), [4, 0, 0, 1, 0], "{again}");
+}
