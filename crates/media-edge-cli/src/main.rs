@@ -144,11 +144,13 @@ async fn run() -> ExitCode {
             println!("{}", summary.join("\n"));
             if let Some(weight) = bad_canary_weight {
                 let n = base_cohorts.unwrap_or(100);
-                println!("\n| bad canary at {weight}% (N = {n}, edge routing) withdrawn after | viewers who got it | of {viewers} |");
+                println!("\n| bad canary at {weight}% (N = {n}, edge routing) withdrawn after | viewers who got it (of {viewers}) | requests served it |");
                 println!("|---|---|---|");
                 for minutes in withdrawn_after {
-                    let got = simulate::bad_canary_viewers(&Scenario { cohorts: n, ..base.clone() }, weight, minutes);
-                    println!("| {minutes} min | {got} | {:.2}% |", 100.0 * got as f64 / f64::from(viewers.max(1)));
+                    let (got, requests) =
+                        simulate::bad_canary_exposure(&Scenario { cohorts: n, ..base.clone() }, weight, minutes);
+                    let share = 100.0 * got as f64 / f64::from(viewers.max(1));
+                    println!("| {minutes} min | {got} ({share:.2}%) | {requests} |");
                 }
             }
             ExitCode::SUCCESS

@@ -338,8 +338,8 @@ fn rollback_done(served: &[(u64, bool)], start: u64) -> u64 {
 /// A bad canary at `weight` percent, withdrawn after `minutes` (a gate's alarm and the
 /// controller's next run, or a person noticing): how many distinct viewers got it. The same
 /// traffic as the other runs (requests per viewer per 10 minutes), in one-minute windows,
-/// routed at the edge.
-pub fn bad_canary_viewers(base: &Scenario, weight: u8, minutes: u32) -> u64 {
+/// routed at the edge. Returns (viewers, requests) that got it.
+pub fn bad_canary_exposure(base: &Scenario, weight: u8, minutes: u32) -> (u64, u64) {
     let windows_per_minute = 60.0 / f64::from(base.window_seconds.max(1));
     let mut weights = vec![weight; minutes as usize];
     weights.push(0);
@@ -352,7 +352,9 @@ pub fn bad_canary_viewers(base: &Scenario, weight: u8, minutes: u32) -> u64 {
         weights,
         ..base.clone()
     };
-    run(&scenario, Strategy::EdgeVersion).last().map_or(0, |r| r.canary_viewers_so_far)
+    let reports = run(&scenario, Strategy::EdgeVersion);
+    let requests = reports.iter().map(|r| (r.canary_share * r.requests as f64).round() as u64).sum();
+    (reports.last().map_or(0, |r| r.canary_viewers_so_far), requests)
 }
 
 /// A text table for one strategy.
@@ -489,10 +491,12 @@ mod tests {
     #[test]
     fn an_early_rollback_exposes_fewer_viewers() {
         let base = Scenario { cohorts: 100, ..small() };
-        let (early, late) = (bad_canary_viewers(&base, 5, 6), bad_canary_viewers(&base, 5, 30));
-        assert!(early > 0 && early < late, "{early} vs {late}");
+        let (early, late) = (bad_canary_exposure(&base, 5, 6), bad_canary_exposure(&base, 5, 30));
+        assert!(early.0 > 0 && early.0 < late.0, "{early:?} vs {late:?}");
+        // Requests grow with the time it serves: about 5 times as many in 30 minutes as in 6.
+        assert!(late.1 > 4 * early.1 && late.1 < 6 * early.1, "{early:?} vs {late:?}");
         // Never more than the canary's cohorts: about 5% of the viewers, plus cookie-less movers.
-        assert!(late < u64::from(base.viewers) / 10, "{late}");
+        assert!(late.0 < u64::from(base.viewers) / 10, "{late:?}");
     }
 
     #[test]
