@@ -551,11 +551,22 @@ pub async fn read_inventory(
     if manifest.source_bucket != bucket {
         return Err(format!("{manifest_url} lists bucket {}, not {bucket}", manifest.source_bucket));
     }
-    if !manifest.file_format.eq_ignore_ascii_case("CSV") {
+    let parquet = manifest.file_format.eq_ignore_ascii_case("Parquet");
+    if !parquet && !manifest.file_format.eq_ignore_ascii_case("CSV") {
         return Err(format!(
-            "{manifest_url} is a {} inventory; media-edge reads CSV inventories (configure the report as CSV)",
+            "{manifest_url} is a {} inventory; media-edge reads CSV and Parquet inventories",
             manifest.file_format
         ));
+    }
+    if parquet {
+        let mut originals = Vec::new();
+        for file in &manifest.files {
+            let bytes = get(s3, &report_bucket, &file.key).await?;
+            originals.extend(parquet_originals(bytes, prefix).map_err(|e| format!("{}: {e}", file.key))?);
+        }
+        originals.sort_by(|a, b| a.key.cmp(&b.key));
+        originals.dedup_by(|a, b| a.key == b.key);
+        return Ok(originals);
     }
     let columns: Vec<String> = manifest.file_schema.split(',').map(|c| c.trim().to_ascii_lowercase()).collect();
     let column = |name: &str| columns.iter().position(|c| c == name);
@@ -586,6 +597,37 @@ pub async fn read_inventory(
     }
     originals.sort_by(|a, b| a.key.cmp(&b.key));
     originals.dedup_by(|a, b| a.key == b.key);
+    Ok(originals)
+}
+
+/// The originals one Parquet inventory file lists under `prefix`. Columns by name (`key`, `size`,
+/// `last_modified_date`, `e_tag`, as S3 Inventory writes them); keys are not URL-encoded here.
+pub fn parquet_originals(bytes: Vec<u8>, prefix: &str) -> Result<Vec<Original>, String> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::record::Field;
+
+    let reader = SerializedFileReader::new(bytes::Bytes::from(bytes)).map_err(|e| e.to_string())?;
+    let mut originals = Vec::new();
+    for row in reader.get_row_iter(None).map_err(|e| e.to_string())? {
+        let row = row.map_err(|e| e.to_string())?;
+        let mut original = Original { key: String::new(), size: 0, etag: String::new(), last_modified: 0 };
+        for (name, field) in row.get_column_iter() {
+            match (name.to_ascii_lowercase().replace('_', "").as_str(), field) {
+                ("key", Field::Str(key)) => original.key = key.clone(),
+                ("size", Field::Long(n)) => original.size = (*n).max(0) as u64,
+                ("etag", Field::Str(etag)) => original.etag = etag.clone(),
+                ("lastmodifieddate", Field::TimestampMillis(ms)) => original.last_modified = ms.div_euclid(1000),
+                ("lastmodifieddate", Field::TimestampMicros(us)) => original.last_modified = us.div_euclid(1_000_000),
+                _ => {}
+            }
+        }
+        if original.key.is_empty() {
+            return Err("a row without a key".into());
+        }
+        if original.key.starts_with(prefix) {
+            originals.push(original);
+        }
+    }
     Ok(originals)
 }
 
@@ -625,7 +667,8 @@ pub struct BackfillArgs {
     /// Only re-render originals whose variants are outdated, not those never processed.
     #[arg(long)]
     only_stale: bool,
-    /// Read the listing from an S3 Inventory report (s3://…/manifest.json, CSV) instead of listing.
+    /// Read the listing from an S3 Inventory report (s3://…/manifest.json, CSV or Parquet)
+    /// instead of listing.
     #[arg(long)]
     inventory: Option<String>,
     /// Where progress is recorded (default: media-edge-backfill-<bucket>.json here).

@@ -211,3 +211,98 @@ async fn reads_a_csv_inventory_with_url_encoded_keys() {
     let again = s.report(&["--inventory", &inventory, "--restart", "--dry-run"], "80");
     assert_eq!(counts(&again), [4, 0, 0, 1, 0], "{again}");
 }
+
+/// A Parquet file as S3 Inventory writes one (Snappy pages): bucket, key, size, last_modified_date,
+/// e_tag.
+fn inventory_parquet(bucket: &str, rows: &[(&str, i64, &str)]) -> Vec<u8> {
+    use parquet::data_type::{ByteArray, ByteArrayType, Int64Type};
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use std::sync::Arc;
+
+    let schema = parquet::schema::parser::parse_message_type(
+        "message inventory { required binary bucket (STRING); required binary key (STRING);
+         optional int64 size; optional int64 last_modified_date (TIMESTAMP(MILLIS,true));
+         optional binary e_tag (STRING); }",
+    )
+    .unwrap();
+    let props = WriterProperties::builder().set_compression(parquet::basic::Compression::SNAPPY).build();
+    let mut out = Vec::new();
+    let mut writer = SerializedFileWriter::new(&mut out, Arc::new(schema), Arc::new(props)).unwrap();
+    let mut group = writer.next_row_group().unwrap();
+    let strings = |f: &dyn Fn(&(&str, i64, &str)) -> String| -> Vec<ByteArray> {
+        rows.iter().map(|r| ByteArray::from(f(r).as_str())).collect()
+    };
+    let all_defined = vec![1i16; rows.len()];
+    for (i, column) in [
+        strings(&|_| bucket.to_string()),
+        strings(&|r| r.0.to_string()),
+        Vec::new(),
+        Vec::new(),
+        strings(&|r| r.2.to_string()),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut col = group.next_column().unwrap().unwrap();
+        match i {
+            0 | 1 => col.typed::<ByteArrayType>().write_batch(&column, None, None).unwrap(),
+            2 => col
+                .typed::<Int64Type>()
+                .write_batch(&rows.iter().map(|r| r.1).collect::<Vec<_>>(), Some(&all_defined), None)
+                .unwrap(),
+            3 => col
+                .typed::<Int64Type>()
+                .write_batch(&vec![1_796_040_000_000; rows.len()], Some(&all_defined), None)
+                .unwrap(),
+            _ => col.typed::<ByteArrayType>().write_batch(&column, Some(&all_defined), None).unwrap(),
+        };
+        col.close().unwrap();
+    }
+    group.close().unwrap();
+    writer.close().unwrap();
+    out
+}
+
+#[tokio::test]
+async fn reads_a_parquet_inventory() {
+    let s = Setup::new("parquet").await;
+    let originals = s.wiring.names.originals_bucket.clone();
+    let keys = ["uploads/a b.png", "uploads/c+d%.png", "uploads/한글.png"];
+    let mut rows = Vec::new();
+    for key in keys {
+        s.put(key, sample("logo+alpha.png")).await;
+        let head = s.clients.s3.head_object().bucket(&originals).key(key).send().await.unwrap();
+        rows.push((key, 4541i64, head.e_tag().unwrap().trim_matches('"').to_string()));
+    }
+    s.forget_uploads().await;
+    let rows: Vec<(&str, i64, &str)> = rows.iter().map(|(k, n, e)| (*k, *n, e.as_str())).collect();
+    let mut rows_with_other = rows.clone();
+    rows_with_other.push(("other/x.png", 1, "aa"));
+    let reports = media_edge_local::unique_name("media-edge-inventory-parquet");
+    s.clients.s3.create_bucket().bucket(&reports).send().await.unwrap();
+    let data_key = "inventory/data/part-0.parquet";
+    let data = inventory_parquet(&originals, &rows_with_other);
+    s.clients.s3.put_object().bucket(&reports).key(data_key).body(data.into()).send().await.unwrap();
+    let manifest = serde_json::json!({
+        "sourceBucket": originals, "destinationBucket": format!("arn:aws:s3:::{reports}"), "version": "2016-11-30",
+        "fileFormat": "Parquet", "fileSchema": "message s3.inventory { required binary bucket (UTF8); required binary key (UTF8); optional int64 size; optional int64 last_modified_date (TIMESTAMP_MILLIS); optional binary e_tag (UTF8); }",
+        "files": [{"key": data_key, "size": 100, "MD5checksum": "x"}],
+    });
+    let manifest_key = "inventory/manifest.json";
+    s.clients
+        .s3
+        .put_object()
+        .bucket(&reports)
+        .key(manifest_key)
+        .body(manifest.to_string().into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+    let inventory = format!("s3://{reports}/{manifest_key}");
+    let report = s.report(&["--inventory", &inventory], "80");
+    assert_eq!(counts(&report), [0, 0, 3, 1, 3], "{report}");
+    assert_eq!(s.process("80").await, 3, "every key names the object it lists");
+    let again = s.report(&["--inventory", &inventory, "--restart", "--dry-run"], "80");
+    assert_eq!(counts(&again), [3, 0, 0, 1, 0], "{again}");
+}
