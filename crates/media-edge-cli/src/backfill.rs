@@ -78,10 +78,11 @@ pub struct Target {
 impl Target {
     /// Whether the processor would take `original` at all (before reading its manifest).
     pub fn eligible(&self, original: &Original) -> bool {
-        let own_output =
-            self.originals_bucket == self.variants_bucket && original.key.starts_with(&self.layout.output_prefix);
+        let own_output = self.originals_bucket == self.variants_bucket
+            && !self.layout.output_prefix.is_empty()
+            && original.key.starts_with(&self.layout.output_prefix);
         self.layout.relative(&original.key).is_some()
-            && !(own_output && !self.layout.output_prefix.is_empty())
+            && !own_output
             && !original.key.ends_with('/')
             && self.since.is_none_or(|t| original.last_modified >= t)
             && self.until.is_none_or(|t| original.last_modified < t)
