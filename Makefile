@@ -126,7 +126,8 @@ demo: venv nasm ffmpeg
 	scripts/with-emulator.sh $(CARGO) run --quiet --locked --bin local-demo -- samples
 	@printf '\n  CDN log report over a day of sample CloudFront logs (media-edge logs samples/cdn-logs --top 5):\n\n'
 	@$(CARGO) run --quiet --locked --bin media-edge -- logs samples/cdn-logs --top 5 --chart target/demo-traffic.svg
-	@printf '\n  hourly chart: target/demo-traffic.svg\n'
+	@$(CARGO) run --quiet --locked --bin media-edge -- logs samples/cdn-logs --format html > target/demo-report.html
+	@printf '\n  hourly chart: target/demo-traffic.svg\n  the same report as a page (open it in a browser): target/demo-report.html\n'
 
 lint: nasm
 	$(CARGO) fmt --all --check

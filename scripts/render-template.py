@@ -44,6 +44,7 @@ def log_definitions():
     return {
         "__HIT_RATIO__": f"CAST(SUM(CASE WHEN x_edge_result_type IN ({hit}) THEN 1 ELSE 0 END) AS double)"
         f" / NULLIF(SUM(CASE WHEN x_edge_result_type IN ({cacheable}) THEN 1 ELSE 0 END), 0)",
+        "__MISS__": f"SUM(CASE WHEN x_edge_result_type IN ({sql_list(d['miss_result_types'])}) THEN 1 ELSE 0 END)",
         "__CONTENT_TYPE__": "lower(trim(split_part(sc_content_type, ';', 1)))",
         "__GIF__": sql_list([d["gif_content_type"]]),
         "__IMAGE_PREFIX__": sql_list([d["image_content_type_prefix"]]),

@@ -17,6 +17,8 @@ scripts/with-emulator.sh cargo test --workspace --locked -- --include-ignored
 # What we make, shown by a real browser (Debian's chromium, installed if missing): every AVIF,
 # WebP and MP4 of a few inputs, screenshot compared against the fallback files.
 python3 scripts/browser-check.py
+# The CDN log report's HTML page in the same browser: loads nothing, no console errors, sortable.
+python3 scripts/report-browser-check.py
 # Conformance: Pillow's test images (the pinned sdist from PyPI, downloaded once into
 # .local/corpus) and tests/conformance/files through `media-edge process`, one process per file,
 # against tests/conformance/expected.tsv and the recorded view of headless Chromium.

@@ -14,6 +14,7 @@ mod chart;
 mod definitions;
 mod error;
 mod files;
+mod html;
 mod output;
 mod parse;
 mod progress;
@@ -29,7 +30,7 @@ pub use definitions::Definitions;
 pub use error::Error;
 pub use parse::Request;
 pub use reader::LogFeed;
-pub use report::{CacheSummary, Candidate, InputSummary, Report, Row};
+pub use report::{CacheSummary, Candidate, InputSummary, Missed, Report, Row};
 
 /// How [`read`] reads.
 #[derive(Debug, Clone, Default)]

@@ -71,6 +71,27 @@ pub fn text(report: &Report) -> String {
         table(&mut out, title, &["#", key, "requests", "bytes", "hit ratio"], cells);
     }
     let cells = report
+        .top_missed
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            vec![
+                (i + 1).to_string(),
+                shorten(&m.key),
+                thousands(m.misses),
+                thousands(m.requests),
+                human_bytes(m.bytes),
+                percent(m.hit_ratio),
+            ]
+        })
+        .collect();
+    table(
+        &mut out,
+        "Top missed objects (fetched from the origin)",
+        &["#", "object", "misses", "requests", "bytes", "hit ratio"],
+        cells,
+    );
+    let cells = report
         .optimisation_candidates
         .iter()
         .enumerate()
@@ -176,6 +197,11 @@ pub fn csv(report: &Report) -> Result<String, Error> {
             let (rank, requests, bytes) = ((i + 1).to_string(), row.requests.to_string(), row.bytes.to_string());
             out.write_record([section, &rank, &inert(&row.key), "", &requests, &bytes, &ratio(row.hit_ratio)])?;
         }
+    }
+    for (i, m) in report.top_missed.iter().enumerate() {
+        let (rank, requests, bytes) = ((i + 1).to_string(), m.requests.to_string(), m.bytes.to_string());
+        let reason = format!("{} misses", m.misses);
+        out.write_record(["top_missed", &rank, &inert(&m.key), &reason, &requests, &bytes, &ratio(m.hit_ratio)])?;
     }
     for (i, c) in report.optimisation_candidates.iter().enumerate() {
         let (rank, requests, bytes) = ((i + 1).to_string(), c.requests.to_string(), c.bytes.to_string());

@@ -16,6 +16,9 @@ pub struct Report {
     /// Every hour from the first request to the last, empty hours included.
     pub by_hour: Vec<Row>,
     pub worst_hit_ratio: Vec<Row>,
+    /// The objects CloudFront fetched from the origin most often: what to look at first when the
+    /// origin is busy.
+    pub top_missed: Vec<Missed>,
     pub by_content_type: Vec<Row>,
     pub by_status: Vec<Row>,
     pub optimisation_candidates: Vec<Candidate>,
@@ -55,6 +58,16 @@ pub struct Row {
     pub hit_ratio: Option<f64>,
 }
 
+/// An object by its cache misses.
+#[derive(Debug, Serialize)]
+pub struct Missed {
+    pub key: String,
+    pub misses: u64,
+    pub requests: u64,
+    pub bytes: u64,
+    pub hit_ratio: Option<f64>,
+}
+
 /// A large object served in a costly form.
 #[derive(Debug, Serialize)]
 pub struct Candidate {
@@ -71,6 +84,11 @@ pub struct Candidate {
 const MAX_FILLED_HOURS: i64 = 24 * 366;
 
 impl Report {
+    /// One self-contained HTML page (no network requests): summary, hourly chart, sortable tables.
+    pub fn html(&self) -> String {
+        crate::html::page(self)
+    }
+
     /// Aligned text tables, for people.
     pub fn text(&self) -> String {
         output::text(self)
@@ -108,6 +126,7 @@ impl Report {
             top_by_requests,
             by_hour: by_hour(aggregate),
             worst_hit_ratio: worst_hit_ratio(&objects, min_requests, top),
+            top_missed: top_missed(&mut objects, top),
             by_content_type: by_bytes_then_key(
                 aggregate.by_content_type().into_iter().map(|(k, t)| row(k.into(), &t)).collect(),
             ),
@@ -161,6 +180,23 @@ fn cache_summary(total: &Tally) -> CacheSummary {
 fn top_objects(objects: &mut [(&str, &Tally)], top: usize, measure: fn(&Tally) -> u64) -> Vec<Row> {
     objects.sort_unstable_by(|a, b| measure(b.1).cmp(&measure(a.1)).then(a.0.cmp(b.0)));
     objects.iter().take(top).map(|(k, t)| row(k.to_string(), t)).collect()
+}
+
+/// The `top` objects by misses (those with any), most first.
+fn top_missed(objects: &mut [(&str, &Tally)], top: usize) -> Vec<Missed> {
+    objects.sort_unstable_by(|a, b| b.1.misses.cmp(&a.1.misses).then(a.0.cmp(b.0)));
+    objects
+        .iter()
+        .filter(|(_, t)| t.misses > 0)
+        .take(top)
+        .map(|(k, t)| Missed {
+            key: k.to_string(),
+            misses: t.misses,
+            requests: t.requests,
+            bytes: t.bytes,
+            hit_ratio: t.hit_ratio().map(round4),
+        })
+        .collect()
 }
 
 /// Objects with at least `min_requests` requests, lowest hit ratio first; busier first on a tie.

@@ -45,6 +45,7 @@ fn sample_logs_give_the_golden_outputs() {
         assert_same("report.txt", &report.text());
         assert_same("report.json", &report.json().unwrap());
         assert_same("report.csv", &report.csv().unwrap());
+        assert_same("report.html", &report.html());
         assert_same("hourly.svg", &report.hourly_svg());
     }
 }

@@ -40,6 +40,8 @@ enum Format {
     Table,
     Json,
     Csv,
+    /// One self-contained page (chart, sortable tables), to open in a browser or attach.
+    Html,
 }
 
 pub async fn run(args: LogsArgs) -> ExitCode {
@@ -63,6 +65,7 @@ async fn report(args: LogsArgs) -> Result<(), Error> {
         Format::Table => report.text(),
         Format::Json => report.json()?,
         Format::Csv => report.csv()?,
+        Format::Html => report.html(),
     };
     print!("{text}");
     if let Some(path) = args.chart {

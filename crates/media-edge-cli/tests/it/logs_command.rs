@@ -81,6 +81,7 @@ fn table_json_csv_and_chart_match_the_golden_files() {
     assert_golden("hourly.svg", &std::fs::read_to_string(&chart).unwrap());
     assert_golden("report.json", &stdout(&logs(&[SAMPLES, "--top", "10", "--format", "json"])));
     assert_golden("report.csv", &stdout(&logs(&[SAMPLES, "--top", "10", "--format", "csv"])));
+    assert_golden("report.html", &stdout(&logs(&[SAMPLES, "--top", "10", "--format", "html"])));
 }
 
 #[test]
@@ -263,6 +264,17 @@ fn athena_named_queries_count_what_the_report_counts() {
     for (sql, ours) in worst.iter().zip(first("worst_hit_ratio", 50)) {
         assert_eq!((&sql[0], &sql[1]), (&ours["key"], &ours["requests"]));
         assert_eq!(ratio(&sql[2]), ours["hit_ratio"].as_f64());
+    }
+
+    let missed = rows("TopMissedQuery");
+    assert!(!missed.is_empty());
+    assert_eq!(missed.len(), report["top_missed"].as_array().unwrap().len().min(50));
+    for (sql, ours) in missed.iter().zip(first("top_missed", 50)) {
+        assert_eq!(
+            (&sql[0], &sql[1], &sql[2], &sql[3]),
+            (&ours["key"], &ours["misses"], &ours["requests"], &ours["bytes"])
+        );
+        assert_eq!(ratio(&sql[4]), ours["hit_ratio"].as_f64());
     }
 
     let types = rows("BytesByContentTypeQuery");
