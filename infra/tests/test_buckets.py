@@ -23,3 +23,18 @@ def test_every_bucket_aborts_incomplete_multipart_uploads_everywhere():
         assert aborting, f"{name} keeps incomplete multipart uploads"
         days = int(aborting[0]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"])
         assert 1 <= days <= 7, f"{name}: {days} days"
+
+
+def test_superseded_variants_expire_by_the_processors_tag():
+    import cfn as _cfn
+
+    template = _cfn.rendered()
+    rules = template["Resources"]["VariantsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    (rule,) = [r for r in rules if r["Id"] == "expire-superseded-variants"]
+    assert rule["TagFilters"] == [{"Key": "media-edge-superseded", "Value": "true"}]
+    assert rule["ExpirationInDays"] == {"Ref": "SupersededVariantsDays"}
+    source = (_cfn.ROOT / "crates/image-processor/src/s3.rs").read_text()
+    assert 'pub const SUPERSEDED_TAG: &str = "media-edge-superseded";' in source
+    role = template["Resources"]["ImageProcessorRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    (marks,) = [s for s in _cfn.statements(role) if s.get("Sid") == "MarkSupersededVariants"]
+    assert marks["Action"] == "s3:PutObjectTagging"

@@ -28,17 +28,11 @@ impl RouterConfig {
     }
 
     pub fn from_vars(vars: &impl Vars) -> Result<Self, ConfigError> {
-        let channels: Vec<String> = env::required(vars, "CHANNELS")?
-            .split(',')
-            .map(|c| c.trim().to_string())
-            .filter(|c| !c.is_empty())
-            .collect();
-        if channels.is_empty() || !channels.iter().all(|c| crate::channel::valid_version(c)) {
-            return Err(env::invalid("CHANNELS", &channels.join(","), "names of letters, digits, . _ -"));
-        }
+        let channels = channels_from_vars(vars)?;
         let cohort_count: u16 = env::parsed_or(vars, "COHORT_COUNT", DEFAULT_COHORTS)?;
-        if !(1..=100).contains(&cohort_count) {
-            return Err(env::invalid("COHORT_COUNT", &cohort_count.to_string(), "must be 1–100"));
+        // A cohort travels as 1–3 digits (cookie and header): at most 1000 cohorts.
+        if !(1..=1000).contains(&cohort_count) {
+            return Err(env::invalid("COHORT_COUNT", &cohort_count.to_string(), "must be 1–1000"));
         }
         Ok(RouterConfig {
             bucket: env::required(vars, "RELEASES_BUCKET")?,
@@ -48,6 +42,16 @@ impl RouterConfig {
             cache_seconds: env::parsed_or(vars, "CACHE_SECONDS", 60)?,
         })
     }
+}
+
+/// `CHANNELS`: comma-separated channel names (the first path segment), at least one.
+pub fn channels_from_vars(vars: &impl Vars) -> Result<Vec<String>, ConfigError> {
+    let channels: Vec<String> =
+        env::required(vars, "CHANNELS")?.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect();
+    if channels.is_empty() || !channels.iter().all(|c| crate::channel::valid_version(c)) {
+        return Err(env::invalid("CHANNELS", &channels.join(","), "names of letters, digits, . _ -"));
+    }
+    Ok(channels)
 }
 
 /// Where things live in the releases bucket.

@@ -66,6 +66,9 @@ pub trait Sink {
     /// A small object's content and tag; `None` if it is absent.
     fn read(&self, key: &str) -> impl Future<Output = Result<Option<(Vec<u8>, String)>, Failure>> + Send;
     fn remove(&self, key: &str) -> impl Future<Output = Result<(), Failure>> + Send;
+    /// Marks every file under `prefix` (a version no manifest names any more) for the lifecycle
+    /// rule that expires superseded variants. Returns how many were marked.
+    fn mark_superseded(&self, prefix: &str) -> impl Future<Output = Result<usize, Failure>> + Send;
 }
 
 /// What one run of the flow needs besides its source and sink.
@@ -137,7 +140,8 @@ async fn process_claimed(
 ) -> Result<StatusEvent, Failure> {
     let Rendering { version, hash, described, manifest_key, started } = rendering;
     let limit = job.settings.limits.max_input_bytes;
-    if let Some(existing) = sink.read_manifest(&manifest_key).await? {
+    let existing = sink.read_manifest(&manifest_key).await?;
+    if let Some(existing) = &existing {
         if existing.source_version == hash {
             info!(key = source.key(), version = hash, "already processed; skipping duplicate delivery");
             let mut status = StatusEvent::new(PIPELINE_NAME, Outcome::Duplicate, described);
@@ -165,7 +169,12 @@ async fn process_claimed(
         sink.store(output).await?;
     }
     let outcome = match commit_manifest(source, sink, &version, manifest_output).await? {
-        ManifestCommit::Stored => Outcome::Processed,
+        ManifestCommit::Stored => {
+            if let Some(previous) = existing.filter(|m| m.source_version != hash) {
+                mark_previous_version(sink, job.layout, source.key(), &previous.source_version).await;
+            }
+            Outcome::Processed
+        }
         ManifestCommit::Superseded(why) => {
             warn!(key = source.key(), version = hash, why, "a newer upload replaced this version; manifest left to it");
             Outcome::Superseded
@@ -181,6 +190,17 @@ async fn process_claimed(
     status.duration_ms = started.elapsed().as_millis() as u64;
     status.ffmpeg_ms = ffmpeg_ms;
     Ok(status)
+}
+
+/// The version the manifest named before is no longer named by any manifest: its files are marked
+/// so the variants bucket's lifecycle rule expires them (pages that still name them keep working
+/// until then). Not marking them is not a failure of this upload: they only linger.
+async fn mark_previous_version(sink: &impl Sink, layout: &OutputLayout, source_key: &str, previous: &str) {
+    let prefix = layout.version_prefix(source_key, previous);
+    match sink.mark_superseded(&prefix).await {
+        Ok(marked) => info!(prefix, marked, "previous version's files marked superseded"),
+        Err(e) => warn!(prefix, error = %e, "previous version's files not marked superseded; they stay"),
+    }
 }
 
 /// How long a claim holds: until the invocation's deadline (a delivery that dies with its process

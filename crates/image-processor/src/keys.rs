@@ -48,6 +48,11 @@ impl OutputLayout {
         format!("{}/{version}/{variant}.{ext}", self.base(source_key))
     }
 
+    /// Every file of one rendered version lives under this prefix.
+    pub fn version_prefix(&self, source_key: &str, version: &str) -> String {
+        format!("{}/{version}/", self.base(source_key))
+    }
+
     pub fn manifest_key(&self, source_key: &str) -> String {
         format!("{}/manifest.json", self.base(source_key))
     }

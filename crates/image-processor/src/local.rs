@@ -137,6 +137,11 @@ impl Sink for DirSink {
         }
     }
 
+    /// Local output has no lifecycle rules: a superseded version's files stay until deleted.
+    async fn mark_superseded(&self, _prefix: &str) -> Result<usize, Failure> {
+        Ok(0)
+    }
+
     /// Also removes its directory once empty (the claims directory, when the last claim goes).
     async fn remove(&self, key: &str) -> Result<(), Failure> {
         let path = self.path(key);

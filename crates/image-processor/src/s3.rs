@@ -210,7 +210,40 @@ impl Sink for S3Sink<'_> {
             .map_err(|e| classify_sdk_error("remove claim", &e))?;
         Ok(())
     }
+
+    /// Tags each file `media-edge-superseded=true`: the variants bucket's lifecycle rule
+    /// (`expire-superseded-variants`) expires objects with that tag.
+    async fn mark_superseded(&self, prefix: &str) -> Result<usize, Failure> {
+        use aws_sdk_s3::types::{Tag, Tagging};
+        let tag = Tag::builder()
+            .key(SUPERSEDED_TAG)
+            .value("true")
+            .build()
+            .map_err(|e| Failure::permanent(format!("superseded tag: {e}")))?;
+        let tagging =
+            Tagging::builder().tag_set(tag).build().map_err(|e| Failure::permanent(format!("superseded tag: {e}")))?;
+        let mut marked = 0;
+        let mut pages = self.s3.list_objects_v2().bucket(self.bucket).prefix(prefix).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify_sdk_error("list superseded version", &e))?;
+            for key in page.contents().iter().filter_map(|o| o.key()) {
+                self.s3
+                    .put_object_tagging()
+                    .bucket(self.bucket)
+                    .key(key)
+                    .tagging(tagging.clone())
+                    .send()
+                    .await
+                    .map_err(|e| classify_sdk_error("tag superseded variant", &e))?;
+                marked += 1;
+            }
+        }
+        Ok(marked)
+    }
 }
+
+/// The object tag the lifecycle rule `expire-superseded-variants` (infra) looks for.
+pub const SUPERSEDED_TAG: &str = "media-edge-superseded";
 
 impl S3Sink<'_> {
     /// Uploads a large file in parts, reading one part at a time; aborts the upload on failure so no

@@ -22,14 +22,7 @@ impl ControllerConfig {
     }
 
     pub fn from_vars(vars: &impl Vars) -> Result<Self, ConfigError> {
-        let channels: Vec<String> = env::required(vars, "CHANNELS")?
-            .split(',')
-            .map(|c| c.trim().to_string())
-            .filter(|c| !c.is_empty())
-            .collect();
-        if channels.is_empty() {
-            return Err(env::invalid("CHANNELS", "", "at least one channel"));
-        }
+        let channels = edge_router::config::channels_from_vars(vars)?;
         let optional = |name: &str| env::optional(vars, name).filter(|v| !v.trim().is_empty());
         Ok(ControllerConfig {
             bucket: env::required(vars, "RELEASES_BUCKET")?,

@@ -463,3 +463,36 @@ async fn two_deliveries_of_one_upload_at_once_render_it_once() {
     let keys = h.variant_keys().await;
     assert!(keys.iter().all(|k| !k.starts_with(".claims/")), "no claim left behind: {keys:?}");
 }
+
+#[tokio::test]
+async fn a_reupload_marks_the_previous_versions_files_for_expiry() {
+    let h = Harness::new("superseded").await;
+    let key = "uploads/promo.jpg";
+    h.discard_test_event().await;
+    h.upload(key, fixture("progressive.jpg")).await;
+    h.run_jobs().await;
+    let first = h.manifest(key).await;
+    h.upload(key, fixture("oriented.jpg")).await;
+    h.run_jobs().await;
+    let second = h.manifest(key).await;
+    assert_ne!(first.source_version, second.source_version);
+
+    let tagged = |k: String| {
+        let s3 = h.clients.s3.clone();
+        let bucket = h.wiring.names.variants_bucket.clone();
+        async move {
+            let tags = s3.get_object_tagging().bucket(bucket).key(&k).send().await.unwrap();
+            tags.tag_set().iter().any(|t| t.key() == image_processor::s3::SUPERSEDED_TAG && t.value() == "true")
+        }
+    };
+    let files = |m: &image_processor::manifest::Manifest| -> Vec<String> {
+        m.variants.iter().flat_map(|v| v.formats.iter().map(|f| f.key.clone())).collect()
+    };
+    assert!(!files(&first).is_empty());
+    for k in files(&first) {
+        assert!(tagged(k.clone()).await, "{k} of the previous version is marked superseded");
+    }
+    for k in files(&second) {
+        assert!(!tagged(k.clone()).await, "{k} of the current version is not marked");
+    }
+}

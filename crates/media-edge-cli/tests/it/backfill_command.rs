@@ -96,6 +96,33 @@ impl Setup {
     }
 }
 
+/// Stores an S3 Inventory report (one data file and the manifest.json naming it) in a bucket of
+/// its own; returns the manifest's URL.
+async fn put_inventory(s: &Setup, format: &str, schema: &str, data_key: &str, data: Vec<u8>) -> String {
+    let reports = media_edge_local::unique_name("media-edge-inventory");
+    s.clients.s3.create_bucket().bucket(&reports).send().await.unwrap();
+    s.clients.s3.put_object().bucket(&reports).key(data_key).body(data.into()).send().await.unwrap();
+    let manifest = serde_json::json!({
+        "sourceBucket": s.wiring.names.originals_bucket, "destinationBucket": format!("arn:aws:s3:::{reports}"),
+        "version": "2016-11-30", "fileFormat": format, "fileSchema": schema,
+        "files": [{"key": data_key, "size": 100, "MD5checksum": "x"}],
+    });
+    let manifest_key = "inventory/2026-11-30T00-00Z/manifest.json";
+    let body = manifest.to_string().into_bytes();
+    s.clients.s3.put_object().bucket(&reports).key(manifest_key).body(body.into()).send().await.unwrap();
+    format!("s3://{reports}/{manifest_key}")
+}
+
+/// The objects' ETags as an inventory lists them (bare).
+async fn etags(s: &Setup, keys: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    for key in keys {
+        let head = s.clients.s3.head_object().bucket(&s.wiring.names.originals_bucket).key(*key).send().await.unwrap();
+        out.push(head.e_tag().unwrap().trim_matches('"').to_string());
+    }
+    out
+}
+
 fn counts(report: &serde_json::Value) -> [u64; 5] {
     ["current", "stale", "missing", "skipped", "sent"].map(|k| report[k].as_u64().unwrap())
 }
@@ -173,38 +200,17 @@ async fn reads_a_csv_inventory_with_url_encoded_keys() {
         s.put(key, sample("logo+alpha.png")).await;
     }
     s.forget_uploads().await;
-    // An S3 Inventory report: gzipped CSV data files and a manifest.json naming them.
-    let reports = media_edge_local::unique_name("media-edge-inventory");
-    s.clients.s3.create_bucket().bucket(&reports).send().await.unwrap();
+    // An S3 Inventory report: gzipped CSV, keys URL-encoded.
     let mut csv = String::new();
-    for key in keys {
+    for (key, etag) in keys.iter().zip(etags(&s, &keys).await) {
         let encoded = media_edge_shared::s3_event::encode_s3_key(key);
-        let head = s.clients.s3.head_object().bucket(originals).key(key).send().await.unwrap();
-        let etag = head.e_tag().unwrap().trim_matches('"').to_string();
         csv.push_str(&format!("\"{originals}\",\"{encoded}\",\"4541\",\"2026-11-30T12:00:00.000Z\",\"{etag}\"\n"));
     }
     csv.push_str(&format!("\"{originals}\",\"other%2Fx.png\",\"1\",\"2026-11-30T12:00:00.000Z\",\"aa\"\n"));
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(csv.as_bytes()).unwrap();
-    let data_key = "inventory/data/part-0.csv.gz";
-    s.clients.s3.put_object().bucket(&reports).key(data_key).body(gz.finish().unwrap().into()).send().await.unwrap();
-    let manifest = serde_json::json!({
-        "sourceBucket": originals, "destinationBucket": format!("arn:aws:s3:::{reports}"), "version": "2016-11-30",
-        "fileFormat": "CSV", "fileSchema": "Bucket, Key, Size, LastModifiedDate, ETag",
-        "files": [{"key": data_key, "size": 100, "MD5checksum": "x"}],
-    });
-    let manifest_key = "inventory/2026-11-30T00-00Z/manifest.json";
-    s.clients
-        .s3
-        .put_object()
-        .bucket(&reports)
-        .key(manifest_key)
-        .body(manifest.to_string().into_bytes().into())
-        .send()
-        .await
-        .unwrap();
-
-    let inventory = format!("s3://{reports}/{manifest_key}");
+    let schema = "Bucket, Key, Size, LastModifiedDate, ETag";
+    let inventory = put_inventory(&s, "CSV", schema, "inventory/data/part-0.csv.gz", gz.finish().unwrap()).await;
     let report = s.report(&["--inventory", &inventory], "80");
     assert_eq!(counts(&report), [0, 0, 4, 1, 4], "{report}");
     assert_eq!(s.process("80").await, 4, "every key decoded to the object it names");
@@ -269,37 +275,18 @@ async fn reads_a_parquet_inventory() {
     let s = Setup::new("parquet").await;
     let originals = s.wiring.names.originals_bucket.clone();
     let keys = ["uploads/a b.png", "uploads/c+d%.png", "uploads/한글.png"];
-    let mut rows = Vec::new();
     for key in keys {
         s.put(key, sample("logo+alpha.png")).await;
-        let head = s.clients.s3.head_object().bucket(&originals).key(key).send().await.unwrap();
-        rows.push((key, 4541i64, head.e_tag().unwrap().trim_matches('"').to_string()));
     }
     s.forget_uploads().await;
-    let rows: Vec<(&str, i64, &str)> = rows.iter().map(|(k, n, e)| (*k, *n, e.as_str())).collect();
-    let mut rows_with_other = rows.clone();
-    rows_with_other.push(("other/x.png", 1, "aa"));
-    let reports = media_edge_local::unique_name("media-edge-inventory-parquet");
-    s.clients.s3.create_bucket().bucket(&reports).send().await.unwrap();
-    let data_key = "inventory/data/part-0.parquet";
-    let data = inventory_parquet(&originals, &rows_with_other);
-    s.clients.s3.put_object().bucket(&reports).key(data_key).body(data.into()).send().await.unwrap();
-    let manifest = serde_json::json!({
-        "sourceBucket": originals, "destinationBucket": format!("arn:aws:s3:::{reports}"), "version": "2016-11-30",
-        "fileFormat": "Parquet", "fileSchema": "message s3.inventory { required binary bucket (UTF8); required binary key (UTF8); optional int64 size; optional int64 last_modified_date (TIMESTAMP_MILLIS); optional binary e_tag (UTF8); }",
-        "files": [{"key": data_key, "size": 100, "MD5checksum": "x"}],
-    });
-    let manifest_key = "inventory/manifest.json";
-    s.clients
-        .s3
-        .put_object()
-        .bucket(&reports)
-        .key(manifest_key)
-        .body(manifest.to_string().into_bytes().into())
-        .send()
-        .await
-        .unwrap();
-    let inventory = format!("s3://{reports}/{manifest_key}");
+    let tags = etags(&s, &keys).await;
+    let mut rows: Vec<(&str, i64, &str)> = keys.iter().zip(&tags).map(|(k, e)| (*k, 4541, e.as_str())).collect();
+    rows.push(("other/x.png", 1, "aa"));
+    let data = inventory_parquet(&originals, &rows);
+    let schema =
+        "message s3.inventory { required binary bucket (UTF8); required binary key (UTF8); optional int64 size; \
+                  optional int64 last_modified_date (TIMESTAMP_MILLIS); optional binary e_tag (UTF8); }";
+    let inventory = put_inventory(&s, "Parquet", schema, "inventory/data/part-0.parquet", data).await;
     let report = s.report(&["--inventory", &inventory], "80");
     assert_eq!(counts(&report), [0, 0, 3, 1, 3], "{report}");
     assert_eq!(s.process("80").await, 3, "every key names the object it lists");
