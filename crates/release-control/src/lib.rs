@@ -170,6 +170,19 @@ impl ReleaseControl {
         )))
     }
 
+    /// Copies the config to the edge store if the store does not hold what it says (a failed
+    /// write, a store filled by hand, a stack that just switched to edge routing). Returns
+    /// whether it had to. Nothing without a store or a config.
+    pub async fn reconcile_edge(&self) -> Result<bool, ReleaseError> {
+        match self.edge_status().await? {
+            Some(status) if status.expected.is_some() && !status.in_sync() => {
+                self.sync_edge().await?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     /// What the edge store holds for the channel and whether it is what the S3 config says.
     pub async fn edge_status(&self) -> Result<Option<EdgeStatus>, ReleaseError> {
         let Some(edge) = &self.edge else { return Ok(None) };

@@ -283,6 +283,12 @@ impl ReleaseControl {
         };
         match self.write(current, next, action).await {
             Ok(_) => Ok(events),
+            // The change is made (S3 is the source of truth): announce it; the controller copies
+            // the config to the edge store on its next check (`reconcile_edge`).
+            Err(ReleaseError::EdgeNotUpdated(why)) => {
+                tracing::warn!(channel = self.channel, %why, "rollout changed in S3, edge store not yet");
+                Ok(events)
+            }
             Err(ReleaseError::Conflict) => Ok(Vec::new()),
             Err(e) => Err(e),
         }

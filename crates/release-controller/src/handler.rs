@@ -1,7 +1,9 @@
-//! One run of the controller over every channel. Safe to run twice at once and after missed runs:
+//! One run of the controller over every channel: its rollout, and its edge store entry kept equal
+//! to its config (repaired if a write failed). Safe to run twice at once and after missed runs:
 //! every change is a conditional write on the channel config (a controller that loses the race
 //! does nothing this run), and each run moves a rollout one step at most.
 
+use edge_router::channel::RolloutState;
 use media_edge_shared::aws::describe_sdk_error;
 use media_edge_shared::release_event::{ReleaseChange, ReleaseEvent};
 use release_control::{invalidate_channel, EdgeStore, ReleaseControl};
@@ -60,13 +62,19 @@ async fn run_channel(
         edge: config.store_arn.clone().map(|arn| EdgeStore { client: clients.kvs.clone(), arn }),
     };
     let current = control.read().await.map_err(|e| e.to_string())?;
-    let Some(rollout) = current.config.as_ref().and_then(|c| c.rollout.clone()) else { return Ok(Vec::new()) };
-    let running = rollout.state == edge_router::channel::RolloutState::Running;
-    if !running && rollout.unannounced.is_none() {
-        return Ok(Vec::new());
+    let events = match current.config.as_ref().and_then(|c| c.rollout.clone()) {
+        Some(rollout) if rollout.state == RolloutState::Running || rollout.unannounced.is_some() => {
+            let running = rollout.state == RolloutState::Running;
+            let gates = if running { read_gates(&clients.cloudwatch, &rollout.gates).await? } else { Vec::new() };
+            control.apply_rollout(&current, now, &gates).await.map_err(|e| e.to_string())?
+        }
+        _ => Vec::new(),
+    };
+    // Every run, rollout or not: the edge store holds what the channel config says (repairs a
+    // failed write, and fills the store of a stack that just switched to edge routing).
+    if control.reconcile_edge().await.map_err(|e| e.to_string())? {
+        info!(channel, "edge store was behind the channel config: copied");
     }
-    let gates = if running { read_gates(&clients.cloudwatch, &rollout.gates).await? } else { Vec::new() };
-    let events = control.apply_rollout(&current, now, &gates).await.map_err(|e| e.to_string())?;
     for event in &events {
         info!(channel, change = ?event.change, from = event.weight_from, to = event.weight_to, "rollout changed");
         // Origin routing: cached per cohort, so viewers leave a rolled-back canary at once only

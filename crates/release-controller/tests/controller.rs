@@ -219,3 +219,84 @@ async fn two_controllers_at_once_make_one_change_and_an_operator_wins_over_the_p
     assert_eq!(s.run(due + 30 * MIN).await, []);
     assert_eq!(s.weight().await.1, 40);
 }
+
+/// The edge store as its API behaves: a key is absent until written.
+fn kvs_store(
+    stored: Arc<Mutex<Option<String>>>,
+    puts: Arc<Mutex<u32>>,
+) -> (Vec<Rule>, aws_sdk_cloudfrontkeyvaluestore::Client) {
+    use aws_sdk_cloudfrontkeyvaluestore::operation::describe_key_value_store::DescribeKeyValueStoreOutput;
+    use aws_sdk_cloudfrontkeyvaluestore::operation::get_key::{GetKeyError, GetKeyOutput};
+    use aws_sdk_cloudfrontkeyvaluestore::operation::put_key::PutKeyOutput;
+    use aws_sdk_cloudfrontkeyvaluestore::types::error::ResourceNotFoundException;
+    use aws_sdk_cloudfrontkeyvaluestore::Client as Kvs;
+    let describe = mock!(Kvs::describe_key_value_store).then_compute_output(|_| {
+        DescribeKeyValueStoreOutput::builder()
+            .item_count(1)
+            .total_size_in_bytes(1)
+            .kvs_arn(STORE)
+            .created(aws_smithy_types::DateTime::from_secs(0))
+            .e_tag("E")
+            .build()
+            .unwrap()
+    });
+    let absent = stored.clone();
+    let missing = mock!(Kvs::get_key).match_requests(move |_| absent.lock().unwrap().is_none()).then_error(|| {
+        GetKeyError::ResourceNotFoundException(ResourceNotFoundException::builder().message("no key").build())
+    });
+    let present = stored.clone();
+    let get = mock!(Kvs::get_key).then_compute_output(move |r| {
+        let value = present.lock().unwrap().clone().unwrap_or_default();
+        GetKeyOutput::builder()
+            .key(r.key().unwrap_or_default())
+            .value(value)
+            .item_count(1)
+            .total_size_in_bytes(1)
+            .build()
+            .unwrap()
+    });
+    let put = mock!(Kvs::put_key).then_compute_output(move |r| {
+        *stored.lock().unwrap() = r.value().map(str::to_string);
+        *puts.lock().unwrap() += 1;
+        PutKeyOutput::builder().item_count(1).total_size_in_bytes(1).e_tag("E2").build().unwrap()
+    });
+    let client = mock_client!(aws_sdk_cloudfrontkeyvaluestore, RuleMode::MatchAny, [&describe, &missing, &get, &put]);
+    (vec![describe, missing, get, put], client)
+}
+
+const STORE: &str = "arn:aws:cloudfront::123456789012:key-value-store/0f3f4b8c-9d1e-4a55-8f2e-1c2d3e4f5a6b";
+
+#[tokio::test]
+async fn the_edge_store_is_filled_and_kept_equal_to_the_channel_config() {
+    let mut s = setup("reconcile").await;
+    let (stored, puts) = (Arc::new(Mutex::new(None)), Arc::new(Mutex::new(0)));
+    let (_rules, kvs) = kvs_store(stored.clone(), puts.clone());
+    s.controller.kvs = kvs;
+    s.config.store_arn = Some(STORE.into());
+    // A stack that just switched to edge routing: the store is empty; the first run fills it.
+    assert_eq!(s.run(T0).await, []);
+    assert_eq!(stored.lock().unwrap().as_deref(), Some(r#"{"stable":"1.4.0","weight":0}"#));
+    s.run(T0 + MIN).await;
+    assert_eq!(*puts.lock().unwrap(), 1, "in sync: nothing written");
+    // A change whose store write did not happen (here: made without the store) is copied next run.
+    s.control.canary("1.5.0", 10).await.unwrap();
+    s.run(T0 + 2 * MIN).await;
+    assert_eq!(stored.lock().unwrap().as_deref(), Some(r#"{"stable":"1.4.0","canary":"1.5.0","weight":10}"#));
+}
+
+#[tokio::test]
+async fn of_two_controllers_that_read_the_same_config_only_one_writes() {
+    let s = setup("conditional").await;
+    s.set_alarm("sdk-errors", StateValue::Ok, T0 - 3600);
+    let gates = vec!["sdk-errors".to_string()];
+    s.control.start_rollout("1.5.0", &[1, 5, 100], 10 * MIN, &gates, T0).await.unwrap();
+    s.run(T0).await;
+    let readings = release_controller::gates::read_gates(&s.controller.cloudwatch, &gates).await.unwrap();
+    // Both read before either writes: the second write's ETag is stale.
+    let (a, b) = (s.control.read().await.unwrap(), s.control.read().await.unwrap());
+    let first = s.control.apply_rollout(&a, T0 + 10 * MIN, &readings).await.unwrap();
+    let second = s.control.apply_rollout(&b, T0 + 10 * MIN, &readings).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert!(second.is_empty(), "the loser changes nothing: {second:?}");
+    assert_eq!(s.weight().await.1, 5);
+}
