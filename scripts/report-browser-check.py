@@ -90,7 +90,7 @@ def main() -> int:
         record(
             "a click sorts ascending, a second descending",
             check.group(0) if check else "no data-sort-check",
-            bool(check) and float(check.group(1)) <= float(check.group(2)),
+            bool(check) and float(check.group(1)) < float(check.group(2)),
         )
         shot_path = OUT / "screenshot.png"
         shot = chromium_run(chromium, [f"--screenshot={shot_path}"], url, Path(profile) / "b")

@@ -54,7 +54,7 @@ function releasePath(uri) {
     }
     var segments = uri.slice(1).split('/');
     var channel = segments.shift();
-    if (!/^[A-Za-z0-9._-]{1,64}$/.test(channel) || channel === '.' || channel === '..') {
+    if (!/^[A-Za-z0-9._+-]{1,64}$/.test(channel) || channel === '.' || channel === '..') {
         return { status: 404, why: 'not found' };
     }
     for (var j = 0; j < segments.length; j++) {
@@ -85,6 +85,14 @@ function parseEntry(value) {
     var canaryValid = validVersion(entry.canary) && typeof weight === 'number' && weight % 1 === 0 &&
         weight >= 0 && weight <= 100;
     return { stable: entry.stable, canary: canaryValid ? entry.canary : null, weight: canaryValid ? weight : 0 };
+}
+
+function decoded(text) {
+    try {
+        return decodeURIComponent(text);
+    } catch (e) {
+        return null;
+    }
 }
 
 async function channelEntry(channel) {
@@ -119,7 +127,8 @@ async function viewerRequest(event) {
         return answer(503, 'release channel unavailable', { 'retry-after': { value: '5' } });
     }
     var choice = choose(entry, viewerCohort(event));
-    request.uri = PREFIX + path.channel + '/' + choice.version + '/' + path.file;
+    // Encoded: a version may hold `+`, which S3 would read as a space in a path.
+    request.uri = PREFIX + encodeURIComponent(path.channel) + '/' + encodeURIComponent(choice.version) + '/' + path.file;
     return request;
 }
 
@@ -130,12 +139,13 @@ async function viewerResponse(event) {
     var uri = event.request.uri;
     // Should CloudFront ever hand over the rewritten request, the version is in its path.
     var served = uri.indexOf(PREFIX) === 0 ? uri.slice(PREFIX.length).split('/') : null;
-    var path = served ? { channel: served[0] } : releasePath(uri);
+    var path = served ? { channel: decoded(served[0]) } : releasePath(uri);
     var entry = path.status ? null : await channelEntry(path.channel);
     if (entry !== null) {
         var choice = choose(entry, cohort);
-        if (served && validVersion(served[1])) {
-            choice = { version: served[1], kind: served[1] === entry.canary ? 'canary' : 'stable' };
+        var version = served ? decoded(served[1]) : null;
+        if (validVersion(version)) {
+            choice = { version: version, kind: version === entry.canary ? 'canary' : 'stable' };
         }
         headers['x-media-edge-version'] = { value: choice.version };
         headers['x-media-edge-channel-kind'] = { value: choice.kind };
@@ -143,9 +153,9 @@ async function viewerResponse(event) {
     headers['x-media-edge-cohort'] = { value: String(cohort) };
     headers['cache-control'] = { value: 'public, max-age=' + BROWSER_MAX_AGE };
     var existing = event.request.cookies && event.request.cookies[COOKIE];
-    if (!existing || existing.value !== String(cohort)) {
+    if (!existing || existing.value !== cookieValue(cohort)) {
         response.cookies = response.cookies || {};
-        response.cookies[COOKIE] = { value: String(cohort), attributes: COOKIE_ATTRIBUTES };
+        response.cookies[COOKIE] = { value: cookieValue(cohort), attributes: COOKIE_ATTRIBUTES };
     }
     return response;
 }

@@ -1,4 +1,5 @@
-// CloudFront Function (cloudfront-js-2.0), viewer response, on release-managed paths.
+// CloudFront Function (cloudfront-js-2.0), viewer response, on release-managed paths when the Rust
+// router decides (ReleaseRouting=origin). Deployed after cohort.js.
 //
 // Persists the viewer's cohort in the me_cohort cookie so it survives network changes. The SDK is
 // loaded cross-site (a merchant page includes our script), so the cookie is a third-party one:
@@ -11,31 +12,25 @@
 // as "the actual request that CloudFront received from the viewer" (CloudFront Functions event
 // structure), so it need not hold what viewer-request.js set, and may hold a value the viewer sent
 // itself. It is used only when the response has no cohort at all.
-var COHORTS = 20;
-var COOKIE = 'me_cohort';
 var HEADER = 'x-media-edge-cohort';
 var ATTRIBUTES = 'Path=/; Max-Age=31536000; Secure; HttpOnly; SameSite=None; Partitioned';
 
-function validCohort(value) {
-    return typeof value === 'string' && /^[0-9]{1,3}$/.test(value) && parseInt(value, 10) < COHORTS;
-}
-
-function headerValue(headers, name) {
+function sentHeader(headers, name) {
     return headers && headers[name] && typeof headers[name].value === 'string' ? headers[name].value : null;
 }
 
 function handler(event) {
     var request = event.request;
     var response = event.response;
-    var served = headerValue(response.headers, HEADER);
-    var cohort = served !== null ? served : headerValue(request.headers, HEADER);
-    if (!validCohort(cohort)) {
+    var served = sentHeader(response.headers, HEADER);
+    var cohort = parseCohort(served !== null ? served : sentHeader(request.headers, HEADER));
+    if (cohort === null) {
         return response;
     }
     var existing = request.cookies && request.cookies[COOKIE] && request.cookies[COOKIE].value;
-    if (existing !== cohort) {
+    if (existing !== cookieValue(cohort)) {
         response.cookies = response.cookies || {};
-        response.cookies[COOKIE] = { value: cohort, attributes: ATTRIBUTES };
+        response.cookies[COOKIE] = { value: cookieValue(cohort), attributes: ATTRIBUTES };
     }
     return response;
 }

@@ -71,7 +71,7 @@ test('rewrites to the chosen version\'s immutable path, by the router\'s rule, i
     const f = edge();
     let canary = 0;
     for (let cohort = 0; cohort < 100; cohort++) {
-        const out = await f.request(event('/sdk/v1/sdk.js', { cookie: String(cohort) }));
+        const out = await f.request(event('/sdk/v1/sdk.js', { cookie: `100-${cohort}` }));
         const expected = cohort < 5 ? '1.5.0' : '1.4.0';
         assert.equal(out.uri, `/releases/sdk/${expected}/v1/sdk.js`, `cohort ${cohort}`);
         if (expected === '1.5.0') canary++;
@@ -81,7 +81,7 @@ test('rewrites to the chosen version\'s immutable path, by the router\'s rule, i
         const g = edge({ sdk: JSON.stringify({ stable: '1.4.0', canary: '1.5.0', weight }) });
         let n = 0;
         for (let cohort = 0; cohort < 100; cohort++) {
-            if ((await g.request(event('/sdk/a.js', { cookie: String(cohort) }))).uri.includes('/1.5.0/')) n++;
+            if ((await g.request(event('/sdk/a.js', { cookie: `100-${cohort}` }))).uri.includes('/1.5.0/')) n++;
         }
         assert.equal(n, weight, `weight ${weight}`);
     }
@@ -89,8 +89,8 @@ test('rewrites to the chosen version\'s immutable path, by the router\'s rule, i
 
 test('a weight N cohorts cannot express rounds up, never to 0 (N = 20 at 1%)', async () => {
     const f = edge({ sdk: JSON.stringify({ stable: '1', canary: '2', weight: 1 }) }, { cohorts: 20 });
-    assert.equal((await f.request(event('/sdk/a.js', { cookie: '0' }))).uri, '/releases/sdk/2/a.js');
-    assert.equal((await f.request(event('/sdk/a.js', { cookie: '1' }))).uri, '/releases/sdk/1/a.js');
+    assert.equal((await f.request(event('/sdk/a.js', { cookie: '20-0' }))).uri, '/releases/sdk/2/a.js');
+    assert.equal((await f.request(event('/sdk/a.js', { cookie: '20-1' }))).uri, '/releases/sdk/1/a.js');
 });
 
 test('derives the shared vectors\' cohorts (as the Rust router does)', async () => {
@@ -117,7 +117,7 @@ test('directories are their index.html, and a file keeps its encoding for S3', a
         '/app/assets/app.3f9a1c.js': '/releases/app/7.0.0/assets/app.3f9a1c.js',
     };
     for (const [uri, rewritten] of Object.entries(cases)) {
-        assert.equal((await f.request(event(uri, { cookie: '50' }))).uri, rewritten, uri);
+        assert.equal((await f.request(event(uri, { cookie: '100-50' }))).uri, rewritten, uri);
     }
 });
 
@@ -130,7 +130,7 @@ test('paths that try to climb out of the release prefix are refused before the s
         '/sdk/%E0%A4%A', 'sdk/x.js', '/sdk/' + 'a'.repeat(1100), '/../sdk/x.js', '/./sdk/x.js', '/sdk/..',
     ];
     for (const uri of hostile) {
-        const out = await f.request(event(uri, { cookie: '0' }));
+        const out = await f.request(event(uri, { cookie: '100-0' }));
         assert.ok(out.statusCode === 400 || out.statusCode === 404, `${uri} → ${JSON.stringify(out).slice(0, 120)}`);
         assert.equal(out.uri, undefined, `${uri} must not be rewritten`);
         assert.equal(out.headers['cache-control'].value, 'no-store');
@@ -138,7 +138,7 @@ test('paths that try to climb out of the release prefix are refused before the s
     assert.deepEqual(f.reads, [], 'no store read for a refused path');
     // Whatever is accepted stays under its channel's version prefix, without dot segments.
     for (const uri of ['/sdk/...', '/sdk/..../x', '/sdk/.hidden', '/sdk/a..b.js', '/sdk/%20', '/sdk/x.js?y']) {
-        const out = await f.request(event(uri, { cookie: '0' }));
+        const out = await f.request(event(uri, { cookie: '100-0' }));
         assert.ok(out.uri.startsWith('/releases/sdk/1.5.0/'), uri);
         assert.ok(!out.uri.split('/').some((s) => s === '.' || s === '..'), uri);
     }
@@ -161,14 +161,14 @@ test('a missing or unreadable channel entry is a 503 never cached, never a wrong
         [edge({ sdk: JSON.stringify({ stable: 15 }) }), 'stable a number'],
     ];
     for (const [f, what] of unavailable) {
-        const out = await f.request(event('/sdk/sdk.js', { cookie: '0' }));
+        const out = await f.request(event('/sdk/sdk.js', { cookie: '100-0' }));
         assert.equal(out.statusCode, 503, what);
         assert.equal(out.headers['cache-control'].value, 'no-store', what);
         assert.equal(out.headers['retry-after'].value, '5', what);
     }
     // The entry of another channel is not used for this one.
     const other = edge({ app: SDK });
-    assert.equal((await other.request(event('/sdk/sdk.js', { cookie: '0' }))).statusCode, 503);
+    assert.equal((await other.request(event('/sdk/sdk.js', { cookie: '100-0' }))).statusCode, 503);
 });
 
 test('a malformed canary part serves stable to everyone', async () => {
@@ -184,7 +184,7 @@ test('a malformed canary part serves stable to everyone', async () => {
     ];
     for (const entry of broken) {
         const f = edge({ sdk: JSON.stringify(entry) });
-        for (const cohort of ['0', '1', '49', '99']) {
+        for (const cohort of ['100-0', '100-1', '100-49', '100-99']) {
             const out = await f.request(event('/sdk/sdk.js', { cookie: cohort }));
             assert.equal(out.uri, '/releases/sdk/1.4.0/sdk.js', JSON.stringify(entry));
         }
@@ -195,11 +195,12 @@ test('cookie first, then JA4 and network; a forged or broken cookie is not trust
     const f = edge({ sdk: JSON.stringify({ stable: 's', canary: 'c', weight: 50 }) });
     const chrome = { 'cloudfront-viewer-ja4-fingerprint': BROWSERS.chrome };
     const derived = (await f.response(responseEvent(event('/sdk/a.js', { headers: chrome })))).headers['x-media-edge-cohort'].value;
-    for (const bad of ['-1', '100', 'abc', '1e1', '007x', '99999999999', '', ' 1']) {
+    // Bare values and other cohort counts are an older deployment's cookies: not trusted.
+    for (const bad of ['-1', '100', 'abc', '1e1', '007x', '99999999999', '', ' 1', '7', '20-7', '100-100', '100-7x']) {
         const out = await f.response(responseEvent(event('/sdk/a.js', { cookie: bad, headers: chrome })));
         assert.equal(out.headers['x-media-edge-cohort'].value, derived, `cookie ${JSON.stringify(bad)}`);
     }
-    const kept = await f.response(responseEvent(event('/sdk/a.js', { cookie: '007', headers: chrome })));
+    const kept = await f.response(responseEvent(event('/sdk/a.js', { cookie: '100-007', headers: chrome })));
     assert.equal(kept.headers['x-media-edge-cohort'].value, '7');
     // A client's own cohort header is ignored: only the cookie can carry a cohort.
     const forged = { ...chrome, 'x-media-edge-cohort': '0' };
@@ -226,15 +227,15 @@ test('the response carries the version served, its kind, the cookie on first vis
         assert.equal(out.headers['cache-control'].value, 'public, max-age=60', name);
         assert.equal(out.headers.etag.value, '"abc"', 'the origin ETag stays for revalidation');
         const cookie = out.cookies.me_cohort;
-        assert.equal(cookie.value, out.headers['x-media-edge-cohort'].value, name);
+        assert.equal(cookie.value, `100-${out.headers['x-media-edge-cohort'].value}`, name);
         assert.equal(cookie.attributes, 'Path=/; Max-Age=31536000; Secure; HttpOnly; SameSite=None; Partitioned');
     }
     // A returning viewer with the same cookie gets no new Set-Cookie.
-    const back = await f.response(responseEvent(event('/sdk/v1/sdk.js', { cookie: '3' })));
+    const back = await f.response(responseEvent(event('/sdk/v1/sdk.js', { cookie: '100-3' })));
     assert.equal(back.cookies.me_cohort, undefined);
     assert.equal(back.headers['x-media-edge-channel-kind'].value, 'canary');
     // Were CloudFront to hand the rewritten request to the response side, the served version wins.
-    const rewrittenEvent = event('/releases/sdk/1.4.0/v1/sdk.js', { cookie: '3' });
+    const rewrittenEvent = event('/releases/sdk/1.4.0/v1/sdk.js', { cookie: '100-3' });
     const served = await f.response(responseEvent(rewrittenEvent));
     assert.equal(served.headers['x-media-edge-version'].value, '1.4.0');
     assert.equal(served.headers['x-media-edge-channel-kind'].value, 'stable');
@@ -243,10 +244,10 @@ test('the response carries the version served, its kind, the cookie on first vis
 test('a rollback applies to the next request, for every cohort', async () => {
     const entries = { sdk: JSON.stringify({ stable: '1.4.0', canary: '1.5.0', weight: 100 }) };
     const f = edge(entries);
-    assert.equal((await f.request(event('/sdk/a.js', { cookie: '42' }))).uri, '/releases/sdk/1.5.0/a.js');
+    assert.equal((await f.request(event('/sdk/a.js', { cookie: '100-42' }))).uri, '/releases/sdk/1.5.0/a.js');
     entries.sdk = JSON.stringify({ stable: '1.4.0', weight: 0 });
     for (let cohort = 0; cohort < 100; cohort++) {
-        assert.equal((await f.request(event('/sdk/a.js', { cookie: String(cohort) }))).uri, '/releases/sdk/1.4.0/a.js');
+        assert.equal((await f.request(event('/sdk/a.js', { cookie: `100-${cohort}` }))).uri, '/releases/sdk/1.4.0/a.js');
     }
 });
 
@@ -270,13 +271,21 @@ test('a browser\'s whole cookie jar: only me_cohort counts, and other cookies ar
     const e = event('/sdk/v1/sdk.js');
     e.request.cookies = {
         _ga: { value: 'GA1.1.1234567890.1733100000' },
-        me_cohort: { value: '2' },
+        me_cohort: { value: '100-2' },
         session: { value: 's%3AabcDEF.xyz' },
         consent: { value: '{"ads":false}' },
     };
-    e.request.headers['cookie'] = { value: '_ga=GA1.1.1234567890.1733100000; me_cohort=2; session=s%3AabcDEF.xyz' };
+    e.request.headers['cookie'] = { value: '_ga=GA1.1.1234567890.1733100000; me_cohort=100-2; session=s%3AabcDEF.xyz' };
     assert.equal((await f.request(structuredClone(e))).uri, '/releases/sdk/1.5.0/v1/sdk.js');
     const out = await f.response(responseEvent(e));
     assert.equal(out.headers['x-media-edge-cohort'].value, '2');
     assert.deepEqual(Object.keys(out.cookies), [], 'no Set-Cookie: the viewer already has its cohort');
+});
+
+test('versions with + are encoded in the rewritten path, and read back on the response side', async () => {
+    const f = edge({ sdk: JSON.stringify({ stable: '1.4.0+build.7', canary: '2.0.0-rc.1', weight: 0 }) });
+    const out = await f.request(event('/sdk/sdk.js', { cookie: '100-0' }));
+    assert.equal(out.uri, '/releases/sdk/1.4.0%2Bbuild.7/sdk.js');
+    const served = await f.response(responseEvent(event(out.uri, { cookie: '100-0' })));
+    assert.equal(served.headers['x-media-edge-version'].value, '1.4.0+build.7');
 });
