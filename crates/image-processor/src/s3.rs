@@ -211,30 +211,40 @@ impl Sink for S3Sink<'_> {
         Ok(())
     }
 
-    /// Tags each file `media-edge-superseded=true`: the variants bucket's lifecycle rule
-    /// (`expire-superseded-variants`) expires objects with that tag.
+    /// Copies each file onto itself with the tag `media-edge-superseded=true` (content type,
+    /// cache control and metadata kept): the variants bucket's lifecycle rule
+    /// (`expire-superseded-variants`) expires tagged objects a number of days after they were
+    /// *written*, so the copy starts that count now rather than at the original render.
     async fn mark_superseded(&self, prefix: &str) -> Result<usize, Failure> {
-        use aws_sdk_s3::types::{Tag, Tagging};
-        let tag = Tag::builder()
-            .key(SUPERSEDED_TAG)
-            .value("true")
-            .build()
-            .map_err(|e| Failure::permanent(format!("superseded tag: {e}")))?;
-        let tagging =
-            Tagging::builder().tag_set(tag).build().map_err(|e| Failure::permanent(format!("superseded tag: {e}")))?;
+        use aws_sdk_s3::types::{MetadataDirective, TaggingDirective};
         let mut marked = 0;
         let mut pages = self.s3.list_objects_v2().bucket(self.bucket).prefix(prefix).into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| classify_sdk_error("list superseded version", &e))?;
             for key in page.contents().iter().filter_map(|o| o.key()) {
-                self.s3
-                    .put_object_tagging()
+                let head = self
+                    .s3
+                    .head_object()
                     .bucket(self.bucket)
                     .key(key)
-                    .tagging(tagging.clone())
                     .send()
                     .await
-                    .map_err(|e| classify_sdk_error("tag superseded variant", &e))?;
+                    .map_err(|e| classify_sdk_error("read superseded variant", &e))?;
+                let source = format!("{}/{}", self.bucket, media_edge_shared::s3_event::encode_copy_source_key(key));
+                self.s3
+                    .copy_object()
+                    .bucket(self.bucket)
+                    .key(key)
+                    .copy_source(source)
+                    .metadata_directive(MetadataDirective::Replace)
+                    .set_content_type(head.content_type().map(str::to_string))
+                    .set_cache_control(head.cache_control().map(str::to_string))
+                    .set_metadata(head.metadata().cloned())
+                    .tagging_directive(TaggingDirective::Replace)
+                    .tagging(format!("{SUPERSEDED_TAG}=true"))
+                    .send()
+                    .await
+                    .map_err(|e| classify_sdk_error("mark superseded variant", &e))?;
                 marked += 1;
             }
         }

@@ -175,9 +175,21 @@ pub fn encode_s3_key(key: &str) -> String {
     percent_encoding::utf8_percent_encode(key, KEEP).to_string().replace(' ', "+")
 }
 
+/// A key as CopyObject's `x-amz-copy-source` takes it: percent-encoded, `/` kept.
+pub fn encode_copy_source_key(key: &str) -> String {
+    const KEEP: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
+    percent_encoding::utf8_percent_encode(key, KEEP).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn copy_sources_are_percent_encoded() {
+        assert_eq!(encode_copy_source_key("a b/c+d/한.jpg"), "a%20b/c%2Bd/%ED%95%9C.jpg");
+    }
 
     #[test]
     fn encoded_keys_decode_to_themselves() {

@@ -20,19 +20,23 @@ pub async fn read_gates(cloudwatch: &aws_sdk_cloudwatch::Client, names: &[String
             .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| format!("reading the gates' alarms: {}", describe_sdk_error(&e)))?;
-            let metric =
-                page.metric_alarms().iter().map(|a| (a.alarm_name(), a.state_value(), a.state_updated_timestamp()));
-            let composite =
-                page.composite_alarms().iter().map(|a| (a.alarm_name(), a.state_value(), a.state_updated_timestamp()));
+            // When the state last changed (StateTransitionedTimestamp; StateUpdatedTimestamp also
+            // moves when only the reason or evaluation state does), the other if absent.
+            let metric = page.metric_alarms().iter().map(|a| {
+                (a.alarm_name(), a.state_value(), a.state_transitioned_timestamp().or(a.state_updated_timestamp()))
+            });
+            let composite = page.composite_alarms().iter().map(|a| {
+                (a.alarm_name(), a.state_value(), a.state_transitioned_timestamp().or(a.state_updated_timestamp()))
+            });
             for (name, state, since) in metric.chain(composite) {
                 let Some(name) = name else { continue };
-                let health = match state {
-                    Some(StateValue::Ok) => GateHealth::Ok,
-                    Some(StateValue::Alarm) => GateHealth::Alarm,
+                let health = match (state, since) {
+                    (Some(StateValue::Alarm), _) => GateHealth::Alarm,
+                    // OK since an unknown time proves no healthy interval: held (and said), as no data.
+                    (Some(StateValue::Ok), Some(_)) => GateHealth::Ok,
                     _ => GateHealth::NoData,
                 };
-                // A state with no timestamp counts as just entered: it proves no healthy interval.
-                let since = since.map_or(u64::MAX, |t| u64::try_from(t.secs()).unwrap_or(0));
+                let since = since.map_or(0, |t| u64::try_from(t.secs()).unwrap_or(0));
                 readings.push(GateReading { name: name.to_string(), health, since });
             }
         }

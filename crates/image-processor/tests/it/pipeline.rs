@@ -491,6 +491,11 @@ async fn a_reupload_marks_the_previous_versions_files_for_expiry() {
     assert!(!files(&first).is_empty());
     for k in files(&first) {
         assert!(tagged(k.clone()).await, "{k} of the previous version is marked superseded");
+        // Marked by a copy onto itself: the lifecycle rule's days count from now, and what the
+        // object says about itself is kept.
+        let head = h.clients.s3.head_object().bucket(&h.wiring.names.variants_bucket).key(&k).send().await.unwrap();
+        assert!(head.content_type().is_some_and(|t| t.starts_with("image/")), "{k}: {:?}", head.content_type());
+        assert_eq!(head.cache_control(), Some(image_processor::config::VARIANT_CACHE_CONTROL), "{k}");
     }
     for k in files(&second) {
         assert!(!tagged(k.clone()).await, "{k} of the current version is not marked");
