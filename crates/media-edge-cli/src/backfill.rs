@@ -141,8 +141,14 @@ pub fn upload_message(bucket: &str, original: &Original) -> String {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct State {
     pub source: String,
-    /// Every original up to this key (in key order) has been classified and, if due, sent.
+    /// Every original up to this key (in key order) has been classified and, if due, sent...
     pub last_key: Option<String>,
+    /// ...except these, which failed and are tried again by the next run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retry: Vec<String>,
+    /// The settings fingerprint the run used: a run with other settings starts over.
+    #[serde(default)]
+    pub fingerprint: String,
     pub report: Report,
 }
 
@@ -252,8 +258,12 @@ pub async fn run(
     let total = originals.len() as u64;
     let mut limit = RateLimit::new(plan.rate);
     let resume_after = state.last_key.clone();
-    let todo: Vec<Original> =
-        originals.into_iter().filter(|o| resume_after.as_ref().is_none_or(|last| &o.key > last)).collect();
+    let retry: std::collections::HashSet<String> = std::mem::take(&mut state.retry).into_iter().collect();
+    let todo: Vec<Original> = originals
+        .into_iter()
+        .filter(|o| resume_after.as_ref().is_none_or(|last| &o.key > last) || retry.contains(&o.key))
+        .collect();
+    state.fingerprint = plan.target.fingerprint.clone();
     let mut report = std::mem::take(&mut state.report);
     report.dry_run = plan.dry_run;
     let previous_seconds = report.seconds;
@@ -273,16 +283,20 @@ pub async fn run(
                         due.push(original);
                     }
                 }
-                Err(why) => report.error(why),
+                Err(why) => {
+                    report.error(why);
+                    state.retry.push(original.key.clone());
+                }
             }
         }
         if !plan.dry_run {
             for batch in due.chunks(limit.batch_size()) {
                 tokio::time::sleep(limit.delay_for(batch.len() as u64, Instant::now())).await;
-                send_batch(sqs, plan, batch, &mut report).await;
+                state.retry.extend(send_batch(sqs, plan, batch, &mut report).await);
             }
         }
-        state.last_key = chunk.last().map(|o| o.key.clone());
+        let last = chunk.last().map(|o| o.key.clone());
+        state.last_key = state.last_key.clone().max(last);
         report.seconds = previous_seconds + started.elapsed().as_secs_f64();
         state.report = report.clone();
         if let Some(path) = &plan.state_file {
@@ -291,6 +305,14 @@ pub async fn run(
         progress(&report, total);
     }
     report.seconds = previous_seconds + started.elapsed().as_secs_f64();
+    // Done with nothing left to retry: the next run (another day, other settings) starts afresh.
+    if let (Some(path), true) = (&plan.state_file, state.retry.is_empty()) {
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        }
+    }
     Ok(report)
 }
 
@@ -336,8 +358,9 @@ async fn read_manifest(s3: &aws_sdk_s3::Client, target: &Target, key: &str) -> R
     }
 }
 
-async fn send_batch(sqs: &aws_sdk_sqs::Client, plan: &Plan, batch: &[&Original], report: &mut Report) {
-    let Some(queue_url) = &plan.queue_url else { return };
+/// Sends one batch; returns the keys that could not be sent.
+async fn send_batch(sqs: &aws_sdk_sqs::Client, plan: &Plan, batch: &[&Original], report: &mut Report) -> Vec<String> {
+    let Some(queue_url) = &plan.queue_url else { return Vec::new() };
     let mut pending: Vec<(String, &Original)> = batch.iter().enumerate().map(|(i, o)| (i.to_string(), *o)).collect();
     for attempt in 0..3 {
         let entries: Vec<SendMessageBatchRequestEntry> = pending
@@ -365,21 +388,24 @@ async fn send_batch(sqs: &aws_sdk_sqs::Client, plan: &Plan, batch: &[&Original],
                 for (_, o) in &pending {
                     report.error(format!("{}: sending: {}", o.key, describe_sdk_error(&e)));
                 }
-                return;
+                return pending.iter().map(|(_, o)| o.key.clone()).collect();
             }
             Err(_) => {}
         }
         if pending.is_empty() {
-            return;
+            return Vec::new();
         }
         tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
     }
     for (_, o) in &pending {
         report.error(format!("{}: the queue refused the message three times", o.key));
     }
+    pending.iter().map(|(_, o)| o.key.clone()).collect()
 }
 
-pub fn load_state(path: &std::path::Path, source: &str) -> Result<State, String> {
+/// The recorded state of an interrupted run of `source`, or a fresh one. A state recorded with
+/// other settings (`fingerprint`) is not resumed: everything is stale under the new ones anyway.
+pub fn load_state(path: &std::path::Path, source: &str, fingerprint: &str) -> Result<State, String> {
     match std::fs::read(path) {
         Ok(bytes) => {
             let state: State =
@@ -390,6 +416,10 @@ pub fn load_state(path: &std::path::Path, source: &str) -> Result<State, String>
                     path.display(),
                     state.source
                 ));
+            }
+            if !state.fingerprint.is_empty() && state.fingerprint != fingerprint {
+                eprintln!("{}: recorded with other render settings; starting over", path.display());
+                return Ok(State { source: source.into(), ..State::default() });
             }
             Ok(state)
         }
@@ -714,6 +744,7 @@ async fn backfill(args: BackfillArgs) -> Result<(), String> {
         since: args.since.as_deref().map(parse_time).transpose()?,
         until: args.until.as_deref().map(parse_time).transpose()?,
     };
+    let target_fingerprint = target.fingerprint.clone();
     let sdk = media_edge_shared::aws::load_sdk_config().await;
     let (s3, sqs) = (media_edge_shared::aws::s3_client(&sdk), aws_sdk_sqs::Client::new(&sdk));
     let originals = match &args.inventory {
@@ -724,7 +755,7 @@ async fn backfill(args: BackfillArgs) -> Result<(), String> {
     let state = if args.restart || args.dry_run {
         State { source: args.source.clone(), ..State::default() }
     } else {
-        load_state(&state_file, &args.source)?
+        load_state(&state_file, &args.source, &target_fingerprint)?
     };
     let plan = Plan {
         target,

@@ -156,12 +156,14 @@ async fn sends_exactly_the_stale_and_missing_originals_then_nothing() {
     assert_eq!(counts(&run), [1, 1, 2, 2, 3], "{run}");
     assert_eq!(s.process("80").await, 3, "the processor received exactly what was sent");
 
-    // Everything is current now: a second run (from the first key again) sends nothing.
-    let again = s.report(&["--restart"], "80");
+    // Everything is current now. A complete run leaves no state behind, so a second run starts
+    // from the first key again, and sends nothing.
+    assert!(!s.dir.join("state.json").exists(), "a complete run removes its state file");
+    let again = s.report(&[], "80");
     assert_eq!(counts(&again), [4, 0, 0, 2, 0], "{again}");
 
     // A settings change makes every original stale; --only-stale re-renders exactly those.
-    let changed = s.report(&["--restart", "--only-stale", "--dry-run"], "70");
+    let changed = s.report(&["--only-stale", "--dry-run"], "70");
     assert_eq!(counts(&changed), [0, 4, 0, 2, 0], "{changed}");
 }
 
