@@ -172,9 +172,7 @@ fn requests_line(svg: &mut String, plot: &Plot, hours: &[Row]) {
         writeln!(svg, r##"<polyline points="{}" fill="none" stroke="#e15759" stroke-width="2"/>"##, points.join(" "));
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
+use crate::html::escape;
 
 #[cfg(test)]
 mod tests {

@@ -231,9 +231,9 @@ fn percent(ratio: Option<f64>) -> String {
     ratio.map_or_else(|| "-".to_string(), |r| format!("{:.1}%", r * 100.0))
 }
 
-/// Text for HTML element content and quoted attributes. Control characters (a terminal escape in
-/// a logged URI) are shown escaped.
-fn escape(text: &str) -> String {
+/// Text for HTML or SVG element content and quoted attributes. Control characters (a terminal
+/// escape in a logged URI) are shown escaped.
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
