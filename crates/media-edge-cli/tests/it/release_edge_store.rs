@@ -103,8 +103,10 @@ async fn every_change_is_copied_to_the_store_with_its_etag() {
 
 #[tokio::test]
 async fn a_writer_that_read_an_older_store_retries_and_writes_the_newest_config() {
-    // The store changes between this writer's read and its write (another operator): the write
-    // with the old ETag is refused, and the retry reads S3 again.
+    // The store changes between this writer's read and its write (another writer, simulated by
+    // the mock's conflict on E1): the write with the old ETag is refused, and the retry writes
+    // with the store's new ETag. (Which config the retry writes is the S3 config read after the
+    // new ETag; S3 is not changed between the attempts here.)
     let written = Arc::new(Mutex::new(Vec::new()));
     let conflict = mock!(KvsClient::put_key)
         .match_requests(|r| r.if_match() == Some("E1"))
