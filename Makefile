@@ -6,13 +6,18 @@ VENV := .venv
 UV_VERSION := 0.13.8
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= auto
+# A CI run builds once from a fresh clone: incremental caches would only take disk (one CI run
+# here filled it and failed).
+ifdef CI
+export CARGO_INCREMENTAL := 0
+endif
 
 # The ffmpeg the Lambda layer ships, for this machine's architecture: tests and the demo use it.
 HOST_ARCH := $(shell uname -m | sed 's/aarch64/arm64/')
 FFMPEG := .local/ffmpeg/$(HOST_ARCH)/bin/ffmpeg
 export FFMPEG_PATH := $(abspath $(FFMPEG))
 
-.PHONY: help demo test soak deployed-build lint fmt venv lock clean nasm ffmpeg layer layer-check bench bench-deps sample-logs template validate deploy-tools build deploy
+.PHONY: help demo test disk-check soak deployed-build lint fmt venv lock clean nasm ffmpeg layer layer-check bench bench-deps sample-logs template validate deploy-tools build deploy
 
 help:
 	@echo "make demo   run the whole pipeline locally against an AWS emulator"
@@ -112,8 +117,16 @@ deployed-build: venv nasm
 	scripts/deployed-build.sh
 
 ## Rust: unit tests need nothing; integration tests talk to the emulator over HTTP.
-test: venv nasm ffmpeg lint validate layer-check deployed-build
+test: disk-check venv nasm ffmpeg lint validate layer-check deployed-build
 	scripts/test-summary.sh scripts/run-tests.sh
+
+## A cold `make test` writes about 6 GB (target/, .venv, ffmpeg): say so up front rather than fail
+## an hour in with "No space left on device".
+disk-check:
+	@free_kb=$$(df -Pk . | awk 'NR==2 {print $$4}'); \
+	if [ "$$free_kb" -lt 8000000 ]; then \
+	  echo "warning: $$((free_kb / 1024)) MB free here; a cold make test needs about 6 GB (target/ grows with every build: cargo clean frees it)" >&2; \
+	fi
 
 ## The long soak (make test runs the same test with 60 uploads): SOAK_UPLOADS, SOAK_INSTANCES,
 ## SOAK_FAULTS_PER_MILLE, SOAK_KILL_EVERY; figures printed at the end.
