@@ -15,6 +15,7 @@ mod definitions;
 mod error;
 mod files;
 mod html;
+mod json;
 mod output;
 mod parse;
 mod progress;

@@ -6,6 +6,7 @@ use std::io::{self, Read, Write};
 use flate2::write::MultiGzDecoder;
 
 use crate::aggregate::Aggregate;
+use crate::json;
 use crate::parse::{parse_line, Columns};
 
 /// Lines longer than this are malformed (CloudFront's are well under 8 KiB) and are skipped
@@ -29,6 +30,14 @@ impl LineSplitter<'_> {
         self.aggregate.input.lines += 1;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
+            return;
+        }
+        if line[0] == b'{' {
+            // Standard logging v2, JSON output: each line names its own fields.
+            let aggregate = &mut *self.aggregate;
+            if let Err(why) = json::read_line(line, |request| aggregate.add(request)) {
+                self.aggregate.input.malformed(self.source, self.line_number, &why);
+            }
             return;
         }
         if line[0] == b'#' {
@@ -286,6 +295,25 @@ mod tests {
         let a = read_in_chunks(&whole[..whole.len() / 2], 512);
         assert!(a.total.requests > 0 && a.total.requests < 600, "{}", a.total.requests);
         assert_eq!(a.input.unreadable.len(), 1, "{:?}", a.input.unreadable);
+    }
+
+    #[test]
+    fn v2_json_lines_count_as_the_legacy_lines_they_match() {
+        let json = "{\"timestamp\":\"1795266000\",\"sc-bytes\":\"100\",\"cs-uri-stem\":\"/a.jpg\",\"x-edge-result-type\":\"Hit\"}\n\
+            {\"timestamp\":\"1795266001\",\"sc-bytes\":\"200\",\"cs-uri-stem\":\"/b.jpg\",\"x-edge-result-type\":\"Miss\"}\r\n\
+            {\"timestamp\":\"1795266001\",\"sc-bytes\":\n\
+            {\"timestamp\":\"1795269600\",\"sc-bytes\":300,\"cs-uri-stem\":\"/a.jpg\",\"x-edge-result-type\":\"Hit\"}";
+        let legacy = read_in_chunks(LOG.as_bytes(), 4096);
+        for chunk in [1, 7, 4096] {
+            for bytes in [json.as_bytes().to_vec(), gzip(json.as_bytes())] {
+                let a = read_in_chunks(&bytes, chunk);
+                assert_eq!(a.total, legacy.total, "chunk {chunk}");
+                assert_eq!(a.hours, legacy.hours, "chunk {chunk}");
+                assert_eq!(a.objects["/a.jpg"].all, legacy.objects["/a.jpg"].all);
+                assert_eq!(a.input.malformed, 1);
+                assert!(a.input.malformed_examples[0].2.starts_with("not a v2 JSON record"), "{:?}", a.input);
+            }
+        }
     }
 
     #[test]
