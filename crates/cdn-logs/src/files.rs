@@ -44,7 +44,7 @@ pub fn read_all(files: &[PathBuf], aggregate: &mut Aggregate, jobs: usize, progr
                     while let Some(path) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
                         let name = path.display().to_string();
                         match std::fs::File::open(path) {
-                            Ok(file) => reader::read_from(&name, &mut mine, file, |n| progress.add(n)),
+                            Ok(file) => reader::read_file(&name, &mut mine, file, |n| progress.add(n)),
                             Err(e) => mine.input.unreadable.push(format!("{name}: {e}")),
                         }
                         progress.file_done();

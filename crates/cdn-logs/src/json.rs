@@ -1,7 +1,9 @@
 //! CloudFront standard logging (v2) records in its JSON output: one object per line, fields by
 //! their log names (`sc-bytes`, `cs-uri-stem`, ...). Values may be JSON strings or numbers, and a
 //! missing one is `"-"` or `null`; keys the report does not read are ignored, so any field
-//! selection works as long as it includes the fields in [`REQUIRED_FIELDS`].
+//! selection works that has a time (`timestamp`, `timestamp(ms)`, or `date` and `time`),
+//! `sc-bytes` and `cs-uri-stem`. Without `sc-status`, `x-edge-result-type`, `sc-content-type` and
+//! `cs(User-Agent)` those parts of the report say "unknown" (docs/cdn-logs.md).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -11,15 +13,9 @@ use serde::Deserialize;
 
 use crate::parse::{parse_timestamp, Request};
 
-/// The fields a v2 delivery must select for the report: a time (`timestamp`, `timestamp(ms)` or
-/// `date` and `time`), the bytes and the path. [`USEFUL_FIELDS`] make the rest of the report.
-pub const REQUIRED_FIELDS: [&str; 3] = ["timestamp", "sc-bytes", "cs-uri-stem"];
-/// Without these, hit ratios, statuses, content types and mobile viewers are reported as unknown.
-pub const USEFUL_FIELDS: [&str; 4] = ["sc-status", "x-edge-result-type", "sc-content-type", "cs(User-Agent)"];
-
 /// A field's value as v2 writes it, borrowed from the line where JSON escaping allows.
 #[derive(Debug, Clone, PartialEq)]
-enum Value<'a> {
+pub(crate) enum Value<'a> {
     Text(Cow<'a, str>),
     Integer(u64),
     Number(f64),
@@ -92,34 +88,39 @@ impl Value<'_> {
 }
 
 /// The fields the report reads; the names are CloudFront's.
-#[derive(Debug, Deserialize)]
-struct Record<'a> {
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Record<'a> {
     #[serde(borrow, default)]
-    timestamp: Option<Value<'a>>,
+    pub(crate) timestamp: Option<Value<'a>>,
     #[serde(rename = "timestamp(ms)", borrow, default)]
-    timestamp_ms: Option<Value<'a>>,
+    pub(crate) timestamp_ms: Option<Value<'a>>,
     #[serde(borrow, default)]
-    date: Option<Value<'a>>,
+    pub(crate) date: Option<Value<'a>>,
     #[serde(borrow, default)]
-    time: Option<Value<'a>>,
+    pub(crate) time: Option<Value<'a>>,
     #[serde(rename = "sc-bytes", borrow, default)]
-    bytes: Option<Value<'a>>,
+    pub(crate) bytes: Option<Value<'a>>,
     #[serde(rename = "cs-uri-stem", borrow, default)]
-    uri: Option<Value<'a>>,
+    pub(crate) uri: Option<Value<'a>>,
     #[serde(rename = "sc-status", borrow, default)]
-    status: Option<Value<'a>>,
+    pub(crate) status: Option<Value<'a>>,
     #[serde(rename = "cs(User-Agent)", borrow, default)]
-    user_agent: Option<Value<'a>>,
+    pub(crate) user_agent: Option<Value<'a>>,
     #[serde(rename = "x-edge-result-type", borrow, default)]
-    result_type: Option<Value<'a>>,
+    pub(crate) result_type: Option<Value<'a>>,
     #[serde(rename = "sc-content-type", borrow, default)]
-    content_type: Option<Value<'a>>,
+    pub(crate) content_type: Option<Value<'a>>,
 }
 
 /// Reads one JSON line and hands the request to `add`, or says why it cannot.
 pub fn read_line(line: &[u8], add: impl FnOnce(&Request<'_>)) -> Result<(), String> {
     let record: Record = serde_json::from_slice(line).map_err(|e| format!("not a v2 JSON record: {e}"))?;
-    let timestamp = timestamp(&record)?;
+    add_record(&record, add)
+}
+
+/// Hands a v2 record (from JSON or Parquet) to `add` as a request, or says why it cannot.
+pub(crate) fn add_record(record: &Record<'_>, add: impl FnOnce(&Request<'_>)) -> Result<(), String> {
+    let timestamp = timestamp(record)?;
     let bytes = record.bytes.as_ref().ok_or("no `sc-bytes` field (select it in the log delivery)")?;
     // Above 1 PiB a response size is corruption, and sums of such values could overflow.
     let bytes = bytes.integer().filter(|b| *b < 1 << 50).ok_or("bad sc-bytes")?;
@@ -174,7 +175,10 @@ mod tests {
     /// A record as CloudFront's JSON output writes it (every value a string).
     const RECORD: &str = r#"{"timestamp":"1795266309","DistributionId":"E1EXAMPLE","date":"2026-11-21","time":"13:05:09","x-edge-location":"ICN57-P1","sc-bytes":"48213","c-ip":"203.0.113.7","cs-method":"GET","cs(Host)":"d111111abcdef8.cloudfront.net","cs-uri-stem":"/variants/promo/a.jpg/0123456789ab/mobile.avif","sc-status":"200","cs(Referer)":"-","cs(User-Agent)":"Mozilla/5.0%20(iPhone)%20Mobile","x-edge-result-type":"Hit","sc-content-type":"image/avif","sc-content-len":"48000"}"#;
 
-    fn read(line: &str) -> Result<(i64, u64, String, Option<u16>, String, String, String), String> {
+    /// timestamp, bytes, uri, status, result type, content type, user agent
+    type Seen = (i64, u64, String, Option<u16>, String, String, String);
+
+    fn read(line: &str) -> Result<Seen, String> {
         let mut seen = None;
         read_line(line.as_bytes(), |r| {
             let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();

@@ -17,6 +17,7 @@ mod files;
 mod html;
 mod json;
 mod output;
+mod parquet;
 mod parse;
 mod progress;
 mod reader;

@@ -215,6 +215,25 @@ impl<'a> Decoder<'a> {
 /// Chunk size for reading files: large enough to amortise calls, small enough to stay in cache.
 const CHUNK_BYTES: usize = 256 * 1024;
 
+/// Reads a local file: Parquet (v2) by its magic bytes, anything else as text, plain or gzipped.
+pub fn read_file(source: &str, aggregate: &mut Aggregate, mut file: std::fs::File, on_chunk: impl Fn(usize)) {
+    use std::io::Seek;
+    let mut head = [0; 4];
+    let is_parquet = file.read_exact(&mut head).is_ok() && &head == crate::parquet::MAGIC;
+    if let Err(e) = file.rewind() {
+        aggregate.input.unreadable.push(format!("{source}: {e}"));
+        return;
+    }
+    if is_parquet {
+        on_chunk(file.metadata().map_or(0, |m| m.len()) as usize);
+        if let Err(why) = crate::parquet::read(source, aggregate, file) {
+            aggregate.input.unreadable.push(format!("{source}: {why}"));
+        }
+    } else {
+        read_from(source, aggregate, file, on_chunk);
+    }
+}
+
 /// Reads a whole file into the aggregate; one that breaks off is recorded as unreadable, and the
 /// lines before the break still count. `on_chunk` sees each chunk's size (progress).
 pub fn read_from(source: &str, aggregate: &mut Aggregate, mut input: impl Read, on_chunk: impl Fn(usize)) {

@@ -49,6 +49,10 @@ enum ObjectError {
     /// Corrupt or truncated gzip.
     #[error("{0}")]
     Decode(#[source] std::io::Error),
+    #[error("a Parquet object over {} MiB", MAX_PARQUET_BYTES >> 20)]
+    TooLarge,
+    #[error("{0}")]
+    Parquet(String),
 }
 
 async fn read_object(
@@ -61,7 +65,26 @@ async fn read_object(
 ) -> Result<(), ObjectError> {
     let object = client.get_object().bucket(bucket).key(key).send().await.map_err(|e| ObjectError::Get(Box::new(e)))?;
     let mut body = object.body;
+    let Some(first) = body.next().await.transpose().map_err(ObjectError::Download)? else {
+        // An empty object: an empty log.
+        return LogFeed::new(source, aggregate).finish().map_err(ObjectError::Decode);
+    };
+    progress.add(first.len());
+    if first.starts_with(crate::parquet::MAGIC) {
+        // Parquet is read from its footer: the whole object, within a bound.
+        let mut whole = first.to_vec();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(ObjectError::Download)?;
+            progress.add(chunk.len());
+            if whole.len() + chunk.len() > MAX_PARQUET_BYTES {
+                return Err(ObjectError::TooLarge);
+            }
+            whole.extend_from_slice(&chunk);
+        }
+        return crate::parquet::read(source, aggregate, bytes::Bytes::from(whole)).map_err(ObjectError::Parquet);
+    }
     let mut feed = LogFeed::new(source, aggregate);
+    feed.push(&first).map_err(ObjectError::Decode)?;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(ObjectError::Download)?;
         progress.add(chunk.len());
@@ -69,3 +92,6 @@ async fn read_object(
     }
     feed.finish().map_err(ObjectError::Decode)
 }
+
+/// CloudFront writes log files of megabytes; a Parquet object past this is not one of them.
+const MAX_PARQUET_BYTES: usize = 1 << 30;
