@@ -54,9 +54,31 @@ def log_definitions():
     }
 
 
+# The v2 table is partitioned by hour (hour_utc, `yyyy/MM/dd/HH`): a day's predicate becomes one on
+# the partitions, so Athena reads only those hours' prefixes. The same text works on DuckDB.
+RECENT_DAYS = re.compile(r"log_date >= current_date - interval '(\d+)' day")
+V2_RECENT_DAYS = r"hour_utc >= replace(substr(CAST(current_date - interval '\1' day AS varchar), 1, 10), '-', '/')"
+QUERY_STRING = re.compile(r"^( +)QueryString: \|\n((?:\1  .*\n)+)", re.MULTILINE)
+
+
+def per_log_format(match):
+    """A named query's text as `!If [LogsV2, <partitioned>, <legacy>]`."""
+    indent, body = match.group(1), match.group(2)
+    if not RECENT_DAYS.search(body):
+        sys.exit(f"a named query without `log_date >= current_date - interval 'N' day`:\n{body}")
+    block = lambda text: "".join(f"  {line}\n" if line else "\n" for line in text.rstrip("\n").split("\n"))
+    return (
+        f"{indent}QueryString: !If\n{indent}  - LogsV2\n{indent}  - |\n"
+        + block(RECENT_DAYS.sub(V2_RECENT_DAYS, body))
+        + f"{indent}  - |\n"
+        + block(body)
+    )
+
+
 rendered = source.replace("__VIEWER_REQUEST_JS__", inline("cohort-request"))
 for placeholder, sql in log_definitions().items():
     rendered = rendered.replace(placeholder, sql)
+rendered = QUERY_STRING.sub(per_log_format, rendered)
 rendered = rendered.replace("__VIEWER_RESPONSE_JS__", inline("cohort-response"))
 rendered = rendered.replace("__FORMAT_NEGOTIATION_JS__", inline("format-negotiation"))
 rendered = rendered.replace("__RELEASE_EDGE_REQUEST_JS__", inline("release-edge-request"))

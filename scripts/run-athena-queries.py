@@ -3,18 +3,23 @@
 prints their results as JSON ({logical id: rows}). A test compares them with `media-edge logs`,
 so the queries and the command provably count the same things.
 
-The table is built the way the Glue table reads the logs (columns by position, as declared in the
-template; unparsable numbers and `-` in numeric columns are NULL). Lines `media-edge logs` reports
-as malformed (too few fields, bad date, time, bytes or status) are left out here; Athena would
-keep them with NULLs.
+The table is built the way the Glue table reads the logs for the chosen AccessLogs kind:
+- legacy: tab-separated lines, columns by position as declared; unparsable numbers and `-` in
+  numeric columns are NULL. Lines `media-edge logs` reports as malformed (too few fields, bad
+  date, time, bytes or status) are left out here; Athena would keep them with NULLs.
+- v2: JSON lines, columns by the SerDe's `mapping.*` (keys matched without case, as the OpenX
+  SerDe does), numbers parsed from strings; the partition columns (distributionid, hour_utc) come
+  from each file's path through the table's storage.location.template, as partition projection
+  derives them. The queries are their v2 branch (which filters on hour_utc).
 
-  scripts/run-athena-queries.py LOG_DIR --today YYYY-MM-DD
+  scripts/run-athena-queries.py LOG_DIR --today YYYY-MM-DD [--access-logs legacy|v2]
 """
 import argparse
 import datetime
 import gzip
 import json
 import pathlib
+import re
 import tempfile
 
 import duckdb
@@ -27,7 +32,31 @@ class CfnLoader(yaml.SafeLoader):
     pass
 
 
-CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+def _tag(loader, suffix, node):
+    """CloudFormation's short tags as their long forms (!Sub x -> {"Fn::Sub": x})."""
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {"Ref": value} if suffix == "Ref" else {f"Fn::{suffix}": value}
+
+
+CfnLoader.add_multi_constructor("!", _tag)
+
+
+def choose(node, v2):
+    """`node` with every Fn::If on the LogsV2 condition resolved (others are left as they are)."""
+    if isinstance(node, dict):
+        if set(node) == {"Fn::If"}:
+            condition, if_true, if_false = node["Fn::If"]
+            if condition == "LogsV2":
+                return choose(if_true if v2 else if_false, v2)
+        return {k: choose(v, v2) for k, v in node.items()}
+    if isinstance(node, list):
+        return [choose(v, v2) for v in node]
+    return node
 
 DUCKDB_TYPES = {"date": "DATE", "string": "VARCHAR", "bigint": "BIGINT", "int": "INTEGER", "float": "DOUBLE"}
 
@@ -64,15 +93,61 @@ def rows(log_dir, columns):
             yield row
 
 
+def number(kind, value):
+    try:
+        return float(value) if kind == "float" else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def v2_rows(log_dir, table):
+    """Rows of the v2 table: each JSON line's mapped fields, then the partition columns."""
+    columns = table["StorageDescriptor"]["Columns"]
+    mapping = {k.removeprefix("mapping."): v for k, v in table["StorageDescriptor"]["SerdeInfo"]["Parameters"].items()
+               if k.startswith("mapping.")}
+    # s3://${LogsBucket}/cloudfront-v2/${!distributionid}/${!hour_utc}/: the part below the table's
+    # location, each ${!name} a partition column (`${!x}` is Fn::Sub's literal `${x}`).
+    template = table["Parameters"]["storage.location.template"]["Fn::Sub"]
+    location = table["StorageDescriptor"]["Location"]["Fn::Sub"]
+    assert template.startswith(location), (template, location)
+    below = re.escape(template[len(location):])
+    # A date projection's value has as many path segments as its format (yyyy/MM/dd/HH: four).
+    def segment(match):
+        slashes = table["Parameters"].get(f"projection.{match.group(1)}.format", "").count("/")
+        return f"(?P<{match.group(1)}>[^/]+" + "/[^/]+" * slashes + ")"
+
+    pattern = re.compile("^" + re.sub(r"\\\$\\\{!(\w+)\\\}", segment, below) + "[^/]+$")
+    for path in sorted(p for p in pathlib.Path(log_dir).rglob("*") if p.is_file()):
+        partition = pattern.match(path.relative_to(log_dir).as_posix())
+        if not partition:
+            continue
+        data = path.read_bytes()
+        raw = gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+        for line in raw.decode(errors="replace").split("\n"):
+            try:
+                record = {k.lower(): v for k, v in json.loads(line).items()}
+            except (ValueError, AttributeError):
+                continue  # ignore.malformed.json
+            row = []
+            for column in columns:
+                value = record.get(mapping[column["Name"]])
+                row.append(number(column["Type"], value) if column["Type"] in ("bigint", "int", "float") else value)
+            yield row + [partition.group(k["Name"]) for k in table["PartitionKeys"]]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("log_dir")
     parser.add_argument("--today", required=True, help="what current_date means in the queries")
+    parser.add_argument("--access-logs", choices=["legacy", "v2"], default="legacy")
     args = parser.parse_args()
+    v2 = args.access_logs == "v2"
     template = yaml.load((root / "infra/template.yaml").read_text(), Loader=CfnLoader)
-    resources = template["Resources"]
+    resources = choose(template["Resources"], v2)
     table = resources["CloudFrontLogsTable"]["Properties"]["TableInput"]
-    columns = table["StorageDescriptor"]["Columns"]
+    partition_keys = table.get("PartitionKeys")
+    partition_keys = partition_keys if isinstance(partition_keys, list) else []  # legacy: AWS::NoValue
+    columns = table["StorageDescriptor"]["Columns"] + partition_keys
 
     con = duckdb.connect()
     con.execute(
@@ -81,7 +156,7 @@ def main():
         + ")"
     )
     with tempfile.NamedTemporaryFile("w", suffix=".tsv") as tsv:
-        for row in rows(args.log_dir, columns):
+        for row in (v2_rows(args.log_dir, table) if v2 else rows(args.log_dir, columns)):
             tsv.write("\t".join("\\N" if v is None else str(v) for v in row) + "\n")
         tsv.flush()
         types = ", ".join(f"'{c['Name']}': '{DUCKDB_TYPES[c['Type']]}'" for c in columns)

@@ -223,17 +223,47 @@ fn broken_files_are_reported_and_never_fatal() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no/such/dir"));
 }
 
-/// The template's Athena named queries, run on DuckDB over the same logs
-/// (scripts/run-athena-queries.py), give the report's numbers: one set of definitions.
-#[test]
-fn athena_named_queries_count_what_the_report_counts() {
+fn venv_python(script: &str, args: &[&str]) -> Output {
     let python = workspace().join(".venv/bin/python");
     assert!(python.exists(), "run with `make test` (needs the project venv with duckdb)");
-    let output = Command::new(python)
-        .current_dir(workspace())
-        .args(["scripts/run-athena-queries.py", SAMPLES, "--today", "2026-11-22"])
-        .output()
-        .unwrap();
+    let output = Command::new(python).current_dir(workspace()).arg(script).args(args).output().unwrap();
+    assert!(output.status.success(), "{script}: {}", String::from_utf8_lossy(&output.stderr));
+    output
+}
+
+/// The sample logs as this stack's standard logging v2 delivery writes them (scripts/cdn-logs-v2.py:
+/// its RecordFields, every value a string, <distribution>/<yyyy>/<MM>/<dd>/<HH>/), as `json` or
+/// `parquet`, in a folder of its own for `test` (tests run in parallel).
+fn samples_as_v2(format: &str, test: &str) -> PathBuf {
+    let dir = temp_dir(&format!("v2-{format}-{test}"));
+    venv_python("scripts/cdn-logs-v2.py", &[SAMPLES, dir.to_str().unwrap(), "--format", format]);
+    dir
+}
+
+/// The template's Athena named queries, run on DuckDB over the same logs
+/// (scripts/run-athena-queries.py), give the report's numbers: one set of definitions. Legacy logs
+/// through the legacy table, v2 JSON logs through the partitioned v2 table and the queries' v2 text.
+#[test]
+fn athena_named_queries_count_what_the_report_counts() {
+    let v2 = samples_as_v2("json", "athena");
+    assert_athena_counts_what_the_report_counts(SAMPLES, "legacy");
+    assert_athena_counts_what_the_report_counts(v2.to_str().unwrap(), "v2");
+
+    // The v2 queries pick their hours by partition: a day later, the one-day queries find nothing.
+    let output = venv_python(
+        "scripts/run-athena-queries.py",
+        &[v2.to_str().unwrap(), "--today", "2026-11-23", "--access-logs", "v2"],
+    );
+    let later: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(later["TopObjectsByBytesQuery"], serde_json::json!([]));
+    assert_eq!(later["RequestsByHourQuery"].as_array().unwrap().len(), 24, "its window is seven days");
+}
+
+fn assert_athena_counts_what_the_report_counts(logs_dir: &str, access_logs: &str) {
+    let output = venv_python(
+        "scripts/run-athena-queries.py",
+        &[logs_dir, "--today", "2026-11-22", "--access-logs", access_logs],
+    );
     let athena: Value = serde_json::from_str(&stdout(&output)).unwrap();
     let report = json(&[SAMPLES, "--top", "1000"]);
     let ratio = |v: &Value| v.as_f64().map(|r| (r * 10_000.0).round() / 10_000.0);
@@ -294,6 +324,21 @@ fn athena_named_queries_count_what_the_report_counts() {
     }
 }
 
+/// Standard logging v2, JSON lines or Parquet, reports what the legacy logs of the same requests
+/// report: fields by name in every format.
+#[test]
+fn v2_json_and_parquet_logs_report_what_the_legacy_logs_report() {
+    let legacy = json(&[SAMPLES, "--top", "1000"]);
+    for format in ["json", "parquet"] {
+        let dir = samples_as_v2(format, "report");
+        let v2 = json(&[dir.to_str().unwrap(), "--top", "1000"]);
+        assert_eq!(sections(&v2), sections(&legacy), "{format}");
+        assert_eq!(v2["input"]["malformed_lines"], 0, "{format}: {}", v2["input"]);
+        assert_eq!(v2["input"]["requests"], legacy["input"]["requests"], "{format}");
+        assert_eq!(v2["input"]["files"], 24, "{format}: one file per hour");
+    }
+}
+
 #[tokio::test]
 async fn reads_the_same_logs_from_s3() {
     assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "run with `make test` (needs the local emulator)");
@@ -320,7 +365,36 @@ async fn reads_the_same_logs_from_s3() {
     let example = from_s3["input"]["malformed_examples"][0].as_str().unwrap();
     assert!(example.starts_with(&format!("s3://{bucket}/cloudfront/")), "{example}");
 
+    // v2 Parquet objects (read whole, from their footer) and JSON objects, under their hourly paths.
+    for format in ["parquet", "json"] {
+        let dir = samples_as_v2(format, "s3");
+        let mut files = Vec::new();
+        files_under(&dir, &mut files);
+        assert_eq!(files.len(), 24);
+        for path in &files {
+            let key = format!("cloudfront-v2-{format}/{}", path.strip_prefix(&dir).unwrap().display());
+            let body = aws_sdk_s3::primitives::ByteStream::from(std::fs::read(path).unwrap());
+            clients.s3.put_object().bucket(&bucket).key(key).body(body).send().await.unwrap();
+        }
+        let v2 = json(&[&format!("s3://{bucket}/cloudfront-v2-{format}/")]);
+        assert_eq!(sections(&v2), sections(&local), "{format}");
+        assert_eq!(v2["input"]["unreadable"], serde_json::json!([]), "{format}");
+    }
+
     let missing = logs(&[&format!("s3://{bucket}-missing/")]);
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("listing failed"), "{missing:?}");
+}
+
+/// Every file under `dir`, sorted.
+fn files_under(dir: &Path, files: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files_under(&path, files);
+        } else {
+            files.push(path);
+        }
+    }
+    files.sort();
 }

@@ -1,0 +1,129 @@
+"""CloudFront access logs as the rendered template deploys them (AccessLogs): standard logging v2
+(JSON, hourly partitions) through CloudWatch Logs' delivery resources, or legacy standard logging,
+and one Glue table that reads either. AWS's documented behaviour asserted here (Amazon CloudFront
+Developer Guide, "Standard logging (v2)"; Athena User Guide, "Partition projection"): v2 is
+configured in us-east-1; a destination ARN with a prefix replaces the default AWSLogs/ path and the
+suffix path follows it; the delivery service writes as delivery.logs.amazonaws.com with
+bucket-owner-full-control; a date projection's format must render the path segment it names."""
+import re
+
+import pytest
+
+import cfn
+
+TEMPLATE = cfn.rendered()
+RESOURCES = TEMPLATE["Resources"]
+V2_RESOURCES = ["AccessLogsSource", "AccessLogsDestination", "AccessLogsDelivery"]
+# What `media-edge logs` reads (crates/cdn-logs/src/json.rs) and the named queries use.
+REPORT_FIELDS = {"date", "time", "sc-bytes", "cs-uri-stem", "sc-status", "x-edge-result-type", "sc-content-type",
+                 "cs(User-Agent)"}
+PERSONAL_FIELDS = {"c-ip", "cs(Cookie)", "x-forwarded-for", "c-port"}
+
+
+def params(region, access_logs="auto"):
+    return cfn.parameters(TEMPLATE, AccessLogs=access_logs, **{"AWS::Region": region})
+
+
+def deployed(region, access_logs="auto"):
+    """{logical id: resource with Fn::If resolved} of what the stack creates."""
+    values = params(region, access_logs)
+    return {
+        name: cfn.resolve_conditions(resource, values)
+        for name, resource in RESOURCES.items()
+        if "Condition" not in resource or cfn.condition(resource["Condition"], values)
+    }
+
+
+def table(resources):
+    return resources["CloudFrontLogsTable"]["Properties"]["TableInput"]
+
+
+@pytest.mark.parametrize("region,access_logs,v2", [
+    ("us-east-1", "auto", True),
+    ("ap-northeast-2", "auto", False),
+    ("us-east-1", "legacy", False),
+    ("us-east-1", "v2", True),
+])
+def test_one_kind_of_access_log_is_delivered(region, access_logs, v2):
+    resources = deployed(region, access_logs)
+    assert all((name in resources) == v2 for name in V2_RESOURCES)
+    logging = resources["Distribution"]["Properties"]["DistributionConfig"].get("Logging")
+    assert (logging is None) == v2, "legacy logging only when v2 is not delivered"
+    assert ("PartitionKeys" in table(resources)) == v2
+
+
+def test_v2_outside_us_east_1_is_refused_before_anything_is_created():
+    (rule,) = [r for r in TEMPLATE["Rules"].values() if r.get("RuleCondition") == {"Fn::Equals": [{"Ref": "AccessLogs"}, "v2"]}]
+    (assertion,) = rule["Assertions"]
+    assert assertion["Assert"] == {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]}
+    assert "us-east-1" in assertion["AssertDescription"]
+
+
+def test_the_delivery_writes_where_the_table_reads_and_the_bucket_policy_allows():
+    resources = deployed("us-east-1")
+    values = params("us-east-1")
+    destination = resources["AccessLogsDestination"]["Properties"]
+    delivery = resources["AccessLogsDelivery"]["Properties"]
+    assert resources["AccessLogsSource"]["Properties"]["LogType"] == "ACCESS_LOGS"
+    assert resources["AccessLogsSource"]["Properties"]["ResourceArn"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Distribution}"}
+    assert delivery["DeliverySourceName"] == {"Ref": "AccessLogsSource"}
+    assert delivery["DeliveryDestinationArn"] == {"Fn::GetAtt": ["AccessLogsDestination", "Arn"]}
+    assert destination["OutputFormat"] == "json"
+    assert destination["DestinationResourceArn"] == {"Fn::Sub": "${LogsBucket.Arn}/cloudfront-v2"}
+    assert delivery["S3EnableHiveCompatiblePath"] is False
+
+    # Where objects land: <prefix>/<suffix>/<file>; the suffix's variables as the projection names them.
+    suffix = delivery["S3SuffixPath"]
+    assert suffix == "{DistributionId}/{yyyy}/{MM}/{dd}/{HH}"
+    parameters = table(resources)["Parameters"]
+    template = cfn.evaluate(parameters["storage.location.template"], {**values, "LogsBucket": "logs"})
+    assert template == "s3://logs/cloudfront-v2/${distributionid}/${hour_utc}/"
+    assert parameters["projection.hour_utc.format"] == "yyyy/MM/dd/HH"  # the suffix's {yyyy}/{MM}/{dd}/{HH}
+    assert parameters["projection.hour_utc.interval.unit"] == "HOURS"
+    assert parameters["projection.distributionid.values"] == {"Ref": "Distribution"}
+    assert [k["Name"] for k in table(resources)["PartitionKeys"]] == ["distributionid", "hour_utc"]
+    assert table(resources)["StorageDescriptor"]["Location"] == {"Fn::Sub": "s3://${LogsBucket}/cloudfront-v2/"}
+
+    policy = resources["LogsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    (write,) = [s for s in policy if s.get("Principal") == {"Service": "delivery.logs.amazonaws.com"}]
+    assert write["Action"] == "s3:PutObject"
+    assert write["Resource"] == {"Fn::Sub": "${LogsBucket.Arn}/cloudfront-v2/*"}
+    assert write["Condition"]["StringEquals"]["s3:x-amz-acl"] == "bucket-owner-full-control"
+    assert write["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+    source_arn = cfn.evaluate(write["Condition"]["ArnLike"]["aws:SourceArn"], values)
+    assert source_arn == "arn:aws:logs:us-east-1:123456789012:delivery-source:*"
+    assert RESOURCES["AccessLogsDestination"]["DependsOn"] == "LogsBucketPolicy", "the policy before the first delivery"
+
+    legacy = deployed("ap-northeast-2")["LogsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert not [s for s in legacy if s.get("Principal") == {"Service": "delivery.logs.amazonaws.com"}]
+
+
+def test_the_delivery_selects_every_field_the_table_and_the_report_read_and_no_personal_data():
+    resources = deployed("us-east-1")
+    fields = resources["AccessLogsDelivery"]["Properties"]["RecordFields"]
+    assert len(fields) == len(set(fields)) <= 128
+    serde = table(resources)["StorageDescriptor"]["SerdeInfo"]
+    assert serde["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
+    mapping = {k.removeprefix("mapping."): v for k, v in serde["Parameters"].items() if k.startswith("mapping.")}
+    columns = [c["Name"] for c in table(resources)["StorageDescriptor"]["Columns"]]
+    assert sorted(mapping) == sorted(columns), "every column is mapped to a log field"
+    # The SerDe matches keys without case (its default), so mapped names are lower case.
+    assert sorted(mapping.values()) == sorted(f.lower() for f in fields), "every mapped field is delivered"
+    assert REPORT_FIELDS <= set(fields)
+    assert not PERSONAL_FIELDS & set(fields)
+
+
+def test_named_queries_read_only_the_hours_they_ask_for_under_v2():
+    queries = {n: r for n, r in RESOURCES.items() if r["Type"] == "AWS::Athena::NamedQuery"}
+    assert len(queries) >= 6
+    for name, query in queries.items():
+        text = query["Properties"]["QueryString"]
+        for region, partitioned in [("us-east-1", True), ("ap-northeast-2", False)]:
+            sql = cfn.resolve_conditions(text, params(region))
+            days = re.findall(r"current_date - interval '(\d+)' day", sql)
+            assert days, name
+            if partitioned:
+                assert "hour_utc >= " in sql and "log_date >=" not in sql, name
+            else:
+                assert "hour_utc" not in sql and "log_date >= current_date" in sql, name
