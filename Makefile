@@ -103,10 +103,12 @@ bench: venv nasm ffmpeg bench-deps
 	$(VENV)/bin/python bench/gif_to_mp4.py --ffmpeg $(FFMPEG_PATH) --equal-ssim
 	$(VENV)/bin/python bench/cdn_logs.py
 
-## The sample CloudFront logs in samples/cdn-logs (deterministic; tests compare against goldens).
+## The sample CloudFront logs in samples/cdn-logs and their originals' manifests in
+## samples/cdn-manifests (deterministic; tests compare against goldens).
 sample-logs:
-	rm -rf samples/cdn-logs
-	python3 scripts/make-sample-logs.py samples/cdn-logs --plain-hours 12 --malformed-hour 12
+	rm -rf samples/cdn-logs samples/cdn-manifests
+	python3 scripts/make-sample-logs.py samples/cdn-logs --plain-hours 12 --malformed-hour 12 \
+	  --manifests samples/cdn-manifests
 
 lock:
 	$(VENV)/bin/uv pip compile --quiet --python $(VENV)/bin/python --python-version 3.11 requirements-dev.in -o requirements-dev.txt
@@ -137,9 +139,11 @@ soak: venv nasm ffmpeg deployed-build
 demo: venv nasm ffmpeg
 	$(CARGO) build --locked --bin local-demo
 	scripts/with-emulator.sh $(CARGO) run --quiet --locked --bin local-demo -- samples
-	@printf '\n  CDN log report over a day of sample CloudFront logs (media-edge logs samples/cdn-logs --top 5):\n\n'
-	@$(CARGO) run --quiet --locked --bin media-edge -- logs samples/cdn-logs --top 5 --chart target/demo-traffic.svg
-	@$(CARGO) run --quiet --locked --bin media-edge -- logs samples/cdn-logs --format html > target/demo-report.html
+	@printf '\n  CDN log report over a day of sample CloudFront logs, with what each format saved against the\n  originals (media-edge logs samples/cdn-logs --top 5 --manifests samples/cdn-manifests):\n\n'
+	@$(CARGO) run --quiet --locked --bin media-edge -- logs samples/cdn-logs --top 5 --chart target/demo-traffic.svg \
+	  --manifests samples/cdn-manifests
+	@$(CARGO) run --quiet --locked --bin media-edge -- logs samples/cdn-logs --format html \
+	  --manifests samples/cdn-manifests > target/demo-report.html
 	@printf '\n  hourly chart: target/demo-traffic.svg\n  the same report as a page (open it in a browser): target/demo-report.html\n'
 
 lint: nasm

@@ -51,6 +51,9 @@ def log_definitions():
         "__MOBILE_TOKEN__": sql_list([d["mobile_user_agent_token"]]),
         "__SMALL_VARIANTS__": sql_list(d["small_variant_names"]),
         "__MIN_REQUESTS__": str(int(d["worst_hit_ratio_min_requests"])),
+        "__IMAGE_FORMATS__": " ".join(
+            f"WHEN {sql_list([content_type])} THEN {sql_list([name])}" for content_type, name in d["image_formats"]
+        ),
     }
 
 

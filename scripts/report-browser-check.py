@@ -2,7 +2,7 @@
 """`media-edge logs --format html` in a real browser (Debian's chromium, headless; installed if
 missing, as scripts/browser-check.py does).
 
-Writes the report over samples/cdn-logs to target/report-check/report.html, then checks:
+Writes the report over samples/cdn-logs (with the originals' manifests) to target/report-check/report.html, then checks:
 
   * the page loads nothing: no src/href/url()/@import/fetch in it, and Chromium runs it with every
     host name unresolvable;
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BINARY = ROOT / "target/debug/media-edge"
 OUT = ROOT / "target/report-check"
 WIDTH, HEIGHT = 1280, 2200
-TABLES = 8
+TABLES = 10  # nine report tables and the savings table (with --manifests)
 BARS, LINE, HEADER = (0x4E, 0x79, 0xA7), (0xE1, 0x57, 0x59), (0x1D, 0x23, 0x30)
 
 spec = importlib.util.spec_from_file_location("browser_check", ROOT / "scripts/browser-check.py")
@@ -70,7 +70,10 @@ def count_near(rows: list[bytes], colour: tuple[int, int, int], tolerance: int =
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     page = OUT / "report.html"
-    made = subprocess.run([str(BINARY), "logs", "samples/cdn-logs", "--format", "html"], cwd=ROOT, capture_output=True, text=True)
+    made = subprocess.run(
+        [str(BINARY), "logs", "samples/cdn-logs", "--format", "html", "--manifests", "samples/cdn-manifests"],
+        cwd=ROOT, capture_output=True, text=True,
+    )
     if made.returncode != 0:
         sys.exit(f"report-browser-check: media-edge logs failed: {made.stderr}")
     page.write_text(made.stdout)

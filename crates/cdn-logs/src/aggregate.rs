@@ -55,6 +55,10 @@ pub struct ObjectTally {
     pub gif: Tally,
     /// Full-size (not a small variant) non-GIF images served to mobile viewers.
     pub full_size_to_mobile: Tally,
+    /// Whole (status 200) responses in one of the image formats, by index in
+    /// `Definitions::image_formats`: what one URL served in each format, for the savings against
+    /// the original.
+    pub whole_by_format: Vec<(usize, Tally)>,
 }
 
 impl ObjectTally {
@@ -62,6 +66,20 @@ impl ObjectTally {
         self.all.merge(&other.all);
         self.gif.merge(&other.gif);
         self.full_size_to_mobile.merge(&other.full_size_to_mobile);
+        for (format, tally) in &other.whole_by_format {
+            self.format_tally(*format).merge(tally);
+        }
+    }
+
+    fn format_tally(&mut self, format: usize) -> &mut Tally {
+        let i = match self.whole_by_format.binary_search_by_key(&format, |(f, _)| *f) {
+            Ok(i) => i,
+            Err(i) => {
+                self.whole_by_format.insert(i, (format, Tally::default()));
+                i
+            }
+        };
+        &mut self.whole_by_format[i].1
     }
 }
 
@@ -130,6 +148,8 @@ struct ContentClass {
     normalized: String,
     image: bool,
     gif: bool,
+    /// Index in `Definitions::image_formats`.
+    format: Option<usize>,
 }
 
 /// Half-open `[since, until)` in seconds since the epoch; either end may be open.
@@ -224,7 +244,7 @@ impl Aggregate {
         let class_index = self.content_class(request.content_type);
         let (class, tally) = &mut self.content_tallies[class_index];
         tally.add(bytes, outcome);
-        let (image, gif) = (class.image, class.gif);
+        let (image, gif, format) = (class.image, class.gif, class.format);
         let full_size_to_mobile = image
             && !gif
             && self.mobile_token.find(request.user_agent).is_some()
@@ -244,6 +264,9 @@ impl Aggregate {
         if full_size_to_mobile {
             object.full_size_to_mobile.add(bytes, outcome);
         }
+        if let (Some(format), Some(200)) = (format, request.status) {
+            object.format_tally(format).add(bytes, outcome);
+        }
     }
 
     fn content_class(&mut self, raw: &[u8]) -> usize {
@@ -254,6 +277,7 @@ impl Aggregate {
         let class = ContentClass {
             image: self.definitions.is_image(&normalized),
             gif: self.definitions.is_gif(&normalized),
+            format: self.definitions.image_format(&normalized),
             normalized,
         };
         self.content_tallies.push((class, Tally::default()));
@@ -269,6 +293,18 @@ impl Aggregate {
             merged.entry(class.normalized.as_str()).or_default().merge(tally);
         }
         merged
+    }
+
+    /// Requests and bytes per image format (index in `Definitions::image_formats`), every status.
+    pub fn by_image_format(&self) -> Vec<(usize, Tally)> {
+        let mut formats: Vec<(usize, Tally)> =
+            (0..self.definitions.image_formats.len()).map(|i| (i, Tally::default())).collect();
+        for (class, tally) in &self.content_tallies {
+            if let Some(format) = class.format {
+                formats[format].1.merge(tally);
+            }
+        }
+        formats
     }
 
     pub fn merge(&mut self, other: Aggregate) {
@@ -356,6 +392,33 @@ mod tests {
         a.add(&early);
         assert_eq!(a.by_content_type()["text/html"].requests, 2);
         assert_eq!(a.input.out_of_range, 1);
+    }
+
+    #[test]
+    fn whole_responses_by_image_format_per_object() {
+        let mut a = aggregate();
+        a.add(&request("/v/0123456789ab/mobile.jpg", "Hit", "image/avif", "-"));
+        a.add(&request("/v/0123456789ab/mobile.jpg", "Hit", "IMAGE/WEBP", "-"));
+        a.add(&request("/v/0123456789ab/mobile.jpg", "Miss", "image/avif", "-"));
+        let mut not_modified = request("/v/0123456789ab/mobile.jpg", "RefreshHit", "image/avif", "-");
+        not_modified.status = Some(304);
+        a.add(&not_modified);
+        a.add(&request("/app.js", "Hit", "text/javascript", "-"));
+        let names = |i: usize| a.definitions().image_formats[i].1.clone();
+        let whole: Vec<(String, u64)> = a.objects["/v/0123456789ab/mobile.jpg"]
+            .whole_by_format
+            .iter()
+            .map(|(f, t)| (names(*f), t.requests))
+            .collect();
+        assert_eq!(whole, [("AVIF".to_string(), 2), ("WebP".to_string(), 1)], "only status 200, best format first");
+        assert!(a.objects["/app.js"].whole_by_format.is_empty());
+        let by_format: Vec<(String, u64)> = a
+            .by_image_format()
+            .into_iter()
+            .filter(|(_, t)| t.requests > 0)
+            .map(|(f, t)| (names(f), t.requests))
+            .collect();
+        assert_eq!(by_format, [("AVIF".to_string(), 3), ("WebP".to_string(), 1)], "every status");
     }
 
     #[test]

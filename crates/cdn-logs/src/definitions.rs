@@ -24,6 +24,9 @@ pub struct Definitions {
     pub small_variant_names: Vec<String>,
     /// Objects with fewer requests are left out of "worst cache hit ratio".
     pub worst_hit_ratio_min_requests: u64,
+    /// (normalized content type, format name) of the formats the pipeline serves, best first:
+    /// the rows of "bytes by image format".
+    pub image_formats: Vec<(String, String)>,
 }
 
 impl Definitions {
@@ -46,6 +49,11 @@ impl Definitions {
 
     pub fn is_gif(&self, content_type: &str) -> bool {
         content_type == self.gif_content_type
+    }
+
+    /// The index in `image_formats` of a normalized content type, if it is one of them.
+    pub fn image_format(&self, content_type: &str) -> Option<usize> {
+        self.image_formats.iter().position(|(t, _)| t == content_type)
     }
 
     /// An image that is not one of the small variants (by its name, see `small_variant_names`).
@@ -88,6 +96,17 @@ mod tests {
         assert!(d.is_image(&normalize_content_type("image/jpeg")));
         assert!(!d.is_image(&normalize_content_type("video/mp4")));
         assert!(d.is_gif(&normalize_content_type("IMAGE/GIF")));
+    }
+
+    #[test]
+    fn image_formats_by_content_type() {
+        let d = definitions();
+        let name = |t: &str| d.image_format(&normalize_content_type(t)).map(|i| d.image_formats[i].1.as_str());
+        assert_eq!(name("image/avif"), Some("AVIF"));
+        assert_eq!(name("IMAGE/WEBP"), Some("WebP"));
+        assert_eq!(name("video/mp4;%20codecs=avc1"), Some("MP4"));
+        assert_eq!(name("image/svg+xml"), None);
+        assert_eq!(name("-"), None);
     }
 
     #[test]

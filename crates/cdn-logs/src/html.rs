@@ -6,6 +6,7 @@ use std::fmt::Write;
 
 use media_edge_shared::units::{human_bytes, thousands};
 
+use crate::output::signed_bytes;
 use crate::report::Report;
 
 const STYLE: &str = r#"
@@ -102,7 +103,11 @@ pub fn page(report: &Report) -> String {
             format!("cache hits ({} hits, {} misses)", thousands(cache.hits), thousands(cache.misses)),
         ),
         (thousands(input.malformed_lines), "malformed lines (skipped)".to_string()),
-    ] {
+    ]
+    .into_iter()
+    .chain(report.savings.as_ref().map(|s| {
+        (percent(s.total.saved_ratio), format!("saved against the originals ({})", signed_bytes(s.total.saved_bytes)))
+    })) {
         let _ = writeln!(out, "<div class=\"card\"><b>{}</b><span>{}</span></div>", escape(&value), escape(&label));
     }
     out.push_str("</div>\n");
@@ -134,6 +139,7 @@ pub fn page(report: &Report) -> String {
         ("Top objects by bytes served", "object", &report.top_by_bytes),
         ("Top objects by requests", "object", &report.top_by_requests),
         ("Bytes by content type", "content type", &report.by_content_type),
+        ("Bytes by image format", "format", &report.by_image_format),
         ("Bytes by status", "status", &report.by_status),
     ] {
         let cells = rows
@@ -161,6 +167,37 @@ pub fn page(report: &Report) -> String {
         &["object", "reason", "requests", "bytes", "per request"],
         candidates,
     );
+    if let Some(savings) = &report.savings {
+        let rows = savings
+            .by_format
+            .iter()
+            .chain([&savings.total])
+            .map(|r| {
+                vec![
+                    Cell::Name(&r.format),
+                    Cell::Count(r.requests),
+                    Cell::Bytes(r.bytes),
+                    Cell::Bytes(r.original_bytes),
+                    Cell::Saved(r.saved_bytes),
+                    Cell::Ratio(r.saved_ratio),
+                ]
+            })
+            .collect();
+        table(
+            &mut out,
+            "Saved against serving the originals (whole responses of variants)",
+            &["format", "requests", "served", "originals", "saved", "saved %"],
+            rows,
+        );
+        let _ = writeln!(
+            out,
+            "<p class=\"note\">Original unknown (no manifest, or a newer version): {} requests, {}. {} manifests read, {} unreadable.</p>",
+            thousands(savings.unknown_original_requests),
+            escape(&human_bytes(savings.unknown_original_bytes)),
+            thousands(savings.manifests_read),
+            savings.unreadable_manifests.len()
+        );
+    }
     let hours = report
         .by_hour
         .iter()
@@ -187,6 +224,8 @@ enum Cell<'a> {
     Text(&'a str),
     Count(u64),
     Bytes(u64),
+    /// Bytes saved, negative when more was served.
+    Saved(i64),
     Ratio(Option<f64>),
 }
 
@@ -215,6 +254,9 @@ fn table(out: &mut String, title: &str, header: &[&str], rows: Vec<Vec<Cell>>) {
                 }
                 Cell::Bytes(n) => {
                     let _ = write!(out, "<td data-v=\"{n}\">{}</td>", escape(&human_bytes(n)));
+                }
+                Cell::Saved(n) => {
+                    let _ = write!(out, "<td data-v=\"{n}\">{}</td>", escape(&signed_bytes(n)));
                 }
                 Cell::Ratio(r) => {
                     let v = r.map_or(-1.0, |r| r);

@@ -5,8 +5,9 @@
 //! - [`read`]: files, directories (walked, sorted) and, with the `s3` feature, `s3://bucket/prefix`,
 //!   plain or gzipped, into an [`Aggregate`]. Malformed lines and unreadable files are counted in it,
 //!   never fatal. [`LogFeed`] takes the bytes of one log from anywhere else.
-//! - [`Report::build`]: the ranked tables; [`Report::text`], [`Report::json`], [`Report::csv`] and
-//!   [`Report::hourly_svg`] render them.
+//! - [`Report::build`]: the ranked tables; [`Report::text`], [`Report::json`], [`Report::csv`],
+//!   [`Report::html`] and [`Report::hourly_svg`] render them. [`load_originals`] reads the
+//!   pipeline's manifests and [`Report::add_savings`] adds the bytes saved against the originals.
 //! - [`Error`]: what stops a report (a bad time range, a missing argument, S3 listing failing).
 
 mod aggregate;
@@ -16,6 +17,7 @@ mod error;
 mod files;
 mod html;
 mod json;
+mod originals;
 mod output;
 mod parquet;
 mod parse;
@@ -30,9 +32,10 @@ use std::path::Path;
 pub use aggregate::{Aggregate, InputStats, ObjectTally, Tally, TimeRange};
 pub use definitions::Definitions;
 pub use error::Error;
+pub use originals::{load as load_originals, manifest_key, Originals};
 pub use parse::Request;
 pub use reader::LogFeed;
-pub use report::{CacheSummary, Candidate, InputSummary, Missed, Report, Row};
+pub use report::{CacheSummary, Candidate, InputSummary, Missed, Report, Row, Savings, SavingsRow};
 
 /// How [`read`] reads.
 #[derive(Debug, Clone, Default)]

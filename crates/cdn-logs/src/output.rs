@@ -46,12 +46,13 @@ pub fn text(report: &Report) -> String {
         thousands(cache.other)
     );
 
-    let sections: [(&str, &str, &[Row]); 6] = [
+    let sections: [(&str, &str, &[Row]); 7] = [
         ("Top objects by bytes served", "object", &report.top_by_bytes),
         ("Top objects by requests", "object", &report.top_by_requests),
         ("Worst cache hit ratio", "object", &report.worst_hit_ratio),
         ("Requests by hour (UTC)", "hour", &report.by_hour),
         ("Bytes by content type", "content type", &report.by_content_type),
+        ("Bytes by image format", "format", &report.by_image_format),
         ("Bytes by status", "status", &report.by_status),
     ];
     for (title, key, rows) in sections {
@@ -112,7 +113,54 @@ pub fn text(report: &Report) -> String {
         &["#", "object", "reason", "requests", "bytes", "per request"],
         cells,
     );
+    if let Some(savings) = &report.savings {
+        let cells = savings
+            .by_format
+            .iter()
+            .chain([&savings.total])
+            .enumerate()
+            .map(|(i, r)| {
+                let rank = if r.format == "all" { String::new() } else { (i + 1).to_string() };
+                vec![
+                    rank,
+                    r.format.clone(),
+                    thousands(r.requests),
+                    human_bytes(r.bytes),
+                    human_bytes(r.original_bytes),
+                    signed_bytes(r.saved_bytes),
+                    percent(r.saved_ratio),
+                ]
+            })
+            .collect();
+        table(
+            &mut out,
+            "Saved against serving the originals (whole responses of variants, originals from their manifests)",
+            &["#", "format", "requests", "served", "originals", "saved", "saved %"],
+            cells,
+        );
+        let _ = writeln!(
+            out,
+            "  original unknown: {} requests ({}); {} manifests read, {} unreadable",
+            thousands(savings.unknown_original_requests),
+            human_bytes(savings.unknown_original_bytes),
+            thousands(savings.manifests_read),
+            savings.unreadable_manifests.len()
+        );
+        for unreadable in &savings.unreadable_manifests {
+            let _ = writeln!(out, "  {}", visible(unreadable));
+        }
+    }
     out
+}
+
+/// Bytes that may be negative (a variant larger than its original).
+pub(crate) fn signed_bytes(bytes: i64) -> String {
+    let magnitude = human_bytes(bytes.unsigned_abs());
+    if bytes < 0 {
+        format!("-{magnitude}")
+    } else {
+        magnitude
+    }
 }
 
 /// One titled table; the second column is left-aligned, numbers right-aligned.
@@ -184,12 +232,13 @@ pub fn csv(report: &Report) -> Result<String, Error> {
     let ratio = |r: Option<f64>| r.map_or_else(String::new, |r| r.to_string());
     let (requests, bytes) = (report.input.requests.to_string(), report.input.bytes_served.to_string());
     out.write_record(["cache", "1", "all", "", &requests, &bytes, &ratio(report.cache.hit_ratio)])?;
-    let sections: [(&str, &[Row]); 6] = [
+    let sections: [(&str, &[Row]); 7] = [
         ("top_by_bytes", &report.top_by_bytes),
         ("top_by_requests", &report.top_by_requests),
         ("worst_hit_ratio", &report.worst_hit_ratio),
         ("by_hour", &report.by_hour),
         ("by_content_type", &report.by_content_type),
+        ("by_image_format", &report.by_image_format),
         ("by_status", &report.by_status),
     ];
     for (section, rows) in sections {
@@ -206,6 +255,14 @@ pub fn csv(report: &Report) -> Result<String, Error> {
     for (i, c) in report.optimisation_candidates.iter().enumerate() {
         let (rank, requests, bytes) = ((i + 1).to_string(), c.requests.to_string(), c.bytes.to_string());
         out.write_record(["optimisation_candidates", &rank, &inert(&c.object), c.reason, &requests, &bytes, ""])?;
+    }
+    // Savings: `reason` carries what the originals would have been and the bytes saved.
+    if let Some(savings) = &report.savings {
+        for (i, r) in savings.by_format.iter().chain([&savings.total]).enumerate() {
+            let (rank, requests, bytes) = ((i + 1).to_string(), r.requests.to_string(), r.bytes.to_string());
+            let reason = format!("originals {} saved {}", r.original_bytes, r.saved_bytes);
+            out.write_record(["savings", &rank, &r.format, &reason, &requests, &bytes, ""])?;
+        }
     }
     let bytes = out.into_inner().map_err(|e| Error::Csv(e.into_error().into()))?;
     // Every cell is a `str`, so the output is UTF-8.

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::aggregate::{Aggregate, Tally};
+use crate::originals::Originals;
 use crate::parse::civil_from_timestamp;
 use crate::{chart, output, Error};
 
@@ -20,8 +21,65 @@ pub struct Report {
     /// origin is busy.
     pub top_missed: Vec<Missed>,
     pub by_content_type: Vec<Row>,
+    /// The content types of `Definitions::image_formats` by name (AVIF, WebP, JPEG, PNG, GIF,
+    /// MP4), every status; formats with no request are left out.
+    pub by_image_format: Vec<Row>,
     pub by_status: Vec<Row>,
     pub optimisation_candidates: Vec<Candidate>,
+    /// What the formats served saved against serving the originals ([`Report::add_savings`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub savings: Option<Savings>,
+}
+
+/// Whole (status 200) responses of variant URLs whose original is known, against what the
+/// originals would have been: each request of a variant counted at its original's size.
+#[derive(Debug, Serialize)]
+pub struct Savings {
+    /// By format, in the definitions' order (best first); formats with no such response left out.
+    pub by_format: Vec<SavingsRow>,
+    /// Every format together (`format` is `all`).
+    pub total: SavingsRow,
+    /// Whole responses in an image format whose original is not known (not a variant URL, no
+    /// manifest, or a manifest of a newer version).
+    pub unknown_original_requests: u64,
+    pub unknown_original_bytes: u64,
+    pub manifests_read: u64,
+    pub unreadable_manifests: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SavingsRow {
+    pub format: String,
+    pub requests: u64,
+    /// Bytes served.
+    pub bytes: u64,
+    /// Bytes the originals would have been.
+    pub original_bytes: u64,
+    /// `original_bytes - bytes`.
+    pub saved_bytes: i64,
+    /// `saved_bytes / original_bytes`.
+    pub saved_ratio: Option<f64>,
+}
+
+impl SavingsRow {
+    fn new(format: &str) -> Self {
+        SavingsRow {
+            format: format.into(),
+            requests: 0,
+            bytes: 0,
+            original_bytes: 0,
+            saved_bytes: 0,
+            saved_ratio: None,
+        }
+    }
+
+    fn finish(mut self) -> Self {
+        self.saved_bytes =
+            i64::try_from(self.original_bytes).unwrap_or(i64::MAX) - i64::try_from(self.bytes).unwrap_or(i64::MAX);
+        self.saved_ratio =
+            (self.original_bytes > 0).then(|| round4(self.saved_bytes as f64 / self.original_bytes as f64));
+        self
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -137,8 +195,55 @@ impl Report {
                     .map(|(status, t)| row(status.map_or_else(|| "-".to_string(), |s| format!("{s:03}")), t))
                     .collect(),
             ),
+            by_image_format: by_bytes_then_key(
+                aggregate
+                    .by_image_format()
+                    .into_iter()
+                    .filter(|(_, t)| t.requests > 0)
+                    .map(|(i, t)| row(aggregate.definitions().image_formats[i].1.clone(), &t))
+                    .collect(),
+            ),
             optimisation_candidates: optimisation_candidates(aggregate, top),
+            savings: None,
         }
+    }
+
+    /// Adds what the served formats saved against the originals, with their sizes from the
+    /// pipeline's manifests ([`crate::load_originals`]).
+    pub fn add_savings(&mut self, aggregate: &Aggregate, originals: &Originals) {
+        let formats = &aggregate.definitions().image_formats;
+        let mut rows: Vec<SavingsRow> = formats.iter().map(|(_, name)| SavingsRow::new(name)).collect();
+        let (mut unknown_requests, mut unknown_bytes) = (0u64, 0u64);
+        for (uri, object) in &aggregate.objects {
+            let original = originals.by_uri.get(&**uri);
+            for (format, tally) in &object.whole_by_format {
+                match (original, rows.get_mut(*format)) {
+                    (Some(original), Some(row)) => {
+                        row.requests += tally.requests;
+                        row.bytes = row.bytes.saturating_add(tally.bytes);
+                        row.original_bytes = row.original_bytes.saturating_add(original.saturating_mul(tally.requests));
+                    }
+                    _ => {
+                        unknown_requests += tally.requests;
+                        unknown_bytes = unknown_bytes.saturating_add(tally.bytes);
+                    }
+                }
+            }
+        }
+        let mut total = SavingsRow::new("all");
+        for row in &rows {
+            total.requests += row.requests;
+            total.bytes = total.bytes.saturating_add(row.bytes);
+            total.original_bytes = total.original_bytes.saturating_add(row.original_bytes);
+        }
+        self.savings = Some(Savings {
+            by_format: rows.into_iter().filter(|r| r.requests > 0).map(SavingsRow::finish).collect(),
+            total: total.finish(),
+            unknown_original_requests: unknown_requests,
+            unknown_original_bytes: unknown_bytes,
+            manifests_read: originals.manifests_read,
+            unreadable_manifests: originals.unreadable.clone(),
+        });
     }
 }
 

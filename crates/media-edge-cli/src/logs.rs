@@ -33,6 +33,11 @@ pub struct LogsArgs {
     /// Files read in parallel (default: one per core).
     #[arg(long)]
     jobs: Option<usize>,
+    /// The pipeline's manifests (`s3://<VariantsBucketName>`, or a directory laid out like it):
+    /// adds the bytes each format saved against serving the originals. Reads one manifest per
+    /// original in the logs.
+    #[arg(long, value_name = "DIR|s3://BUCKET")]
+    manifests: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -60,7 +65,11 @@ async fn report(args: LogsArgs) -> Result<(), Error> {
         jobs: args.jobs,
         progress: args.progress || std::io::stderr().is_terminal(),
     };
-    let report = Report::build(&cdn_logs::read(&args.sources, &options).await?, args.top);
+    let aggregate = cdn_logs::read(&args.sources, &options).await?;
+    let mut report = Report::build(&aggregate, args.top);
+    if let Some(root) = &args.manifests {
+        report.add_savings(&aggregate, &cdn_logs::load_originals(root, &aggregate).await?);
+    }
     let text = match args.format {
         Format::Table => report.text(),
         Format::Json => report.json()?,

@@ -14,6 +14,8 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 const SAMPLES: &str = "samples/cdn-logs";
+/// The manifests of the samples' originals (scripts/make-sample-logs.py --manifests).
+const MANIFESTS: &str = "samples/cdn-manifests";
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
@@ -82,6 +84,58 @@ fn table_json_csv_and_chart_match_the_golden_files() {
     assert_golden("report.json", &stdout(&logs(&[SAMPLES, "--top", "10", "--format", "json"])));
     assert_golden("report.csv", &stdout(&logs(&[SAMPLES, "--top", "10", "--format", "csv"])));
     assert_golden("report.html", &stdout(&logs(&[SAMPLES, "--top", "10", "--format", "html"])));
+    // With the originals' manifests: the savings table in every format.
+    for (format, name) in
+        [("table", "savings.txt"), ("json", "savings.json"), ("csv", "savings.csv"), ("html", "savings.html")]
+    {
+        let output = logs(&[SAMPLES, "--top", "3", "--format", format, "--manifests", MANIFESTS]);
+        assert_golden(name, &stdout(&output));
+    }
+}
+
+/// The bytes saved against the originals, counted straight from the sample lines and manifests
+/// (not by the report's code): every whole (200) response of a variant URL in an image format,
+/// at its original's size when the manifest is of the URL's version.
+#[test]
+fn savings_agree_with_the_raw_lines_and_manifests() {
+    let formats = ["image/avif", "image/webp", "image/jpeg", "image/png", "image/gif", "video/mp4"];
+    let (mut served, mut originals, mut unknown) = (0u64, 0u64, 0u64);
+    for (_, text) in sample_texts() {
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let fields: Vec<&str> = line.split('\t').collect();
+            let Some(bytes) = fields.get(3).and_then(|b| b.parse::<u64>().ok()) else { continue };
+            if fields.len() != 33 || fields[8] != "200" || !formats.contains(&fields[29]) {
+                continue;
+            }
+            let uri = fields[7];
+            let segments: Vec<&str> = uri.rsplitn(3, '/').collect();
+            let manifest = (segments.len() == 3 && segments[1].len() == 12)
+                .then(|| std::fs::read(workspace().join(MANIFESTS).join(&segments[2][1..]).join("manifest.json")).ok())
+                .flatten()
+                .map(|m| serde_json::from_slice::<Value>(&m).unwrap())
+                .filter(|m| m["source_version"] == segments[1]);
+            match manifest {
+                Some(m) => {
+                    served += bytes;
+                    originals += m["source_bytes"].as_u64().unwrap();
+                }
+                None => unknown += bytes,
+            }
+        }
+    }
+    let report = json(&[SAMPLES, "--manifests", MANIFESTS]);
+    let total = &report["savings"]["total"];
+    assert_eq!((total["bytes"].as_u64(), total["original_bytes"].as_u64()), (Some(served), Some(originals)));
+    assert_eq!(total["saved_bytes"].as_i64(), Some(originals as i64 - served as i64));
+    assert_eq!(report["savings"]["unknown_original_bytes"].as_u64(), Some(unknown));
+    assert!(unknown > 0, "the legacy GIFs, a replaced original and one without a manifest");
+    let avif = &report["savings"]["by_format"][0];
+    assert_eq!(avif["format"], "AVIF");
+    assert!(avif["saved_ratio"].as_f64().unwrap() > 0.9, "{avif}");
+    // Without --manifests there is no savings section.
+    assert!(json(&[SAMPLES]).get("savings").is_none());
+    let missing = logs(&[SAMPLES, "--manifests", "no/such/dir"]);
+    assert!(!missing.status.success());
 }
 
 #[test]
@@ -313,6 +367,14 @@ fn assert_athena_counts_what_the_report_counts(logs_dir: &str, access_logs: &str
         assert_eq!((&sql[0], &sql[1], &sql[2]), (&ours["key"], &ours["bytes"], &ours["requests"]));
     }
 
+    let formats = rows("BytesByImageFormatQuery");
+    assert_eq!(formats.len(), report["by_image_format"].as_array().unwrap().len());
+    assert!(formats.len() >= 4, "AVIF, WebP, JPEG, GIF and MP4 in the samples: {formats:?}");
+    for (sql, ours) in formats.iter().zip(first("by_image_format", 10)) {
+        assert_eq!((&sql[0], &sql[1], &sql[2]), (&ours["key"], &ours["requests"], &ours["bytes"]));
+        assert_eq!(ratio(&sql[3]), ours["hit_ratio"].as_f64());
+    }
+
     let candidates = rows("OptimisationCandidatesQuery");
     assert_eq!(candidates.len(), report["optimisation_candidates"].as_array().unwrap().len().min(50));
     assert!(candidates.iter().any(|c| c[1] == "gif") && candidates.iter().any(|c| c[1] == "full-size-to-mobile"));
@@ -380,6 +442,19 @@ async fn reads_the_same_logs_from_s3() {
         assert_eq!(sections(&v2), sections(&local), "{format}");
         assert_eq!(v2["input"]["unreadable"], serde_json::json!([]), "{format}");
     }
+
+    // The originals' manifests from the bucket: the same savings as from the directory.
+    let mut manifests = Vec::new();
+    files_under(&workspace().join(MANIFESTS), &mut manifests);
+    for path in &manifests {
+        let key = path.strip_prefix(workspace().join(MANIFESTS)).unwrap().display().to_string();
+        let body = aws_sdk_s3::primitives::ByteStream::from(std::fs::read(path).unwrap());
+        clients.s3.put_object().bucket(&bucket).key(format!("copy/{key}")).body(body).send().await.unwrap();
+    }
+    let on_disk = json(&[SAMPLES, "--manifests", MANIFESTS]);
+    let in_s3 = json(&[SAMPLES, "--manifests", &format!("s3://{bucket}/copy")]);
+    assert_eq!(in_s3["savings"], on_disk["savings"]);
+    assert!(on_disk["savings"]["manifests_read"].as_u64().unwrap() > 60);
 
     let missing = logs(&[&format!("s3://{bucket}-missing/")]);
     assert!(!missing.status.success());

@@ -1,0 +1,179 @@
+//! What serving the originals would have cost: each variant URL's original size, from the
+//! pipeline's manifests (the variants bucket, or a copy on disk). Logs carry only what was served;
+//! the manifest at `<path>/manifest.json` says how large the original of `<path>/<version>/…` was.
+//!
+//! Only the manifests of variant URLs that appear in the logs are read, one per original. A
+//! manifest of another version (the original was replaced since) does not count for that URL.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+
+use crate::aggregate::Aggregate;
+use crate::Error;
+
+/// Original sizes by variant URL, and how reading the manifests went.
+#[derive(Debug, Clone, Default)]
+pub struct Originals {
+    /// Variant URL (as logged) → bytes of its original.
+    pub by_uri: HashMap<String, u64>,
+    pub manifests_read: u64,
+    /// Variant URLs without a manifest, or whose manifest is of another version.
+    pub unknown_urls: u64,
+    /// Manifests that could not be read, as `location: why`.
+    pub unreadable: Vec<String>,
+}
+
+/// The part of a manifest this needs.
+#[derive(Deserialize)]
+struct ManifestHead {
+    source_version: String,
+    source_bytes: u64,
+}
+
+/// `/<path>/<12 hex digits>/<file>` → (`<path>/manifest.json`, version): where a variant URL's
+/// manifest is, relative to the variants bucket (URL paths are its keys).
+pub fn manifest_key(uri: &str) -> Option<(String, &str)> {
+    let (rest, file) = uri.strip_prefix('/')?.rsplit_once('/')?;
+    let (path, version) = rest.rsplit_once('/')?;
+    let is_version = version.len() == 12 && version.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    (is_version && !path.is_empty() && !file.is_empty()).then(|| (format!("{path}/manifest.json"), version))
+}
+
+/// Reads the manifests of every variant URL served whole in an image format, from `root`: a
+/// directory laid out like the variants bucket, or `s3://bucket[/prefix]` (the `s3` feature).
+pub async fn load(root: &str, aggregate: &Aggregate) -> Result<Originals, Error> {
+    let mut wanted: HashMap<String, Vec<(&str, &str)>> = HashMap::new();
+    for (uri, object) in &aggregate.objects {
+        if object.whole_by_format.is_empty() {
+            continue;
+        }
+        if let Some((key, version)) = manifest_key(uri) {
+            wanted.entry(key).or_default().push((uri, version));
+        }
+    }
+    let mut keys: Vec<&String> = wanted.keys().collect();
+    keys.sort();
+    let mut originals = Originals::default();
+    let source = Source::new(root).await?;
+    for key in keys {
+        let manifest = match source.read(key).await {
+            Ok(Some(bytes)) => match serde_json::from_slice::<ManifestHead>(&bytes) {
+                Ok(manifest) => Some(manifest),
+                Err(e) => {
+                    originals.unreadable.push(format!("{}: not a manifest: {e}", source.location(key)));
+                    None
+                }
+            },
+            Ok(None) => None,
+            Err(why) => {
+                originals.unreadable.push(format!("{}: {why}", source.location(key)));
+                None
+            }
+        };
+        originals.manifests_read += u64::from(manifest.is_some());
+        for (uri, version) in &wanted[key] {
+            match &manifest {
+                Some(m) if m.source_version == *version => {
+                    originals.by_uri.insert(uri.to_string(), m.source_bytes);
+                }
+                _ => originals.unknown_urls += 1,
+            }
+        }
+    }
+    Ok(originals)
+}
+
+enum Source {
+    Directory(std::path::PathBuf),
+    #[cfg(feature = "s3")]
+    Bucket {
+        client: aws_sdk_s3::Client,
+        bucket: String,
+        prefix: String,
+    },
+}
+
+impl Source {
+    async fn new(root: &str) -> Result<Source, Error> {
+        if let Some(location) = root.strip_prefix("s3://") {
+            #[cfg(feature = "s3")]
+            {
+                let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
+                if bucket.is_empty() {
+                    return Err(Error::NoBucket { url: root.to_string() });
+                }
+                let prefix =
+                    if prefix.is_empty() || prefix.ends_with('/') { prefix.to_string() } else { format!("{prefix}/") };
+                let config = media_edge_shared::aws::load_sdk_config().await;
+                return Ok(Source::Bucket {
+                    client: media_edge_shared::aws::s3_client(&config),
+                    bucket: bucket.to_string(),
+                    prefix,
+                });
+            }
+            #[cfg(not(feature = "s3"))]
+            return Err(Error::S3Disabled { url: format!("s3://{location}") });
+        }
+        let directory = std::path::PathBuf::from(root);
+        std::fs::metadata(&directory).map_err(|source| Error::Source { source_name: root.to_string(), source })?;
+        Ok(Source::Directory(directory))
+    }
+
+    fn location(&self, key: &str) -> String {
+        match self {
+            Source::Directory(directory) => directory.join(key).display().to_string(),
+            #[cfg(feature = "s3")]
+            Source::Bucket { bucket, prefix, .. } => format!("s3://{bucket}/{prefix}{key}"),
+        }
+    }
+
+    /// The manifest's bytes; `None` if there is none.
+    async fn read(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+        match self {
+            Source::Directory(directory) => match std::fs::read(directory.join(key)) {
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e.to_string()),
+            },
+            #[cfg(feature = "s3")]
+            Source::Bucket { client, bucket, prefix } => {
+                let key = format!("{prefix}{key}");
+                match client.get_object().bucket(bucket).key(&key).send().await {
+                    Ok(object) => {
+                        let body = object.body.collect().await.map_err(|e| format!("download broke off: {e}"))?;
+                        Ok(Some(body.to_vec()))
+                    }
+                    Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => Ok(None),
+                    Err(e) => Err(media_edge_shared::aws::describe_sdk_error(&e)),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifests_of_variant_urls() {
+        assert_eq!(
+            manifest_key("/variants/promo/a.jpg/0123456789ab/mobile.jpg"),
+            Some(("variants/promo/a.jpg/manifest.json".into(), "0123456789ab"))
+        );
+        assert_eq!(
+            manifest_key("/variants/sale.gif/0123456789ab/video.mp4"),
+            Some(("variants/sale.gif/manifest.json".into(), "0123456789ab"))
+        );
+        for not_a_variant in [
+            "/legacy/promo/a.gif",
+            "/variants/a.jpg/0123456789AB/pc.jpg",
+            "/0123456789ab/pc.jpg",
+            "/a/0123456789ab/",
+            "pc.jpg",
+        ] {
+            assert_eq!(manifest_key(not_a_variant), None, "{not_a_variant}");
+        }
+    }
+}
