@@ -5,7 +5,8 @@
 
 Generates one day of logs with scripts/make-sample-logs.py (~163 MB, 10 files per hour), then
 copies it under N day directories until the set reaches --gigabytes; a gzipped copy of one day is
-read too. Runs the release binary with 1 and 2 jobs, output to /dev/null, and reports wall time,
+read too, and the same day as standard logging v2 delivers it (scripts/cdn-logs-v2.py: gzipped
+JSON lines, and Parquet). Runs the release binary with 1 and 2 jobs, output to /dev/null, and reports wall time,
 CPU time, MB/s (uncompressed input per second of wall time, and per CPU-second) and peak RSS.
 Memory should not grow with the input: the report's state grows with distinct objects only,
 so the one-day and the N-day runs should have about the same peak.
@@ -36,7 +37,28 @@ def size_of(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def run(label, source: Path, jobs: int, uncompressed: int):
+def requests_in(source: Path) -> int:
+    out = subprocess.run([BINARY, "logs", source, "--format", "json"], capture_output=True, check=True)
+    import json
+
+    return json.loads(out.stdout)["input"]["requests"]
+
+
+def v2_copy(day: Path, target: Path, fmt: str):
+    if not target.exists():
+        subprocess.run([sys.executable, ROOT / "scripts/cdn-logs-v2.py", day, target, "--format", fmt], check=True)
+
+
+def uncompressed_size(path: Path) -> int:
+    total = 0
+    for f in path.rglob("*"):
+        if f.is_file():
+            data = f.read_bytes()
+            total += len(gzip.decompress(data)) if data[:2] == b"\x1f\x8b" else len(data)
+    return total
+
+
+def run(label, source: Path, jobs: int, uncompressed: int, requests: int = 0):
     start = time.perf_counter()
     proc = subprocess.Popen([BINARY, "logs", source, "--jobs", str(jobs), "--format", "json"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -47,7 +69,7 @@ def run(label, source: Path, jobs: int, uncompressed: int):
     cpu = usage.ru_utime + usage.ru_stime
     mb = uncompressed / 1e6
     print(f"| {label:<34} | {jobs:>4} | {mb:>9.0f} | {wall:>7.2f} | {cpu:>7.2f} | {mb / wall:>8.0f} | "
-          f"{mb / cpu:>9.0f} | {usage.ru_maxrss / 1024:>8.1f} |", flush=True)
+          f"{mb / cpu:>9.0f} | {requests / cpu / 1000:>11.0f} | {usage.ru_maxrss / 1024:>8.1f} |", flush=True)
 
 
 def main():
@@ -72,21 +94,28 @@ def main():
         gz.mkdir()
         for f in sorted(day.iterdir()):
             (gz / f"{f.name}.gz").write_bytes(gzip.compress(f.read_bytes(), compresslevel=6, mtime=0))
+    v2_json, v2_parquet = args.dir / "day-v2-json", args.dir / "day-v2-parquet"
+    v2_copy(day, v2_json, "json")
+    v2_copy(day, v2_parquet, "parquet")
     # Warm the page cache so the runs measure parsing, not the disk.
-    for path in (day, many, gz):
+    for path in (day, many, gz, v2_json, v2_parquet):
         for f in path.rglob("*"):
             if f.is_file():
                 f.read_bytes()
 
     print(f"\nmedia-edge logs: {os.cpu_count()} cores; one day = {day_bytes / 1e6:.0f} MB in "
           f"{sum(1 for _ in day.iterdir())} files, {args.requests_per_day} requests\n")
-    print("| input                              | jobs | MB (raw)  | wall s  | CPU s   | MB/s     | MB/CPU-s  | peak MB  |")
-    print("|------------------------------------|------|-----------|---------|---------|----------|-----------|----------|")
-    run("one day, plain", day, 1, day_bytes)
-    run("one day, gzip", gz, 1, day_bytes)
-    run(f"{days} days, plain ({days * day_bytes / 1e9:.1f} GB)", many, 1, days * day_bytes)
-    run(f"{days} days, plain ({days * day_bytes / 1e9:.1f} GB)", many, 2, days * day_bytes)
-    print("\nMB/s counts uncompressed log bytes; peak MB is the process's maximum resident set.")
+    requests = requests_in(day)
+    print("| input                              | jobs | MB (raw)  | wall s  | CPU s   | MB/s     | MB/CPU-s  | k req/CPU-s | peak MB  |")
+    print("|------------------------------------|------|-----------|---------|---------|----------|-----------|-------------|----------|")
+    run("one day, plain", day, 1, day_bytes, requests)
+    run("one day, gzip", gz, 1, day_bytes, requests)
+    run(f"{days} days, plain ({days * day_bytes / 1e9:.1f} GB)", many, 1, days * day_bytes, days * requests)
+    run(f"{days} days, plain ({days * day_bytes / 1e9:.1f} GB)", many, 2, days * day_bytes, days * requests)
+    run("one day, v2 JSON (gzip)", v2_json, 1, uncompressed_size(v2_json), requests)
+    run("one day, v2 Parquet", v2_parquet, 1, size_of(v2_parquet), requests)
+    print("\nMB/s counts uncompressed log bytes (Parquet: file bytes); peak MB is the process's maximum")
+    print("resident set. v2 JSON carries the stack's RecordFields as quoted strings, so compare k req/CPU-s.")
 
 
 if __name__ == "__main__":

@@ -18,9 +18,16 @@ FUNCTIONS = root / "crates/edge-router/cloudfront"
 
 def function_code(name):
     """A deployed CloudFront Function: its files (functions.json) in order, `import` lines first
-    (CloudFront Functions take no code from other files, and imports must lead)."""
+    (CloudFront Functions take no code from other files, and imports must lead), whole-line
+    comments left out (the quota is 10 KB of code; the comments stay in the source files).
+    crates/edge-router/cloudfront/test/load.js assembles the same code for the Node tests."""
     parts = json.loads((FUNCTIONS / "functions.json").read_text())["functions"][name]
-    lines = [line for part in parts for line in (FUNCTIONS / part).read_text().splitlines()]
+    lines = [
+        line
+        for part in parts
+        for line in (FUNCTIONS / part).read_text().splitlines()
+        if not line.lstrip().startswith("//")
+    ]
     imports = [line for line in lines if line.startswith("import ")]
     return "\n".join(imports + [line for line in lines if not line.startswith("import ")]) + "\n"
 

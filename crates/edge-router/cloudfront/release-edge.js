@@ -110,6 +110,21 @@ function choose(entry, cohort) {
     return { version: canary ? entry.canary : entry.stable, kind: canary ? 'canary' : 'stable' };
 }
 
+// What this request was served, into the access log's viewer-request-log-data field (standard
+// logging v2 and real-time logs select it), so `media-edge logs` and Athena can count requests,
+// errors and cache hits per version and per cohort: the logs keep the URL the viewer asked for,
+// not this rewrite. Channel and version are validated names (no `;` or `=`). Never in the way of
+// serving: a runtime without the helper, or a failing one, just logs nothing.
+function logRelease(channel, choice, cohort) {
+    try {
+        if (typeof cf.logCustomData === 'function') {
+            cf.logCustomData('release=' + channel + ';kind=' + choice.kind + ';version=' + choice.version + ';cohort=' + cohort);
+        }
+    } catch (e) {
+        // nothing to do: the request is served either way
+    }
+}
+
 function answer(status, text, headers) {
     headers['content-type'] = { value: 'text/plain; charset=utf-8' };
     headers['cache-control'] = { value: 'no-store' };
@@ -126,7 +141,9 @@ async function viewerRequest(event) {
     if (entry === null) {
         return answer(503, 'release channel unavailable', { 'retry-after': { value: '5' } });
     }
-    var choice = choose(entry, viewerCohort(event));
+    var cohort = viewerCohort(event);
+    var choice = choose(entry, cohort);
+    logRelease(path.channel, choice, cohort);
     // Encoded: a version may hold `+`, which S3 would read as a space in a path.
     request.uri = PREFIX + encodeURIComponent(path.channel) + '/' + encodeURIComponent(choice.version) + '/' + path.file;
     return request;

@@ -1,5 +1,6 @@
-// Loads a CloudFront Function as deployed: its files from functions.json in order (what
-// scripts/render-template.py inlines), run as one script whose `handler` CloudFront calls.
+// Loads a CloudFront Function as deployed: its files from functions.json in order, whole-line
+// comments left out (what scripts/render-template.py inlines), run as one script whose `handler`
+// CloudFront calls.
 // `import cf from 'cloudfront'` is the one import CloudFront Functions offer for the
 // KeyValueStore; here `cf` is the stand-in a test passes.
 'use strict';
@@ -11,7 +12,12 @@ const DIR = path.join(__dirname, '..');
 function functionSource(name) {
     const parts = JSON.parse(fs.readFileSync(path.join(DIR, 'functions.json'), 'utf8')).functions[name];
     if (!parts) throw new Error(`no function ${name} in functions.json`);
-    return parts.map((part) => fs.readFileSync(path.join(DIR, part), 'utf8')).join('\n');
+    return parts
+        .map((part) => fs.readFileSync(path.join(DIR, part), 'utf8'))
+        .join('\n')
+        .split('\n')
+        .filter((line) => !line.trimStart().startsWith('//'))
+        .join('\n');
 }
 
 // `names`: functions of the script to return beside `handler` (for unit checks).

@@ -8,8 +8,9 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { functionSource, loadFunction } = require('./load');
 
-function store(entries, { unreadable = false } = {}) {
+function store(entries, { unreadable = false, logging = true } = {}) {
     const reads = [];
+    const logged = [];
     const cf = {
         kvs() {
             return {
@@ -30,17 +31,20 @@ function store(entries, { unreadable = false } = {}) {
             };
         },
     };
-    return { cf, reads };
+    // cf.logCustomData(string): the request's viewer-request-log-data (the last call counts).
+    if (logging === 'throws') cf.logCustomData = () => { throw new Error('log data unavailable'); };
+    else if (logging) cf.logCustomData = (data) => logged.push(data);
+    return { cf, reads, logged };
 }
 
 const SDK = JSON.stringify({ stable: '1.4.0', canary: '1.5.0', weight: 5 });
 
-function edge(entries = { sdk: SDK }, { cohorts = 100, unreadable = false } = {}) {
-    const { cf, reads } = store(entries, { unreadable });
+function edge(entries = { sdk: SDK }, { cohorts = 100, unreadable = false, logging = true } = {}) {
+    const { cf, reads, logged } = store(entries, { unreadable, logging });
     const names = ['releasePath', 'parseEntry'];
     const request = loadFunction('release-edge-request', { cohorts, cf, names });
     const response = loadFunction('release-edge-response', { cohorts, cf });
-    return { request: request.handler, response: response.handler, releasePath: request.releasePath, reads };
+    return { request: request.handler, response: response.handler, releasePath: request.releasePath, reads, logged };
 }
 
 function event(uri, { cookie, headers = {}, ip = '203.0.113.7' } = {}) {
@@ -288,4 +292,33 @@ test('versions with + are encoded in the rewritten path, and read back on the re
     assert.equal(out.uri, '/releases/sdk/1.4.0%2Bbuild.7/sdk.js');
     const served = await f.response(responseEvent(event(out.uri, { cookie: '100-0' })));
     assert.equal(served.headers['x-media-edge-version'].value, '1.4.0+build.7');
+});
+
+test('each routed request logs its channel, kind, version and cohort for the access logs', async () => {
+    const e = edge();
+    const canary = await e.request(event('/sdk/v1/sdk.js', { cookie: '100-3' }));
+    const stable = await e.request(event('/sdk/v1/sdk.js', { cookie: '100-42' }));
+    assert.equal(canary.uri, '/releases/sdk/1.5.0/v1/sdk.js');
+    assert.equal(stable.uri, '/releases/sdk/1.4.0/v1/sdk.js');
+    assert.deepEqual(e.logged, [
+        'release=sdk;kind=canary;version=1.5.0;cohort=3',
+        'release=sdk;kind=stable;version=1.4.0;cohort=42',
+    ]);
+    // Refused paths and unroutable channels log nothing (their status says enough).
+    await e.request(event('/sdk/../etc/passwd'));
+    await edge({}).request(event('/sdk/sdk.js'));
+    assert.equal(e.logged.length, 2);
+    // The record stays well under the field's 800 bytes at the longest names allowed.
+    const long = 'v'.repeat(64);
+    const big = edge({ [long.slice(0, 20)]: JSON.stringify({ stable: long, canary: null, weight: 0 }) });
+    await big.request(event(`/${long.slice(0, 20)}/x.js`));
+    assert.ok(big.logged.every((l) => encodeURIComponent(l).length < 800), big.logged);
+});
+
+test('serving never depends on the log helper: missing or failing, the request is routed', async () => {
+    for (const logging of [false, 'throws']) {
+        const e = edge(undefined, { logging });
+        const out = await e.request(event('/sdk/v1/sdk.js', { cookie: '100-3' }));
+        assert.equal(out.uri, '/releases/sdk/1.5.0/v1/sdk.js', String(logging));
+    }
 });
