@@ -7,7 +7,10 @@ it, one file per hour under the suffix path <DistributionId>/<yyyy>/<MM>/<dd>/<H
   parquet: one Parquet file per hour, gzip-compressed, fields renamed to Parquet-friendly names
            (`cs(User-Agent)` -> `cs_user_agent`), as a delivery may rename them
 
-Lines the legacy reader would call malformed are left out. Tests use it to show that a v2 copy of
+Requests of the release channels (/sdk, /app) get the log data the release edge function writes
+(`viewer-request-log-data`: release=<channel>;kind=<kind>;version=<version>;cohort=<n>, URL-encoded
+as CloudFront logs it), with a cohort from the request id and a 10% canary. Lines the legacy reader
+would call malformed are left out. Tests use it to show that a v2 copy of
 the sample logs reports the same numbers (`media-edge logs`) and that the v2 Glue table's queries
 count them the same (scripts/run-athena-queries.py --access-logs v2).
 
@@ -22,6 +25,7 @@ import io
 import json
 import pathlib
 import re
+import urllib.parse
 
 import yaml
 
@@ -85,6 +89,22 @@ def legacy_records(log_dir):
             yield f"{day:%Y/%m/%d}/{record['time'][:2]}", record
 
 
+# The sample's releases: (stable, canary) per channel; cohorts below CANARY_COHORTS get the canary.
+RELEASES = {"sdk": ("1.4.2", "1.5.0-rc.1"), "app": ("2026.11.14", "2026.11.21")}
+CANARY_COHORTS = 10
+
+
+def release_log_data(record):
+    """What release-edge.js logs for a request of a release channel, or `-`."""
+    channel = record["cs-uri-stem"].lstrip("/").split("/", 1)[0]
+    if channel not in RELEASES:
+        return "-"
+    cohort = int(hashlib.sha256(record["x-edge-request-id"].encode()).hexdigest(), 16) % 100
+    stable, canary = RELEASES[channel]
+    kind, version = ("canary", canary) if cohort < CANARY_COHORTS else ("stable", stable)
+    return urllib.parse.quote(f"release={channel};kind={kind};version={version};cohort={cohort}", safe="")
+
+
 def parquet_name(field):
     return re.sub(r"[^a-z0-9]+", "_", field.lower()).strip("_")
 
@@ -98,6 +118,7 @@ def main():
     fields = record_fields()
     hours = collections.defaultdict(list)
     for hour, record in legacy_records(args.legacy_dir):
+        record["viewer-request-log-data"] = release_log_data(record)
         hours[hour].append({f: record.get(f, "-") for f in fields})
     for hour, records in sorted(hours.items()):
         folder = pathlib.Path(args.out_dir, DISTRIBUTION, hour)

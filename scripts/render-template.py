@@ -58,6 +58,9 @@ def log_definitions():
         "__MOBILE_TOKEN__": sql_list([d["mobile_user_agent_token"]]),
         "__SMALL_VARIANTS__": sql_list(d["small_variant_names"]),
         "__MIN_REQUESTS__": str(int(d["worst_hit_ratio_min_requests"])),
+        # What release-edge.js logs (cf.logCustomData), as crates/cdn-logs/src/releases.rs reads it.
+        "__RELEASE_LOG_DATA__": "^release=([A-Za-z0-9._+-]{1,64});kind=(canary|stable);"
+        "version=([A-Za-z0-9._+-]{1,64});cohort=[0-9]{1,5}$",
         "__IMAGE_FORMATS__": " ".join(
             f"WHEN {sql_list([content_type])} THEN {sql_list([name])}" for content_type, name in d["image_formats"]
         ),
@@ -74,6 +77,8 @@ QUERY_STRING = re.compile(r"^( +)QueryString: \|\n((?:\1  .*\n)+)", re.MULTILINE
 def per_log_format(match):
     """A named query's text as `!If [LogsV2, <partitioned>, <legacy>]`."""
     indent, body = match.group(1), match.group(2)
+    if "hour_utc" in body and not RECENT_DAYS.search(body):
+        return match.group(0)  # a query of the v2 table only (its resource has Condition: LogsV2)
     if not RECENT_DAYS.search(body):
         sys.exit(f"a named query without `log_date >= current_date - interval 'N' day`:\n{body}")
     block = lambda text: "".join(f"  {line}\n" if line else "\n" for line in text.rstrip("\n").split("\n"))

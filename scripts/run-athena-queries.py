@@ -168,6 +168,8 @@ def main():
     for name, resource in resources.items():
         if resource["Type"] != "AWS::Athena::NamedQuery":
             continue
+        if resource.get("Condition") == "LogsV2" and not v2:
+            continue  # a query of the v2 table only
         sql = resource["Properties"]["QueryString"].replace("current_date", f"DATE '{args.today}'")
         results[name] = [
             [v.isoformat() if isinstance(v, datetime.date) else v for v in row] for row in con.execute(sql).fetchall()

@@ -120,6 +120,9 @@ def test_named_queries_read_only_the_hours_they_ask_for_under_v2():
     for name, query in queries.items():
         text = query["Properties"]["QueryString"]
         for region, partitioned in [("us-east-1", True), ("ap-northeast-2", False)]:
+            if "Condition" in query and not cfn.condition(query["Condition"], params(region)):
+                assert query["Condition"] == "LogsV2" and "viewer_request_log_data" in text, name
+                continue  # a query of the v2 table only, absent from a legacy stack
             sql = cfn.resolve_conditions(text, params(region))
             days = re.findall(r"current_date - interval '(\d+)' day", sql)
             assert days, name

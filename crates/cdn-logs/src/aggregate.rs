@@ -8,6 +8,7 @@ use memchr::memmem;
 
 use crate::definitions::{normalize_content_type, Definitions};
 use crate::parse::{parse_instant, Request};
+use crate::releases::{self, Releases};
 use crate::Error;
 
 /// Requests, bytes and cache outcome of a group of requests.
@@ -190,6 +191,8 @@ pub struct Aggregate {
     /// By content type as logged; `by_content_type` merges spellings of the same type.
     content_classes: HashMap<Box<[u8]>, usize, RandomState>,
     content_tallies: Vec<(ContentClass, Tally)>,
+    /// Per release version and cohort, from the release function's log data.
+    pub releases: Releases,
 }
 
 impl Aggregate {
@@ -206,6 +209,7 @@ impl Aggregate {
             statuses: HashMap::default(),
             content_classes: HashMap::default(),
             content_tallies: Vec::new(),
+            releases: Releases::default(),
         }
     }
 
@@ -240,6 +244,13 @@ impl Aggregate {
         self.total.add(bytes, outcome);
         self.hours.entry(request.timestamp.div_euclid(3600)).or_default().add(bytes, outcome);
         self.statuses.entry(request.status).or_default().add(bytes, outcome);
+        if request.log_data != b"-" {
+            if let Some(routed) = releases::parse(request.log_data) {
+                let mut tally = Tally::default();
+                tally.add(bytes, outcome);
+                self.releases.add(routed, request.status, tally);
+            }
+        }
 
         let class_index = self.content_class(request.content_type);
         let (class, tally) = &mut self.content_tallies[class_index];
@@ -324,6 +335,7 @@ impl Aggregate {
         for (uri, object) in other.objects {
             self.objects.entry(uri).or_default().merge(&object);
         }
+        self.releases.merge(other.releases);
     }
 }
 
@@ -340,6 +352,7 @@ mod tests {
             user_agent: user_agent.as_bytes(),
             result_type: result_type.as_bytes(),
             content_type: content_type.as_bytes(),
+            log_data: b"-",
         }
     }
 

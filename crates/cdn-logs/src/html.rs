@@ -167,6 +167,56 @@ pub fn page(report: &Report) -> String {
         &["object", "reason", "requests", "bytes", "per request"],
         candidates,
     );
+    if !report.releases.is_empty() {
+        let rows = report
+            .releases
+            .iter()
+            .map(|r| {
+                vec![
+                    Cell::Name(&r.channel),
+                    Cell::Text(&r.kind),
+                    Cell::Text(&r.version),
+                    Cell::Count(r.requests),
+                    Cell::Bytes(r.bytes),
+                    Cell::Ratio(r.hit_ratio),
+                    Cell::Count(r.client_errors),
+                    Cell::Count(r.server_errors),
+                    Cell::Ratio(r.error_ratio),
+                ]
+            })
+            .collect();
+        table(
+            &mut out,
+            "Release versions (what the release function served)",
+            &["channel", "kind", "version", "requests", "bytes", "hit ratio", "4xx", "5xx", "errors"],
+            rows,
+        );
+        let versions: Vec<String> = report.worst_cohorts.iter().map(|c| c.versions.join(" ")).collect();
+        let cohorts: Vec<String> = report.worst_cohorts.iter().map(|c| c.cohort.to_string()).collect();
+        let rows = report
+            .worst_cohorts
+            .iter()
+            .zip(versions.iter().zip(&cohorts))
+            .map(|(c, (versions, cohort))| {
+                vec![
+                    Cell::Name(&c.channel),
+                    Cell::Text(cohort),
+                    Cell::Text(versions),
+                    Cell::Count(c.requests),
+                    Cell::Ratio(c.hit_ratio),
+                    Cell::Count(c.client_errors),
+                    Cell::Count(c.server_errors),
+                    Cell::Ratio(c.error_ratio),
+                ]
+            })
+            .collect();
+        table(
+            &mut out,
+            "Cohorts with the most errors",
+            &["channel", "cohort", "versions", "requests", "hit ratio", "4xx", "5xx", "errors"],
+            rows,
+        );
+    }
     if let Some(savings) = &report.savings {
         let rows = savings
             .by_format

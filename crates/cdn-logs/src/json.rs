@@ -110,6 +110,8 @@ pub(crate) struct Record<'a> {
     pub(crate) result_type: Option<Value<'a>>,
     #[serde(rename = "sc-content-type", borrow, default)]
     pub(crate) content_type: Option<Value<'a>>,
+    #[serde(rename = "viewer-request-log-data", borrow, default)]
+    pub(crate) log_data: Option<Value<'a>>,
 }
 
 /// Reads one JSON line and hands the request to `add`, or says why it cannot.
@@ -143,6 +145,7 @@ pub(crate) fn add_record(record: &Record<'_>, add: impl FnOnce(&Request<'_>)) ->
         user_agent: optional(&record.user_agent),
         result_type: optional(&record.result_type),
         content_type: optional(&record.content_type),
+        log_data: optional(&record.log_data),
     });
     Ok(())
 }

@@ -23,6 +23,7 @@ mod parquet;
 mod parse;
 mod progress;
 mod reader;
+mod releases;
 mod report;
 #[cfg(feature = "s3")]
 mod s3;
@@ -35,7 +36,10 @@ pub use error::Error;
 pub use originals::{load as load_originals, manifest_key, Originals};
 pub use parse::Request;
 pub use reader::LogFeed;
-pub use report::{CacheSummary, Candidate, InputSummary, Missed, Report, Row, Savings, SavingsRow};
+pub use releases::{CohortHealth, Health, Releases, Routed};
+pub use report::{
+    CacheSummary, Candidate, CohortRow, InputSummary, Missed, ReleaseRow, Report, Row, Savings, SavingsRow,
+};
 
 /// How [`read`] reads.
 #[derive(Debug, Clone, Default)]

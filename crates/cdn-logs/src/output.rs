@@ -113,6 +113,57 @@ pub fn text(report: &Report) -> String {
         &["#", "object", "reason", "requests", "bytes", "per request"],
         cells,
     );
+    if !report.releases.is_empty() {
+        let cells = report
+            .releases
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                vec![
+                    (i + 1).to_string(),
+                    visible(&r.channel),
+                    r.kind.clone(),
+                    visible(&r.version),
+                    thousands(r.requests),
+                    human_bytes(r.bytes),
+                    percent(r.hit_ratio),
+                    thousands(r.client_errors),
+                    thousands(r.server_errors),
+                    percent(r.error_ratio),
+                ]
+            })
+            .collect();
+        table(
+            &mut out,
+            "Release versions (what the release function served, from its log data)",
+            &["#", "channel", "kind", "version", "requests", "bytes", "hit ratio", "4xx", "5xx", "errors"],
+            cells,
+        );
+        let cells = report
+            .worst_cohorts
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                vec![
+                    (i + 1).to_string(),
+                    visible(&c.channel),
+                    c.cohort.to_string(),
+                    visible(&c.versions.join(" ")),
+                    thousands(c.requests),
+                    percent(c.hit_ratio),
+                    thousands(c.client_errors),
+                    thousands(c.server_errors),
+                    percent(c.error_ratio),
+                ]
+            })
+            .collect();
+        table(
+            &mut out,
+            "Cohorts with the most errors",
+            &["#", "channel", "cohort", "versions", "requests", "hit ratio", "4xx", "5xx", "errors"],
+            cells,
+        );
+    }
     if let Some(savings) = &report.savings {
         let cells = savings
             .by_format
@@ -255,6 +306,19 @@ pub fn csv(report: &Report) -> Result<String, Error> {
     for (i, c) in report.optimisation_candidates.iter().enumerate() {
         let (rank, requests, bytes) = ((i + 1).to_string(), c.requests.to_string(), c.bytes.to_string());
         out.write_record(["optimisation_candidates", &rank, &inert(&c.object), c.reason, &requests, &bytes, ""])?;
+    }
+    // Releases: `key` is channel/version, `reason` the kind and the errors.
+    for (i, r) in report.releases.iter().enumerate() {
+        let (rank, requests, bytes) = ((i + 1).to_string(), r.requests.to_string(), r.bytes.to_string());
+        let key = format!("{}/{}", r.channel, r.version);
+        let reason = format!("{} 4xx {} 5xx {}", r.kind, r.client_errors, r.server_errors);
+        out.write_record(["releases", &rank, &inert(&key), &reason, &requests, &bytes, &ratio(r.hit_ratio)])?;
+    }
+    for (i, c) in report.worst_cohorts.iter().enumerate() {
+        let (rank, requests) = ((i + 1).to_string(), c.requests.to_string());
+        let key = format!("{}/{}", c.channel, c.cohort);
+        let reason = format!("{} 4xx {} 5xx {}", c.versions.join(" "), c.client_errors, c.server_errors);
+        out.write_record(["worst_cohorts", &rank, &inert(&key), &inert(&reason), &requests, "", &ratio(c.hit_ratio)])?;
     }
     // Savings: `reason` carries what the originals would have been and the bytes saved.
     if let Some(savings) = &report.savings {

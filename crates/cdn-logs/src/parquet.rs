@@ -23,7 +23,7 @@ fn normalized(name: &str) -> String {
 }
 
 /// The report's fields by normalized name.
-const FIELDS: [&str; 10] = [
+const FIELDS: [&str; 11] = [
     "timestamp",
     "timestampms",
     "date",
@@ -34,6 +34,7 @@ const FIELDS: [&str; 10] = [
     "csuseragent",
     "xedgeresulttype",
     "sccontenttype",
+    "viewerrequestlogdata",
 ];
 
 /// Reads every row of a Parquet log into the aggregate. A file that cannot be opened or breaks
@@ -65,6 +66,7 @@ pub fn read<R: ChunkReader + 'static>(source: &str, aggregate: &mut Aggregate, i
                 "csuseragent" => &mut record.user_agent,
                 "xedgeresulttype" => &mut record.result_type,
                 "sccontenttype" => &mut record.content_type,
+                "viewerrequestlogdata" => &mut record.log_data,
                 _ => continue,
             };
             *slot = Some(value);

@@ -15,6 +15,8 @@ pub struct Columns {
     user_agent: Option<usize>,
     result_type: Option<usize>,
     content_type: Option<usize>,
+    /// `viewer-request-log-data` (standard logging v2 in W3C form): what the release function logged.
+    log_data: Option<usize>,
     /// How many fields a line needs for every column above to be present.
     needed: usize,
 }
@@ -41,13 +43,15 @@ impl Columns {
         let user_agent = find("cs(User-Agent)");
         let result_type = find("x-edge-result-type");
         let content_type = find("sc-content-type");
-        let needed = [Some(date), Some(time), Some(bytes), Some(uri), status, user_agent, result_type, content_type]
-            .into_iter()
-            .flatten()
-            .max()
-            .unwrap_or(0)
-            + 1;
-        Ok(Columns { date, time, bytes, uri, status, user_agent, result_type, content_type, needed })
+        let log_data = find("viewer-request-log-data");
+        let needed =
+            [Some(date), Some(time), Some(bytes), Some(uri), status, user_agent, result_type, content_type, log_data]
+                .into_iter()
+                .flatten()
+                .max()
+                .unwrap_or(0)
+                + 1;
+        Ok(Columns { date, time, bytes, uri, status, user_agent, result_type, content_type, log_data, needed })
     }
 }
 
@@ -63,6 +67,8 @@ pub struct Request<'a> {
     pub user_agent: &'a [u8],
     pub result_type: &'a [u8],
     pub content_type: &'a [u8],
+    /// `viewer-request-log-data` as logged (URL-encoded), `-` when absent.
+    pub log_data: &'a [u8],
 }
 
 /// Splits a data line into a `Request`, or says why it cannot.
@@ -105,6 +111,7 @@ pub fn parse_line<'a>(line: &'a [u8], columns: &Columns) -> Result<Request<'a>, 
         user_agent: optional(columns.user_agent),
         result_type: optional(columns.result_type),
         content_type: optional(columns.content_type),
+        log_data: optional(columns.log_data),
     })
 }
 

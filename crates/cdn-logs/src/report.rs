@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::aggregate::{Aggregate, Tally};
 use crate::originals::Originals;
 use crate::parse::civil_from_timestamp;
+use crate::releases::Releases;
 use crate::{chart, output, Error};
 
 #[derive(Debug, Serialize)]
@@ -26,9 +27,44 @@ pub struct Report {
     pub by_image_format: Vec<Row>,
     pub by_status: Vec<Row>,
     pub optimisation_candidates: Vec<Candidate>,
+    /// Requests, errors and cache hits per release version, from the release function's log data
+    /// (standard logging v2); empty for logs without it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub releases: Vec<ReleaseRow>,
+    /// The cohorts with the most errors (4xx and 5xx), then the highest error ratio.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub worst_cohorts: Vec<CohortRow>,
     /// What the formats served saved against serving the originals ([`Report::add_savings`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub savings: Option<Savings>,
+}
+
+/// One release version's traffic.
+#[derive(Debug, Serialize)]
+pub struct ReleaseRow {
+    pub channel: String,
+    /// `canary` or `stable`, as the function chose it.
+    pub kind: String,
+    pub version: String,
+    pub requests: u64,
+    pub bytes: u64,
+    pub hit_ratio: Option<f64>,
+    pub client_errors: u64,
+    pub server_errors: u64,
+    pub error_ratio: Option<f64>,
+}
+
+/// One cohort's traffic, and the versions it was served.
+#[derive(Debug, Serialize)]
+pub struct CohortRow {
+    pub channel: String,
+    pub cohort: u32,
+    pub versions: Vec<String>,
+    pub requests: u64,
+    pub hit_ratio: Option<f64>,
+    pub client_errors: u64,
+    pub server_errors: u64,
+    pub error_ratio: Option<f64>,
 }
 
 /// Whole (status 200) responses of variant URLs whose original is known, against what the
@@ -204,6 +240,8 @@ impl Report {
                     .collect(),
             ),
             optimisation_candidates: optimisation_candidates(aggregate, top),
+            releases: releases(&aggregate.releases),
+            worst_cohorts: worst_cohorts(&aggregate.releases, top),
             savings: None,
         }
     }
@@ -364,6 +402,63 @@ fn optimisation_candidates(aggregate: &Aggregate, top: usize) -> Vec<Candidate> 
     });
     candidates.truncate(top);
     candidates
+}
+
+/// Every version, by channel, canary first, then by version.
+fn releases(releases: &Releases) -> Vec<ReleaseRow> {
+    let mut rows: Vec<ReleaseRow> = releases
+        .versions
+        .iter()
+        .map(|((channel, kind, version), h)| ReleaseRow {
+            channel: channel.to_string(),
+            kind: kind.to_string(),
+            version: version.to_string(),
+            requests: h.all.requests,
+            bytes: h.all.bytes,
+            hit_ratio: h.all.hit_ratio().map(round4),
+            client_errors: h.client_errors,
+            server_errors: h.server_errors,
+            error_ratio: h.error_ratio().map(round4),
+        })
+        .collect();
+    rows.sort_unstable_by(|a, b| {
+        (a.channel.as_str(), a.kind.as_str(), a.version.as_str()).cmp(&(
+            b.channel.as_str(),
+            b.kind.as_str(),
+            b.version.as_str(),
+        ))
+    });
+    rows
+}
+
+/// The `top` cohorts by errors (4xx and 5xx), then error ratio.
+fn worst_cohorts(releases: &Releases, top: usize) -> Vec<CohortRow> {
+    let mut rows: Vec<CohortRow> = releases
+        .cohorts
+        .iter()
+        .map(|((channel, cohort), c)| CohortRow {
+            channel: channel.to_string(),
+            cohort: *cohort,
+            versions: c.versions.iter().map(|v| v.to_string()).collect(),
+            requests: c.health.all.requests,
+            hit_ratio: c.health.all.hit_ratio().map(round4),
+            client_errors: c.health.client_errors,
+            server_errors: c.health.server_errors,
+            error_ratio: c.health.error_ratio().map(round4),
+        })
+        .collect();
+    // Cohorts are equal shares of viewers, so error counts compare them fairly; a ratio would put
+    // a cohort with one failed request of two first.
+    rows.sort_unstable_by(|a, b| {
+        let errors = |r: &CohortRow| r.client_errors + r.server_errors;
+        let ratio = |r: &CohortRow| r.error_ratio.unwrap_or(0.0);
+        errors(b)
+            .cmp(&errors(a))
+            .then(ratio(b).total_cmp(&ratio(a)))
+            .then_with(|| (a.channel.as_str(), a.cohort).cmp(&(b.channel.as_str(), b.cohort)))
+    });
+    rows.truncate(top);
+    rows
 }
 
 /// Ratios to four places: enough for a report, and stable text for golden files.

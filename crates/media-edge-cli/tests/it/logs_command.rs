@@ -277,6 +277,11 @@ fn broken_files_are_reported_and_never_fatal() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no/such/dir"));
 }
 
+/// The report over `dir` as JSON, every row.
+fn report_of(dir: &str) -> Value {
+    json(&[dir, "--top", "1000"])
+}
+
 fn venv_python(script: &str, args: &[&str]) -> Output {
     let python = workspace().join(".venv/bin/python");
     assert!(python.exists(), "run with `make test` (needs the project venv with duckdb)");
@@ -375,6 +380,23 @@ fn assert_athena_counts_what_the_report_counts(logs_dir: &str, access_logs: &str
         assert_eq!(ratio(&sql[3]), ours["hit_ratio"].as_f64());
     }
 
+    if access_logs == "v2" {
+        let versions = rows("ReleaseVersionsQuery");
+        let ours = report_of(logs_dir)["releases"].as_array().unwrap().clone();
+        assert_eq!(versions.len(), ours.len());
+        assert_eq!(versions.len(), 4, "two channels, stable and canary: {versions:?}");
+        for (sql, ours) in versions.iter().zip(&ours) {
+            assert_eq!(
+                (&sql[0], &sql[1], &sql[2], &sql[3], &sql[4]),
+                (&ours["channel"], &ours["kind"], &ours["version"], &ours["requests"], &ours["bytes"])
+            );
+            assert_eq!(ratio(&sql[5]), ours["hit_ratio"].as_f64());
+            assert_eq!((&sql[6], &sql[7]), (&ours["client_errors"], &ours["server_errors"]));
+        }
+    } else {
+        assert!(athena.get("ReleaseVersionsQuery").is_none(), "a query of the v2 table only");
+    }
+
     let candidates = rows("OptimisationCandidatesQuery");
     assert_eq!(candidates.len(), report["optimisation_candidates"].as_array().unwrap().len().min(50));
     assert!(candidates.iter().any(|c| c[1] == "gif") && candidates.iter().any(|c| c[1] == "full-size-to-mobile"));
@@ -391,9 +413,42 @@ fn assert_athena_counts_what_the_report_counts(logs_dir: &str, access_logs: &str
 #[test]
 fn v2_json_and_parquet_logs_report_what_the_legacy_logs_report() {
     let legacy = json(&[SAMPLES, "--top", "1000"]);
+    // Requests of the release channels, by the legacy logs' object table.
+    let release_requests: u64 = legacy["top_by_requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| ["/sdk/", "/app/"].iter().any(|p| r["key"].as_str().unwrap().starts_with(p)))
+        .map(|r| r["requests"].as_u64().unwrap())
+        .sum();
+    assert!(release_requests > 300);
     for format in ["json", "parquet"] {
         let dir = samples_as_v2(format, "report");
-        let v2 = json(&[dir.to_str().unwrap(), "--top", "1000"]);
+        let mut v2 = json(&[dir.to_str().unwrap(), "--top", "1000"]);
+        // Only v2 carries the release function's log data: each request of a channel, once.
+        let releases = v2.as_object_mut().unwrap().remove("releases").unwrap();
+        let cohorts = v2.as_object_mut().unwrap().remove("worst_cohorts").unwrap();
+        let versions: Vec<String> = releases
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {} {}",
+                    r["channel"].as_str().unwrap(),
+                    r["kind"].as_str().unwrap(),
+                    r["version"].as_str().unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(
+            versions,
+            ["app canary 2026.11.21", "app stable 2026.11.14", "sdk canary 1.5.0-rc.1", "sdk stable 1.4.2"]
+        );
+        let routed: u64 = releases.as_array().unwrap().iter().map(|r| r["requests"].as_u64().unwrap()).sum();
+        assert_eq!(routed, release_requests, "{format}");
+        let in_cohorts: u64 = cohorts.as_array().unwrap().iter().map(|c| c["requests"].as_u64().unwrap()).sum();
+        assert_eq!(in_cohorts, release_requests, "{format}: every cohort listed at --top 1000");
         assert_eq!(sections(&v2), sections(&legacy), "{format}");
         assert_eq!(v2["input"]["malformed_lines"], 0, "{format}: {}", v2["input"]);
         assert_eq!(v2["input"]["requests"], legacy["input"]["requests"], "{format}");
@@ -439,7 +494,9 @@ async fn reads_the_same_logs_from_s3() {
             clients.s3.put_object().bucket(&bucket).key(key).body(body).send().await.unwrap();
         }
         let v2 = json(&[&format!("s3://{bucket}/cloudfront-v2-{format}/")]);
-        assert_eq!(sections(&v2), sections(&local), "{format}");
+        let on_disk = json(&[dir.to_str().unwrap()]);
+        assert!(on_disk.get("releases").is_some(), "{format}: the release function's log data is read");
+        assert!(sections(&v2) == sections(&on_disk), "{format}: S3 and disk differ");
         assert_eq!(v2["input"]["unreadable"], serde_json::json!([]), "{format}");
     }
 
