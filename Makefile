@@ -88,10 +88,10 @@ layer-check: layer
 ## bench/sharp/package-lock.json); ImageMagick makes the corpus and the SSIM references.
 bench-deps:
 	@if [ ! -d /usr/share/backgrounds ] || [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] \
-	  || ! command -v vipsthumbnail >/dev/null || [ ! -x /usr/bin/convert ]; then \
-	  echo "installing benchmark tools (Debian: lomiri-wallpapers fonts-dejavu-core libvips-tools imagemagick)"; \
+	  || ! command -v vipsthumbnail >/dev/null || [ ! -x /usr/bin/convert ] || [ ! -x /usr/bin/time ]; then \
+	  echo "installing benchmark tools (Debian: lomiri-wallpapers fonts-dejavu-core libvips-tools imagemagick time)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    lomiri-wallpapers fonts-dejavu-core libvips-tools imagemagick; \
+	    lomiri-wallpapers fonts-dejavu-core libvips-tools imagemagick time; \
 	fi
 	cd bench/sharp && npm ci --no-audit --no-fund --silent
 
