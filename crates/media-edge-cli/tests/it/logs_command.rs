@@ -450,6 +450,9 @@ fn v2_json_and_parquet_logs_report_what_the_legacy_logs_report() {
         let in_cohorts: u64 = cohorts.as_array().unwrap().iter().map(|c| c["requests"].as_u64().unwrap()).sum();
         assert_eq!(in_cohorts, release_requests, "{format}: every cohort listed at --top 1000");
         assert_eq!(sections(&v2), sections(&legacy), "{format}");
+        // The release tables as people read them.
+        let text = stdout(&logs(&[dir.to_str().unwrap(), "--top", "5"]));
+        assert_golden(&format!("report-v2-{format}.txt"), &text);
         assert_eq!(v2["input"]["malformed_lines"], 0, "{format}: {}", v2["input"]);
         assert_eq!(v2["input"]["requests"], legacy["input"]["requests"], "{format}");
         assert_eq!(v2["input"]["files"], 24, "{format}: one file per hour");
