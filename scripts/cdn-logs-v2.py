@@ -90,7 +90,7 @@ def legacy_records(log_dir):
 
 
 # The sample's releases: (stable, canary) per channel; cohorts below CANARY_COHORTS get the canary.
-RELEASES = {"sdk": ("1.4.2", "1.5.0-rc.1"), "app": ("2026.11.14", "2026.11.21")}
+RELEASES = {"sdk": ("1.4.2", "1.5.0-rc.1+b7"), "app": ("2026.11.14", "2026.11.21")}
 CANARY_COHORTS = 10
 
 

@@ -70,8 +70,14 @@ def log_definitions():
 # The v2 table is partitioned by hour (hour_utc, `yyyy/MM/dd/HH`): a day's predicate becomes one on
 # the partitions, so Athena reads only those hours' prefixes. The same text works on DuckDB.
 RECENT_DAYS = re.compile(r"log_date >= current_date - interval '(\d+)' day")
-V2_RECENT_DAYS = r"hour_utc >= replace(substr(CAST(current_date - interval '\1' day AS varchar), 1, 10), '-', '/')"
-QUERY_STRING = re.compile(r"^( +)QueryString: \|\n((?:\1  .*\n)+)", re.MULTILINE)
+V2_RECENT_DAYS = (
+    r"hour_utc >= replace(substr(CAST(current_date - interval '\1' day AS varchar), 1, 10), '-', '/')"
+    # The day itself too (log_date is text in the v2 table): records delivered late stay in the
+    # hour they were made, but a query must not depend on it.
+    r" AND log_date >= substr(CAST(current_date - interval '\1' day AS varchar), 1, 10)"
+)
+# A query's text: lines indented below `QueryString: |`, blank lines inside it included.
+QUERY_STRING = re.compile(r"^( +)QueryString: \|\n((?:\1  .*\n|[ \t]*\n(?=\1  ))+)", re.MULTILINE)
 
 
 def per_log_format(match):

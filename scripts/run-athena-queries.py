@@ -20,6 +20,7 @@ import gzip
 import json
 import pathlib
 import re
+import sys
 import tempfile
 
 import duckdb
@@ -94,10 +95,14 @@ def rows(log_dir, columns):
 
 
 def number(kind, value):
+    """A numeric column's value as the OpenX JSON SerDe reads it: a missing field is NULL, a value
+    that is not a number fails the query (HIVE_BAD_DATA), so it fails here too."""
+    if value is None:
+        return None
     try:
         return float(value) if kind == "float" else int(value)
-    except (TypeError, ValueError):
-        return None
+    except ValueError:
+        sys.exit(f"HIVE_BAD_DATA: {value!r} in a {kind} column (declare it string and TRY_CAST it)")
 
 
 def v2_rows(log_dir, table):

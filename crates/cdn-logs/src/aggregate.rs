@@ -7,7 +7,7 @@ use foldhash::fast::RandomState;
 use memchr::memmem;
 
 use crate::definitions::{normalize_content_type, Definitions};
-use crate::parse::{parse_instant, Request};
+use crate::parse::{parse_instant, percent_decoded, Request};
 use crate::releases::{self, Releases};
 use crate::Error;
 
@@ -56,7 +56,7 @@ pub struct ObjectTally {
     pub gif: Tally,
     /// Full-size (not a small variant) non-GIF images served to mobile viewers.
     pub full_size_to_mobile: Tally,
-    /// Whole (status 200) responses in one of the image formats, by index in
+    /// Whole responses (status 200, a hit or a miss) in one of the image formats, by index in
     /// `Definitions::image_formats`: what one URL served in each format, for the savings against
     /// the original.
     pub whole_by_format: Vec<(usize, Tally)>,
@@ -244,11 +244,13 @@ impl Aggregate {
         self.total.add(bytes, outcome);
         self.hours.entry(request.timestamp.div_euclid(3600)).or_default().add(bytes, outcome);
         self.statuses.entry(request.status).or_default().add(bytes, outcome);
-        if request.log_data != b"-" {
-            if let Some(routed) = releases::parse(request.log_data) {
-                let mut tally = Tally::default();
-                tally.add(bytes, outcome);
-                self.releases.add(routed, request.status, tally);
+        if releases::may_be_release(request.log_data) {
+            if let Some(decoded) = percent_decoded(request.log_data) {
+                if let Some(routed) = releases::parse(&decoded) {
+                    let mut tally = Tally::default();
+                    tally.add(bytes, outcome);
+                    self.releases.add(&routed, request.status, tally);
+                }
             }
         }
 
@@ -275,7 +277,9 @@ impl Aggregate {
         if full_size_to_mobile {
             object.full_size_to_mobile.add(bytes, outcome);
         }
-        if let (Some(format), Some(200)) = (format, request.status) {
+        // A whole copy of the file: status 200, served from the cache or the origin (a 200 that
+        // ended in an error, e.g. the viewer went away mid-download, was not a whole copy).
+        if let (Some(format), Some(200), Outcome::Hit | Outcome::Miss) = (format, request.status, outcome) {
             object.format_tally(format).add(bytes, outcome);
         }
     }
@@ -417,13 +421,17 @@ mod tests {
         not_modified.status = Some(304);
         a.add(&not_modified);
         a.add(&request("/app.js", "Hit", "text/javascript", "-"));
-        let names = |i: usize| a.definitions().image_formats[i].1.clone();
+        let formats = a.definitions().image_formats.clone();
+        let names = |i: usize| formats[i].1.clone();
         let whole: Vec<(String, u64)> = a.objects["/v/0123456789ab/mobile.jpg"]
             .whole_by_format
             .iter()
             .map(|(f, t)| (names(*f), t.requests))
             .collect();
         assert_eq!(whole, [("AVIF".to_string(), 2), ("WebP".to_string(), 1)], "only status 200, best format first");
+        a.add(&request("/v/0123456789ab/mobile.jpg", "Error", "image/avif", "-"));
+        let avif = a.objects["/v/0123456789ab/mobile.jpg"].whole_by_format[0].1.requests;
+        assert_eq!(avif, 2, "a 200 that ended in an error is not a whole copy");
         assert!(a.objects["/app.js"].whole_by_format.is_empty());
         let by_format: Vec<(String, u64)> = a
             .by_image_format()
@@ -431,7 +439,7 @@ mod tests {
             .filter(|(_, t)| t.requests > 0)
             .map(|(f, t)| (names(f), t.requests))
             .collect();
-        assert_eq!(by_format, [("AVIF".to_string(), 3), ("WebP".to_string(), 1)], "every status");
+        assert_eq!(by_format, [("AVIF".to_string(), 4), ("WebP".to_string(), 1)], "every status and outcome");
     }
 
     #[test]

@@ -245,7 +245,7 @@ pub fn page(report: &Report) -> String {
             thousands(savings.unknown_original_requests),
             escape(&human_bytes(savings.unknown_original_bytes)),
             thousands(savings.manifests_read),
-            savings.unreadable_manifests.len()
+            savings.unreadable_manifests
         );
     }
     let hours = report

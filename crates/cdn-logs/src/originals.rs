@@ -2,14 +2,17 @@
 //! pipeline's manifests (the variants bucket, or a copy on disk). Logs carry only what was served;
 //! the manifest at `<path>/manifest.json` says how large the original of `<path>/<version>/…` was.
 //!
-//! Only the manifests of variant URLs that appear in the logs are read, one per original. A
+//! Only the manifests of variant URLs that appear in the logs are read, one per original, 32 at a
+//! time. A
 //! manifest of another version (the original was replaced since) does not count for that URL.
 
 use std::collections::HashMap;
 
+use futures_util::StreamExt;
 use serde::Deserialize;
 
 use crate::aggregate::Aggregate;
+use crate::parse::percent_decoded;
 use crate::Error;
 
 /// Original sizes by variant URL, and how reading the manifests went.
@@ -20,7 +23,9 @@ pub struct Originals {
     pub manifests_read: u64,
     /// Variant URLs without a manifest, or whose manifest is of another version.
     pub unknown_urls: u64,
-    /// Manifests that could not be read, as `location: why`.
+    /// Manifests that could not be read (a missing bucket, no permission, not JSON).
+    pub unreadable_count: u64,
+    /// The first few of them by location, as `location: why`.
     pub unreadable: Vec<String>,
 }
 
@@ -31,19 +36,27 @@ struct ManifestHead {
     source_bytes: u64,
 }
 
-/// `/<path>/<12 hex digits>/<file>` → (`<path>/manifest.json`, version): where a variant URL's
-/// manifest is, relative to the variants bucket (URL paths are its keys).
-pub fn manifest_key(uri: &str) -> Option<(String, &str)> {
+/// `/<path>/<12 hex digits>/<file>` as logged (URL-encoded) → (`<path>/manifest.json`, version):
+/// where a variant URL's manifest is, relative to the variants bucket (decoded URL paths are its
+/// keys: `beach%20photo.jpg` is the key `beach photo.jpg`).
+pub fn manifest_key(uri: &str) -> Option<(String, String)> {
+    let decoded = percent_decoded(uri.as_bytes())?;
+    let uri = std::str::from_utf8(&decoded).ok()?;
     let (rest, file) = uri.strip_prefix('/')?.rsplit_once('/')?;
     let (path, version) = rest.rsplit_once('/')?;
     let is_version = version.len() == 12 && version.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    (is_version && !path.is_empty() && !file.is_empty()).then(|| (format!("{path}/manifest.json"), version))
+    (is_version && !path.is_empty() && !file.is_empty()).then(|| (format!("{path}/manifest.json"), version.to_string()))
 }
+
+/// Manifests read at once from S3 (each a small GET).
+const CONCURRENT_READS: usize = 32;
+/// Unreadable manifests listed by name; the rest are counted.
+const MAX_UNREADABLE_LISTED: usize = 5;
 
 /// Reads the manifests of every variant URL served whole in an image format, from `root`: a
 /// directory laid out like the variants bucket, or `s3://bucket[/prefix]` (the `s3` feature).
 pub async fn load(root: &str, aggregate: &Aggregate) -> Result<Originals, Error> {
-    let mut wanted: HashMap<String, Vec<(&str, &str)>> = HashMap::new();
+    let mut wanted: HashMap<String, Vec<(&str, String)>> = HashMap::new();
     for (uri, object) in &aggregate.objects {
         if object.whole_by_format.is_empty() {
             continue;
@@ -52,22 +65,28 @@ pub async fn load(root: &str, aggregate: &Aggregate) -> Result<Originals, Error>
             wanted.entry(key).or_default().push((uri, version));
         }
     }
-    let mut keys: Vec<&String> = wanted.keys().collect();
-    keys.sort();
-    let mut originals = Originals::default();
     let source = Source::new(root).await?;
-    for key in keys {
-        let manifest = match source.read(key).await {
+    let reads = futures_util::stream::iter(wanted.keys().map(|key| {
+        let source = &source;
+        async move { (key, source.read(key).await) }
+    }))
+    .buffer_unordered(CONCURRENT_READS)
+    .collect::<Vec<_>>()
+    .await;
+    let mut originals = Originals::default();
+    let mut unreadable = Vec::new();
+    for (key, read) in reads {
+        let manifest = match read {
             Ok(Some(bytes)) => match serde_json::from_slice::<ManifestHead>(&bytes) {
                 Ok(manifest) => Some(manifest),
                 Err(e) => {
-                    originals.unreadable.push(format!("{}: not a manifest: {e}", source.location(key)));
+                    unreadable.push(format!("{}: not a manifest: {e}", source.location(key)));
                     None
                 }
             },
             Ok(None) => None,
             Err(why) => {
-                originals.unreadable.push(format!("{}: {why}", source.location(key)));
+                unreadable.push(format!("{}: {why}", source.location(key)));
                 None
             }
         };
@@ -81,6 +100,10 @@ pub async fn load(root: &str, aggregate: &Aggregate) -> Result<Originals, Error>
             }
         }
     }
+    unreadable.sort();
+    originals.unreadable_count = unreadable.len() as u64;
+    unreadable.truncate(MAX_UNREADABLE_LISTED);
+    originals.unreadable = unreadable;
     Ok(originals)
 }
 
@@ -158,14 +181,23 @@ mod tests {
 
     #[test]
     fn manifests_of_variant_urls() {
+        let key = |path: &str| Some((path.to_string(), "0123456789ab".to_string()));
         assert_eq!(
             manifest_key("/variants/promo/a.jpg/0123456789ab/mobile.jpg"),
-            Some(("variants/promo/a.jpg/manifest.json".into(), "0123456789ab"))
+            key("variants/promo/a.jpg/manifest.json")
+        );
+        assert_eq!(manifest_key("/variants/sale.gif/0123456789ab/video.mp4"), key("variants/sale.gif/manifest.json"));
+        // Logged URIs are URL-encoded; bucket keys are not (spaces, Korean names).
+        assert_eq!(
+            manifest_key("/variants/beach%20photo%20(rotated).jpg/0123456789ab/pc.jpg"),
+            key("variants/beach photo (rotated).jpg/manifest.json")
         );
         assert_eq!(
-            manifest_key("/variants/sale.gif/0123456789ab/video.mp4"),
-            Some(("variants/sale.gif/manifest.json".into(), "0123456789ab"))
+            manifest_key("/variants/%ED%94%84%EB%A1%9C%EB%AA%A8%EC%85%98.webp/0123456789ab/pc.jpg"),
+            key("variants/프로모션.webp/manifest.json")
         );
+        assert_eq!(manifest_key("/variants/%ZZ.jpg/0123456789ab/pc.jpg"), None, "a broken escape");
+        assert_eq!(manifest_key("/variants/%FF.jpg/0123456789ab/pc.jpg"), None, "not UTF-8");
         for not_a_variant in [
             "/legacy/promo/a.gif",
             "/variants/a.jpg/0123456789AB/pc.jpg",

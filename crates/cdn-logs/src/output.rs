@@ -195,9 +195,9 @@ pub fn text(report: &Report) -> String {
             thousands(savings.unknown_original_requests),
             human_bytes(savings.unknown_original_bytes),
             thousands(savings.manifests_read),
-            savings.unreadable_manifests.len()
+            savings.unreadable_manifests
         );
-        for unreadable in &savings.unreadable_manifests {
+        for unreadable in &savings.unreadable_examples {
             let _ = writeln!(out, "  {}", visible(unreadable));
         }
     }

@@ -55,7 +55,10 @@ pub fn read<R: ChunkReader + 'static>(source: &str, aggregate: &mut Aggregate, i
         let mut record = Record::default();
         for (name, field) in row.get_column_iter() {
             let value = value(field);
+            let typed_time = matches!(field, Field::TimestampMillis(_) | Field::TimestampMicros(_));
             let slot = match normalized(name).as_str() {
+                // A typed timestamp column is already seconds (see `value`), whatever its name.
+                "timestamp" | "timestampms" if typed_time => &mut record.timestamp,
                 "timestamp" => &mut record.timestamp,
                 "timestampms" => &mut record.timestamp_ms,
                 "date" => &mut record.date,

@@ -115,6 +115,29 @@ pub fn parse_line<'a>(line: &'a [u8], columns: &Columns) -> Result<Request<'a>, 
     })
 }
 
+/// Percent-decoding, as CloudFront escapes URIs and log data in its logs (`+` stays `+`);
+/// borrowed when there is nothing to decode, `None` for a broken escape.
+pub(crate) fn percent_decoded(raw: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
+    if !raw.contains(&b'%') {
+        return Some(std::borrow::Cow::Borrowed(raw));
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'%' {
+            let hex = raw.get(i + 1..i + 3)?;
+            let high = char::from(hex[0]).to_digit(16)?;
+            let low = char::from(hex[1]).to_digit(16)?;
+            out.push((high * 16 + low) as u8);
+            i += 3;
+        } else {
+            out.push(raw[i]);
+            i += 1;
+        }
+    }
+    Some(std::borrow::Cow::Owned(out))
+}
+
 fn parse_u64(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() || digits.len() > 19 {
         return None;

@@ -10,43 +10,25 @@ use foldhash::fast::RandomState;
 
 use crate::aggregate::Tally;
 
-/// What one routed request was served, from its log data.
+/// What one routed request was served, from its (decoded) log data.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Routed {
-    pub channel: String,
-    pub kind: String,
-    pub version: String,
+pub struct Routed<'a> {
+    pub channel: &'a str,
+    pub kind: &'a str,
+    pub version: &'a str,
     pub cohort: u32,
 }
 
-/// Percent-decoding (CloudFront URL-encodes log data); `None` for a broken escape.
-fn percent_decoded(raw: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        if raw[i] == b'%' {
-            let hex = raw.get(i + 1..i + 3)?;
-            let text = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(text, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(raw[i]);
-            i += 1;
-        }
-    }
-    Some(out)
+/// Whether raw (URL-encoded) log data may be the release function's: the cheap test before
+/// decoding.
+pub fn may_be_release(log_data: &[u8]) -> bool {
+    log_data.starts_with(b"release")
 }
 
-/// The release function's record, or `None` for anything else (other functions' data, `-`).
-pub fn parse(log_data: &[u8]) -> Option<Routed> {
-    if !(log_data.starts_with(b"release=")
-        || log_data.starts_with(b"release%3D")
-        || log_data.starts_with(b"release%3d"))
-    {
-        return None;
-    }
-    let decoded = percent_decoded(log_data)?;
-    let text = std::str::from_utf8(&decoded).ok()?;
+/// The release function's record from decoded log data, or `None` for anything else (other
+/// functions' data, `-`).
+pub fn parse(decoded: &[u8]) -> Option<Routed<'_>> {
+    let text = std::str::from_utf8(decoded).ok()?;
     // Exactly what the function writes, in its order (the Athena query's pattern is the same).
     let mut parts = text.split(';');
     let mut field = |key: &str| parts.next().and_then(|p| p.strip_prefix(key)).and_then(|p| p.strip_prefix('='));
@@ -60,7 +42,7 @@ pub fn parse(log_data: &[u8]) -> Option<Routed> {
     if parts.next().is_some() {
         return None;
     }
-    Some(Routed { channel: channel.into(), kind: kind.into(), version: version.into(), cohort: cohort.parse().ok()? })
+    Some(Routed { channel, kind, version, cohort: cohort.parse().ok()? })
 }
 
 /// Requests of a version or a cohort, with their errors.
@@ -92,7 +74,8 @@ impl Health {
     }
 }
 
-/// At most this many versions are listed per cohort (a cohort sees a new one at each change).
+/// At most this many versions are listed per cohort (a cohort sees a new one at each change):
+/// the last ones by name, so the list does not depend on the order logs are read in.
 const MAX_VERSIONS_PER_COHORT: usize = 8;
 
 #[derive(Debug, Clone, Default)]
@@ -101,40 +84,77 @@ pub struct CohortHealth {
     pub versions: BTreeSet<Box<str>>,
 }
 
-/// (channel, kind, version).
-pub type VersionKey = (Box<str>, Box<str>, Box<str>);
+impl CohortHealth {
+    fn note_version(&mut self, version: &str) {
+        if !self.versions.contains(version) {
+            self.versions.insert(version.into());
+            if self.versions.len() > MAX_VERSIONS_PER_COHORT {
+                self.versions.pop_first();
+            }
+        }
+    }
+}
 
-/// Release health by (channel, kind, version) and by (channel, cohort).
+/// Release health by (channel, kind, version) and by (channel, cohort). Looked up by borrowed
+/// keys: a request of a known version and cohort allocates nothing.
 #[derive(Debug, Clone, Default)]
 pub struct Releases {
-    pub versions: HashMap<VersionKey, Health, RandomState>,
-    pub cohorts: HashMap<(Box<str>, u32), CohortHealth, RandomState>,
+    /// By `channel \0 kind \0 version` ([`Releases::versions`] splits it).
+    by_version: HashMap<Box<str>, Health, RandomState>,
+    by_cohort: HashMap<Box<str>, HashMap<u32, CohortHealth, RandomState>, RandomState>,
+    key: String,
 }
 
 impl Releases {
-    pub(crate) fn add(&mut self, routed: Routed, status: Option<u16>, tally: Tally) {
-        let cohort = self.cohorts.entry((routed.channel.as_str().into(), routed.cohort)).or_default();
+    pub(crate) fn add(&mut self, routed: &Routed<'_>, status: Option<u16>, tally: Tally) {
+        let cohorts = match self.by_cohort.get_mut(routed.channel) {
+            Some(cohorts) => cohorts,
+            None => self.by_cohort.entry(routed.channel.into()).or_default(),
+        };
+        let cohort = cohorts.entry(routed.cohort).or_default();
         cohort.health.add(status, tally);
-        if cohort.versions.len() < MAX_VERSIONS_PER_COHORT {
-            cohort.versions.insert(routed.version.as_str().into());
+        cohort.note_version(routed.version);
+
+        self.key.clear();
+        for (i, part) in [routed.channel, routed.kind, routed.version].into_iter().enumerate() {
+            if i > 0 {
+                self.key.push('\0');
+            }
+            self.key.push_str(part);
         }
-        let key = (routed.channel.into(), routed.kind.into(), routed.version.into());
-        self.versions.entry(key).or_default().add(status, tally);
+        match self.by_version.get_mut(self.key.as_str()) {
+            Some(health) => health.add(status, tally),
+            None => self.by_version.entry(self.key.as_str().into()).or_default().add(status, tally),
+        }
     }
 
     pub(crate) fn merge(&mut self, other: Releases) {
-        for (key, health) in other.versions {
-            self.versions.entry(key).or_default().merge(&health);
+        for (key, health) in other.by_version {
+            self.by_version.entry(key).or_default().merge(&health);
         }
-        for (key, cohort) in other.cohorts {
-            let mine = self.cohorts.entry(key).or_default();
-            mine.health.merge(&cohort.health);
-            for version in cohort.versions {
-                if mine.versions.len() < MAX_VERSIONS_PER_COHORT {
-                    mine.versions.insert(version);
+        for (channel, cohorts) in other.by_cohort {
+            let mine = self.by_cohort.entry(channel).or_default();
+            for (number, cohort) in cohorts {
+                let into = mine.entry(number).or_default();
+                into.health.merge(&cohort.health);
+                for version in &cohort.versions {
+                    into.note_version(version);
                 }
             }
         }
+    }
+
+    /// (channel, kind, version, health) of every version seen.
+    pub fn versions(&self) -> impl Iterator<Item = (&str, &str, &str, &Health)> {
+        self.by_version.iter().filter_map(|(key, health)| {
+            let mut parts = key.splitn(3, '\0');
+            Some((parts.next()?, parts.next()?, parts.next()?, health))
+        })
+    }
+
+    /// (channel, cohort, health and versions) of every cohort seen.
+    pub fn cohorts(&self) -> impl Iterator<Item = (&str, u32, &CohortHealth)> {
+        self.by_cohort.iter().flat_map(|(channel, cohorts)| cohorts.iter().map(move |(n, c)| (&**channel, *n, c)))
     }
 }
 
@@ -142,11 +162,17 @@ impl Releases {
 mod tests {
     use super::*;
 
+    /// Raw log data as CloudFront writes it → the parsed record, owned.
+    fn parsed(raw: &[u8]) -> Option<(String, String, String, u32)> {
+        let decoded = crate::parse::percent_decoded(raw)?;
+        parse(&decoded).map(|r| (r.channel.into(), r.kind.into(), r.version.into(), r.cohort))
+    }
+
     #[test]
     fn reads_the_release_functions_record_as_logged() {
-        let expected = Routed { channel: "sdk".into(), kind: "canary".into(), version: "1.5.0+b2".into(), cohort: 3 };
-        assert_eq!(parse(b"release=sdk;kind=canary;version=1.5.0+b2;cohort=3"), Some(expected.clone()));
-        assert_eq!(parse(b"release%3Dsdk%3Bkind%3Dcanary%3Bversion%3D1.5.0%2Bb2%3Bcohort%3D3"), Some(expected));
+        let expected = Some(("sdk".to_string(), "canary".to_string(), "1.5.0+b2".to_string(), 3));
+        assert_eq!(parsed(b"release=sdk;kind=canary;version=1.5.0+b2;cohort=3"), expected);
+        assert_eq!(parsed(b"release%3Dsdk%3Bkind%3Dcanary%3Bversion%3D1.5.0%2Bb2%3Bcohort%3D3"), expected);
         for other in [
             &b"-"[..],
             b"",
@@ -160,8 +186,30 @@ mod tests {
             b"release=sdk;kind=canary;version=1;cohort=1;extra=2",
             b"release=sdk;kind=canary;version=1;cohort=123456",
         ] {
-            assert_eq!(parse(other), None, "{}", String::from_utf8_lossy(other));
+            assert_eq!(parsed(other), None, "{}", String::from_utf8_lossy(other));
         }
+    }
+
+    #[test]
+    fn versions_and_cohorts_merge_and_keep_the_last_versions_by_name() {
+        let one = Tally { requests: 1, bytes: 10, hits: 1, misses: 0 };
+        let routed = |version, cohort| Routed { channel: "sdk", kind: "stable", version, cohort };
+        let (mut a, mut b) = (Releases::default(), Releases::default());
+        let names: Vec<String> = (0..12).map(|n| format!("1.{n:02}.0")).collect();
+        for (i, name) in names.iter().enumerate() {
+            let side = if i % 2 == 0 { &mut a } else { &mut b };
+            side.add(&routed(name, 7), Some(200), one);
+        }
+        a.add(&routed("1.00.0", 7), Some(503), one);
+        a.merge(b);
+        let versions: Vec<(&str, &str, &str, u64)> =
+            a.versions().map(|(c, k, v, h)| (c, k, v, h.all.requests)).collect();
+        assert_eq!(versions.len(), 12);
+        assert!(versions.contains(&("sdk", "stable", "1.00.0", 2)));
+        let (_, number, cohort) = a.cohorts().next().unwrap();
+        assert_eq!((number, cohort.health.all.requests, cohort.health.server_errors), (7, 13, 1));
+        let kept: Vec<&str> = cohort.versions.iter().map(|v| &**v).collect();
+        assert_eq!(kept, names[4..].iter().map(String::as_str).collect::<Vec<_>>(), "the last 8 by name");
     }
 
     #[test]

@@ -80,7 +80,9 @@ pub struct Savings {
     pub unknown_original_requests: u64,
     pub unknown_original_bytes: u64,
     pub manifests_read: u64,
-    pub unreadable_manifests: Vec<String>,
+    pub unreadable_manifests: u64,
+    /// The first few unreadable manifests, as `location: why`.
+    pub unreadable_examples: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -280,7 +282,8 @@ impl Report {
             unknown_original_requests: unknown_requests,
             unknown_original_bytes: unknown_bytes,
             manifests_read: originals.manifests_read,
-            unreadable_manifests: originals.unreadable.clone(),
+            unreadable_manifests: originals.unreadable_count,
+            unreadable_examples: originals.unreadable.clone(),
         });
     }
 }
@@ -407,9 +410,8 @@ fn optimisation_candidates(aggregate: &Aggregate, top: usize) -> Vec<Candidate> 
 /// Every version, by channel, canary first, then by version.
 fn releases(releases: &Releases) -> Vec<ReleaseRow> {
     let mut rows: Vec<ReleaseRow> = releases
-        .versions
-        .iter()
-        .map(|((channel, kind, version), h)| ReleaseRow {
+        .versions()
+        .map(|(channel, kind, version, h)| ReleaseRow {
             channel: channel.to_string(),
             kind: kind.to_string(),
             version: version.to_string(),
@@ -434,11 +436,10 @@ fn releases(releases: &Releases) -> Vec<ReleaseRow> {
 /// The `top` cohorts by errors (4xx and 5xx), then error ratio.
 fn worst_cohorts(releases: &Releases, top: usize) -> Vec<CohortRow> {
     let mut rows: Vec<CohortRow> = releases
-        .cohorts
-        .iter()
-        .map(|((channel, cohort), c)| CohortRow {
+        .cohorts()
+        .map(|(channel, cohort, c)| CohortRow {
             channel: channel.to_string(),
-            cohort: *cohort,
+            cohort,
             versions: c.versions.iter().map(|v| v.to_string()).collect(),
             requests: c.health.all.requests,
             hit_ratio: c.health.all.hit_ratio().map(round4),

@@ -443,7 +443,7 @@ fn v2_json_and_parquet_logs_report_what_the_legacy_logs_report() {
             .collect();
         assert_eq!(
             versions,
-            ["app canary 2026.11.21", "app stable 2026.11.14", "sdk canary 1.5.0-rc.1", "sdk stable 1.4.2"]
+            ["app canary 2026.11.21", "app stable 2026.11.14", "sdk canary 1.5.0-rc.1+b7", "sdk stable 1.4.2"]
         );
         let routed: u64 = releases.as_array().unwrap().iter().map(|r| r["requests"].as_u64().unwrap()).sum();
         assert_eq!(routed, release_requests, "{format}");
