@@ -89,18 +89,27 @@ def describe(path):
     return w, h, kind
 
 
+GNU_TIME = "/usr/bin/time"  # Debian's `time` (make bench-deps installs it)
+
+
 def timed(cmd, env=None):
-    """Runs cmd; returns (wall s, CPU s, peak RSS MB, stdout)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, **(env or {})})
-    out = proc.stdout.read()
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    if status != 0:
-        sys.exit(f"failed: {' '.join(map(str, cmd))}\n{err.decode(errors='replace')}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.decode()
+    """Runs cmd; returns (wall s, CPU s, peak RSS MB, stdout). Peak RSS is GNU time's %M of the
+    command itself: the rusage of a child forked from this Python process would count Python's
+    own pages too (they are the child's until it execs)."""
+    if not os.path.exists(GNU_TIME):
+        sys.exit("needs GNU time: apt-get install time (make bench-deps does)")
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+        start = time.perf_counter()
+        proc = subprocess.Popen([GNU_TIME, "-f", "%M", "-o", rss.name] + [str(c) for c in cmd],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
+        out = proc.stdout.read()
+        err = proc.stderr.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        if status != 0:
+            sys.exit(f"failed: {' '.join(map(str, cmd))}\n{err.decode(errors='replace')}")
+        peak_kb = int(rss.read().strip().splitlines()[-1])
+    return wall, usage.ru_utime + usage.ru_stime, peak_kb / 1024, out.decode()
 
 
 def ours_bench_binary():
