@@ -92,6 +92,8 @@ pub struct InputStats {
     pub lines: u64,
     pub requests: u64,
     pub out_of_range: u64,
+    /// Files not read: their names say they hold an hour outside the time range.
+    pub files_outside_range: u64,
     pub malformed: u64,
     /// The first few malformed lines by source name and line: (source, line, why).
     pub malformed_examples: Vec<(String, u64, String)>,
@@ -123,6 +125,7 @@ impl InputStats {
         self.lines += other.lines;
         self.requests += other.requests;
         self.out_of_range += other.out_of_range;
+        self.files_outside_range += other.files_outside_range;
         self.malformed += other.malformed;
         // Each side kept its smallest examples, so the smallest of the union are exact.
         self.malformed_examples.extend(other.malformed_examples.iter().cloned());
@@ -170,6 +173,11 @@ impl TimeRange {
             (Some(since), Some(until)) if since >= until => Err(Error::EmptyRange),
             _ => Ok(range),
         }
+    }
+
+    /// Whether the hour starting at `hour` (seconds) may hold requests in the range.
+    pub fn overlaps_hour(&self, hour: i64) -> bool {
+        self.since.is_none_or(|s| hour + 3600 > s) && self.until.is_none_or(|u| hour < u)
     }
 
     fn contains(&self, t: i64) -> bool {

@@ -33,6 +33,13 @@ pub fn text(report: &Report) -> String {
         thousands(input.malformed_lines),
         input.unreadable.len()
     );
+    if input.files_outside_range > 0 {
+        let _ = writeln!(
+            out,
+            "Not read: {} files whose names hold hours outside the time range",
+            thousands(input.files_outside_range)
+        );
+    }
     for example in input.malformed_examples.iter().chain(&input.unreadable) {
         let _ = writeln!(out, "  {}", visible(example));
     }

@@ -203,6 +203,43 @@ pub fn civil_from_timestamp(timestamp: i64) -> (i64, u32, u32, u32, u32) {
     (year, month, day, (seconds / 3600) as u32, ((seconds % 3600) / 60) as u32)
 }
 
+/// The hour a log file holds, from its name or path: CloudFront names files by the hour their
+/// requests were made in (late entries included), `<distribution>.2026-11-21-13.<id>.gz`, and the
+/// stack's v2 delivery puts them under `…/2026/11/21/13/`. Seconds since the epoch of the hour's
+/// start; `None` for a name without either.
+pub fn hour_of_file(name: &str) -> Option<i64> {
+    let bytes = name.as_bytes();
+    let digits = |range: std::ops::Range<usize>| bytes.get(range).filter(|d| d.iter().all(u8::is_ascii_digit));
+    // `.YYYY-MM-DD-HH.` in the file name, else `/YYYY/MM/DD/HH/` in the path; the last one wins.
+    let file = name.rsplit('/').next().unwrap_or(name);
+    let file_start = name.len() - file.len();
+    let candidates = (0..bytes.len().saturating_sub(14)).rev().filter(|&i| {
+        let (dot, dash, slash) = (b'.', b'-', b'/');
+        let shape = |sep: u8, edge: u8| {
+            bytes[i] == edge
+                && bytes.get(i + 14) == Some(&edge)
+                && bytes[i + 5] == sep
+                && bytes[i + 8] == sep
+                && bytes[i + 11] == sep
+                && digits(i + 1..i + 5).is_some()
+                && digits(i + 6..i + 8).is_some()
+                && digits(i + 9..i + 11).is_some()
+                && digits(i + 12..i + 14).is_some()
+        };
+        let named = i >= file_start && shape(dash, dot);
+        named || shape(slash, slash)
+    });
+    for i in candidates {
+        let text = |r: std::ops::Range<usize>| std::str::from_utf8(&bytes[r]).ok();
+        let date = format!("{}-{}-{}", text(i + 1..i + 5)?, text(i + 6..i + 8)?, text(i + 9..i + 11)?);
+        let time = format!("{}:00:00", text(i + 12..i + 14)?);
+        if let Some(t) = parse_timestamp(date.as_bytes(), time.as_bytes()) {
+            return Some(t);
+        }
+    }
+    None
+}
+
 /// `2026-11-21`, `2026-11-21T13`, `2026-11-21T13:05` or `2026-11-21T13:05:09` (UTC; a trailing
 /// `Z` is allowed) → seconds since the epoch. For `--since`/`--until`.
 pub fn parse_instant(text: &str) -> Result<i64, Error> {
@@ -268,6 +305,24 @@ mod tests {
         ];
         for (line, why) in cases {
             assert_eq!(parse_line(line.as_bytes(), &columns).map(|_| ()), Err(why), "{line}");
+        }
+    }
+
+    #[test]
+    fn the_hour_a_log_file_holds_from_its_name_or_path() {
+        let hour = 1_795_219_200 + 13 * 3600; // 2026-11-21T13:00Z
+        for name in [
+            "logs/E2QWRUHAPOMQZL.2026-11-21-13.26226334.gz",
+            "E2QWRUHAPOMQZL.2026-11-21-13.26226334",
+            "cloudfront-v2/E2QWRUHAPOMQZL/2026/11/21/13/E2QWRUHAPOMQZL.2026-11-21-13.98319990.gz",
+            "cloudfront-v2/E2QWRUHAPOMQZL/2026/11/21/13/part-0.parquet",
+        ] {
+            assert_eq!(hour_of_file(name), Some(hour), "{name}");
+        }
+        for name in
+            ["access.log", "2026-11-21-13.gz", "x/2026/11/21/13.gz", "E.2026-13-21-13.a.gz", "E.2026-11-21-24.a", ""]
+        {
+            assert_eq!(hour_of_file(name), None, "{name}");
         }
     }
 

@@ -128,6 +128,8 @@ pub struct InputSummary {
     pub requests: u64,
     pub bytes_served: u64,
     pub out_of_range: u64,
+    /// Files not read because their names say they hold hours outside the time range.
+    pub files_outside_range: u64,
     pub malformed_lines: u64,
     pub malformed_examples: Vec<String>,
     pub unreadable: Vec<String>,
@@ -301,6 +303,7 @@ fn input_summary(aggregate: &Aggregate) -> InputSummary {
         requests: input.requests,
         bytes_served: aggregate.total.bytes,
         out_of_range: input.out_of_range,
+        files_outside_range: input.files_outside_range,
         malformed_lines: input.malformed,
         malformed_examples: input
             .malformed_examples

@@ -29,6 +29,10 @@ pub async fn read(url: &str, aggregate: &mut Aggregate, progress: &Progress) -> 
         let page = page.map_err(|e| Error::S3Listing { url: url.to_string(), source: Box::new(e) })?;
         keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
     }
+    let range = aggregate.range();
+    let before = keys.len();
+    keys.retain(|key| crate::in_range(key, &range));
+    aggregate.input.files_outside_range += (before - keys.len()) as u64;
     for key in keys {
         let source = format!("s3://{bucket}/{key}");
         if let Err(why) = read_object(&client, bucket, &key, &source, aggregate, progress).await {

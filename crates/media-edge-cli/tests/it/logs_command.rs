@@ -182,7 +182,10 @@ fn time_range_keeps_one_hour() {
     assert_eq!(hours.len(), 1);
     assert_eq!(hours[0], whole["by_hour"][12]);
     let (all, kept) = (whole["input"]["requests"].as_u64().unwrap(), noon["input"]["requests"].as_u64().unwrap());
-    assert_eq!(noon["input"]["out_of_range"].as_u64().unwrap(), all - kept);
+    // Only the noon file is read: the others' names say they hold other hours.
+    assert_eq!((noon["input"]["files"].as_u64(), noon["input"]["files_outside_range"].as_u64()), (Some(1), Some(23)));
+    assert_eq!(noon["input"]["out_of_range"].as_u64(), Some(0));
+    assert!(kept > 0 && kept < all);
     assert!(noon["input"]["from"].as_str().unwrap().starts_with("2026-11-21T12:"));
 
     // Empty hours of the requested range are listed too (and drawn in the chart).
@@ -498,6 +501,12 @@ async fn reads_the_same_logs_from_s3() {
         }
         let v2 = json(&[&format!("s3://{bucket}/cloudfront-v2-{format}/")]);
         let on_disk = json(&[dir.to_str().unwrap()]);
+        // A time range reads only the hours' objects (their paths say which hour they hold).
+        let range = ["--since", "2026-11-21T12:00", "--until", "2026-11-21T14:00"];
+        let two_hours = json(&[&[&format!("s3://{bucket}/cloudfront-v2-{format}/") as &str][..], &range].concat());
+        assert_eq!(two_hours["input"]["files"].as_u64(), Some(2), "{format}");
+        assert_eq!(two_hours["input"]["files_outside_range"].as_u64(), Some(22), "{format}");
+        assert_eq!(two_hours["by_hour"], json(&[&[dir.to_str().unwrap()][..], &range].concat())["by_hour"]);
         assert!(on_disk.get("releases").is_some(), "{format}: the release function's log data is read");
         assert!(sections(&v2) == sections(&on_disk), "{format}: S3 and disk differ");
         assert_eq!(v2["input"]["unreadable"], serde_json::json!([]), "{format}");
