@@ -24,40 +24,22 @@ import sys
 import tempfile
 
 import duckdb
-import yaml
 
 root = pathlib.Path(__file__).resolve().parent.parent
 
 
-class CfnLoader(yaml.SafeLoader):
-    pass
+# The template as CloudFormation reads it and deploys it for given parameters: the template
+# tests' own helpers (infra/tests/cfn.py).
+sys.path.insert(0, str(root / "infra/tests"))
+import cfn  # noqa: E402
 
 
-def _tag(loader, suffix, node):
-    """CloudFormation's short tags as their long forms (!Sub x -> {"Fn::Sub": x})."""
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {"Ref": value} if suffix == "Ref" else {f"Fn::{suffix}": value}
+def deployed_resources(v2):
+    """The template's resources with every Fn::If resolved for AccessLogs=v2 or legacy."""
+    template = cfn.load()
+    params = cfn.parameters(template, AccessLogs="v2" if v2 else "legacy", **{"AWS::Region": "us-east-1"})
+    return cfn.resolve_conditions(template["Resources"], params)
 
-
-CfnLoader.add_multi_constructor("!", _tag)
-
-
-def choose(node, v2):
-    """`node` with every Fn::If on the LogsV2 condition resolved (others are left as they are)."""
-    if isinstance(node, dict):
-        if set(node) == {"Fn::If"}:
-            condition, if_true, if_false = node["Fn::If"]
-            if condition == "LogsV2":
-                return choose(if_true if v2 else if_false, v2)
-        return {k: choose(v, v2) for k, v in node.items()}
-    if isinstance(node, list):
-        return [choose(v, v2) for v in node]
-    return node
 
 DUCKDB_TYPES = {"date": "DATE", "string": "VARCHAR", "bigint": "BIGINT", "int": "INTEGER", "float": "DOUBLE"}
 
@@ -147,11 +129,9 @@ def main():
     parser.add_argument("--access-logs", choices=["legacy", "v2"], default="legacy")
     args = parser.parse_args()
     v2 = args.access_logs == "v2"
-    template = yaml.load((root / "infra/template.yaml").read_text(), Loader=CfnLoader)
-    resources = choose(template["Resources"], v2)
+    resources = deployed_resources(v2)
     table = resources["CloudFrontLogsTable"]["Properties"]["TableInput"]
-    partition_keys = table.get("PartitionKeys")
-    partition_keys = partition_keys if isinstance(partition_keys, list) else []  # legacy: AWS::NoValue
+    partition_keys = table.get("PartitionKeys", [])  # none for legacy logs
     columns = table["StorageDescriptor"]["Columns"] + partition_keys
 
     con = duckdb.connect()
