@@ -17,7 +17,7 @@ HOST_ARCH := $(shell uname -m | sed 's/aarch64/arm64/')
 FFMPEG := .local/ffmpeg/$(HOST_ARCH)/bin/ffmpeg
 export FFMPEG_PATH := $(abspath $(FFMPEG))
 
-.PHONY: help demo test disk-check soak deployed-build lint fmt venv lock clean nasm ffmpeg layer layer-check bench bench-deps sample-logs template validate deploy-tools build deploy
+.PHONY: help demo test disk-check soak deployed-build lint fmt venv lock clean nasm ffmpeg layer layer-check bench bench-deps bench-avif-encoders sample-logs template validate deploy-tools build deploy
 
 help:
 	@echo "make demo   run the whole pipeline locally against an AWS emulator"
@@ -25,6 +25,7 @@ help:
 	@echo "make lint   clippy and rustfmt check"
 	@echo "make soak   2,000 uploads through the deployed build under injected faults (make test runs 60)"
 	@echo "make bench  benchmarks (variants vs libvips and sharp, AVIF/WebP vs sharp, cold start, GIF → MP4, CDN log report)"
+	@echo "make bench-avif-encoders  AV1 encoders and settings against sharp's AVIF bytes (rav1e, libaom, SVT-AV1)"
 	@echo "make layer  ffmpeg Lambda layer zips for arm64 and x86_64"
 	@echo "make validate / make build / make deploy   the SAM template; arm64 zips; sam build + deploy"
 
@@ -102,6 +103,10 @@ bench: venv nasm ffmpeg bench-deps
 	$(VENV)/bin/python bench/cold_start.py
 	$(VENV)/bin/python bench/gif_to_mp4.py --ffmpeg $(FFMPEG_PATH) --equal-ssim
 	$(VENV)/bin/python bench/cdn_logs.py
+
+## Which AV1 encoder settings could reach sharp's AVIF bytes, and how fast (docs/benchmarks.md).
+bench-avif-encoders: venv nasm ffmpeg bench-deps
+	$(VENV)/bin/python bench/avif_encoders.py
 
 ## The sample CloudFront logs in samples/cdn-logs and their originals' manifests in
 ## samples/cdn-manifests (deterministic; tests compare against goldens).

@@ -4,7 +4,9 @@
 //! [--avif-quality Q] [--avif-speed S] [--webp-quality Q] [--webp-effort M] FILE…` prints one JSON
 //! line per file (median and minimum over N runs after one warm-up) and, with `--out`, writes the
 //! last run's files as `DIR/<file stem>/<variant>.<ext>` for quality checks. `--formats` is what
-//! `OUTPUT_FORMATS` is (`none`: the fallback alone; default `avif,webp`). Threads: rayon's pool
+//! `OUTPUT_FORMATS` is (`none`: the fallback alone; default `avif,webp`). `--only-format webp|avif`
+//! times the set in that format alone, without the fallback the pipeline always adds: the same
+//! work as one sharp `.webp()` or `.avif()` set. Threads: rayon's pool
 //! (`RAYON_NUM_THREADS=1` for one core). `make bench` (bench/variants.py, bench/formats.py) runs
 //! it next to libvips and sharp.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -13,7 +15,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use image_processor::decode::decode_for_width;
-use image_processor::render::{render, render_decoded, RenderSettings};
+use image_processor::render::{encode_set_in_one_format, render, render_decoded, OutputFormat, RenderSettings};
 
 fn main() {
     // As the Lambda and the CLI do.
@@ -22,6 +24,7 @@ fn main() {
     let mut out: Option<PathBuf> = None;
     let mut files = Vec::new();
     let mut settings = RenderSettings::default();
+    let mut only_format: Option<OutputFormat> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap();
@@ -32,6 +35,14 @@ fn main() {
                 let list = value();
                 settings.encode.avif = list.contains("avif");
                 settings.encode.webp = list.contains("webp");
+            }
+            "--only-format" => {
+                only_format = Some(match value().as_str() {
+                    "avif" => OutputFormat::Avif,
+                    "webp" => OutputFormat::WebP,
+                    "jpeg" => OutputFormat::Jpeg,
+                    other => panic!("--only-format avif|webp|jpeg, not {other}"),
+                })
             }
             "--avif-quality" => settings.encode.avif_quality = value().parse().unwrap(),
             "--avif-speed" => settings.encode.avif_speed = value().parse().unwrap(),
@@ -45,6 +56,10 @@ fn main() {
     for file in files {
         let bytes = std::fs::read(&file).unwrap();
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        if let Some(format) = only_format {
+            one_format(&bytes, &name, format, &settings, repeat);
+            continue;
+        }
         let mut rendered = render(&bytes, &name, &settings).unwrap();
         let mut times = Vec::with_capacity(repeat);
         let mut cpu_times = Vec::with_capacity(repeat);
@@ -102,6 +117,34 @@ fn main() {
         });
         println!("{line}");
     }
+}
+
+/// `--only-format`: decode, resize and encode the set in `format` alone (no fallback).
+fn one_format(bytes: &[u8], name: &str, format: OutputFormat, settings: &RenderSettings, repeat: usize) {
+    let largest = settings.variants.iter().map(|v| v.max_width).max();
+    let run = || {
+        let decoded = decode_for_width(bytes, name, &settings.limits, largest).unwrap();
+        encode_set_in_one_format(decoded, &settings.variants, format, &settings.encode).unwrap()
+    };
+    let mut files = run(); // warm-up
+    let (mut times, mut cpu_times) = (Vec::with_capacity(repeat), Vec::with_capacity(repeat));
+    for _ in 0..repeat {
+        let (start, cpu_start) = (Instant::now(), thread_cpu_ms());
+        files = run();
+        times.push(start.elapsed().as_secs_f64() * 1000.0);
+        cpu_times.push(thread_cpu_ms() - cpu_start);
+    }
+    times.sort_by(f64::total_cmp);
+    cpu_times.sort_by(f64::total_cmp);
+    let line = serde_json::json!({
+        "file": name,
+        "format": format.name(),
+        "median_ms": times[times.len() / 2],
+        "min_ms": times[0],
+        "cpu_ms": cpu_times[cpu_times.len() / 2],
+        "bytes": files.iter().map(Vec::len).collect::<Vec<_>>(),
+    });
+    println!("{line}");
 }
 
 /// CPU time of the whole process in milliseconds (all of rayon's threads): steadier than wall

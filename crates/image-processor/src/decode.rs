@@ -220,12 +220,13 @@ fn decode_from<R: std::io::BufRead + std::io::Seek>(
         (SourceFormat::WebP, Some(bytes))
             if webp::BitstreamFeatures::new(bytes).is_some_and(|f| !f.has_animation()) =>
         {
-            decode_webp(bytes)?
+            let shrink = needed_width.map_or(1, |needed| crate::libwebp::shrink_for(upright_width, needed));
+            crate::libwebp::decode(bytes, shrink)?
         }
         _ => DynamicImage::from_decoder(decoder).map_err(ImageError::from_decode)?,
     };
     let mut decoded = upright(format, image, icc_profile, orientation, frames);
-    // A JPEG decoded at a reduced scale: the original's upright size.
+    // A JPEG or WebP decoded at a reduced scale: the original's upright size.
     (decoded.width, decoded.height) = (upright_width, upright_height);
     if let (SourceFormat::Jpeg, Some(bytes)) = (format, bytes) {
         decoded.not_carried_over = jpeg_markers::not_carried_over(bytes);
@@ -276,24 +277,6 @@ fn upright(
     let (width, height) = (image.width(), image.height());
     let upright_as_stored = orientation == image::metadata::Orientation::NoTransforms;
     Decoded { format, image, icc_profile, frames, width, height, upright_as_stored, not_carried_over: Vec::new() }
-}
-
-fn decode_webp(bytes: &[u8]) -> Result<DynamicImage, ImageError> {
-    let corrupt = || {
-        ImageError::Corrupt(
-            "WebP data is damaged or ends early: the file is incomplete (was the upload cut short?)".into(),
-        )
-    };
-    let decoded = webp::Decoder::new(bytes).decode().ok_or_else(corrupt)?;
-    let (w, h, alpha) = (decoded.width(), decoded.height(), decoded.is_alpha());
-    let pixels = decoded.to_vec();
-    drop(decoded);
-    let image = if alpha {
-        image::RgbaImage::from_raw(w, h, pixels).map(DynamicImage::ImageRgba8)
-    } else {
-        image::RgbImage::from_raw(w, h, pixels).map(DynamicImage::ImageRgb8)
-    };
-    image.ok_or_else(corrupt)
 }
 
 /// Decodes only the first frame of an animated GIF (one frame's memory, however long the

@@ -38,6 +38,7 @@ mod gif_probe;
 mod intake;
 mod jpeg_markers;
 mod libjpeg;
+mod libwebp;
 mod png_decode;
 mod requeue;
 mod scratch;

@@ -276,7 +276,7 @@ pub fn scaled_height(src_w: u32, src_h: u32, width: u32) -> u32 {
 }
 
 fn render_variants(
-    mut source: Pixels,
+    source: Pixels,
     icc_profile: Option<&[u8]>,
     specs: &[VariantSpec],
     settings: &EncodeSettings,
@@ -288,45 +288,8 @@ fn render_variants(
         let width = spec.max_width.clamp(1, src_w);
         (width, scaled_height(src_w, src_h, width))
     };
-    // Distinct sizes, largest first: each is resized from the next larger one, so the small ones
-    // cost little, and variants of the same size (a small original) share their files.
-    let mut sizes: Vec<(u32, u32)> = specs.iter().map(size_of).collect();
-    sizes.sort_unstable_by(|a, b| b.cmp(a));
-    sizes.dedup();
-
-    // Transparent pixels must not bleed their colour into their neighbours: resize premultiplied.
-    // Premultiplying the original in place (rather than letting the resizer premultiply into a copy
-    // it keeps) saves a buffer the size of the original.
-    let mul_div = MulDiv::default();
-    let alpha_error = |e: fast_image_resize::MulDivImagesError| ImageError::Encode(format!("alpha: {e}"));
-    if layout == Layout::Rgba {
-        mul_div.multiply_alpha_inplace(&mut source.image).map_err(|e| ImageError::Encode(format!("alpha: {e}")))?;
-    }
-    let mut resizer = Resizer::new();
-    let options = ResizeOptions::new().use_alpha(false);
-    let mut source_image = Some(source.image);
-    let mut cascade: Vec<Image<'static>> = Vec::with_capacity(sizes.len());
-    for &(width, height) in &sizes {
-        if cascade.is_empty() && (src_w, src_h) == (width, height) {
-            cascade.extend(source_image.take());
-            continue;
-        }
-        let from = cascade.last().or(source_image.as_ref()).ok_or_else(|| ImageError::Encode("no source".into()))?;
-        let mut dst = Image::new(width, height, layout.pixel_type());
-        let options = options.clone().resize_alg(ResizeAlg::Convolution(filter_for(width)));
-        resizer
-            .resize(from, &mut dst, &options)
-            .map_err(|e| ImageError::Encode(format!("resize to {width}×{height}: {e}")))?;
-        cascade.push(dst);
-    }
-    drop(source_image); // the decoded original is not needed past the cascade
-    if layout == Layout::Rgba {
-        for image in &mut cascade {
-            let mut straight = Image::new(image.width(), image.height(), PixelType::U8x4);
-            mul_div.divide_alpha(image, &mut straight).map_err(alpha_error)?;
-            *image = straight;
-        }
-    }
+    let sizes = distinct_sizes(src_w, src_h, specs);
+    let cascade = resize_cascade(source, &sizes)?;
     let channels = layout.channels();
     fn pixels<'a>(image: &'a Image<'static>, channels: u8) -> PixelsRef<'a> {
         PixelsRef { data: image.buffer(), width: image.width(), height: image.height(), channels }
@@ -387,6 +350,90 @@ fn render_variants(
         })
         .collect();
     Ok((variants, placeholder))
+}
+
+/// Distinct sizes, largest first: each is resized from the next larger one, so the small ones
+/// cost little, and variants of the same size (a small original) share their files.
+fn distinct_sizes(src_w: u32, src_h: u32, specs: &[VariantSpec]) -> Vec<(u32, u32)> {
+    let mut sizes: Vec<(u32, u32)> = specs
+        .iter()
+        .map(|spec| {
+            let width = spec.max_width.clamp(1, src_w);
+            (width, scaled_height(src_w, src_h, width))
+        })
+        .collect();
+    sizes.sort_unstable_by(|a, b| b.cmp(a));
+    sizes.dedup();
+    sizes
+}
+
+/// The set in one format alone, for benchmarks: the distinct sizes of `specs` (largest first),
+/// each encoded as `format` with no fallback beside it and no choice between formats. This is
+/// the work one `sharp(...).resize(...).webp()` set does, so a benchmark can compare equal work;
+/// the pipeline always renders through [`render_decoded`].
+pub fn encode_set_in_one_format(
+    decoded: Decoded,
+    specs: &[VariantSpec],
+    format: OutputFormat,
+    settings: &EncodeSettings,
+) -> Result<Vec<Vec<u8>>, ImageError> {
+    let icc_profile = decoded.icc_profile.as_deref().filter(|icc| !is_srgb_profile(icc)).map(<[u8]>::to_vec);
+    let source = Pixels::from_image(decoded.image);
+    let (src_w, src_h, layout) = (source.image.width(), source.image.height(), source.layout);
+    let cascade = resize_cascade(source, &distinct_sizes(src_w, src_h, specs))?;
+    cascade
+        .par_iter()
+        .map(|image| {
+            let pixels = PixelsRef {
+                data: image.buffer(),
+                width: image.width(),
+                height: image.height(),
+                channels: layout.channels(),
+            };
+            encode::encode(format, pixels, icc_profile.as_deref(), settings)
+        })
+        .collect()
+}
+
+/// Every size in `sizes` (distinct, largest first), each resized from the next larger one, in
+/// `source`'s layout (alpha straight again at the end).
+fn resize_cascade(mut source: Pixels, sizes: &[(u32, u32)]) -> Result<Vec<Image<'static>>, ImageError> {
+    let (src_w, src_h) = (source.image.width(), source.image.height());
+    let layout = source.layout;
+    // Transparent pixels must not bleed their colour into their neighbours: resize premultiplied.
+    // Premultiplying the original in place (rather than letting the resizer premultiply into a copy
+    // it keeps) saves a buffer the size of the original.
+    let mul_div = MulDiv::default();
+    let alpha_error = |e: fast_image_resize::MulDivImagesError| ImageError::Encode(format!("alpha: {e}"));
+    if layout == Layout::Rgba {
+        mul_div.multiply_alpha_inplace(&mut source.image).map_err(|e| ImageError::Encode(format!("alpha: {e}")))?;
+    }
+    let mut resizer = Resizer::new();
+    let options = ResizeOptions::new().use_alpha(false);
+    let mut source_image = Some(source.image);
+    let mut cascade: Vec<Image<'static>> = Vec::with_capacity(sizes.len());
+    for &(width, height) in sizes {
+        if cascade.is_empty() && (src_w, src_h) == (width, height) {
+            cascade.extend(source_image.take());
+            continue;
+        }
+        let from = cascade.last().or(source_image.as_ref()).ok_or_else(|| ImageError::Encode("no source".into()))?;
+        let mut dst = Image::new(width, height, layout.pixel_type());
+        let options = options.clone().resize_alg(ResizeAlg::Convolution(filter_for(width)));
+        resizer
+            .resize(from, &mut dst, &options)
+            .map_err(|e| ImageError::Encode(format!("resize to {width}×{height}: {e}")))?;
+        cascade.push(dst);
+    }
+    drop(source_image); // the decoded original is not needed past the cascade
+    if layout == Layout::Rgba {
+        for image in &mut cascade {
+            let mut straight = Image::new(image.width(), image.height(), PixelType::U8x4);
+            mul_div.divide_alpha(image, &mut straight).map_err(alpha_error)?;
+            *image = straight;
+        }
+    }
+    Ok(cascade)
 }
 
 /// Keeps, for one size, the smallest candidate of each kind, and of those only the ones smaller
@@ -479,6 +526,29 @@ mod tests {
         let mut other = base.clone();
         other.encode.avif_speed += 1;
         assert_ne!(base.fingerprint(), other.fingerprint());
+    }
+
+    #[test]
+    fn a_set_in_one_format_has_one_file_per_distinct_size_and_no_fallback() {
+        let (w, h) = (300, 200);
+        let gradient = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 90]));
+        let mut png = Vec::new();
+        image::DynamicImage::ImageRgb8(gradient)
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        // 640 and 5000 both clamp to the original's 300 px: one file for both.
+        let specs = [VariantSpec::new("a", 200), VariantSpec::new("b", 640), VariantSpec::new("c", 5000)];
+        let decoded = decode::decode_for_width(&png, "g.png", &Limits::default(), Some(5000)).unwrap();
+        let files = encode_set_in_one_format(decoded, &specs, OutputFormat::WebP, &EncodeSettings::default()).unwrap();
+        let sizes: Vec<(u32, u32)> = files
+            .iter()
+            .map(|file| {
+                assert_eq!((&file[..4], &file[8..12]), (b"RIFF".as_slice(), b"WEBP".as_slice()));
+                let image = image::load_from_memory_with_format(file, image::ImageFormat::WebP).unwrap();
+                (image.width(), image.height())
+            })
+            .collect();
+        assert_eq!(sizes, [(300, 200), (200, 133)]);
     }
 
     fn candidate(format: OutputFormat, len: usize) -> Representation {
