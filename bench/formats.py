@@ -107,7 +107,7 @@ def main():
         w, h, kind = describe(path)
         t = {k: [] for k in ("avif", "avif_sharp", "webp", "webp_sharp", "avif_fb", "webp_fb", "all", "all_sharp",
                              "all_cpu", "all_sharp_cpu", "mem", "mem_sharp", "proc", "proc_sharp")}
-        for _ in range(args.rounds):
+        for round_ in range(args.rounds):
             for fmt in ("avif", "webp"):
                 # Equal work: the set in this format alone, as sharp's run makes it.
                 t[fmt].append(bench_json([*ONE_CORE, bench, "--repeat", args.repeat, "--only-format", fmt, path],
@@ -123,7 +123,10 @@ def main():
                                 "--out", work / "sharp", path])
             t["all"].append(ours["median_ms"]); t["all_cpu"].append(ours["cpu_ms"])
             t["all_sharp"].append(sharp["median_ms"]); t["all_sharp_cpu"].append(sharp["cpu_ms"])
-            wall, _, mem, _ = timed([MEDIA_EDGE, "process", path, "--out", work / "process"], env=two)  # defaults
+            # A fresh --out each round: `media-edge process` skips originals already up to date there,
+            # so a second run into the same directory would time a skip, not a render.
+            wall, _, mem, _ = timed([MEDIA_EDGE, "process", path, "--out", work / f"process-{round_}"],
+                                    env=two)  # defaults
             t["proc"].append(wall); t["mem"].append(mem)
             wall, _, mem, _ = timed(["node", SHARP, "--format", "all", "--threads", 2,
                                      "--out", work / "sharp-process", path])

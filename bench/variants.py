@@ -168,7 +168,8 @@ def main():
             warm["sharp"].append(result["median_ms"])
             warm["sharp_cpu"].append(result["cpu_ms"])
 
-            wall, cpu, mem, _ = timed([MEDIA_EDGE, "process", path, "--out", work / "process"],
+            # A fresh --out each round: `media-edge process` skips originals already up to date there.
+            wall, cpu, mem, _ = timed([MEDIA_EDGE, "process", path, "--out", work / f"process-{len(proc['ours'])}"],
                                       env={"OUTPUT_FORMATS": "none"})
             proc["ours"].append(wall); proc["ours_cpu"].append(cpu); proc["ours_mem"].append(mem)
             wall, cpu, mem, _ = timed(["node", SHARP, "--out", work / "sharp-process", path])
