@@ -18,7 +18,9 @@ same files (AVIF and WebP: bench/formats.py):
 interleaved over --rounds rounds, medians. Ratios are paired: ours over the peer in the same
 round, then the median over rounds, so the machine's drift between rounds (±20% here) cancels out.
 Wall time, CPU time and peak RSS, and our page faults per warm render; everything runs with one
-worker thread (sharp.concurrency(1), VIPS_CONCURRENCY=1), as our renderer is single-threaded.
+worker thread (sharp.concurrency(1), VIPS_CONCURRENCY=1), as our renderer is single-threaded, and
+every timed run is pinned to one CPU (`taskset -c 0`: sharp's clones per size would otherwise run
+at once on libuv's thread pool).
 Quality: bytes and SSIM against the same-size reference (the original resized with Lanczos by
 ImageMagick) for the 1920 and 200 px variants of ours and libvips'.
 """
@@ -26,6 +28,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -40,6 +43,9 @@ MEDIA_EDGE = ROOT / "target/release/media-edge"
 SHARP = ROOT / "bench/sharp/variants.js"
 WIDTHS = {"pc": 1920, "tablet": 1024, "mobile": 640, "thumbnail": 200}
 CONVERT = "/usr/bin/convert"  # ImageMagick (not a wrapper earlier on PATH)
+# Every timed run on one CPU: sharp.concurrency(1) limits libvips' threads, but sharp's clones per
+# size run at once on libuv's thread pool, which used both cores of a 2-core machine.
+ONE_CORE = ["taskset", "-c", "0"] if shutil.which("taskset") else []
 
 JPEGS = [
     "Dragonfly_by_Bolly.jpg",                 # 4224×3168 progressive 4:2:2
@@ -158,26 +164,28 @@ def main():
         ours_out, vips_out, sharp_out = work / "ours", work / "vips" / path.stem, work / "sharp"
         vips_out.mkdir(parents=True, exist_ok=True)
         for _ in range(args.rounds):
-            _, _, _, out = timed([bench, "--repeat", args.repeat, "--formats", "none", "--out", ours_out, path])
+            _, _, _, out = timed([*ONE_CORE, bench, "--repeat", args.repeat, "--formats", "none", "--out", ours_out,
+                                  path])
             result = json.loads(out)
             warm["ours"].append(result["median_ms"])
             warm["ours_cpu"].append(result["cpu_ms"])
             warm["ours_faults"].append(result["page_faults_per_render"])
-            _, _, _, out = timed(["node", SHARP, "--repeat", args.repeat, "--out", sharp_out, path])
+            _, _, _, out = timed([*ONE_CORE, "node", SHARP, "--repeat", args.repeat, "--out", sharp_out, path])
             result = json.loads(out)
             warm["sharp"].append(result["median_ms"])
             warm["sharp_cpu"].append(result["cpu_ms"])
 
             # A fresh --out each round: `media-edge process` skips originals already up to date there.
-            wall, cpu, mem, _ = timed([MEDIA_EDGE, "process", path, "--out", work / f"process-{len(proc['ours'])}"],
+            wall, cpu, mem, _ = timed([*ONE_CORE, MEDIA_EDGE, "process", path, "--out",
+                                       work / f"process-{len(proc['ours'])}"],
                                       env={"OUTPUT_FORMATS": "none"})
             proc["ours"].append(wall); proc["ours_cpu"].append(cpu); proc["ours_mem"].append(mem)
-            wall, cpu, mem, _ = timed(["node", SHARP, "--out", work / "sharp-process", path])
+            wall, cpu, mem, _ = timed([*ONE_CORE, "node", SHARP, "--out", work / "sharp-process", path])
             proc["sharp"].append(wall); proc["sharp_cpu"].append(cpu); proc["sharp_mem"].append(mem)
             total = [0.0, 0.0, 0.0]
             for name, width in WIDTHS.items():
                 options = "[strip]" if alpha else "[Q=80,optimize_coding,strip]"
-                wall, cpu, mem, _ = timed(["vipsthumbnail", path, "--size", f"{width}x",
+                wall, cpu, mem, _ = timed([*ONE_CORE, "vipsthumbnail", path, "--size", f"{width}x",
                                            "-o", f"{vips_out}/{name}.{ext}{options}"], env=vips_env)
                 total = [total[0] + wall, total[1] + cpu, max(total[2], mem)]
             proc["vips"].append(total[0]); proc["vips_cpu"].append(total[1]); proc["vips_mem"].append(total[2])
