@@ -220,8 +220,8 @@ fn decode_from<R: std::io::BufRead + std::io::Seek>(
         (SourceFormat::WebP, Some(bytes))
             if webp::BitstreamFeatures::new(bytes).is_some_and(|f| !f.has_animation()) =>
         {
-            let shrink = needed_width.map_or(1, |needed| crate::libwebp::shrink_for(upright_width, needed));
-            crate::libwebp::decode(bytes, shrink)?
+            let numerator = needed_width.map_or(8, |needed| crate::libjpeg::scale_for(upright_width, needed));
+            crate::libwebp::decode(bytes, numerator)?
         }
         _ => DynamicImage::from_decoder(decoder).map_err(ImageError::from_decode)?,
     };

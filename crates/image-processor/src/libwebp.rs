@@ -1,29 +1,26 @@
 //! Still WebP through libwebp (as sharp does), with its SIMD decoder.
 //!
 //! An opaque WebP is decoded at a reduced size when the largest variant is at most half the
-//! original's width: libwebp's rescaler averages the decoded rows before they are converted to
-//! RGB, so the full-size RGB image never exists, and our resize starts from a quarter of the
-//! pixels, as with JPEG's DCT scaling (libvips shrinks WebP on load the same way). Images with
-//! alpha are decoded at full size: our resize premultiplies them first, so transparent pixels'
-//! colours never bleed into their neighbours.
+//! original's width, in the same steps as JPEG's DCT scaling ([`crate::libjpeg::scale_for`]):
+//! libwebp's rescaler averages the decoded rows before they are converted to RGB, so the
+//! full-size RGB image never exists (libvips shrinks WebP on load the same way). Time is about
+//! the same; peak memory for a 13 MP WebP falls from 112 to 43 MB (docs/benchmarks.md). Images
+//! with alpha are decoded at full size: our resize premultiplies them first, so transparent
+//! pixels' colours never bleed into their neighbours.
 
 use image::{DynamicImage, RgbImage, RgbaImage};
 use libwebp_sys as sys;
 
 use crate::error::ImageError;
-
-/// The shrink factor (8, 4, 2, else 1) that keeps the decoded width at least `needed_width`:
-/// the same steps as JPEG's DCT scaling, so the last step is always our own Lanczos resize.
-pub fn shrink_for(width: u32, needed_width: u32) -> u32 {
-    [8u32, 4, 2].into_iter().find(|s| width.div_ceil(*s) >= needed_width.max(1)).unwrap_or(1)
-}
+use crate::libjpeg::scaled;
 
 fn corrupt() -> ImageError {
     ImageError::Corrupt("WebP data is damaged or ends early: the file is incomplete (was the upload cut short?)".into())
 }
 
-/// Decodes a still WebP, opaque ones shrunk by `shrink` (rounded up; 1 = full size).
-pub fn decode(bytes: &[u8], shrink: u32) -> Result<DynamicImage, ImageError> {
+/// Decodes a still WebP, opaque ones at `numerator / 8` of its size (1, 2, 4 or 8, as libjpeg's
+/// scale; rounded up), so both formats share [`crate::libjpeg::scale_for`] and [`scaled`].
+pub fn decode(bytes: &[u8], numerator: u8) -> Result<DynamicImage, ImageError> {
     // SAFETY: an all-zero WebPDecoderConfig is a valid plain C struct; WebPInitDecoderConfig
     // then sets its fields (and checks the library's ABI version).
     let mut config: sys::WebPDecoderConfig = unsafe { std::mem::zeroed() };
@@ -38,8 +35,8 @@ pub fn decode(bytes: &[u8], shrink: u32) -> Result<DynamicImage, ImageError> {
         return Err(corrupt());
     }
     let alpha = config.input.has_alpha != 0;
-    let shrink = if alpha { 1 } else { shrink.clamp(1, 8) };
-    let (out_w, out_h) = (width.div_ceil(shrink), height.div_ceil(shrink));
+    let numerator = if alpha { 8 } else { numerator.clamp(1, 8) };
+    let (out_w, out_h) = (scaled(width, numerator), scaled(height, numerator));
     let channels = if alpha { 4 } else { 3 };
     let stride = out_w as usize * channels;
     // The caller checked the dimensions against the limits, so this allocation is bounded.
@@ -47,7 +44,7 @@ pub fn decode(bytes: &[u8], shrink: u32) -> Result<DynamicImage, ImageError> {
     config.output.colorspace = if alpha { sys::WEBP_CSP_MODE::MODE_RGBA } else { sys::WEBP_CSP_MODE::MODE_RGB };
     config.output.is_external_memory = 1;
     config.output.u.RGBA = sys::WebPRGBABuffer { rgba: pixels.as_mut_ptr(), stride: stride as i32, size: pixels.len() };
-    if shrink > 1 {
+    if numerator < 8 {
         config.options.use_scaling = 1;
         config.options.scaled_width = out_w as i32;
         config.options.scaled_height = out_h as i32;
@@ -72,16 +69,6 @@ pub fn decode(bytes: &[u8], shrink: u32) -> Result<DynamicImage, ImageError> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn picks_the_largest_shrink_that_keeps_the_needed_width() {
-        assert_eq!(shrink_for(4224, 1920), 2); // 2112 px
-        assert_eq!(shrink_for(3840, 1920), 2);
-        assert_eq!(shrink_for(3839, 1920), 2); // 1919.5 rounds up to 1920
-        assert_eq!(shrink_for(3837, 1920), 1);
-        assert_eq!(shrink_for(16000, 1920), 8);
-        assert_eq!(shrink_for(100, 0), 8);
-    }
-
     fn webp(width: u32, height: u32, alpha: bool) -> Vec<u8> {
         let channels = if alpha { 4 } else { 3 };
         let pixels: Vec<u8> = (0..width * height * channels).map(|i| (i % 199) as u8).collect();
@@ -91,11 +78,13 @@ mod tests {
 
     #[test]
     fn opaque_images_shrink_on_load_and_alpha_ones_do_not() {
-        let image = decode(&webp(401, 203, false), 2).unwrap();
+        let image = decode(&webp(401, 203, false), 4).unwrap();
         assert_eq!((image.width(), image.height(), image.color()), (201, 102, image::ColorType::Rgb8));
-        let image = decode(&webp(401, 203, false), 1).unwrap();
+        let image = decode(&webp(401, 203, false), 8).unwrap();
         assert_eq!((image.width(), image.height()), (401, 203));
-        let image = decode(&webp(401, 203, true), 4).unwrap();
+        let image = decode(&webp(401, 203, false), 1).unwrap();
+        assert_eq!((image.width(), image.height()), (51, 26));
+        let image = decode(&webp(401, 203, true), 2).unwrap();
         assert_eq!((image.width(), image.height(), image.color()), (401, 203, image::ColorType::Rgba8));
     }
 
@@ -103,7 +92,7 @@ mod tests {
     fn truncated_or_foreign_data_is_a_clear_error() {
         let file = webp(64, 64, false);
         for bad in [&file[..file.len() / 2], &file[..20], b"RIFF\0\0\0\0WEBPVP8 ".as_slice(), b"not a webp"] {
-            let error = decode(bad, 2).unwrap_err();
+            let error = decode(bad, 4).unwrap_err();
             assert!(error.to_string().contains("incomplete"), "{error}");
         }
     }

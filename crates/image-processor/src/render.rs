@@ -377,7 +377,7 @@ pub fn encode_set_in_one_format(
     format: OutputFormat,
     settings: &EncodeSettings,
 ) -> Result<Vec<Vec<u8>>, ImageError> {
-    let icc_profile = decoded.icc_profile.as_deref().filter(|icc| !is_srgb_profile(icc)).map(<[u8]>::to_vec);
+    let icc_profile = decoded.icc_profile.as_deref().filter(|icc| !is_srgb_profile(icc));
     let source = Pixels::from_image(decoded.image);
     let (src_w, src_h, layout) = (source.image.width(), source.image.height(), source.layout);
     let cascade = resize_cascade(source, &distinct_sizes(src_w, src_h, specs))?;
@@ -390,7 +390,7 @@ pub fn encode_set_in_one_format(
                 height: image.height(),
                 channels: layout.channels(),
             };
-            encode::encode(format, pixels, icc_profile.as_deref(), settings)
+            encode::encode(format, pixels, icc_profile, settings)
         })
         .collect()
 }
@@ -549,6 +549,24 @@ mod tests {
             })
             .collect();
         assert_eq!(sizes, [(300, 200), (200, 133)]);
+    }
+
+    #[test]
+    fn a_large_opaque_webp_decoded_at_half_size_still_gives_full_size_variants() {
+        // 4000 px: libwebp decodes it at 2000 px (1/2), our resize makes the 1920 px variant.
+        let (w, h) = (4000, 300);
+        let pixels: Vec<u8> = (0..w * h * 3).map(|i| (i % 251) as u8).collect();
+        let file = webp::Encoder::new(&pixels, webp::PixelLayout::Rgb, w, h).encode(80.0).to_vec();
+        let decoded = decode::decode_for_width(&file, "wide.webp", &Limits::default(), Some(1920)).unwrap();
+        assert_eq!((decoded.image.width(), decoded.width, decoded.height), (2000, 4000, 300));
+        let rendered = render(&file, "wide.webp", &RenderSettings::default()).unwrap();
+        let sizes: Vec<(&str, u32, u32)> =
+            rendered.variants.iter().map(|v| (v.name.as_str(), v.width, v.height)).collect();
+        assert_eq!(sizes, [("thumbnail", 200, 15), ("mobile", 640, 48), ("tablet", 1024, 77), ("pc", 1920, 144)]);
+        assert_eq!((rendered.width, rendered.height), (4000, 300));
+        let pc = rendered.variants[3].fallback().unwrap();
+        let pc = image::load_from_memory(&pc.bytes).unwrap();
+        assert_eq!((pc.width(), pc.height()), (1920, 144));
     }
 
     fn candidate(format: OutputFormat, len: usize) -> Representation {
