@@ -144,8 +144,10 @@ async function viewerRequest(event) {
     var cohort = viewerCohort(event);
     var choice = choose(entry, cohort);
     logRelease(path.channel, choice, cohort);
-    // Encoded: a version may hold `+`, which S3 would read as a space in a path.
-    request.uri = PREFIX + encodeURIComponent(path.channel) + '/' + encodeURIComponent(choice.version) + '/' + path.file;
+    // S3 reads `+` in a path as a space: a version may hold one (encoded whole), and so may a file
+    // name, which stays as the viewer encoded it except for a literal `+` (RFC 3986: a plus sign).
+    request.uri = PREFIX + encodeURIComponent(path.channel) + '/' + encodeURIComponent(choice.version) + '/' +
+        path.file.replace(/\+/g, '%2B');
     return request;
 }
 

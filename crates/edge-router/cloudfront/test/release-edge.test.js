@@ -119,6 +119,10 @@ test('directories are their index.html, and a file keeps its encoding for S3', a
         '/app/docs/': '/releases/app/7.0.0/docs/index.html',
         '/app/a%20b.css': '/releases/app/7.0.0/a%20b.css',
         '/app/assets/app.3f9a1c.js': '/releases/app/7.0.0/assets/app.3f9a1c.js',
+        // S3 reads `+` in a path as a space: a file named `C++ guide.html` must reach S3 as %2B.
+        '/app/C++%20guide.html': '/releases/app/7.0.0/C%2B%2B%20guide.html',
+        '/app/C%2B%2B%20guide.html': '/releases/app/7.0.0/C%2B%2B%20guide.html',
+        '/app/logo+alpha/': '/releases/app/7.0.0/logo%2Balpha/index.html',
     };
     for (const [uri, rewritten] of Object.entries(cases)) {
         assert.equal((await f.request(event(uri, { cookie: '100-50' }))).uri, rewritten, uri);
@@ -290,6 +294,8 @@ test('versions with + are encoded in the rewritten path, and read back on the re
     const f = edge({ sdk: JSON.stringify({ stable: '1.4.0+build.7', canary: '2.0.0-rc.1', weight: 0 }) });
     const out = await f.request(event('/sdk/sdk.js', { cookie: '100-0' }));
     assert.equal(out.uri, '/releases/sdk/1.4.0%2Bbuild.7/sdk.js');
+    const plus = await f.request(event('/sdk/sdk+extra.js', { cookie: '100-0' }));
+    assert.equal(plus.uri, '/releases/sdk/1.4.0%2Bbuild.7/sdk%2Bextra.js', 'the file name\'s + too');
     const served = await f.response(responseEvent(event(out.uri, { cookie: '100-0' })));
     assert.equal(served.headers['x-media-edge-version'].value, '1.4.0+build.7');
 });
