@@ -16,7 +16,13 @@ def test_runs_every_minute_one_at_a_time():
     (event,) = FUNCTION["Events"].values()
     assert event == {"Type": "Schedule", "Properties": {
         "Schedule": "rate(1 minute)", "Description": event["Properties"]["Description"]}}
-    assert FUNCTION["ReservedConcurrentExecutions"] == 1
+    # On time, runs never overlap (each ends within its timeout, and a failed one is not retried);
+    # a late one may, which the conditional writes make safe. The reservation is optional (a fresh
+    # account cannot reserve any: test_concurrency).
+    assert int(FUNCTION["Timeout"]) <= 60
+    assert FUNCTION["EventInvokeConfig"]["MaximumRetryAttempts"] == 0
+    assert FUNCTION["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["ReservesScheduledConcurrency", 1, {"Ref": "AWS::NoValue"}]}
 
 
 def test_writes_only_channel_configs():
