@@ -1,6 +1,8 @@
 """Every dead-letter queue has an alarm that reaches the Chatbot topic as soon as a message is in it.
 The notifier now hands failed publishes back to SQS, so its failures end in its DLQ too. A stuck
 pipeline (an upload without a status for longer than an ordinary retry takes) has one too."""
+import re
+
 import cfn
 
 TEMPLATE = cfn.rendered()
@@ -61,3 +63,41 @@ def test_stuck_means_older_than_one_retry_takes():
     assert 60 <= window <= 600
     receives = int(RESOURCES["JobsQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"])
     assert int(props["Threshold"]) + window < receives * visibility
+
+
+def test_failed_originals_alarm_counts_every_failure_class_the_processor_publishes():
+    # A failed original is reported (permanent) or retried (transient) and never counts in the
+    # function's Errors: without this alarm a permissions or bucket mistake during a deploy fails
+    # every upload in silence. It must read the metric the processor publishes (EMF, namespace
+    # MediaEdge, dimensions Service and FailureClass) for every class it publishes.
+    props = RESOURCES["ImageProcessorFailedOriginalsAlarm"]["Properties"]
+    stats = {q["Id"]: q["MetricStat"] for q in props["Metrics"] if "MetricStat" in q}
+    classes = set()
+    for stat in stats.values():
+        metric = stat["Metric"]
+        assert (metric["Namespace"], metric["MetricName"]) == ("MediaEdge", "OriginalsFailed")
+        dims = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
+        assert set(dims) == {"Service", "FailureClass"}, dims
+        assert dims["Service"] == "image-processor"
+        classes.add(dims["FailureClass"])
+        assert stat["Stat"] == "Sum"
+    shared = cfn.ROOT / "crates/media-edge-shared"
+    assert 'NAMESPACE: &str = "MediaEdge"' in (shared / "src/metrics.rs").read_text()
+    failure = (shared / "src/failure.rs").read_text()
+    enum = re.search(r"impl fmt::Display for FailureClass \{(.*?)\n\}", failure, re.S).group(1)
+    assert classes == set(re.findall(r'=> "(\w+)"', enum)), "alarm and FailureClass disagree"
+    processor = "\n".join(p.read_text() for p in (cfn.ROOT / "crates/image-processor/src").rglob("*.rs"))
+    assert '"OriginalsFailed"' in processor and '"FailureClass"' in processor
+    # The Service dimension: MetricSet::new(PIPELINE_NAME), PIPELINE_NAME = "image-processor".
+    assert "MetricSet::new(PIPELINE_NAME)" in processor
+    assert 'PIPELINE_NAME: &str = "image-processor"' in processor
+    # The alarm's value is their sum, with a class that did not report counted as 0.
+    (returned,) = [q for q in props["Metrics"] if q.get("ReturnData", True)]
+    terms = re.findall(r"FILL\((\w+),\s*0\)", returned["Expression"])
+    assert sorted(terms) == sorted(stats) and returned["Expression"].count("+") == len(stats) - 1
+    # Bursts, not one bad upload (Slack lists those); sustained faults reach it in one period.
+    assert int(stats["permanent"]["Period"]) == 300 and int(props["EvaluationPeriods"]) == 1
+    assert 2 <= float(props["Threshold"]) <= 10 and props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert props["TreatMissingData"] == "notBreaching"
+    assert props["AlarmActions"] == [{"Ref": "ChatbotTopic"}]
+    assert props["OKActions"] == [{"Ref": "ChatbotTopic"}]
