@@ -17,20 +17,25 @@ def _alias_and_version(function_name):
     return alias_name, version[0]
 
 
+# Lambda's function URL metrics (https://docs.aws.amazon.com/lambda/latest/dg/urls-monitoring.html).
+URL_METRICS = {"UrlRequestCount", "Url4xxCount", "Url5xxCount", "UrlRequestLatency"}
+
+
 def test_gates_count_the_new_version_behind_the_alias_only():
     # AWS's guide to gradual deployments with SAM gates on the alias (Resource = <function>:<alias>)
     # and the new version (ExecutedVersion = !GetAtt <function>.Version.Version), see
     # https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/automating-updates-to-serverless-apps.html
-    # Lambda publishes Errors (and function URL metrics such as Url5xxCount) per FunctionName,
-    # per FunctionName + Resource, and per FunctionName + Resource + ExecutedVersion:
-    # https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html ,
-    # https://docs.aws.amazon.com/lambda/latest/dg/urls-monitoring.html .
+    # Lambda publishes Errors per FunctionName, per FunctionName + Resource, and per FunctionName +
+    # Resource + ExecutedVersion: https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html .
     # FunctionName alone counts every version: errors of the old one would roll back the new one.
+    # Function URL metrics (Url*) of an alias's URL are the exception: see the next test.
     for name, function in FUNCTIONS.items():
         alias_name, version_resource = _alias_and_version(name)
         for entry in function["Properties"]["DeploymentPreference"]["Alarms"]:
             alarm = TRANSFORMED["Resources"][entry["Ref"]]["Properties"]
             assert alarm["Namespace"] == "AWS/Lambda", entry
+            if alarm["MetricName"] in URL_METRICS:
+                continue
             dimensions = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
             assert dimensions == {
                 "FunctionName": {"Ref": name},
@@ -74,3 +79,30 @@ def test_each_canary_step_outlasts_one_invocation_and_its_alarm():
 def test_processor_canary_is_longer_than_its_timeout():
     props = FUNCTIONS["ImageProcessorFunction"]["Properties"]
     assert INTERVAL_MINUTES[props["DeploymentPreference"]["Type"]] * 60 > int(props["Timeout"])
+
+
+def test_function_url_gates_watch_the_alias_url_as_lambda_publishes_it():
+    # "Monitoring Lambda function URLs" (Lambda Developer Guide): FunctionName gives the aggregate
+    # of the function's URLs, Resource a specific URL (<function>:$LATEST or :<alias>), and
+    # ExecutedVersion is "primarily to track the function URL assigned to the $LATEST unpublished
+    # version". The router's URL is on its live alias, so its gate names the function and that
+    # alias: with ExecutedVersion it could wait on a series Lambda never publishes for an alias
+    # URL, and with missing data notBreaching it would never fire.
+    url_gates = 0
+    for name, function in FUNCTIONS.items():
+        alias_name, _ = _alias_and_version(name)
+        for entry in function["Properties"]["DeploymentPreference"]["Alarms"]:
+            alarm = TRANSFORMED["Resources"][entry["Ref"]]["Properties"]
+            if alarm["MetricName"] not in URL_METRICS:
+                continue
+            url_gates += 1
+            assert "FunctionUrlConfig" in function["Properties"], f"{entry['Ref']}: {name} has no URL"
+            dimensions = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+            assert dimensions == {
+                "FunctionName": {"Ref": name},
+                "Resource": {"Fn::Sub": f"${{{name}}}:{alias_name}"},
+            }, entry["Ref"]
+    assert url_gates == 1  # EdgeRouter5xxAlarm
+    # The URL SAM makes for FunctionUrlConfig is the alias's (Qualifier = the alias).
+    url = TRANSFORMED["Resources"]["EdgeRouterFunctionUrl"]["Properties"]
+    assert cfn.ref_name(url["TargetFunctionArn"]) == "EdgeRouterFunctionAliaslive"
