@@ -7,6 +7,8 @@ patterns in the order the cache behaviours are listed and the first match wins; 
 behaviour (`*`) is always last. `*` matches 0 or more characters (`/` included), `?` exactly one;
 patterns are case-sensitive; a pattern behaves the same with or without its leading `/`
 (cfn.pattern_matches and cfn.behaviour_for)."""
+import re
+
 import pytest
 
 import cfn
@@ -49,7 +51,7 @@ EDGE_FUNCTIONS = {
 # Release channels, by ReleaseRouting: the edge functions and the releases bucket, cached by the
 # version's path; or the cohort functions and the router, cached by path and cohort.
 RELEASE_BY_MODE = {
-    "edge": ("releases", "ReleaseVersionCachePolicy", None, EDGE_FUNCTIONS, None),
+    "edge": ("releases", "ReleaseVersionCachePolicy", "ReleaseEdgeOriginRequestPolicy", EDGE_FUNCTIONS, None),
     "origin": ("router", "ReleaseCachePolicy", "RouterOriginRequestPolicy", COHORT_FUNCTIONS, None),
 }
 RELEASE = "release"  # stands for RELEASE_BY_MODE[mode] in CASES
@@ -128,3 +130,57 @@ def test_matcher_follows_the_documented_wildcards():
     assert pattern_matches("/a?c", "/abc") and not pattern_matches("/a?c", "/ac")
     assert pattern_matches("images/*", "/images/x") == pattern_matches("/images/*", "/images/x")
     assert not pattern_matches("/sdk/*", "/sdk")
+
+
+def _cloudfront_headers_read_by(function_name):
+    """The CloudFront-added headers (CloudFront-Viewer-*, CloudFront-Is-*, CloudFront-Forwarded-Proto)
+    a CloudFront Function's deployed code reads, lowercase as CloudFront Functions see header names."""
+    code = TEMPLATE["Resources"][function_name]["Properties"]["FunctionCode"]
+    text = code["Fn::Sub"] if isinstance(code, dict) else code
+    return set(re.findall(r"""['"](cloudfront-[a-z0-9-]+)['"]""", text))
+
+
+def _policy_headers(policy_name, config_key, parameters_key):
+    if policy_name is None:
+        return set()
+    config = TEMPLATE["Resources"][policy_name]["Properties"][config_key]
+    if parameters_key:
+        config = config[parameters_key]
+    headers = config["HeadersConfig"]
+    return {h.lower() for h in headers.get("Headers", [])}
+
+
+@pytest.mark.parametrize("mode", ["edge", "origin"])
+def test_functions_get_the_cloudfront_headers_they_read(mode):
+    # CloudFront adds its viewer headers (CloudFront-Viewer-JA3-Fingerprint,
+    # CloudFront-Viewer-JA4-Fingerprint, ...) to the request an edge function sees only when the
+    # behaviour's cache policy or origin request policy names them (CloudFront Developer Guide,
+    # "Add CloudFront request headers"); otherwise cohort.js hashes '-' for every viewer and a
+    # whole /24 shares one cohort. The Node tests inject them; this checks production sends them.
+    checked = 0
+    for behaviour in [DISTRIBUTIONS[mode]["DefaultCacheBehavior"], *DISTRIBUTIONS[mode]["CacheBehaviors"]]:
+        forwarded = _policy_headers(cfn.ref_name(behaviour.get("CachePolicyId")), "CachePolicyConfig",
+                                    "ParametersInCacheKeyAndForwardedToOrigin")
+        forwarded |= _policy_headers(cfn.ref_name(behaviour.get("OriginRequestPolicyId")),
+                                     "OriginRequestPolicyConfig", None)
+        for event_type, function in cfn.function_associations(behaviour):
+            read = _cloudfront_headers_read_by(function)
+            missing = read - forwarded
+            assert not missing, f"{behaviour.get('PathPattern', '*')} ({function}): {sorted(missing)} never sent"
+            checked += len(read)
+    assert checked  # the cohort functions read the fingerprints
+
+
+def test_edge_release_fingerprints_stay_out_of_the_cache_key():
+    # ReleaseRouting=edge caches a file by the version's path alone (two copies per file): the
+    # fingerprints come through the origin request policy, never the cache policy.
+    cache = TEMPLATE["Resources"]["ReleaseVersionCachePolicy"]["Properties"]["CachePolicyConfig"]
+    assert cache["ParametersInCacheKeyAndForwardedToOrigin"]["HeadersConfig"] == {"HeaderBehavior": "none"}
+    policy = TEMPLATE["Resources"]["ReleaseEdgeOriginRequestPolicy"]["Properties"]["OriginRequestPolicyConfig"]
+    assert policy["HeadersConfig"] == {"HeaderBehavior": "whitelist", "Headers": [
+        "CloudFront-Viewer-JA3-Fingerprint", "CloudFront-Viewer-JA4-Fingerprint"]}
+    assert policy["CookiesConfig"] == {"CookieBehavior": "none"}
+    assert policy["QueryStringsConfig"] == {"QueryStringBehavior": "none"}
+    for behaviour in DISTRIBUTIONS["edge"]["CacheBehaviors"]:
+        if behaviour["TargetOriginId"] == "releases":
+            assert cfn.ref_name(behaviour["OriginRequestPolicyId"]) == "ReleaseEdgeOriginRequestPolicy"
