@@ -3,6 +3,8 @@
 (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html and API_HeadObject.html,
 "Permissions"). For CloudFront with OAC the caller is the distribution, so the bucket policy grants
 it (AWS knowledge center: https://repost.aws/knowledge-center/s3-rest-api-cloudfront-error-403)."""
+import fnmatch
+
 import cfn
 
 TEMPLATE = cfn.rendered()
@@ -17,10 +19,11 @@ def role_statements(function):
 
 
 def test_processor_lists_the_originals_input_prefix_only():
-    # Without it, HeadObject on an upload deleted before processing answers 403 and the job is
-    # reported "Forbidden" instead of taking the "object no longer exists" path. That S3 checks
-    # such a conditional grant with the requested key as s3:prefix is not in AWS's documentation;
-    # Ceph's maintainers state it as AWS's behaviour (ceph/ceph#68577, "to match aws behavior").
+    # AWS documents the 404 for a caller that "has the s3:ListBucket permission on the bucket";
+    # whether a grant with an s3:prefix condition counts is not in its documentation (Ceph's
+    # maintainers state that S3 matches the requested key as s3:prefix: ceph/ceph#68577, "to match
+    # aws behavior"). So the processor does not rely on it: on a 403 it lists the key itself
+    # (ListObjectsV2 with Prefix = the key), which this grant must allow for every key it processes.
     grants = [
         (resource, condition) for resource, condition in cfn.allowed(role_statements("ImageProcessorFunction"), "s3:ListBucket")
         if resource == {"Fn::GetAtt": ["OriginalsBucket", "Arn"]}
@@ -28,6 +31,31 @@ def test_processor_lists_the_originals_input_prefix_only():
     assert grants == [
         ({"Fn::GetAtt": ["OriginalsBucket", "Arn"]}, {"StringLike": {"s3:prefix": {"Fn::Sub": "${InputPrefix}*"}}})
     ]
+    (_, condition), = grants
+    params = cfn.parameters(TEMPLATE)
+    pattern = cfn.evaluate(condition["StringLike"]["s3:prefix"], params)
+    for key in ("photo.jpg", "a/b/C++ logo.png", "samples/logo+alpha.png"):
+        listed_prefix = params["InputPrefix"] + key  # the processor lists Prefix = the key
+        assert fnmatch.fnmatchcase(listed_prefix, pattern), (listed_prefix, pattern)
+    assert not fnmatch.fnmatchcase("other/photo.jpg", pattern)
+
+
+def test_no_role_relies_on_a_prefix_conditioned_listing_for_its_404():
+    # The template contradicted itself here once (the processor's prefix-conditioned grant said it
+    # gave 404s, the release controller's comment said it could not). Settled: a role whose code
+    # needs the 404 of a missing key gets s3:ListBucket without a condition; the one conditioned
+    # grant (the processor's) belongs to code that tells a deleted upload by listing on a 403.
+    conditioned = set()
+    for function in cfn.resources_of(TEMPLATE, "AWS::Serverless::Function"):
+        for resource, condition in cfn.allowed(role_statements(function), "s3:ListBucket"):
+            if condition:
+                conditioned.add(function)
+    assert conditioned == {"ImageProcessorFunction"}
+    source = (cfn.ROOT / "crates/image-processor/src/s3.rs").read_text()
+    assert ".list_objects_v2()" in source and ".prefix(self.key)" in source
+    for function, bucket in (("ReleaseControllerFunction", "ReleasesBucket"), ("EdgeRouterFunction", "ReleasesBucket")):
+        assert cfn.allowed(role_statements(function), "s3:ListBucket") == [
+            ({"Fn::GetAtt": [bucket, "Arn"]}, None)], function
 
 
 def test_cloudfront_may_list_the_variants_bucket_through_oac():
