@@ -131,3 +131,73 @@ def test_named_queries_read_only_the_hours_they_ask_for_under_v2():
                 assert "hour_utc >= " in sql and "log_date >= substr(" in sql, name
             else:
                 assert "hour_utc" not in sql and "log_date >= current_date" in sql, name
+
+
+# Opt-in Regions: disabled by default, every Region launched after 20 March 2019 (AWS Account
+# Management Reference, "Enable or disable AWS Regions in your account"). CloudFront delivers no
+# standard logs (legacy) to buckets in them: the Developer Guide names af-south-1, ap-east-1,
+# eu-south-1 and me-south-1 ("Choose an Amazon S3 bucket for your standard logs", and the Systems
+# Manager runbook AWSConfigRemediation-EnableCloudFrontAccessLogs: "Buckets in the af-south-1,
+# ap-east-1, eu-south-1, and me-south-1 Region are not supported"), and lists "send logs to opt-in
+# AWS Regions" as a feature of standard logging v2 ("Configure standard logging (v2)").
+DOCUMENTED_NO_LEGACY_LOGS = {"af-south-1", "ap-east-1", "eu-south-1", "me-south-1"}
+OPT_IN_REGIONS = DOCUMENTED_NO_LEGACY_LOGS | {
+    "ap-east-2", "ap-south-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5", "ap-southeast-6",
+    "ap-southeast-7", "ca-west-1", "eu-central-2", "eu-south-2", "il-central-1", "me-central-1", "mx-central-1",
+}
+DEFAULT_REGIONS = {
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "sa-east-1", "eu-west-1", "eu-west-2",
+    "eu-west-3", "eu-central-1", "eu-north-1", "ap-south-1", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+    "ap-southeast-1", "ap-southeast-2",
+}
+
+
+def _rule_value(node, values):
+    if isinstance(node, dict) and len(node) == 1:
+        (fn, arg), = node.items()
+        if fn == "Fn::Contains":
+            haystack, needle = arg
+            return _rule_value(needle, values) in [_rule_value(h, values) for h in haystack]
+        if fn == "Fn::Equals":
+            return _rule_value(arg[0], values) == _rule_value(arg[1], values)
+        if fn == "Fn::Not":
+            return not _rule_value(arg[0], values)
+        if fn == "Fn::And":
+            return all(_rule_value(a, values) for a in arg)
+        if fn == "Fn::Or":
+            return any(_rule_value(a, values) for a in arg)
+    return cfn.evaluate(node, values)
+
+
+def refusals(region, access_logs="auto"):
+    """The AssertDescriptions of the template's Rules that refuse these parameter values."""
+    values = params(region, access_logs)
+    out = []
+    for rule in TEMPLATE.get("Rules", {}).values():
+        if "RuleCondition" in rule and not _rule_value(rule["RuleCondition"], values):
+            continue
+        out += [a["AssertDescription"] for a in rule["Assertions"] if not _rule_value(a["Assert"], values)]
+    return out
+
+
+@pytest.mark.parametrize("region", sorted(OPT_IN_REGIONS))
+@pytest.mark.parametrize("access_logs", ["auto", "legacy", "v2"])
+def test_opt_in_regions_are_refused_with_a_reason(region, access_logs):
+    # Legacy logs to this stack's bucket would fail the distribution's creation; v2 cannot be set
+    # up outside us-east-1. The template says so before anything is created.
+    found = refusals(region, access_logs)
+    assert any("opt-in Region" in message for message in found), found
+
+
+@pytest.mark.parametrize("region", sorted(DEFAULT_REGIONS))
+def test_regions_enabled_by_default_are_accepted(region):
+    assert refusals(region) == []
+    assert refusals(region, "legacy") == []
+
+
+def test_default_region_list_is_the_pre_2019_regions():
+    assert not DEFAULT_REGIONS & OPT_IN_REGIONS
+    (rule,) = [r for r in TEMPLATE["Rules"].values()
+               if any("opt-in Region" in a["AssertDescription"] for a in r["Assertions"])]
+    (assertion,) = rule["Assertions"]
+    assert set(assertion["Assert"]["Fn::Contains"][0]) == DEFAULT_REGIONS
