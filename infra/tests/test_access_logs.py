@@ -201,3 +201,28 @@ def test_default_region_list_is_the_pre_2019_regions():
                if any("opt-in Region" in a["AssertDescription"] for a in r["Assertions"])]
     (assertion,) = rule["Assertions"]
     assert set(assertion["Assert"]["Fn::Contains"][0]) == DEFAULT_REGIONS
+
+
+V2_FIELDS = __import__("json").loads((cfn.ROOT / "infra/cloudfront-v2-log-fields.json").read_text())
+
+
+def test_v2_record_fields_are_fields_cloudfront_publishes():
+    # One unknown (or misspelled: "cs(host)", "cs-user-agent") name in RecordFields fails the
+    # delivery, and with it the whole stack in us-east-1. The allowed names, with their source,
+    # are in infra/cloudfront-v2-log-fields.json.
+    published = set(V2_FIELDS["standard_log_fields"]["fields"])
+    real_time = V2_FIELDS["real_time_fields_selected"]["fields"]
+    assert len(published) == 41 and not published & set(real_time)
+    fields = RESOURCES["AccessLogsDelivery"]["Properties"]["RecordFields"]
+    assert len(fields) == len(set(fields)), "a field is selected twice"
+    unknown = [f for f in fields if f not in published and f not in real_time]
+    assert not unknown, f"not a CloudFront v2 log field: {unknown}"
+    # Every real-time field the list admits is one the template uses, each with why.
+    assert set(real_time) == {f for f in fields if f not in published}
+    assert all(len(reason.split()) >= 8 for reason in real_time.values())
+
+
+def test_the_field_list_catches_a_misspelling():
+    published = set(V2_FIELDS["standard_log_fields"]["fields"])
+    for wrong in ("cs(host)", "cs-user-agent", "x-edge-result", "c_country", "timestamp-ms"):
+        assert wrong not in published
