@@ -37,10 +37,16 @@ $(VENV)/.installed: requirements-dev.txt
 	$(VENV)/bin/uv pip install --quiet --python $(VENV)/bin/python -r requirements-dev.txt
 	touch $@
 
-## nasm assembles libjpeg-turbo's x86 SIMD (the mozjpeg crate builds it from source).
+## nasm assembles libjpeg-turbo's x86 SIMD (the mozjpeg crate builds it from source) for builds
+## that target this machine, when it is x86_64: tests, demo, lint, benchmarks. The Lambda builds
+## (`make build`, `make deploy`) target arm64, where mozjpeg-sys compiles NEON C and GNU assembler
+## sources and runs no nasm (its build.rs: nasm only for x86 and x86_64 targets), so they need
+## neither nasm nor root. On an arm64 machine nothing here needs it.
 nasm:
-	@command -v nasm >/dev/null || { echo "installing nasm (Debian package) for libjpeg-turbo's SIMD"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nasm >/dev/null; }
+	@if [ "$(HOST_ARCH)" = x86_64 ] && ! command -v nasm >/dev/null; then \
+	  echo "installing nasm (Debian package) for libjpeg-turbo's x86 SIMD"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nasm >/dev/null; \
+	fi
 
 ffmpeg: $(FFMPEG)
 $(FFMPEG): scripts/fetch-ffmpeg.sh | venv
@@ -62,12 +68,13 @@ $(DEPLOY_VENV)/.installed: requirements-deploy.txt
 	touch $@
 
 # Release builds for arm64 (cargo-lambda cross-compiles with zig), zipped: target/lambda/<fn>/bootstrap.zip
-build: deploy-tools nasm
+# No nasm (arm64 SIMD is NEON) and no root: tools come from PyPI into .venv-deploy.
+build: deploy-tools
 	PATH=$(DEPLOY_PATH) cargo lambda build --release --arm64 --output-format zip \
 	  --bin image-processor --bin notifier --bin edge-router --bin release-controller
 
 # sam build (BuildMethod rust-cargolambda) and deploy; guided the first time (writes infra/samconfig.toml).
-deploy: deploy-tools nasm layer template
+deploy: deploy-tools layer template
 	cd infra && PATH=$(DEPLOY_PATH) sam build --template template.yaml --beta-features
 	cd infra && if [ -f samconfig.toml ]; then PATH=$(DEPLOY_PATH) sam deploy; \
 	  else PATH=$(DEPLOY_PATH) sam deploy --guided --capabilities CAPABILITY_IAM; fi

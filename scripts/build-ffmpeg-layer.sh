@@ -4,8 +4,15 @@
 # Layout: bin/ffmpeg (mode 0755; Lambda mounts layers at /opt, so it runs as /opt/bin/ffmpeg)
 # plus share/doc/ffmpeg/ with the licence notice and the GPL text. The ffmpeg needs glibc and
 # libgcc_s from the runtime (provided.al2023 has them; `make layer-check` checks).
+# Needs no root and nothing from the system but python3: the wheel comes from PyPI through the
+# project venv, and the GPL text is the one kept in infra/ffmpeg-layer/ (the FSF's GPL v3 text,
+# as gnu.org and Debian's /usr/share/common-licenses/GPL-3 have it; its SHA-256 pinned below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+gpl=infra/ffmpeg-layer/COPYING.GPLv3
+gpl_sha256=3972dc9744f6499f0f9b2dbf76696f2ae7ad8af9b23dde66d6af86c9dfb36986
+.venv/bin/python scripts/sha256-check.py "$gpl_sha256" "$gpl"
 
 out=target/layers
 mkdir -p "$out"
@@ -15,7 +22,7 @@ for arch in arm64 x86_64; do
   scripts/fetch-ffmpeg.sh "$arch" "$stage"
   mkdir -p "$stage/share/doc/ffmpeg"
   cp infra/ffmpeg-layer/NOTICE.md "$stage/share/doc/ffmpeg/NOTICE.md"
-  cp /usr/share/common-licenses/GPL-3 "$stage/share/doc/ffmpeg/COPYING.GPLv3"
+  cp "$gpl" "$stage/share/doc/ffmpeg/COPYING.GPLv3"
   .venv/bin/python - "$stage" "$out/ffmpeg-$arch.zip" <<'PY'
 import os, sys, zipfile
 stage, target = sys.argv[1], sys.argv[2]

@@ -30,7 +30,8 @@ trap 'rm -rf "$download"' EXIT
   --platform "$platform" --python-version 3.11 --implementation py \
   -d "$download" "imageio-ffmpeg==$version"
 wheel=$(ls "$download"/imageio_ffmpeg-*.whl)
-echo "$sha256  $wheel" | sha256sum --check --quiet
+# Python's hashlib, not coreutils' sha256sum (absent on macOS, and the venv is here anyway).
+.venv/bin/python scripts/sha256-check.py "$sha256" "$wheel"
 mkdir -p "$dest/bin"
 .venv/bin/python - "$wheel" "imageio_ffmpeg/binaries/$binary" "$dest/bin/ffmpeg" <<'PY'
 import shutil, sys, zipfile
