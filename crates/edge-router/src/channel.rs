@@ -1,6 +1,7 @@
 //! A release channel's configuration (`channels/<channel>.json` in the releases bucket): which
 //! version is stable, which is the canary and at what weight, and who changed what when.
 
+use media_edge_shared::release_event::{ReleaseChange, ReleaseEvent};
 use serde::{Deserialize, Serialize};
 
 use crate::cohort;
@@ -26,6 +27,24 @@ pub struct ChannelConfig {
     /// A progressive rollout of the canary, advanced by the release controller.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout: Option<Rollout>,
+    /// Announcements of changes made but not yet accepted by the status topic, oldest first. They
+    /// are written with the change itself, so a failed publish or a crash loses none: the
+    /// release controller publishes them and removes each once it is done.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<PendingAnnouncement>,
+    /// The CloudFront KeyValueStore the deployed release controller copies this config to (edge
+    /// routing), recorded by the controller: commands run without `--store-arn` still reach it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edge_store: Option<String>,
+}
+
+/// A change to announce, and how far its announcement got.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingAnnouncement {
+    pub event: ReleaseEvent,
+    /// The status topic accepted it; only a follow-up (a rollback's invalidation) is left.
+    #[serde(default)]
+    pub published: bool,
 }
 
 /// A rollout plan: the canary's weight goes through `steps`, one step per `every_seconds` in which
@@ -48,7 +67,8 @@ pub struct Rollout {
     /// Why it stopped or is holding, in words (the gate that alarmed, the gate without data).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// A change the controller has yet to announce (one made by an operator's command).
+    /// Written by releases before announcements moved to [`ChannelConfig::pending`]: an operator's
+    /// change not yet announced. Read so an upgrade loses none; the controller moves it there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unannounced: Option<String>,
 }
@@ -110,6 +130,8 @@ impl ChannelConfig {
             rolled_back: None,
             history: Vec::new(),
             rollout: None,
+            pending: Vec::new(),
+            edge_store: None,
         }
     }
 
@@ -123,6 +145,20 @@ impl ChannelConfig {
         if !valid_version(&config.stable) {
             return Err(ChannelConfigError::InvalidStable(config.stable));
         }
+        // A config written before announcements moved to `pending`: keep its operator's change.
+        if let Some(rollout) = config.rollout.as_mut() {
+            if let Some(text) = rollout.unannounced.take() {
+                let event = ReleaseEvent::new(
+                    &config.channel,
+                    &rollout.release,
+                    ReleaseChange::Operator,
+                    config.weight,
+                    config.weight,
+                    Some(text),
+                );
+                config.pending.push(PendingAnnouncement { event, published: false });
+            }
+        }
         let mut problem = None;
         if let Some(canary) = &config.canary {
             if !valid_version(canary) || config.weight > 100 {
@@ -132,6 +168,11 @@ impl ChannelConfig {
             }
         }
         Ok((config, problem))
+    }
+
+    /// Queues `event` to be announced with the change it describes (written together).
+    pub fn announce(&mut self, event: ReleaseEvent) {
+        self.pending.push(PendingAnnouncement { event, published: false });
     }
 
     pub fn choose(&self, cohort: u16, cohort_count: u16) -> Choice<'_> {

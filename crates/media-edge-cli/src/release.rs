@@ -22,7 +22,8 @@ pub struct ReleaseArgs {
     #[arg(long, env = "USER", default_value = "unknown")]
     by: String,
     /// The CloudFront KeyValueStore the edge function routes by (stack output ReleaseStoreArn;
-    /// ReleaseRouting=edge). Every change is copied there; without it only S3 is written.
+    /// ReleaseRouting=edge). Every change is copied there. Without it, the store the deployed
+    /// release controller recorded in the channel config is used; with neither, only S3 is written.
     #[arg(long, env = "RELEASE_STORE_ARN")]
     store_arn: Option<String>,
     #[command(subcommand)]
@@ -50,7 +51,9 @@ enum ReleaseCommand {
     SetWeight { weight: u8 },
     /// Make the canary the stable version (weight back to 0).
     Promote,
-    /// Weight 0 at once; with a distribution id, also invalidate the channel's cached files.
+    /// Weight 0 at once. Origin routing: with a distribution id, the channel's cached responses
+    /// are invalidated too, so viewers leave the canary now rather than after CACHE_SECONDS.
+    /// Edge routing needs no invalidation (cached files are per version): none is made.
     Rollback {
         #[arg(long, env = "DISTRIBUTION_ID")]
         distribution_id: Option<String>,
@@ -89,14 +92,23 @@ enum ReleaseCommand {
 
 pub async fn run(args: ReleaseArgs) -> ExitCode {
     let sdk = load_sdk_config().await;
-    let control = ReleaseControl {
+    let store = |arn| EdgeStore { client: aws_sdk_cloudfrontkeyvaluestore::Client::new(&sdk), arn };
+    let mut control = ReleaseControl {
         s3: media_edge_shared::aws::s3_client(&sdk),
         bucket: args.bucket,
         channel: args.channel.clone(),
         cohort_count: args.cohorts,
         actor: args.by,
-        edge: args.store_arn.map(|arn| EdgeStore { client: aws_sdk_cloudfrontkeyvaluestore::Client::new(&sdk), arn }),
+        edge: args.store_arn.map(store),
     };
+    // Routed at the edge but run without the store: a change written to S3 alone would reach
+    // viewers only when the controller copies it, so take the store the controller recorded.
+    if control.edge.is_none() {
+        if let Ok(Some(arn)) = control.read().await.map(|c| c.config.and_then(|c| c.edge_store)) {
+            eprintln!("edge routing: using the store the release controller recorded for {}: {arn}", args.channel);
+            control.edge = Some(store(arn));
+        }
+    }
     let edge_mode = control.edge.is_some();
     let result = match args.command {
         ReleaseCommand::Publish { version, dir, replace_incomplete } => {
@@ -145,11 +157,14 @@ pub async fn run(args: ReleaseArgs) -> ExitCode {
                 Ok(config) => {
                     print!("{}", describe(&config, args.cohorts));
                     match distribution_id {
-                        Some(id) => invalidate(&sdk, &id, &args.channel).await,
-                        None if edge_mode => {
+                        _ if edge_mode => {
                             println!("edge store updated: viewers get stable from their next request (a browser's copy within its 60 s)");
+                            if distribution_id.is_some() {
+                                println!("no invalidation made: with edge routing CloudFront caches each version under its own path, so none is needed");
+                            }
                             Ok(())
                         }
+                        Some(id) => invalidate(&sdk, &id, &args.channel).await,
                         None => {
                             println!("no distribution id: cached copies expire within the router's CACHE_SECONDS");
                             Ok(())

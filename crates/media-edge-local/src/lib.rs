@@ -14,6 +14,8 @@
 //! source mapping does (batches of up to 10, ReportBatchItemFailures semantics).
 
 pub mod fault_proxy;
+#[cfg(feature = "kvs-model")]
+pub mod kvs_model;
 pub mod lambda_runtime_api;
 
 use std::future::Future;

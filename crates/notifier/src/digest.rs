@@ -179,7 +179,7 @@ impl Batch<'_> {
 impl Batch<'_> {
     /// Rollout state changes, in order: one line each, a rollback first in the title.
     fn releases(&self) -> Option<Outgoing> {
-        let events: Vec<&ReleaseEvent> = self
+        let mut events: Vec<&ReleaseEvent> = self
             .notices
             .iter()
             .filter_map(|n| match n {
@@ -187,6 +187,10 @@ impl Batch<'_> {
                 _ => None,
             })
             .collect();
+        // The controller may publish an announcement again (its bookkeeping write failed after
+        // SNS took it): the same id is the same change, reported once.
+        let mut seen = std::collections::HashSet::new();
+        events.retain(|e| e.id.is_empty() || seen.insert(e.id.as_str()));
         if events.is_empty() {
             return None;
         }
@@ -457,6 +461,21 @@ mod tests {
             ]
         );
         assert!(out[0].notification.content.description.contains("*1 original* replaced by a newer upload"));
+    }
+
+    #[test]
+    fn an_announcement_published_twice_is_reported_once_and_both_copies_are_acknowledged() {
+        let advanced = ReleaseEvent::new("sdk", "1.5.0", ReleaseChange::Advanced, 1, 5, None);
+        let rolled_back =
+            ReleaseEvent::new("sdk", "1.5.0", ReleaseChange::RolledBack, 5, 0, Some("gate errors in ALARM".into()));
+        let notices: Vec<Notice> =
+            [&advanced, &advanced, &rolled_back].into_iter().map(|e| Notice::Release(Box::new(e.clone()))).collect();
+        let out = super::build(&notices, &settings(), "2026-11-22T03");
+        assert_eq!(out.len(), 1);
+        let text = &out[0].notification.content.description;
+        assert_eq!(text.matches("1% → 5%").count(), 1, "{text}");
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert_eq!(out[0].covers, [0, 1, 2]);
     }
 
     #[test]

@@ -19,7 +19,7 @@ use media_edge_shared::status::now_rfc3339;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use edge_router::channel::{valid_version, Change, ChannelConfig, EdgeEntry};
+use edge_router::channel::{valid_version, Change, ChannelConfig, EdgeEntry, PendingAnnouncement};
 use edge_router::cohort;
 use edge_router::config::{channel_key, release_key};
 use edge_router::router::content_type_for;
@@ -85,6 +85,7 @@ impl EdgeStatus {
 }
 
 /// A channel config as read, with the ETag a write must match (`None`: there is none yet).
+#[derive(Debug, Clone)]
 pub struct Current {
     pub config: Option<ChannelConfig>,
     etag: Option<String>,
@@ -116,13 +117,43 @@ impl ReleaseControl {
     async fn write(
         &self,
         current: &Current,
-        mut config: ChannelConfig,
+        config: ChannelConfig,
         action: String,
     ) -> Result<ChannelConfig, ReleaseError> {
+        match self.write_current(current, config, action).await? {
+            (written, None) => written.config.ok_or_else(no_config),
+            (_, Some(why)) => Err(ReleaseError::EdgeNotUpdated(why)),
+        }
+    }
+
+    /// Writes `config` (with `action` in its history) if the stored config is still `current`,
+    /// then, when its routing changed, copies it to the edge store. Returns what was written and,
+    /// if the copy failed, why (the change is made: S3 is the source of truth).
+    pub(crate) async fn write_current(
+        &self,
+        current: &Current,
+        mut config: ChannelConfig,
+        action: String,
+    ) -> Result<(Current, Option<String>), ReleaseError> {
         config.history.push(Change { at: now_rfc3339(), by: self.actor.clone(), action });
         if config.history.len() > MAX_HISTORY {
             config.history.drain(..config.history.len() - MAX_HISTORY);
         }
+        let routing_changed = current.config.as_ref().map(EdgeEntry::of) != Some(EdgeEntry::of(&config));
+        let written = self.put_config(current, config).await?;
+        if !routing_changed {
+            return Ok((written, None));
+        }
+        match self.sync_edge().await {
+            Ok(_) => Ok((written, None)),
+            Err(ReleaseError::EdgeNotUpdated(why)) => Ok((written, Some(why))),
+            Err(e) => Ok((written, Some(e.to_string()))),
+        }
+    }
+
+    /// The conditional write itself: `If-Match` the ETag read (`If-None-Match: *` for a new
+    /// channel), so a writer that read an older config is refused with [`ReleaseError::Conflict`].
+    async fn put_config(&self, current: &Current, config: ChannelConfig) -> Result<Current, ReleaseError> {
         let body = serde_json::to_vec_pretty(&config).map_err(|e| ReleaseError::Invalid(e.to_string()))?;
         let mut request = self
             .s3
@@ -136,7 +167,7 @@ impl ReleaseControl {
             Some(etag) => request.if_match(etag),
             None => request.if_none_match("*"),
         };
-        request.send().await.map_err(|e| {
+        let written = request.send().await.map_err(|e| {
             let status = e.raw_response().map(|r| r.status().as_u16());
             if matches!(status, Some(412) | Some(409)) {
                 ReleaseError::Conflict
@@ -144,8 +175,66 @@ impl ReleaseControl {
                 ReleaseError::Storage(describe_sdk_error(&e))
             }
         })?;
-        self.sync_edge().await?;
-        Ok(config)
+        Ok(Current { config: Some(config), etag: written.e_tag().map(str::to_string) })
+    }
+
+    /// Records how far the announcements got: `done` ones leave the config, `published` ones
+    /// (their follow-up failed) are marked so they are not published again. Re-reads and retries
+    /// when another writer changed the config meanwhile. No history entry: nothing changed for
+    /// viewers.
+    pub async fn settle_announcements(
+        &self,
+        mut current: Current,
+        done: &[String],
+        published: &[String],
+    ) -> Result<Current, ReleaseError> {
+        for _ in 0..EDGE_WRITE_ATTEMPTS {
+            let Some(mut config) = current.config.clone() else { return Ok(current) };
+            let before = config.pending.clone();
+            config.pending.retain(|p| !done.contains(&p.event.id));
+            for p in &mut config.pending {
+                p.published |= published.contains(&p.event.id);
+            }
+            if config.pending == before {
+                return Ok(current);
+            }
+            match self.put_config(&current, config).await {
+                Ok(written) => return Ok(written),
+                Err(ReleaseError::Conflict) => current = self.read().await?,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(ReleaseError::Conflict)
+    }
+
+    /// Whether the edge store holds what the config says, copying it if not (nothing to do
+    /// without a store, or for a channel without a config).
+    pub async fn edge_sync(&self) -> rollout::EdgeSync {
+        use rollout::EdgeSync;
+        match self.edge_status().await {
+            Ok(Some(status)) if status.expected.is_some() && !status.in_sync() => match self.sync_edge().await {
+                Ok(_) => EdgeSync::CaughtUp,
+                Err(ReleaseError::EdgeNotUpdated(why)) => EdgeSync::Behind(why),
+                Err(e) => EdgeSync::Behind(e.to_string()),
+            },
+            Ok(_) => EdgeSync::InSync,
+            Err(e) => EdgeSync::Behind(e.to_string()),
+        }
+    }
+
+    /// Records in the config which edge store the deployed controller keeps (`None`: origin
+    /// routing), so commands run without `--store-arn` find it.
+    pub async fn record_edge_store(&self, current: Current) -> Result<Current, ReleaseError> {
+        let arn = self.edge.as_ref().map(|e| e.arn.clone());
+        let Some(config) = current.config.clone() else { return Ok(current) };
+        if config.edge_store == arn {
+            return Ok(current);
+        }
+        let action = match &arn {
+            Some(arn) => format!("routing at the edge: store {arn}"),
+            None => "routing at the origin (no edge store)".into(),
+        };
+        Ok(self.write_current(&current, ChannelConfig { edge_store: arn, ..config }, action).await?.0)
     }
 
     /// Copies the channel's S3 config to the edge store (nothing without one). Each attempt reads
@@ -168,19 +257,6 @@ impl ReleaseControl {
         Err(ReleaseError::EdgeNotUpdated(format!(
             "the store changed under each of {EDGE_WRITE_ATTEMPTS} attempts (other writers)"
         )))
-    }
-
-    /// Copies the config to the edge store if the store does not hold what it says (a failed
-    /// write, a store filled by hand, a stack that just switched to edge routing). Returns
-    /// whether it had to. Nothing without a store or a config.
-    pub async fn reconcile_edge(&self) -> Result<bool, ReleaseError> {
-        match self.edge_status().await? {
-            Some(status) if status.expected.is_some() && !status.in_sync() => {
-                self.sync_edge().await?;
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
     }
 
     /// What the edge store holds for the channel and whether it is what the S3 config says.
@@ -411,8 +487,10 @@ impl ReleaseControl {
         }
         self.require_complete(version).await?;
         let action = format!("canary {version} at {weight}%");
-        let rollout = rollout::cancelled(config.rollout.clone(), &action);
-        let next = ChannelConfig { canary: Some(version.to_string()), weight, rolled_back: None, rollout, ..config };
+        let (rollout, cancelled) = rollout::cancelled(&config, &action, weight);
+        let mut next =
+            ChannelConfig { canary: Some(version.to_string()), weight, rolled_back: None, rollout, ..config };
+        next.pending.extend(cancelled.map(|event| PendingAnnouncement { event, published: false }));
         self.write(&current, next, action).await
     }
 
@@ -424,8 +502,9 @@ impl ReleaseControl {
             ReleaseError::Invalid("there is no canary; start one with `canary VERSION --weight W`".into())
         })?;
         let action = format!("canary {canary} weight {}% → {weight}%", config.weight);
-        let rollout = rollout::cancelled(config.rollout.clone(), &action);
-        let next = ChannelConfig { weight, rollout, ..config };
+        let (rollout, cancelled) = rollout::cancelled(&config, &action, weight);
+        let mut next = ChannelConfig { weight, rollout, ..config };
+        next.pending.extend(cancelled.map(|event| PendingAnnouncement { event, published: false }));
         self.write(&current, next, action).await
     }
 
@@ -440,8 +519,9 @@ impl ReleaseControl {
         })?;
         self.require_complete(&canary).await?;
         let action = format!("promote {canary} to stable (was {})", config.stable);
-        let rollout = rollout::cancelled(config.rollout.clone(), &action);
-        let next = ChannelConfig { stable: canary, canary: None, weight: 0, rolled_back: None, rollout, ..config };
+        let (rollout, cancelled) = rollout::cancelled(&config, &action, 0);
+        let mut next = ChannelConfig { stable: canary, canary: None, weight: 0, rolled_back: None, rollout, ..config };
+        next.pending.extend(cancelled.map(|event| PendingAnnouncement { event, published: false }));
         self.write(&current, next, action).await
     }
 
@@ -454,8 +534,9 @@ impl ReleaseControl {
         let action =
             format!("rollback: canary {} weight {}% → 0%", config.canary.as_deref().unwrap_or("-"), config.weight);
         let rolled_back = config.canary.clone().or(config.rolled_back.clone());
-        let rollout = rollout::cancelled(config.rollout.clone(), &action);
-        let next = ChannelConfig { canary: None, weight: 0, rolled_back, rollout, ..config };
+        let (rollout, cancelled) = rollout::cancelled(&config, &action, 0);
+        let mut next = ChannelConfig { canary: None, weight: 0, rolled_back, rollout, ..config };
+        next.pending.extend(cancelled.map(|event| PendingAnnouncement { event, published: false }));
         self.write(&current, next, action).await
     }
 }

@@ -39,10 +39,13 @@ pub struct GateReading {
 pub enum Decision {
     /// Not running, or the step's interval has not passed (and no gate alarms).
     Wait,
-    /// The step is due but a gate cannot be judged (no data, no such alarm): announced once.
+    /// The step is due (or the edge is behind) but cannot go on: announced once per reason.
     Hold {
         why: String,
     },
+    /// The edge store has just caught up with the config: viewers got this step only now, so
+    /// its interval starts now.
+    RestartStep,
     Advance {
         step: usize,
         weight: u8,
@@ -53,14 +56,41 @@ pub enum Decision {
     },
 }
 
-/// What the controller does with a running rollout at `now`. One step at most per call, so a
-/// controller that missed runs still gives every step a full healthy interval.
-pub fn decide(rollout: &Rollout, now: u64, gates: &[GateReading]) -> Decision {
-    if rollout.state != RolloutState::Running {
+/// Whether viewers are routed by what the channel config says. With origin routing they always
+/// are; with edge routing only once the KeyValueStore holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EdgeSync {
+    InSync,
+    /// It was behind and has just been copied.
+    CaughtUp,
+    /// It is behind and could not be copied (why).
+    Behind(String),
+}
+
+/// What the controller does with a rollout at `now`. One step at most per call, so a controller
+/// that missed runs still gives every step a full healthy interval. A step counts only from when
+/// viewers get it: while the edge store is behind nothing advances or promotes (rolling back
+/// still does), and when it catches up the step starts over. A paused rollout still rolls back
+/// when a gate alarms: pausing stops advancing, not protection.
+pub fn decide(rollout: &Rollout, now: u64, gates: &[GateReading], edge: &EdgeSync) -> Decision {
+    if !matches!(rollout.state, RolloutState::Running | RolloutState::Paused) {
         return Decision::Wait;
     }
     if let Some(gate) = gates.iter().find(|g| g.health == GateHealth::Alarm && rollout.gates.contains(&g.name)) {
         return Decision::RollBack { why: format!("gate {} is in ALARM", gate.name) };
+    }
+    if rollout.state == RolloutState::Paused {
+        return Decision::Wait;
+    }
+    match edge {
+        EdgeSync::InSync => {}
+        EdgeSync::CaughtUp => return Decision::RestartStep,
+        EdgeSync::Behind(why) => {
+            let weight = rollout.steps.get(rollout.step).copied().unwrap_or_default();
+            return Decision::Hold {
+                why: format!("the edge store does not hold {weight}% yet, so viewers do not either ({why})"),
+            };
+        }
     }
     if now < rollout.step_started.saturating_add(rollout.every_seconds) {
         return Decision::Wait;
@@ -89,6 +119,14 @@ pub fn decide(rollout: &Rollout, now: u64, gates: &[GateReading]) -> Decision {
         Some(&weight) => Decision::Advance { step: rollout.step + 1, weight },
         None => Decision::Promote,
     }
+}
+
+/// A rollout change the controller wrote.
+#[derive(Debug)]
+pub struct Applied {
+    pub written: Current,
+    /// The change's copy to the edge store failed (why): viewers do not have it yet.
+    pub edge_behind: Option<String>,
 }
 
 /// A plan an operator may start: increasing weights of 1–100, an interval the controller can
@@ -128,17 +166,18 @@ pub fn parse_interval(text: &str) -> Result<u64, ReleaseError> {
     Ok(n.saturating_mul(unit))
 }
 
-/// A plan stopped by an operator's change (the operator wins).
-pub(crate) fn cancelled(rollout: Option<Rollout>, action: &str) -> Option<Rollout> {
-    rollout.map(|r| match r.state {
-        RolloutState::Running | RolloutState::Paused => Rollout {
-            state: RolloutState::Cancelled,
-            reason: Some(format!("changed by hand: {action}")),
-            unannounced: Some(format!("rollout of {} cancelled: {action}", r.release)),
-            ..r
-        },
-        _ => r,
-    })
+/// A plan stopped by an operator's change (the operator wins), and its announcement.
+pub(crate) fn cancelled(config: &ChannelConfig, action: &str, weight: u8) -> (Option<Rollout>, Option<ReleaseEvent>) {
+    match &config.rollout {
+        Some(r) if matches!(r.state, RolloutState::Running | RolloutState::Paused) => {
+            let reason = format!("changed by hand: {action}");
+            let text = format!("rollout of {} cancelled: {action}", r.release);
+            let event =
+                ReleaseEvent::new(&config.channel, &r.release, ReleaseChange::Operator, weight, weight, Some(text));
+            (Some(Rollout { state: RolloutState::Cancelled, reason: Some(reason), ..r.clone() }), Some(event))
+        }
+        other => (other.clone(), None),
+    }
 }
 
 impl ReleaseControl {
@@ -168,24 +207,26 @@ impl ReleaseControl {
             step_started: now,
             state: RolloutState::Running,
             reason: None,
-            unannounced: Some(format!("rollout of {version} started at {weight}%")),
+            unannounced: None,
         };
         let steps_text = steps.iter().map(u8::to_string).collect::<Vec<_>>().join(",");
         let action =
             format!("rollout {version}: steps {steps_text} every {every_seconds} s, gates {}", gates.join(","));
-        let next =
+        let mut next =
             ChannelConfig { canary: Some(version.into()), weight, rolled_back: None, rollout: Some(rollout), ..config };
+        let text = format!("rollout of {version} started at {weight}%");
+        next.announce(ReleaseEvent::new(&self.channel, version, ReleaseChange::Operator, weight, weight, Some(text)));
         self.write(&current, next, action).await
     }
 
-    /// Holds the rollout at its step; the weight stays.
+    /// Holds the rollout at its step; the weight stays. Gates still roll it back.
     pub async fn pause(&self) -> Result<ChannelConfig, ReleaseError> {
-        self.change_rollout(RolloutState::Running, "paused", |r, _| Rollout { state: RolloutState::Paused, ..r }).await
+        self.change_rollout(RolloutState::Running, "paused", |r| Rollout { state: RolloutState::Paused, ..r }).await
     }
 
     /// Resumes a paused rollout; its step's interval starts again at `now`.
     pub async fn resume(&self, now: u64) -> Result<ChannelConfig, ReleaseError> {
-        self.change_rollout(RolloutState::Paused, "resumed", move |r, _| Rollout {
+        self.change_rollout(RolloutState::Paused, "resumed", move |r| Rollout {
             state: RolloutState::Running,
             step_started: now,
             reason: None,
@@ -198,7 +239,7 @@ impl ReleaseControl {
         &self,
         from: RolloutState,
         verb: &str,
-        change: impl FnOnce(Rollout, &ChannelConfig) -> Rollout,
+        change: impl FnOnce(Rollout) -> Rollout,
     ) -> Result<ChannelConfig, ReleaseError> {
         let current = self.read().await?;
         let config = current.config.clone().ok_or_else(no_config)?;
@@ -207,55 +248,65 @@ impl ReleaseControl {
             _ => return Err(ReleaseError::Invalid(format!("there is no rollout to mark {verb}"))),
         };
         let release = rollout.release.clone();
-        let mut changed = change(rollout, &config);
-        changed.unannounced = Some(format!("rollout of {release} {verb} at {}%", config.weight));
-        let next = ChannelConfig { rollout: Some(changed), ..config };
+        let weight = config.weight;
+        let mut next = ChannelConfig { rollout: Some(change(rollout)), ..config };
+        let text = format!("rollout of {release} {verb} at {weight}%");
+        next.announce(ReleaseEvent::new(&self.channel, &release, ReleaseChange::Operator, weight, weight, Some(text)));
         self.write(&current, next, format!("rollout {release} {verb}")).await
     }
 
-    /// The controller's turn for this channel, on the config it read and the gates it read for
-    /// it. Returns what changed, to announce, in order: an operator's change not yet announced,
-    /// then the controller's own. Empty: nothing, or another controller changed the config first
-    /// (the next run decides again on what it wrote).
+    /// The controller's turn for this channel, on the config it read, the gates it read for it and
+    /// what it found at the edge. The change and its announcement are written together (the
+    /// announcement stays pending in the config until the status topic accepts it). Returns what
+    /// was written, or `None` when there was nothing to do or another writer changed the config
+    /// first (the next run decides again on what it wrote).
     pub async fn apply_rollout(
         &self,
         current: &Current,
         now: u64,
         gates: &[GateReading],
-    ) -> Result<Vec<ReleaseEvent>, ReleaseError> {
-        let Some(config) = current.config.clone() else { return Ok(Vec::new()) };
-        let Some(rollout) = config.rollout.clone() else { return Ok(Vec::new()) };
+        edge: &EdgeSync,
+    ) -> Result<Option<Applied>, ReleaseError> {
+        let Some(config) = current.config.clone() else { return Ok(None) };
+        let Some(rollout) = config.rollout.clone() else { return Ok(None) };
         let event = |change: ReleaseChange, to: u8, reason: Option<String>| {
             ReleaseEvent::new(&self.channel, &rollout.release, change, config.weight, to, reason)
         };
-        let mut events: Vec<ReleaseEvent> = rollout
-            .unannounced
-            .iter()
-            .map(|text| event(ReleaseChange::Operator, config.weight, Some(text.clone())))
-            .collect();
-        let announced = Rollout { unannounced: None, ..rollout.clone() };
-        let (next, action) = match decide(&rollout, now, gates) {
-            Decision::Hold { why } if rollout.reason.as_deref() != Some(why.as_str()) => {
-                events.push(event(ReleaseChange::Held, config.weight, Some(why.clone())));
-                let next = Rollout { reason: Some(why.clone()), ..announced };
-                (ChannelConfig { rollout: Some(next), ..config.clone() }, format!("rollout holding: {why}"))
+        // A change the edge store does not hold yet reaches viewers only when it does.
+        let at_edge = |why: String| match edge {
+            EdgeSync::Behind(behind) => {
+                format!("{why}; the edge store is behind ({behind}), viewers move when it catches up")
             }
-            Decision::Wait | Decision::Hold { .. } => match &rollout.unannounced {
-                // Only an operator's change to announce: clear it, change nothing else.
-                Some(text) => {
-                    (ChannelConfig { rollout: Some(announced), ..config.clone() }, format!("announced: {text}"))
-                }
-                None => return Ok(Vec::new()),
-            },
+            _ => why,
+        };
+        let (mut next, announcement, action) = match decide(&rollout, now, gates, edge) {
+            Decision::Wait => return Ok(None),
+            Decision::Hold { why } if rollout.reason.as_deref() == Some(why.as_str()) => return Ok(None),
+            Decision::Hold { why } => {
+                let next = Rollout { reason: Some(why.clone()), ..rollout.clone() };
+                let announcement = event(ReleaseChange::Held, config.weight, Some(why.clone()));
+                (
+                    ChannelConfig { rollout: Some(next), ..config.clone() },
+                    Some(announcement),
+                    format!("rollout holding: {why}"),
+                )
+            }
+            Decision::RestartStep => {
+                let next = Rollout { step_started: now, reason: None, ..rollout.clone() };
+                let action = format!(
+                    "rollout {}: the edge store holds {}%, the step starts now",
+                    rollout.release, config.weight
+                );
+                (ChannelConfig { rollout: Some(next), ..config.clone() }, None, action)
+            }
             Decision::Advance { step, weight } => {
-                events.push(event(ReleaseChange::Advanced, weight, None));
-                let next = Rollout { step, step_started: now, reason: None, ..announced };
+                let next = Rollout { step, step_started: now, reason: None, ..rollout.clone() };
                 let action = format!("rollout {} weight {}% → {weight}%", rollout.release, config.weight);
-                (ChannelConfig { weight, rollout: Some(next), ..config.clone() }, action)
+                let announcement = event(ReleaseChange::Advanced, weight, None);
+                (ChannelConfig { weight, rollout: Some(next), ..config.clone() }, Some(announcement), action)
             }
             Decision::Promote => {
-                events.push(event(ReleaseChange::Promoted, 100, None));
-                let next = Rollout { state: RolloutState::Promoted, reason: None, ..announced };
+                let next = Rollout { state: RolloutState::Promoted, reason: None, ..rollout.clone() };
                 let action = format!("rollout promoted {} to stable (was {})", rollout.release, config.stable);
                 let promoted = ChannelConfig {
                     stable: rollout.release.clone(),
@@ -265,12 +316,12 @@ impl ReleaseControl {
                     rollout: Some(next),
                     ..config.clone()
                 };
-                (promoted, action)
+                (promoted, Some(event(ReleaseChange::Promoted, 100, None)), action)
             }
             Decision::RollBack { why } => {
-                events.push(event(ReleaseChange::RolledBack, 0, Some(why.clone())));
-                let next = Rollout { state: RolloutState::RolledBack, reason: Some(why.clone()), ..announced };
+                let next = Rollout { state: RolloutState::RolledBack, reason: Some(why.clone()), ..rollout.clone() };
                 let action = format!("rollout rolled back {} at {}%: {why}", rollout.release, config.weight);
+                let announcement = event(ReleaseChange::RolledBack, 0, Some(at_edge(why)));
                 let back = ChannelConfig {
                     canary: None,
                     weight: 0,
@@ -278,18 +329,17 @@ impl ReleaseControl {
                     rollout: Some(next),
                     ..config.clone()
                 };
-                (back, action)
+                (back, Some(announcement), action)
             }
         };
-        match self.write(current, next, action).await {
-            Ok(_) => Ok(events),
-            // The change is made (S3 is the source of truth): announce it; the controller copies
-            // the config to the edge store on its next check (`reconcile_edge`).
-            Err(ReleaseError::EdgeNotUpdated(why)) => {
-                tracing::warn!(channel = self.channel, %why, "rollout changed in S3, edge store not yet");
-                Ok(events)
-            }
-            Err(ReleaseError::Conflict) => Ok(Vec::new()),
+        if let Some(announcement) = announcement {
+            next.announce(announcement);
+        }
+        match self.write_current(current, next, action).await {
+            // With the edge store behind, the change is still made and its announcement pending
+            // (S3 is the source of truth); the next run finds the edge behind, holds, and copies it.
+            Ok((written, edge_behind)) => Ok(Some(Applied { written, edge_behind })),
+            Err(ReleaseError::Conflict) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -328,7 +378,7 @@ mod tests {
         let mut log = Vec::new();
         let mut t = from;
         while t <= to {
-            match decide(r, t, &gates(t)) {
+            match decide(r, t, &gates(t), &EdgeSync::InSync) {
                 Decision::Advance { step, weight } => {
                     r.step = step;
                     r.step_started = t;
@@ -342,7 +392,7 @@ mod tests {
                     r.state = RolloutState::RolledBack;
                     log.push((t, format!("rolled back: {why}")));
                 }
-                Decision::Hold { .. } | Decision::Wait => {}
+                Decision::Hold { .. } | Decision::Wait | Decision::RestartStep => {}
             }
             t += MIN;
         }
@@ -363,11 +413,17 @@ mod tests {
         let mut r = plan();
         let start = r.step_started;
         // The controller did not run for 45 minutes: it comes back and advances one step only.
-        assert_eq!(decide(&r, start + 45 * MIN, &ok_since(0)), Decision::Advance { step: 1, weight: 5 });
+        assert_eq!(
+            decide(&r, start + 45 * MIN, &ok_since(0), &EdgeSync::InSync),
+            Decision::Advance { step: 1, weight: 5 }
+        );
         r.step = 1;
         r.step_started = start + 45 * MIN;
-        assert_eq!(decide(&r, start + 46 * MIN, &ok_since(0)), Decision::Wait);
-        assert_eq!(decide(&r, start + 55 * MIN, &ok_since(0)), Decision::Advance { step: 2, weight: 25 });
+        assert_eq!(decide(&r, start + 46 * MIN, &ok_since(0), &EdgeSync::InSync), Decision::Wait);
+        assert_eq!(
+            decide(&r, start + 55 * MIN, &ok_since(0), &EdgeSync::InSync),
+            Decision::Advance { step: 2, weight: 25 }
+        );
     }
 
     #[test]
@@ -393,9 +449,9 @@ mod tests {
         // It alarmed and recovered between two runs (the alarm was missed): OK only since 12 m.
         let gates = ok_since(start + 12 * MIN);
         for minute in 10..22 {
-            assert_eq!(decide(&r, start + minute * MIN, &gates), Decision::Wait, "minute {minute}");
+            assert_eq!(decide(&r, start + minute * MIN, &gates, &EdgeSync::InSync), Decision::Wait, "minute {minute}");
         }
-        assert_eq!(decide(&r, start + 22 * MIN, &gates), Decision::Advance { step: 1, weight: 5 });
+        assert_eq!(decide(&r, start + 22 * MIN, &gates, &EdgeSync::InSync), Decision::Advance { step: 1, weight: 5 });
     }
 
     #[test]
@@ -404,23 +460,58 @@ mod tests {
         let due = r.step_started + 10 * MIN;
         let mut gates = ok_since(0);
         gates[1].health = GateHealth::NoData;
-        assert!(matches!(decide(&r, due, &gates), Decision::Hold { why } if why.contains("router-5xx has no data")));
+        assert!(
+            matches!(decide(&r, due, &gates, &EdgeSync::InSync), Decision::Hold { why } if why.contains("router-5xx has no data"))
+        );
         gates.pop();
-        assert!(matches!(decide(&r, due, &gates), Decision::Hold { why } if why.contains("router-5xx does not exist")));
+        assert!(
+            matches!(decide(&r, due, &gates, &EdgeSync::InSync), Decision::Hold { why } if why.contains("router-5xx does not exist"))
+        );
         // An alarm that is not one of this plan's gates does not roll it back.
         let other = GateReading { name: "unrelated".into(), health: GateHealth::Alarm, since: 0 };
-        assert!(matches!(decide(&r, due, &[ok_since(0), vec![other]].concat()), Decision::Advance { .. }));
+        assert!(matches!(
+            decide(&r, due, &[ok_since(0), vec![other]].concat(), &EdgeSync::InSync),
+            Decision::Advance { .. }
+        ));
     }
 
     #[test]
-    fn only_a_running_plan_moves() {
+    fn only_a_running_plan_moves_but_a_paused_one_still_rolls_back() {
         for state in [RolloutState::Paused, RolloutState::RolledBack, RolloutState::Promoted, RolloutState::Cancelled] {
             let r = Rollout { state, ..plan() };
-            assert_eq!(decide(&r, r.step_started + 100 * MIN, &ok_since(0)), Decision::Wait);
+            assert_eq!(decide(&r, r.step_started + 100 * MIN, &ok_since(0), &EdgeSync::InSync), Decision::Wait);
         }
-        let cancelled = cancelled(Some(plan()), "weight 5% → 40%").unwrap();
-        assert_eq!(cancelled.state, RolloutState::Cancelled);
-        assert!(cancelled.unannounced.unwrap().contains("cancelled"));
+        let paused = Rollout { state: RolloutState::Paused, ..plan() };
+        let mut alarm = ok_since(0);
+        alarm[1].health = GateHealth::Alarm;
+        assert!(matches!(
+            decide(&paused, paused.step_started + MIN, &alarm, &EdgeSync::InSync),
+            Decision::RollBack { why } if why.contains("router-5xx")
+        ));
+        let mut config = ChannelConfig::new("sdk", "1.4.0");
+        config.rollout = Some(plan());
+        let (cancelled, event) = cancelled(&config, "weight 5% → 40%", 40);
+        assert_eq!(cancelled.unwrap().state, RolloutState::Cancelled);
+        let event = event.unwrap();
+        assert!(event.reason.unwrap().contains("cancelled") && event.weight_to == 40);
+    }
+
+    #[test]
+    fn nothing_advances_while_the_edge_is_behind_and_the_step_restarts_when_it_catches_up() {
+        let r = plan();
+        let due = r.step_started + 30 * MIN;
+        let behind = EdgeSync::Behind("ServiceUnavailable".into());
+        assert!(matches!(
+            decide(&r, due, &ok_since(0), &behind),
+            Decision::Hold { why } if why.contains("edge store does not hold 1%") && why.contains("ServiceUnavailable")
+        ));
+        let last = Rollout { step: 4, ..plan() };
+        assert!(matches!(decide(&last, due, &ok_since(0), &behind), Decision::Hold { .. }), "no promotion either");
+        assert_eq!(decide(&r, due, &ok_since(0), &EdgeSync::CaughtUp), Decision::RestartStep);
+        // Rolling back stays allowed.
+        let mut alarm = ok_since(0);
+        alarm[0].health = GateHealth::Alarm;
+        assert!(matches!(decide(&r, due, &alarm, &behind), Decision::RollBack { .. }));
     }
 
     #[test]

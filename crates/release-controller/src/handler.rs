@@ -1,12 +1,15 @@
-//! One run of the controller over every channel: its rollout, and its edge store entry kept equal
-//! to its config (repaired if a write failed). Safe to run twice at once and after missed runs:
-//! every change is a conditional write on the channel config (a controller that loses the race
-//! does nothing this run), and each run moves a rollout one step at most.
+//! One run of the controller over every channel: its announcements, its rollout, and its edge
+//! store entry kept equal to its config (repaired if a write failed). Safe to run twice at once
+//! and after missed runs: every change is a conditional write on the channel config (a controller
+//! that loses the race does nothing this run), and each run moves a rollout one step at most.
+//! Announcements are written with the change they announce and leave the config only once the
+//! status topic has accepted them, so a failed publish delays one and loses none.
 
 use edge_router::channel::RolloutState;
 use media_edge_shared::aws::describe_sdk_error;
 use media_edge_shared::release_event::{ReleaseChange, ReleaseEvent};
-use release_control::{invalidate_channel, EdgeStore, ReleaseControl};
+use release_control::rollout::EdgeSync;
+use release_control::{invalidate_channel, Current, EdgeStore, ReleaseControl};
 use serde::Serialize;
 use tracing::{error, info};
 
@@ -36,23 +39,25 @@ pub struct RunReport {
 pub async fn run_once(clients: &Clients, config: &ControllerConfig, now: u64) -> RunReport {
     let mut report = RunReport::default();
     for channel in &config.channels {
-        match run_channel(clients, config, channel, now).await {
-            Ok(events) => report.changes.extend(events),
-            Err(why) => {
-                error!(channel, %why, "release controller: channel not looked after this run");
-                report.errors.push(format!("{channel}: {why}"));
-            }
+        if let Err(why) = run_channel(clients, config, channel, now, &mut report.changes).await {
+            error!(channel, %why, "release controller: channel not looked after this run");
+            report.errors.push(format!("{channel}: {why}"));
         }
     }
     report
 }
 
+/// One channel: first whatever is waiting to be announced (from an earlier run or an operator's
+/// command), then the rollout's turn and its announcement, then the edge store. Announcements
+/// come before every other call that can fail, and a failed one does not stop the rollout (a
+/// gate in alarm still rolls it back while SNS is down).
 async fn run_channel(
     clients: &Clients,
     config: &ControllerConfig,
     channel: &str,
     now: u64,
-) -> Result<Vec<ReleaseEvent>, String> {
+    announced: &mut Vec<ReleaseEvent>,
+) -> Result<(), String> {
     let control = ReleaseControl {
         s3: clients.s3.clone(),
         bucket: config.bucket.clone(),
@@ -61,36 +66,95 @@ async fn run_channel(
         actor: "release-controller".into(),
         edge: config.store_arn.clone().map(|arn| EdgeStore { client: clients.kvs.clone(), arn }),
     };
+    let mut failures = Vec::new();
     let current = control.read().await.map_err(|e| e.to_string())?;
-    let events = match current.config.as_ref().and_then(|c| c.rollout.clone()) {
-        Some(rollout) if rollout.state == RolloutState::Running || rollout.unannounced.is_some() => {
-            let running = rollout.state == RolloutState::Running;
-            let gates = if running { read_gates(&clients.cloudwatch, &rollout.gates).await? } else { Vec::new() };
-            control.apply_rollout(&current, now, &gates).await.map_err(|e| e.to_string())?
+    let (mut current, failed) = announce_pending(clients, config, &control, current, announced).await?;
+    failures.extend(failed);
+
+    let rollout = current.config.as_ref().and_then(|c| c.rollout.clone());
+    let edge = match rollout {
+        // Gates are read for a paused rollout too: pausing stops advancing, not protection.
+        Some(rollout) if matches!(rollout.state, RolloutState::Running | RolloutState::Paused) => {
+            let gates = read_gates(&clients.cloudwatch, &rollout.gates).await?;
+            let edge = control.edge_sync().await;
+            match control.apply_rollout(&current, now, &gates, &edge).await.map_err(|e| e.to_string())? {
+                Some(applied) => {
+                    let (written, failed) =
+                        announce_pending(clients, config, &control, applied.written, announced).await?;
+                    current = written;
+                    failures.extend(failed);
+                    applied.edge_behind.map_or(edge, EdgeSync::Behind)
+                }
+                None => edge,
+            }
         }
-        _ => Vec::new(),
+        // Every run, rollout or not: the edge store holds what the channel config says (repairs a
+        // failed write, and fills the store of a stack that just switched to edge routing).
+        _ => control.edge_sync().await,
     };
-    // Every run, rollout or not: the edge store holds what the channel config says (repairs a
-    // failed write, and fills the store of a stack that just switched to edge routing).
-    if control.reconcile_edge().await.map_err(|e| e.to_string())? {
-        info!(channel, "edge store was behind the channel config: copied");
+    if let Err(e) = control.record_edge_store(current).await {
+        failures.push(e.to_string());
     }
-    for event in &events {
-        info!(channel, change = ?event.change, from = event.weight_from, to = event.weight_to, "rollout changed");
+    match edge {
+        // Held (and announced once); reported every run so the function's Errors metric shows it.
+        EdgeSync::Behind(why) => failures.push(format!("the edge store is behind the channel config: {why}")),
+        EdgeSync::CaughtUp => info!(channel, "edge store was behind the channel config: copied"),
+        EdgeSync::InSync => {}
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures.join("; "))
+    }
+}
+
+/// Publishes the config's pending announcements in order, and for a rollback with origin
+/// routing invalidates the channel's cached files; each leaves the config only once all of that
+/// succeeded. A failure stops the rest (order is kept) and is retried next run; one published
+/// again after a failed bookkeeping write carries its id, so the notifier reports it once.
+/// Returns the config as it now is, and what failed.
+async fn announce_pending(
+    clients: &Clients,
+    config: &ControllerConfig,
+    control: &ReleaseControl,
+    current: Current,
+    announced: &mut Vec<ReleaseEvent>,
+) -> Result<(Current, Option<String>), String> {
+    let pending = current.config.as_ref().map(|c| c.pending.clone()).unwrap_or_default();
+    if pending.is_empty() {
+        return Ok((current, None));
+    }
+    let (mut done, mut published, mut failure) = (Vec::new(), Vec::new(), None);
+    for item in pending {
+        let event = &item.event;
+        if !item.published {
+            if let Err(why) = publish(&clients.sns, &config.status_topic_arn, event).await {
+                failure = Some(why);
+                break;
+            }
+            info!(channel = event.channel, id = event.id, change = ?event.change, from = event.weight_from,
+                to = event.weight_to, "announced");
+            announced.push(event.clone());
+        }
         // Origin routing: cached per cohort, so viewers leave a rolled-back canary at once only
         // through an invalidation. Edge routing needs none (the next request is routed to stable).
         if event.change == ReleaseChange::RolledBack && config.store_arn.is_none() {
             if let Some(distribution) = &config.distribution_id {
-                invalidate_channel(&clients.cloudfront, distribution, channel).await.map_err(|e| e.to_string())?;
+                if let Err(e) = invalidate_channel(&clients.cloudfront, distribution, &event.channel).await {
+                    published.push(event.id.clone());
+                    failure = Some(format!("invalidating the rolled-back channel's files (retried next run): {e}"));
+                    break;
+                }
             }
         }
-        announce(&clients.sns, &config.status_topic_arn, event).await?;
+        done.push(event.id.clone());
     }
-    Ok(events)
+    let settled = control.settle_announcements(current, &done, &published).await.map_err(|e| e.to_string())?;
+    Ok((settled, failure))
 }
 
 /// Publishes the change to the status topic; the notifier reports it in its next digest window.
-async fn announce(sns: &aws_sdk_sns::Client, topic_arn: &str, event: &ReleaseEvent) -> Result<(), String> {
+async fn publish(sns: &aws_sdk_sns::Client, topic_arn: &str, event: &ReleaseEvent) -> Result<(), String> {
     let message = serde_json::to_string(event).map_err(|e| e.to_string())?;
     let change = serde_json::to_value(event.change).ok().and_then(|v| v.as_str().map(str::to_string));
     let attribute = aws_sdk_sns::types::MessageAttributeValue::builder()
@@ -104,6 +168,6 @@ async fn announce(sns: &aws_sdk_sns::Client, topic_arn: &str, event: &ReleaseEve
         .message_attributes("release_change", attribute)
         .send()
         .await
-        .map_err(|e| format!("announcing the change (it was made): {}", describe_sdk_error(&e)))?;
+        .map_err(|e| format!("announcing a release change (it stays pending): {}", describe_sdk_error(&e)))?;
     Ok(())
 }

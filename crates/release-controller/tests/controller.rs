@@ -11,12 +11,13 @@ use std::time::{Duration, Instant};
 use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
 use aws_sdk_cloudwatch::types::{MetricAlarm, StateValue};
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
-use edge_router::channel::RolloutState;
+use edge_router::channel::{ChannelConfig, RolloutState};
+use media_edge_local::kvs_model::{KvsModel, Outage};
 use media_edge_local::{drain, provision, sns_message, LocalClients, Wiring, WiringNames};
 use media_edge_shared::release_event::ReleaseChange;
 use notifier::chatbot::CustomNotification;
 use notifier::{run_window, ChatbotPublisher, NotifierConfig, WindowConfig};
-use release_control::ReleaseControl;
+use release_control::{EdgeStore, ReleaseControl};
 use release_controller::{run_once, Clients, ControllerConfig};
 
 type Alarms = Arc<Mutex<HashMap<String, (StateValue, i64)>>>;
@@ -30,10 +31,13 @@ fn describe_alarms(alarms: Alarms) -> Rule {
             .iter()
             .filter_map(|name| alarms.get(name).map(|(state, since)| (name, state, since)))
             .map(|(name, state, since)| {
+                // CloudWatch moves StateUpdatedTimestamp also when only the reason changes: here
+                // later than the transition, so a controller reading the wrong one would wait.
                 MetricAlarm::builder()
                     .alarm_name(name)
                     .state_value(state.clone())
-                    .state_updated_timestamp(aws_smithy_types::DateTime::from_secs(*since))
+                    .state_transitioned_timestamp(aws_smithy_types::DateTime::from_secs(*since))
+                    .state_updated_timestamp(aws_smithy_types::DateTime::from_secs(*since + 9 * 60))
                     .build()
             })
             .collect();
@@ -220,68 +224,215 @@ async fn two_controllers_at_once_make_one_change_and_an_operator_wins_over_the_p
     assert_eq!(s.weight().await.1, 40);
 }
 
-/// The edge store as its API behaves: a key is absent until written.
-fn kvs_store(
-    stored: Arc<Mutex<Option<String>>>,
-    puts: Arc<Mutex<u32>>,
-) -> (Vec<Rule>, aws_sdk_cloudfrontkeyvaluestore::Client) {
-    use aws_sdk_cloudfrontkeyvaluestore::operation::describe_key_value_store::DescribeKeyValueStoreOutput;
-    use aws_sdk_cloudfrontkeyvaluestore::operation::get_key::{GetKeyError, GetKeyOutput};
-    use aws_sdk_cloudfrontkeyvaluestore::operation::put_key::PutKeyOutput;
-    use aws_sdk_cloudfrontkeyvaluestore::types::error::ResourceNotFoundException;
-    use aws_sdk_cloudfrontkeyvaluestore::Client as Kvs;
-    let describe = mock!(Kvs::describe_key_value_store).then_compute_output(|_| {
-        DescribeKeyValueStoreOutput::builder()
-            .item_count(1)
-            .total_size_in_bytes(1)
-            .kvs_arn(STORE)
-            .created(aws_smithy_types::DateTime::from_secs(0))
-            .e_tag("E")
-            .build()
-            .unwrap()
-    });
-    let absent = stored.clone();
-    let missing = mock!(Kvs::get_key).match_requests(move |_| absent.lock().unwrap().is_none()).then_error(|| {
-        GetKeyError::ResourceNotFoundException(ResourceNotFoundException::builder().message("no key").build())
-    });
-    let present = stored.clone();
-    let get = mock!(Kvs::get_key).then_compute_output(move |r| {
-        let value = present.lock().unwrap().clone().unwrap_or_default();
-        GetKeyOutput::builder()
-            .key(r.key().unwrap_or_default())
-            .value(value)
-            .item_count(1)
-            .total_size_in_bytes(1)
-            .build()
-            .unwrap()
-    });
-    let put = mock!(Kvs::put_key).then_compute_output(move |r| {
-        *stored.lock().unwrap() = r.value().map(str::to_string);
-        *puts.lock().unwrap() += 1;
-        PutKeyOutput::builder().item_count(1).total_size_in_bytes(1).e_tag("E2").build().unwrap()
-    });
-    let client = mock_client!(aws_sdk_cloudfrontkeyvaluestore, RuleMode::MatchAny, [&describe, &missing, &get, &put]);
-    (vec![describe, missing, get, put], client)
-}
-
 const STORE: &str = "arn:aws:cloudfront::123456789012:key-value-store/0f3f4b8c-9d1e-4a55-8f2e-1c2d3e4f5a6b";
 
 #[tokio::test]
 async fn the_edge_store_is_filled_and_kept_equal_to_the_channel_config() {
     let mut s = setup("reconcile").await;
-    let (stored, puts) = (Arc::new(Mutex::new(None)), Arc::new(Mutex::new(0)));
-    let (_rules, kvs) = kvs_store(stored.clone(), puts.clone());
-    s.controller.kvs = kvs;
+    let store = KvsModel::new(STORE);
+    s.controller.kvs = store.client.clone();
     s.config.store_arn = Some(STORE.into());
-    // A stack that just switched to edge routing: the store is empty; the first run fills it.
+    // A stack that just switched to edge routing: the store is empty; the first run fills it,
+    // and records in the config which store the deployment routes by.
     assert_eq!(s.run(T0).await, []);
-    assert_eq!(stored.lock().unwrap().as_deref(), Some(r#"{"stable":"1.4.0","weight":0}"#));
+    assert_eq!(store.value("sdk").as_deref(), Some(r#"{"stable":"1.4.0","weight":0}"#));
+    assert_eq!(s.control.read().await.unwrap().config.unwrap().edge_store.as_deref(), Some(STORE));
     s.run(T0 + MIN).await;
-    assert_eq!(*puts.lock().unwrap(), 1, "in sync: nothing written");
+    assert_eq!(store.writes(), 1, "in sync: nothing written");
     // A change whose store write did not happen (here: made without the store) is copied next run.
     s.control.canary("1.5.0", 10).await.unwrap();
     s.run(T0 + 2 * MIN).await;
-    assert_eq!(stored.lock().unwrap().as_deref(), Some(r#"{"stable":"1.4.0","canary":"1.5.0","weight":10}"#));
+    assert_eq!(store.value("sdk").as_deref(), Some(r#"{"stable":"1.4.0","canary":"1.5.0","weight":10}"#));
+    assert_eq!(store.stale_writes(), 0);
+}
+
+impl Setup {
+    /// Edge routing: the controller and the operator both write to `store`.
+    fn route_at_the_edge(&mut self, store: &KvsModel) {
+        self.controller.kvs = store.client.clone();
+        self.config.store_arn = Some(STORE.into());
+        self.control.edge = Some(EdgeStore { client: store.client.clone(), arn: STORE.into() });
+    }
+
+    async fn config(&self) -> ChannelConfig {
+        self.control.read().await.unwrap().config.unwrap()
+    }
+
+    /// A run that must fail (and what it announced before failing).
+    async fn failing_run(&self, now: u64) -> (Vec<(ReleaseChange, u8, u8)>, String) {
+        let report = run_once(&self.controller, &self.config, now).await;
+        assert!(!report.errors.is_empty(), "expected the run to report an error: {report:?}");
+        (report.changes.iter().map(|e| (e.change, e.weight_from, e.weight_to)).collect(), report.errors.join("; "))
+    }
+}
+
+#[tokio::test]
+async fn a_step_counts_only_once_the_edge_holds_it_and_nothing_advances_or_promotes_while_it_is_behind() {
+    let mut s = setup("edge-behind").await;
+    let store = KvsModel::new(STORE);
+    s.route_at_the_edge(&store);
+    s.set_alarm("sdk-errors", StateValue::Ok, T0 - 3600);
+    let gates = vec!["sdk-errors".to_string()];
+    s.control.start_rollout("1.5.0", &[1, 5, 100], 10 * MIN, &gates, T0).await.unwrap();
+    assert_eq!(store.value("sdk").as_deref(), Some(r#"{"stable":"1.4.0","canary":"1.5.0","weight":1}"#));
+    assert_eq!(s.run(T0 + MIN).await, [(ReleaseChange::Operator, 1, 1)]);
+
+    // The store stops taking writes just before the step is due: the advance is made in S3 (and
+    // announced), the edge keeps 1%.
+    store.set_outage(Outage::Writes);
+    let (changes, error) = s.failing_run(T0 + 10 * MIN).await;
+    assert_eq!(changes, [(ReleaseChange::Advanced, 1, 5)]);
+    assert!(error.contains("edge store is behind"), "{error}");
+    assert_eq!(store.value("sdk").as_deref(), Some(r#"{"stable":"1.4.0","canary":"1.5.0","weight":1}"#));
+
+    // While it is behind: held (announced once, with why), never advanced, never promoted,
+    // however long; every run reports the error.
+    let (changes, error) = s.failing_run(T0 + 11 * MIN).await;
+    assert_eq!(changes, [(ReleaseChange::Held, 5, 5)]);
+    assert!(error.contains("InternalServerException") || error.contains("internal error"), "{error}");
+    for minute in [12, 20, 21, 30, 40, 60] {
+        assert_eq!(s.failing_run(T0 + minute * MIN).await.0, [], "minute {minute}");
+    }
+    let config = s.config().await;
+    assert_eq!((config.weight, config.rollout.as_ref().unwrap().state), (5, RolloutState::Running));
+    assert!(config.rollout.unwrap().reason.unwrap().contains("edge store does not hold 5%"));
+
+    // The store recovers at minute 61: it gets 5% now, and the step's interval starts now.
+    store.set_outage(Outage::None);
+    assert_eq!(s.run(T0 + 61 * MIN).await, []);
+    assert_eq!(store.value("sdk").as_deref(), Some(r#"{"stable":"1.4.0","canary":"1.5.0","weight":5}"#));
+    for minute in [62, 70] {
+        assert_eq!(s.run(T0 + minute * MIN).await, [], "minute {minute}: 5% has not been out for 10 minutes");
+    }
+    assert_eq!(s.run(T0 + 71 * MIN).await, [(ReleaseChange::Advanced, 5, 100)]);
+    assert_eq!(store.value("sdk").as_deref(), Some(r#"{"stable":"1.4.0","canary":"1.5.0","weight":100}"#));
+    assert_eq!(s.run(T0 + 81 * MIN).await, [(ReleaseChange::Promoted, 100, 100)]);
+    assert_eq!(store.value("sdk").as_deref(), Some(r#"{"stable":"1.5.0","weight":0}"#));
+    assert_eq!(store.stale_writes(), 0, "every write named the store's current ETag");
+
+    // Slack heard every change once, the hold with its reason.
+    let text = s.slack().await.iter().map(|m| m.content.description.clone()).collect::<Vec<_>>().join("\n");
+    for line in
+        ["started at 1%", "1% → 5%", "holding at 5%: the edge store does not hold 5% yet", "5% → 100%", "promoted"]
+    {
+        assert_eq!(text.matches(line).count(), 1, "{line} once in {text}");
+    }
+}
+
+#[tokio::test]
+async fn a_gate_alarm_rolls_back_while_the_edge_store_is_down_and_the_edge_follows_when_it_recovers() {
+    let mut s = setup("edge-down-rollback").await;
+    let store = KvsModel::new(STORE);
+    s.route_at_the_edge(&store);
+    s.set_alarm("sdk-errors", StateValue::Ok, T0 - 3600);
+    let gates = vec!["sdk-errors".to_string()];
+    s.control.start_rollout("1.5.0", &[10, 100], 10 * MIN, &gates, T0).await.unwrap();
+    store.set_outage(Outage::All);
+    s.set_alarm("sdk-errors", StateValue::Alarm, T0 + 3 * MIN);
+    let (changes, _) = s.failing_run(T0 + 4 * MIN).await;
+    assert_eq!(changes, [(ReleaseChange::Operator, 10, 10), (ReleaseChange::RolledBack, 10, 0)]);
+    let config = s.config().await;
+    assert_eq!((config.canary, config.weight), (None, 0));
+    assert!(config.pending.is_empty(), "announced: {:?}", config.pending);
+    store.set_outage(Outage::None);
+    assert_eq!(s.run(T0 + 5 * MIN).await, []);
+    assert_eq!(store.value("sdk").as_deref(), Some(r#"{"stable":"1.4.0","weight":0}"#));
+    let slack = s.slack().await;
+    let text = &slack[0].content.description;
+    assert!(text.contains("*rolled back* at 10%: gate sdk-errors is in ALARM; the edge store is behind"), "{text}");
+}
+
+#[tokio::test]
+async fn a_paused_rollout_is_still_rolled_back_when_a_gate_alarms() {
+    let s = setup("paused").await;
+    s.set_alarm("sdk-errors", StateValue::Ok, T0 - 3600);
+    let gates = vec!["sdk-errors".to_string()];
+    s.control.start_rollout("1.5.0", &[25, 100], 10 * MIN, &gates, T0).await.unwrap();
+    s.control.pause().await.unwrap();
+    assert_eq!(s.run(T0 + MIN).await, [(ReleaseChange::Operator, 25, 25), (ReleaseChange::Operator, 25, 25)]);
+    assert_eq!(s.run(T0 + 30 * MIN).await, [], "paused: no advance");
+    s.set_alarm("sdk-errors", StateValue::Alarm, T0 + 31 * MIN);
+    assert_eq!(s.run(T0 + 32 * MIN).await, [(ReleaseChange::RolledBack, 25, 0)]);
+    assert_eq!(s.weight().await, (None, 0, RolloutState::RolledBack));
+}
+
+#[tokio::test]
+async fn an_announcement_sns_refused_stays_pending_and_is_posted_once_when_it_is_accepted() {
+    let mut s = setup("sns-down").await;
+    s.set_alarm("sdk-errors", StateValue::Ok, T0 - 3600);
+    let gates = vec!["sdk-errors".to_string()];
+    s.control.start_rollout("1.5.0", &[1, 5, 100], 10 * MIN, &gates, T0).await.unwrap();
+    assert_eq!(s.run(T0 + MIN).await, [(ReleaseChange::Operator, 1, 1)]);
+
+    // The status topic refuses (here: a topic that does not exist, as after a bad deploy).
+    let topic = s.config.status_topic_arn.clone();
+    s.config.status_topic_arn = format!("{topic}-gone");
+    let (changes, error) = s.failing_run(T0 + 10 * MIN).await;
+    assert_eq!(changes, []);
+    assert!(error.contains("stays pending"), "{error}");
+    let config = s.config().await;
+    assert_eq!(config.weight, 5, "the step is made");
+    assert_eq!(config.pending.len(), 1);
+    assert_eq!((config.pending[0].event.change, config.pending[0].published), (ReleaseChange::Advanced, false));
+    // Still refused a minute later: still pending, nothing else happens.
+    assert_eq!(s.failing_run(T0 + 11 * MIN).await.0, []);
+
+    s.config.status_topic_arn = topic;
+    assert_eq!(s.run(T0 + 12 * MIN).await, [(ReleaseChange::Advanced, 1, 5)]);
+    assert!(s.config().await.pending.is_empty());
+    assert_eq!(s.run(T0 + 13 * MIN).await, []);
+    let text = s.slack().await.iter().map(|m| m.content.description.clone()).collect::<Vec<_>>().join("\n");
+    assert_eq!(text.matches("1% → 5%").count(), 1, "{text}");
+}
+
+#[tokio::test]
+async fn a_failed_invalidation_delays_neither_the_announcement_nor_loses_itself() {
+    use aws_sdk_cloudfront::operation::create_invalidation::{CreateInvalidationError, CreateInvalidationOutput};
+    use aws_sdk_cloudfront::types::error::NoSuchDistribution;
+    use aws_sdk_cloudfront::types::{Invalidation, InvalidationBatch, Paths};
+    let mut s = setup("invalidation").await;
+    // Origin routing with a distribution: a rollback invalidates the channel's files. CloudFront
+    // answers from aws-smithy-mocks (the emulator's CloudFront needs a whole distribution).
+    let refused = mock!(aws_sdk_cloudfront::Client::create_invalidation).then_error(|| {
+        CreateInvalidationError::NoSuchDistribution(NoSuchDistribution::builder().message("not yet").build())
+    });
+    let accepted = mock!(aws_sdk_cloudfront::Client::create_invalidation).then_compute_output(|r| {
+        let batch = r.invalidation_batch().cloned().unwrap_or_else(|| {
+            InvalidationBatch::builder()
+                .caller_reference("x")
+                .paths(Paths::builder().quantity(0).build().unwrap())
+                .build()
+                .unwrap()
+        });
+        let invalidation = Invalidation::builder()
+            .id("I1")
+            .status("InProgress")
+            .create_time(aws_smithy_types::DateTime::from_secs(0))
+            .invalidation_batch(batch)
+            .build()
+            .unwrap();
+        CreateInvalidationOutput::builder().invalidation(invalidation).build()
+    });
+    s.controller.cloudfront = mock_client!(aws_sdk_cloudfront, RuleMode::Sequential, [&refused, &accepted]);
+    s.config.distribution_id = Some("E2EXAMPLE".into());
+    s.set_alarm("sdk-errors", StateValue::Ok, T0 - 3600);
+    let gates = vec!["sdk-errors".to_string()];
+    s.control.start_rollout("1.5.0", &[10, 100], 10 * MIN, &gates, T0).await.unwrap();
+    assert_eq!(s.run(T0 + MIN).await, [(ReleaseChange::Operator, 10, 10)]);
+    s.set_alarm("sdk-errors", StateValue::Alarm, T0 + 2 * MIN);
+    // The rollback is announced even though its invalidation fails; the invalidation is kept.
+    let (changes, error) = s.failing_run(T0 + 3 * MIN).await;
+    assert_eq!(changes, [(ReleaseChange::RolledBack, 10, 0)]);
+    assert!(error.contains("invalidating") && error.contains("not yet"), "{error}");
+    let pending = s.config().await.pending;
+    assert_eq!(pending.len(), 1);
+    assert!(pending[0].published, "published, only the invalidation is left");
+    // Next run: the invalidation is made, the rollback is not announced again.
+    assert_eq!(s.run(T0 + 4 * MIN).await, []);
+    assert!(s.config().await.pending.is_empty());
+    assert_eq!((refused.num_calls(), accepted.num_calls()), (1, 1));
+    let text = s.slack().await.iter().map(|m| m.content.description.clone()).collect::<Vec<_>>().join("\n");
+    assert_eq!(text.matches("rolled back").count(), 1, "{text}");
 }
 
 #[tokio::test]
@@ -294,9 +445,10 @@ async fn of_two_controllers_that_read_the_same_config_only_one_writes() {
     let readings = release_controller::gates::read_gates(&s.controller.cloudwatch, &gates).await.unwrap();
     // Both read before either writes: the second write's ETag is stale.
     let (a, b) = (s.control.read().await.unwrap(), s.control.read().await.unwrap());
-    let first = s.control.apply_rollout(&a, T0 + 10 * MIN, &readings).await.unwrap();
-    let second = s.control.apply_rollout(&b, T0 + 10 * MIN, &readings).await.unwrap();
-    assert_eq!(first.len(), 1);
-    assert!(second.is_empty(), "the loser changes nothing: {second:?}");
+    let in_sync = release_control::rollout::EdgeSync::InSync;
+    let first = s.control.apply_rollout(&a, T0 + 10 * MIN, &readings, &in_sync).await.unwrap();
+    let second = s.control.apply_rollout(&b, T0 + 10 * MIN, &readings, &in_sync).await.unwrap();
+    assert!(first.is_some());
+    assert!(second.is_none(), "the loser changes nothing");
     assert_eq!(s.weight().await.1, 5);
 }

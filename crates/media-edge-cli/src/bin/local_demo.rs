@@ -197,7 +197,16 @@ async fn rollout_demo(control: &release_control::ReleaseControl) -> Result<(), m
         let reading =
             GateReading { name: gates[0].clone(), health, since: if minute < 3 { t0 - 3600 } else { now - 30 } };
         let current = control.read().await?;
-        let events = control.apply_rollout(&current, now, &[reading]).await?;
+        let edge = release_control::rollout::EdgeSync::InSync;
+        let current = match control.apply_rollout(&current, now, &[reading], &edge).await? {
+            Some(applied) => applied.written,
+            None => current,
+        };
+        // The change and its announcement were written together; the controller then hands the
+        // pending announcements to the status topic (here: shown) and removes them.
+        let events: Vec<_> = current.config.iter().flat_map(|c| c.pending.iter().map(|p| p.event.clone())).collect();
+        let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
+        control.settle_announcements(current, &ids, &[]).await?;
         let what = events
             .iter()
             .map(|e| match (e.change, e.reason.as_deref()) {

@@ -78,27 +78,38 @@ async fn published(label: &str, edge: Option<EdgeStore>) -> (LocalClients, Relea
 }
 
 #[tokio::test]
-async fn every_change_is_copied_to_the_store_with_its_etag() {
-    let written = Arc::new(Mutex::new(Vec::new()));
-    let (describe, put) = (describe_rule(&["E1", "E2", "E3", "E4", "E5"]), put_rule(written.clone()));
-    let edge = EdgeStore { client: kvs(&[&describe, &put]), arn: ARN.into() };
+async fn every_change_is_copied_to_the_store_under_the_etag_the_store_had() {
+    use media_edge_local::kvs_model::KvsModel;
+    // A store whose ETag moves with every write and refuses a stale one: each change must read
+    // the current ETag, or the store refuses it.
+    let store = KvsModel::new(ARN);
+    let edge = EdgeStore { client: store.client.clone(), arn: ARN.into() };
     let (_clients, control) = published("copied", Some(edge)).await;
-    control.canary("2.0.0", 1).await.unwrap();
-    control.set_weight(25).await.unwrap();
-    control.rollback().await.unwrap();
-    control.canary("2.0.0", 5).await.unwrap();
-
-    let written = written.lock().unwrap().clone();
-    let expected = [
-        ("E1", r#"{"stable":"1.0.0","weight":0}"#),
-        ("E2", r#"{"stable":"1.0.0","canary":"2.0.0","weight":1}"#),
-        ("E3", r#"{"stable":"1.0.0","canary":"2.0.0","weight":25}"#),
-        ("E4", r#"{"stable":"1.0.0","weight":0}"#),
-        ("E5", r#"{"stable":"1.0.0","canary":"2.0.0","weight":5}"#),
-    ];
-    let got: Vec<(&str, &str)> = written.iter().map(|(etag, _, value)| (etag.as_str(), value.as_str())).collect();
-    assert_eq!(got, expected);
-    assert!(written.iter().all(|(_, key, _)| key == "sdk"));
+    let mut seen = vec![(store.etag(), store.value("sdk"))];
+    for change in 0..4 {
+        match change {
+            0 => control.canary("2.0.0", 1).await.map(drop),
+            1 => control.set_weight(25).await.map(drop),
+            2 => control.rollback().await.map(drop),
+            _ => control.canary("2.0.0", 5).await.map(drop),
+        }
+        .unwrap();
+        seen.push((store.etag(), store.value("sdk")));
+    }
+    let values: Vec<Option<&str>> = seen.iter().map(|(_, v)| v.as_deref()).collect();
+    assert_eq!(
+        values,
+        [
+            Some(r#"{"stable":"1.0.0","weight":0}"#),
+            Some(r#"{"stable":"1.0.0","canary":"2.0.0","weight":1}"#),
+            Some(r#"{"stable":"1.0.0","canary":"2.0.0","weight":25}"#),
+            Some(r#"{"stable":"1.0.0","weight":0}"#),
+            Some(r#"{"stable":"1.0.0","canary":"2.0.0","weight":5}"#),
+        ]
+    );
+    let etags: std::collections::HashSet<&str> = seen.iter().map(|(e, _)| e.as_str()).collect();
+    assert_eq!(etags.len(), 5, "each write moved the ETag: {seen:?}");
+    assert_eq!((store.writes(), store.stale_writes()), (5, 0));
 }
 
 #[tokio::test]
@@ -186,4 +197,47 @@ async fn a_refused_entry_and_a_missing_key_are_reported() {
     let status = control.edge_status().await.unwrap().unwrap();
     assert_eq!(status.stored, None);
     assert!(!status.in_sync());
+}
+
+#[tokio::test]
+async fn the_cli_without_a_store_arn_uses_the_store_the_controller_recorded_and_makes_no_useless_invalidation() {
+    use media_edge_local::kvs_model::KvsModel;
+    // The deployed controller routes this channel at the edge and has recorded its store.
+    let store = KvsModel::new(ARN);
+    let (_clients, control) =
+        published("recorded", Some(EdgeStore { client: store.client.clone(), arn: ARN.into() })).await;
+    control.canary("2.0.0", 20).await.unwrap();
+    let current = control.read().await.unwrap();
+    control.record_edge_store(current).await.unwrap();
+
+    // An operator rolls back with neither --store-arn nor RELEASE_STORE_ARN. The emulator has no
+    // KeyValueStore, so the copy fails: what matters is that the CLI tried the recorded store,
+    // said so, and did not promise viewers a rollback they do not get.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_media-edge"))
+        .args(["release", "--bucket", &control.bucket, "--channel", "sdk", "--by", "tester"])
+        .args(["rollback", "--distribution-id", "E2EXAMPLE"])
+        .env_remove("RELEASE_STORE_ARN")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stderr.contains(&format!("using the store the release controller recorded for sdk: {ARN}")), "{stderr}");
+    assert!(stderr.contains("the edge store is not"), "{stderr}");
+    assert!(!stdout.contains("viewers get stable") && !stdout.contains("invalidation"), "{stdout}");
+    // S3 has the rollback (the source of truth); the controller copies it when the store answers.
+    let config = control.read().await.unwrap().config.unwrap();
+    assert_eq!((config.canary, config.weight), (None, 0));
+}
+
+#[tokio::test]
+async fn the_model_store_refuses_a_write_with_a_stale_etag() {
+    use media_edge_local::kvs_model::KvsModel;
+    let store = KvsModel::new(ARN);
+    let edge = EdgeStore { client: store.client.clone(), arn: ARN.into() };
+    let etag = edge.etag().await.unwrap();
+    let entry = EdgeEntry { stable: "1.0.0".into(), canary: None, weight: 0 };
+    edge.put("sdk", &entry, &etag).await.unwrap();
+    assert_ne!(store.etag(), etag, "every write moves the ETag");
+    assert!(matches!(edge.put("sdk", &entry, &etag).await, Err(release_control::EdgeStoreError::Conflict)));
+    assert_eq!((store.writes(), store.stale_writes()), (1, 1));
 }
