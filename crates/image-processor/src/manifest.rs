@@ -113,7 +113,10 @@ impl Manifest {
 }
 
 /// Characters escaped in URL paths built from keys (`/` stays: it separates the key's parts).
+/// `+` too: S3 (directly or behind CloudFront) reads a `+` in a path as a space, so a literal one
+/// would name another key (`logo+alpha.png` would be `logo alpha.png`).
 const PATH: &AsciiSet = &CONTROLS
+    .add(b'+')
     .add(b' ')
     .add(b'"')
     .add(b'#')
@@ -291,5 +294,8 @@ mod tests {
     fn urls_escape_what_html_and_urls_need() {
         assert_eq!(url_for("a/b c#1?&\"<x>.jpg"), "/a/b%20c%231%3F%26%22%3Cx%3E.jpg");
         assert_eq!(url_for("캠페인/배너.jpg"), "/%EC%BA%A0%ED%8E%98%EC%9D%B8/%EB%B0%B0%EB%84%88.jpg");
+        // S3 reads `+` in a path as a space: a literal `+` would name another key.
+        assert_eq!(url_for("logo+alpha.png/0123456789ab/pc.png"), "/logo%2Balpha.png/0123456789ab/pc.png");
+        assert_eq!(url_for("C++ logo.png/v/pc.png"), "/C%2B%2B%20logo.png/v/pc.png");
     }
 }

@@ -60,7 +60,7 @@ async fn animated_gif_becomes_mp4_poster_and_variants() {
     delays[7] = 10;
     delays[29] = 500;
     let gif = animated_gif(801, 451, &delays);
-    let key = "uploads/promo/spring sale.gif";
+    let key = "uploads/promo/spring sale+1.gif";
     h.upload(key, gif.clone()).await;
     let report = h.run_jobs().await;
     assert_eq!(report.retried, 0, "{report:?}");
@@ -75,12 +75,19 @@ async fn animated_gif_becomes_mp4_poster_and_variants() {
     let names: Vec<&str> = manifest.variants.iter().map(|v| v.name.as_str()).collect();
     // The GIF has transparent pixels: an animated WebP keeps them (MP4 cannot).
     assert_eq!(names, ["poster", "thumbnail", "mobile", "tablet", "pc", "video", "video-mobile", "animation"]);
+    // Every output the processor names itself is one a configured variant may not take.
+    let configured: Vec<&str> = h.processor.config.render.variants.iter().map(|v| v.name.as_str()).collect();
+    for name in names.iter().filter(|n| !configured.contains(n)) {
+        assert!(image_processor::config::RESERVED_OUTPUT_NAMES.contains(name), "{name} is not reserved");
+    }
 
     let poster_variant = &manifest.variants[0];
     let poster = poster_variant.formats.last().expect("poster fallback");
     assert_eq!((poster_variant.width, poster_variant.height, poster.content_type.as_str()), (801, 451, "image/jpeg"));
     let video_html = manifest.video.as_deref().expect("a <video> snippet");
     assert!(video_html.contains("video.mp4") && video_html.contains("poster="), "{video_html}");
+    // <video> and <picture> URLs reach their files though the key holds `+` and a space.
+    assert!(h.assert_page_urls_resolve(&manifest).await > 0);
     let expected_ms = 27 * 40 + 100 + 100 + 500;
     let dir = std::env::temp_dir().join(format!("media-edge-mp4-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -72,6 +72,8 @@ async fn upload_becomes_variants_manifest_and_status_event() {
     assert!(picture.contains("type=\"image/avif\"") && picture.contains("width=\"1600\" height=\"2400\""), "{picture}");
     let placeholder = manifest.placeholder.as_ref().expect("placeholder");
     assert!(placeholder.dominant_color.starts_with('#') && !placeholder.thumbhash.is_empty());
+    // The page's URLs reach the files, `+`, space and `%` in the key included.
+    assert!(h.assert_page_urls_resolve(&manifest).await >= 12);
 }
 
 /// The manifest entry whose bytes the key holds: a file, or what a skipped format's key serves.
@@ -123,6 +125,8 @@ async fn every_envelope_shape_is_accepted() {
         let fallback = variant.formats.last().expect("fallback");
         assert_eq!(fallback.content_type, "image/png", "transparency kept as PNG");
     }
+    // The demo's own sample: its page URLs reach its files (a literal `+` would reach `logo alpha.png`).
+    assert!(h.assert_page_urls_resolve(&logo).await > 0);
 }
 
 #[tokio::test]

@@ -78,6 +78,31 @@ pub fn psnr(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
     10.0 * (255.0f64 * 255.0 / mse.max(1e-9)).log10()
 }
 
+/// The key S3 reads from a URL path (CloudFront passes the path on as the viewer sent it): a `+`
+/// is a space, then percent-escapes are decoded. The emulator reads `+` literally, so tests read
+/// URLs the way S3 does and then ask the emulator for that key.
+pub fn key_s3_reads(url_path: &str) -> String {
+    let path = url_path.strip_prefix('/').unwrap_or(url_path).replace('+', " ");
+    percent_encoding::percent_decode_str(&path).decode_utf8().expect("UTF-8 path").into_owned()
+}
+
+/// Every URL in a `<picture>` or `<video>` element (`src`, `poster` and each `srcset` entry).
+pub fn page_urls(html: &str) -> Vec<String> {
+    let mut urls = Vec::new();
+    for attribute in [" src=\"", " poster=\"", " srcset=\""] {
+        for (at, _) in html.match_indices(attribute) {
+            let value = &html[at + attribute.len()..];
+            let value = &value[..value.find('"').expect("attribute is closed")];
+            if attribute == " srcset=\"" {
+                urls.extend(value.split(", ").map(|entry| entry.split(' ').next().unwrap().to_string()));
+            } else {
+                urls.push(value.to_string());
+            }
+        }
+    }
+    urls
+}
+
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
@@ -210,6 +235,31 @@ impl Harness {
         let key = self.processor.config.layout.manifest_key(source_key);
         let (bytes, _) = self.variant_bytes(&key).await;
         serde_json::from_slice(&bytes).expect("manifest JSON")
+    }
+
+    /// Every URL a page gets from the manifest (`picture` and `video`), read as S3 reads a path,
+    /// names a file of the manifest and answers with its bytes. Returns how many URLs were checked.
+    pub async fn assert_page_urls_resolve(&self, manifest: &Manifest) -> usize {
+        let html = format!("{}{}", manifest.picture.as_deref().unwrap_or(""), manifest.video.as_deref().unwrap_or(""));
+        let urls = page_urls(&html);
+        assert!(!urls.is_empty(), "no URLs in {html}");
+        for url in &urls {
+            let key = key_s3_reads(url);
+            let listed = manifest.variants.iter().find_map(|v| {
+                v.formats.iter().find(|f| f.key == key).map(|f| f.bytes).or_else(|| {
+                    let served =
+                        v.skipped.iter().find(|s| s.key.as_deref() == Some(key.as_str()))?.serves.as_deref()?;
+                    v.formats.iter().find(|f| f.format == served).map(|f| f.bytes)
+                })
+            });
+            let bytes =
+                listed.unwrap_or_else(|| panic!("{url} reaches S3 as {key:?}, which the manifest does not name"));
+            let object = self.clients.s3.get_object().bucket(&self.wiring.names.variants_bucket).key(&key).send().await;
+            let object = object.unwrap_or_else(|e| panic!("{url} reaches S3 as {key:?}, which does not exist: {e:?}"));
+            let body = object.body.collect().await.expect("read variant").into_bytes();
+            assert_eq!(body.len() as u64, bytes, "{url}");
+        }
+        urls.len()
     }
 
     pub async fn variant_keys(&self) -> Vec<String> {
