@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::keys::OutputLayout;
 use crate::limits::Limits;
+use crate::outputs::ANIMATION_NAME;
 use crate::render::{default_variants, EncodeSettings, RenderSettings, VariantSpec};
 use crate::video::{parse_color, VideoSettings};
 
@@ -163,9 +164,10 @@ fn video_settings_from_vars(vars: &impl Vars, variants: &[VariantSpec]) -> Resul
     })
 }
 
-/// Names of outputs the processor makes itself (animated GIFs): a variant may not take one, or its
-/// file would overwrite the built-in output under the same key.
-pub const RESERVED_OUTPUT_NAMES: [&str; 3] = ["poster", "video", "video-mobile"];
+/// Names of outputs the processor makes itself (for animations): a variant may not take one, or
+/// its file and the built-in output would overwrite each other under the same key (a variant
+/// `animation` would be `animation.webp`, as the animated WebP is).
+pub const RESERVED_OUTPUT_NAMES: [&str; 4] = ["poster", "video", "video-mobile", ANIMATION_NAME];
 
 /// `thumbnail:200,mobile:640,tablet:1024,pc:1920`
 pub fn parse_variants(text: &str) -> Result<Vec<VariantSpec>, ConfigError> {
@@ -246,6 +248,19 @@ mod tests {
             ["", "x", "a:0", "a:ten", "a/b:10", "a:10,a:20", "a:99999", "poster:16", "video:100", "Video-Mobile:9"]
         {
             assert!(parse_variants(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn every_built_in_output_name_is_reserved_with_a_clear_reason() {
+        // `animation` would write animation.webp over the animated WebP (or be written over).
+        let error = parse_variants("thumbnail:200,animation:64").unwrap_err().to_string();
+        assert!(error.contains("\"animation\" is reserved") && error.contains("video-mobile"), "{error}");
+        let mut pairs = BASE.to_vec();
+        pairs.push(("VARIANTS", "thumbnail:200,animation:64"));
+        assert!(ProcessorConfig::from_vars(&vars(&pairs)).is_err());
+        for name in RESERVED_OUTPUT_NAMES {
+            assert!(parse_variants(&format!("{name}:64")).is_err(), "{name}");
         }
     }
 
