@@ -16,7 +16,9 @@ use crate::keys::{source_version, OutputLayout};
 use crate::manifest::{
     picture_html, video_html, Manifest, ManifestFile, ManifestSkip, ManifestVariant, MANIFEST_SCHEMA, MANIFEST_VERSION,
 };
-use crate::outputs::{render_outputs, Deadline, OutputBody, OutputFile, RenderedOriginal, SOURCE_FILE};
+use crate::outputs::{
+    render_outputs, Deadline, OutputBody, OutputFile, RenderedOriginal, DEADLINE_MARGIN, SOURCE_FILE,
+};
 use crate::render::RenderSettings;
 use crate::scratch::ScratchDir;
 
@@ -57,18 +59,23 @@ pub trait Sink {
     /// A tag that changes whenever the object at `key` does (S3's ETag); `None` if it is absent.
     fn tag(&self, key: &str) -> impl Future<Output = Result<Option<String>, Failure>> + Send;
     /// Stores `output` only if its key's tag is still `expected` (`None`: only if absent).
-    /// `Ok(false)`: it changed in between.
+    /// `Ok(Some(tag))`: stored, and this is its new tag; `Ok(None)`: it changed in between.
     fn store_if(
         &self,
         output: StoredOutput,
         expected: Option<String>,
-    ) -> impl Future<Output = Result<bool, Failure>> + Send;
+    ) -> impl Future<Output = Result<Option<String>, Failure>> + Send;
     /// A small object's content and tag; `None` if it is absent.
     fn read(&self, key: &str) -> impl Future<Output = Result<Option<(Vec<u8>, String)>, Failure>> + Send;
-    fn remove(&self, key: &str) -> impl Future<Output = Result<(), Failure>> + Send;
+    /// Removes `key` only while its tag is still `expected`. `Ok(false)`: it changed (or is gone).
+    fn remove_if(&self, key: &str, expected: &str) -> impl Future<Output = Result<bool, Failure>> + Send;
+    /// Whether any file exists under `prefix`.
+    fn has_files(&self, prefix: &str) -> impl Future<Output = Result<bool, Failure>> + Send;
     /// Marks every file under `prefix` (a version no manifest names any more) for the lifecycle
     /// rule that expires superseded variants. Returns how many were marked.
     fn mark_superseded(&self, prefix: &str) -> impl Future<Output = Result<usize, Failure>> + Send;
+    /// Takes that mark off every file under `prefix` again (a manifest names them after all).
+    fn unmark_superseded(&self, prefix: &str) -> impl Future<Output = Result<usize, Failure>> + Send;
 }
 
 /// What one run of the flow needs besides its source and sink.
@@ -107,16 +114,19 @@ pub async fn process(source: &impl Source, sink: &impl Sink, job: Job<'_>) -> Re
     // One rendering per version at a time: two deliveries of one upload (SQS delivers at least
     // once; S3 may notify twice) would otherwise both render it and both report it processed.
     let claim_key = job.layout.claim_key(&hash);
-    if !claim(sink, &claim_key, claim_expiry_ms(job.deadline)).await? {
+    let Some(claim_tag) = claim(sink, &claim_key, claim_expiry_ms(job.deadline)).await? else {
         return Err(Failure::transient(
             "another delivery of this upload is being processed; this one is retried after it (and then skipped)",
         ));
-    }
+    };
     let result =
         process_claimed(source, sink, job, Rendering { version, hash, described, manifest_key, started }).await;
-    if let Err(failure) = sink.remove(&claim_key).await {
+    // Only while it is still ours: a claim another delivery took over is left to it.
+    match sink.remove_if(&claim_key, &claim_tag).await {
+        Ok(true) => {}
+        Ok(false) => warn!(key = claim_key, "the processing claim was taken over by another delivery; left to it"),
         // It expires on its own (a later delivery may take it over then).
-        warn!(key = claim_key, reason = %failure.reason, "could not remove the processing claim");
+        Err(failure) => warn!(key = claim_key, reason = %failure.reason, "could not remove the processing claim"),
     }
     result
 }
@@ -165,18 +175,28 @@ async fn process_claimed(
         plan_outputs(rendered, job.layout, source.key(), described.clone(), &hash, input_bytes)?;
     // plan_outputs puts the manifest last; it is written only once every variant is stored.
     let manifest_output = outputs.pop().ok_or_else(|| Failure::permanent("no manifest was planned"))?;
+    // Files already under this version's prefix: this renders again a version rendered before
+    // (the same bytes uploaded again), whose files a concurrent marking may be tagging.
+    let own_prefix = job.layout.version_prefix(source.key(), &hash);
+    let rendered_before = sink.has_files(&own_prefix).await?;
     for output in outputs {
         sink.store(output).await?;
     }
+    let versions = Versions { sink, layout: job.layout, source_key: source.key(), manifest_key: &manifest_key };
     let outcome = match commit_manifest(source, sink, &version, manifest_output).await? {
-        ManifestCommit::Stored => {
-            if let Some(previous) = existing.filter(|m| m.source_version != hash) {
-                mark_previous_version(sink, job.layout, source.key(), &previous.source_version).await;
+        ManifestCommit::Stored { replaced } => {
+            if let Some(replaced) = replaced.filter(|replaced| *replaced != hash) {
+                versions.mark_unnamed(&replaced).await;
+            }
+            if rendered_before {
+                versions.keep_named(&hash).await;
             }
             Outcome::Processed
         }
         ManifestCommit::Superseded(why) => {
             warn!(key = source.key(), version = hash, why, "a newer upload replaced this version; manifest left to it");
+            // Its files are named by no manifest (unless one names this version after all).
+            versions.mark_unnamed(&hash).await;
             Outcome::Superseded
         }
     };
@@ -192,34 +212,90 @@ async fn process_claimed(
     Ok(status)
 }
 
-/// The version the manifest named before is no longer named by any manifest: its files are marked
-/// so the variants bucket's lifecycle rule expires them (pages that still name them keep working
-/// until then). Not marking them is not a failure of this upload: they only linger.
-async fn mark_previous_version(sink: &impl Sink, layout: &OutputLayout, source_key: &str, previous: &str) {
-    let prefix = layout.version_prefix(source_key, previous);
-    match sink.mark_superseded(&prefix).await {
-        Ok(marked) => info!(prefix, marked, "previous version's files marked superseded"),
-        Err(e) => warn!(prefix, error = %e, "previous version's files not marked superseded; they stay"),
+/// The versions of one original's files, and which of them the manifest names.
+struct Versions<'a, S> {
+    sink: &'a S,
+    layout: &'a OutputLayout,
+    source_key: &'a str,
+    manifest_key: &'a str,
+}
+
+impl<S: Sink> Versions<'_, S> {
+    /// Whether the manifest names `version` now. An unreadable manifest names nothing; a failed
+    /// read is `None` (not known).
+    async fn named(&self, version: &str) -> Option<bool> {
+        match self.sink.read_manifest(self.manifest_key).await {
+            Ok(manifest) => Some(manifest.is_some_and(|m| m.source_version == version)),
+            Err(e) => {
+                warn!(key = self.manifest_key, error = %e, "could not read the manifest");
+                None
+            }
+        }
+    }
+
+    /// `version` is named by no manifest (it was replaced, or lost the race to be named): its files
+    /// are marked so the variants bucket's lifecycle rule expires them (pages that still name them
+    /// keep working until then). A concurrent render of the same bytes may write and name this
+    /// version again meanwhile: the manifest is read again after marking, and what it names is
+    /// unmarked. Not marking is not a failure of this upload: the files only linger.
+    async fn mark_unnamed(&self, version: &str) {
+        let prefix = self.layout.version_prefix(self.source_key, version);
+        if self.named(version).await != Some(false) {
+            info!(prefix, "version named by the manifest (or not known); not marked superseded");
+            return;
+        }
+        match self.sink.mark_superseded(&prefix).await {
+            Ok(marked) => info!(prefix, marked, "superseded version's files marked for expiry"),
+            Err(e) => warn!(prefix, error = %e, "superseded version's files not (all) marked; they stay"),
+        }
+        if self.named(version).await != Some(false) {
+            self.keep_named(version).await;
+        }
+    }
+
+    /// The manifest names `version` (this render's): a marking that raced the render may have
+    /// tagged its files; the tag comes off.
+    async fn keep_named(&self, version: &str) {
+        let prefix = self.layout.version_prefix(self.source_key, version);
+        match self.sink.unmark_superseded(&prefix).await {
+            Ok(unmarked) => info!(prefix, unmarked, "named version's files kept (expiry mark removed)"),
+            Err(e) => warn!(prefix, error = %e, "could not remove the expiry mark from a named version's files"),
+        }
     }
 }
 
-/// How long a claim holds: until the invocation's deadline (a delivery that dies with its process
-/// leaves the claim to expire before SQS delivers the message again, since the queue's visibility
-/// timeout exceeds the function's timeout), or 15 minutes (Lambda's longest) without one.
+/// How long past the invocation's hard end a claim still holds: clocks of two Lambda environments
+/// differ a little, and a delivery that dies with its process leaves the claim to expire long
+/// before SQS delivers the message again (the queue's visibility timeout exceeds the function's
+/// timeout by far).
+pub const CLAIM_MARGIN: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How long a claim holds: until the invocation's hard end (storing, committing and marking run
+/// up to it) plus [`CLAIM_MARGIN`]; without a deadline, 15 minutes (Lambda's longest) plus it.
 fn claim_expiry_ms(deadline: Option<Deadline>) -> u64 {
     let now = media_edge_shared::status::now_epoch_ms();
     let remaining = deadline
-        .map(|d| d.at.saturating_duration_since(Instant::now()))
+        .map(|d| d.at.saturating_duration_since(Instant::now()) + DEADLINE_MARGIN)
         .unwrap_or(std::time::Duration::from_secs(15 * 60));
-    now + remaining.as_millis() as u64
+    now + (remaining + CLAIM_MARGIN).as_millis() as u64
 }
 
 /// Takes the claim at `key` unless an unexpired one is held: a conditional write, so of two
-/// deliveries racing for it exactly one wins. `Ok(false)`: another delivery holds it.
-async fn claim(sink: &impl Sink, key: &str, expires_at_ms: u64) -> Result<bool, Failure> {
+/// deliveries racing for it exactly one wins. `Ok(Some(tag))`: taken, and the claim's tag (it is
+/// removed only while it still has it); `Ok(None)`: another delivery holds it.
+async fn claim(sink: &impl Sink, key: &str, expires_at_ms: u64) -> Result<Option<String>, Failure> {
+    // Which delivery holds it, so no two claims have the same bytes (and tag).
+    let holder = {
+        use std::hash::{BuildHasher, Hasher};
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u128(
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos(),
+        );
+        format!("{:016x}", hasher.finish())
+    };
     let claim = || StoredOutput {
         key: key.to_string(),
-        body: OutputBody::Bytes(format!("{{\"expires_at_ms\":{expires_at_ms}}}").into_bytes()),
+        body: OutputBody::Bytes(format!("{{\"expires_at_ms\":{expires_at_ms},\"holder\":\"{holder}\"}}").into_bytes()),
         content_type: "application/json",
         cache_control: "no-store",
     };
@@ -232,23 +308,25 @@ async fn claim(sink: &impl Sink, key: &str, expires_at_ms: u64) -> Result<bool, 
                     .and_then(|v| v["expires_at_ms"].as_u64())
                     .unwrap_or(0);
                 if held_until > media_edge_shared::status::now_epoch_ms() {
-                    return Ok(false);
+                    return Ok(None);
                 }
                 // Expired: its holder died. Taken over only if nobody else took it meanwhile.
                 Some(tag)
             }
         };
-        if sink.store_if(claim(), expected).await? {
-            return Ok(true);
+        if let Some(tag) = sink.store_if(claim(), expected).await? {
+            return Ok(Some(tag));
         }
     }
-    Ok(false)
+    Ok(None)
 }
 
 /// Whether the manifest now describes the version that was rendered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum ManifestCommit {
-    Stored,
+    /// `replaced`: the version the manifest named until this write (the one the write's condition
+    /// was on), if any.
+    Stored { replaced: Option<String> },
     /// The source changed or disappeared while it was rendered (the reason says which).
     Superseded(&'static str),
 }
@@ -256,8 +334,8 @@ enum ManifestCommit {
 /// Writes the manifest only while the rendered version is still the source's current version, so
 /// a render that took minutes can never replace the manifest of a newer upload.
 ///
-/// The manifest's tag is read first, then the source is checked, then the write is conditional on
-/// that tag: a newer version's manifest written at any point after the read makes the write fail,
+/// The manifest (its tag, and the version it names) is read first, then the source is checked,
+/// then the write is conditional on that tag: a newer version's manifest written at any point after the read makes the write fail,
 /// and the next round sees the newer source. A newer upload whose own processing ends after this
 /// write simply overwrites it, as it should.
 async fn commit_manifest(
@@ -268,7 +346,14 @@ async fn commit_manifest(
 ) -> Result<ManifestCommit, Failure> {
     const ATTEMPTS: usize = 5;
     for _ in 0..ATTEMPTS {
-        let tag = sink.tag(&manifest.key).await?;
+        let (tag, replaced) = match sink.read(&manifest.key).await? {
+            None => (None, None),
+            Some((body, tag)) => {
+                // An unreadable manifest names no version.
+                let replaced = serde_json::from_slice::<Manifest>(&body).ok().map(|m| m.source_version);
+                (Some(tag), replaced)
+            }
+        };
         match source.current().await? {
             None => return Ok(ManifestCommit::Superseded("the original was deleted")),
             Some(current) if current.etag != rendered.etag || current.version_id != rendered.version_id => {
@@ -276,8 +361,8 @@ async fn commit_manifest(
             }
             Some(_) => {}
         }
-        if sink.store_if(manifest.clone(), tag).await? {
-            return Ok(ManifestCommit::Stored);
+        if sink.store_if(manifest.clone(), tag).await?.is_some() {
+            return Ok(ManifestCommit::Stored { replaced });
         }
     }
     Err(Failure::transient("the manifest kept changing while it was written (concurrent uploads of one key)"))
@@ -392,4 +477,22 @@ pub fn plan_outputs(
         cache_control: MANIFEST_CACHE_CONTROL,
     });
     Ok((manifest, outputs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_claim_holds_past_the_invocations_hard_end() {
+        let now = media_edge_shared::status::now_epoch_ms();
+        let job_deadline = Deadline { at: Instant::now() + std::time::Duration::from_secs(5), full_invocation: true };
+        let expiry = claim_expiry_ms(Some(job_deadline));
+        // The job's deadline is DEADLINE_MARGIN before the hard end; the claim holds CLAIM_MARGIN past that.
+        let hard_end = now + 5_000 + DEADLINE_MARGIN.as_millis() as u64;
+        let margin = CLAIM_MARGIN.as_millis() as u64;
+        assert!((hard_end + margin - 100..=hard_end + margin + 1_000).contains(&expiry), "{expiry} vs {hard_end}");
+        let without = claim_expiry_ms(None);
+        assert!(without >= now + 15 * 60 * 1000 + margin, "Lambda's longest invocation, and the margin");
+    }
 }

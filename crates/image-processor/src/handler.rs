@@ -67,7 +67,8 @@ enum Disposition {
     Retry,
 }
 
-/// `deadline` is when the invocation times out (from the Lambda context); ffmpeg is stopped before.
+/// `deadline` is [`crate::outputs::DEADLINE_MARGIN`] before the invocation times out (from the
+/// Lambda context); ffmpeg is stopped before it.
 pub async fn handle_batch(event: SqsEvent, processor: &Processor, deadline: Option<Instant>) -> SqsBatchResponse {
     // Messages are handled one at a time, so no job of ours is running: clear what a killed
     // invocation left in the (reused) work directory.

@@ -121,11 +121,13 @@ impl Sink for DirSink {
     }
 
     /// Not atomic across processes: one `media-edge process` writes a directory at a time.
-    async fn store_if(&self, output: StoredOutput, expected: Option<String>) -> Result<bool, Failure> {
+    async fn store_if(&self, output: StoredOutput, expected: Option<String>) -> Result<Option<String>, Failure> {
         if self.tag(&output.key).await? != expected {
-            return Ok(false);
+            return Ok(None);
         }
-        self.store(output).await.map(|()| true)
+        let key = output.key.clone();
+        self.store(output).await?;
+        self.tag(&key).await
     }
 
     async fn read(&self, key: &str) -> Result<Option<(Vec<u8>, String)>, Failure> {
@@ -142,8 +144,25 @@ impl Sink for DirSink {
         Ok(0)
     }
 
-    /// Also removes its directory once empty (the claims directory, when the last claim goes).
-    async fn remove(&self, key: &str) -> Result<(), Failure> {
+    async fn unmark_superseded(&self, _prefix: &str) -> Result<usize, Failure> {
+        Ok(0)
+    }
+
+    async fn has_files(&self, prefix: &str) -> Result<bool, Failure> {
+        let path = self.path(prefix);
+        match tokio::fs::read_dir(&path).await {
+            Ok(mut entries) => Ok(entries.next_entry().await.map_err(|e| io_failure(&path, e))?.is_some()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(io_failure(&path, e)),
+        }
+    }
+
+    /// Not atomic across processes (see `store_if`). Also removes its directory once empty (the
+    /// claims directory, when the last claim goes).
+    async fn remove_if(&self, key: &str, expected: &str) -> Result<bool, Failure> {
+        if self.tag(key).await?.as_deref() != Some(expected) {
+            return Ok(false);
+        }
         let path = self.path(key);
         match tokio::fs::remove_file(&path).await {
             Ok(()) => {}
@@ -153,7 +172,7 @@ impl Sink for DirSink {
         if let Some(parent) = path.parent() {
             let _ = tokio::fs::remove_dir(parent).await;
         }
-        Ok(())
+        Ok(true)
     }
 }
 

@@ -1,6 +1,7 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::sqs::SqsEvent;
+use image_processor::outputs::DEADLINE_MARGIN;
 use image_processor::{handle_batch, Processor, ProcessorConfig};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use media_edge_shared::aws::StatusPublisher;
@@ -27,9 +28,10 @@ async fn run() -> Result<(), Error> {
     .await
 }
 
-/// When this invocation must be done, less a margin to store results and report status.
+/// When this invocation must be done, less a margin to store results and report status
+/// ([`DEADLINE_MARGIN`]).
 fn invocation_deadline(context: &lambda_runtime::Context) -> Option<Instant> {
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_millis() as u64;
     let remaining = Duration::from_millis(context.deadline.saturating_sub(now_ms));
-    Some(Instant::now() + remaining.saturating_sub(Duration::from_secs(10)))
+    Some(Instant::now() + remaining.saturating_sub(DEADLINE_MARGIN))
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
-use media_edge_shared::aws::classify_sdk_error;
+use media_edge_shared::aws::{classify_sdk_error, describe_sdk_error};
 use media_edge_shared::status::SourceObject;
 use media_edge_shared::Failure;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -49,6 +49,17 @@ impl Source for S3Source<'_> {
         let head = match self.s3.head_object().bucket(self.bucket).key(self.key).send().await {
             Ok(head) => head,
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => return Ok(None),
+            Err(e) if is_forbidden(e.raw_response()) => {
+                let denied = classify_sdk_error("read object metadata", &e);
+                return if self.listed().await.map_err(|listing| both_denied(denied, listing))? {
+                    Err(Failure::transient(format!(
+                        "read object metadata: {} (the object exists; check the processor's access to it)",
+                        describe_sdk_error(&e)
+                    )))
+                } else {
+                    Ok(None)
+                };
+            }
             Err(e) => return Err(classify_sdk_error("read object metadata", &e)),
         };
         let etag = head.e_tag().map(normalize_etag).unwrap_or_default();
@@ -70,16 +81,23 @@ impl Source for S3Source<'_> {
             Some(id) => request.version_id(id),
             None => request.if_match(format!("\"{}\"", version.etag)),
         };
-        let object = request.send().await.map_err(|e| {
-            if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) {
-                // Overwritten since the HEAD: retry to process the version that now exists.
-                Failure::transient("object changed while being processed")
-            } else if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
-                Failure::permanent("the object no longer exists (deleted before it was processed)")
-            } else {
-                classify_sdk_error("download original", &e)
+        let object = match request.send().await {
+            Ok(object) => object,
+            // Overwritten since the HEAD: retry to process the version that now exists.
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) => {
+                return Err(Failure::transient("object changed while being processed"))
             }
-        })?;
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Err(gone()),
+            Err(e) if is_forbidden(e.raw_response()) => {
+                let denied = classify_sdk_error("download original", &e);
+                return Err(match self.listed().await {
+                    Ok(false) => gone(),
+                    Ok(true) => denied,
+                    Err(listing) => both_denied(denied, listing),
+                });
+            }
+            Err(e) => return Err(classify_sdk_error("download original", &e)),
+        };
         let disk = |e: std::io::Error| Failure::transient(format!("writing local copy: {e}"));
         let mut file = tokio::fs::File::create(target).await.map_err(disk)?;
         let mut body = object.body;
@@ -96,6 +114,42 @@ impl Source for S3Source<'_> {
         file.flush().await.map_err(disk)?;
         Ok(written)
     }
+}
+
+impl S3Source<'_> {
+    /// Whether the original is listed. Without `s3:ListBucket` S3 answers 403 rather than 404 for
+    /// a key that does not exist, so a 403 on the original is told apart by listing it: absent,
+    /// it is gone (a deleted upload); present, the processor lacks access to it (our fault).
+    /// `Err`: the listing failed too (classified: a denied listing is our environment's fault).
+    async fn listed(&self) -> Result<bool, Failure> {
+        let listing = self
+            .s3
+            .list_objects_v2()
+            .bucket(self.bucket)
+            .prefix(self.key)
+            // The key itself sorts first among keys it prefixes.
+            .max_keys(1)
+            .send()
+            .await
+            .map_err(|e| classify_sdk_error("list the original", &e))?;
+        Ok(listing.contents().iter().any(|o| o.key() == Some(self.key)))
+    }
+}
+
+/// A deleted upload: the content is gone, which no retry changes.
+fn gone() -> Failure {
+    Failure::permanent("the object no longer exists (deleted before it was processed)")
+}
+
+/// 401 or 403: S3 denied the request (with a code or, for HEAD, without a body).
+fn is_forbidden(response: Option<&aws_sdk_s3::config::http::HttpResponse>) -> bool {
+    response.is_some_and(|r| matches!(r.status().as_u16(), 401 | 403))
+}
+
+/// The original could not be read, nor listed to tell a deleted upload from missing access:
+/// transient (our environment's fault), with both reasons.
+fn both_denied(denied: Failure, listing: Failure) -> Failure {
+    Failure::transient(format!("{}; {}", denied.reason, listing.reason))
 }
 
 /// S3 quotes ETags in headers and not in events; compare them unquoted.
@@ -164,7 +218,7 @@ impl Sink for S3Sink<'_> {
     }
 
     /// S3 conditional writes: `If-Match` on the ETag, or `If-None-Match: *` when there is none.
-    async fn store_if(&self, output: StoredOutput, expected: Option<String>) -> Result<bool, Failure> {
+    async fn store_if(&self, output: StoredOutput, expected: Option<String>) -> Result<Option<String>, Failure> {
         let StoredOutput { key, body, content_type, cache_control } = output;
         let OutputBody::Bytes(bytes) = body else {
             return Err(Failure::permanent("conditional writes are for in-memory objects"));
@@ -182,9 +236,9 @@ impl Sink for S3Sink<'_> {
             None => request.if_none_match("*"),
         };
         match request.send().await {
-            Ok(_) => Ok(true),
+            Ok(put) => Ok(Some(put.e_tag().unwrap_or_default().to_string())),
             // 412: the condition failed; 409: a concurrent conditional write to the same key.
-            Err(e) if e.raw_response().is_some_and(|r| matches!(r.status().as_u16(), 409 | 412)) => Ok(false),
+            Err(e) if e.raw_response().is_some_and(|r| matches!(r.status().as_u16(), 409 | 412)) => Ok(None),
             Err(e) => Err(classify_sdk_error("store manifest", &e)),
         }
     }
@@ -200,15 +254,27 @@ impl Sink for S3Sink<'_> {
         Ok(Some((body.into_bytes().to_vec(), tag)))
     }
 
-    async fn remove(&self, key: &str) -> Result<(), Failure> {
-        self.s3
-            .delete_object()
+    /// S3's conditional delete (`If-Match`).
+    async fn remove_if(&self, key: &str, expected: &str) -> Result<bool, Failure> {
+        match self.s3.delete_object().bucket(self.bucket).key(key).if_match(expected).send().await {
+            Ok(_) => Ok(true),
+            // 412: it changed; 404: it is gone.
+            Err(e) if e.raw_response().is_some_and(|r| matches!(r.status().as_u16(), 404 | 412)) => Ok(false),
+            Err(e) => Err(classify_sdk_error("remove claim", &e)),
+        }
+    }
+
+    async fn has_files(&self, prefix: &str) -> Result<bool, Failure> {
+        let listing = self
+            .s3
+            .list_objects_v2()
             .bucket(self.bucket)
-            .key(key)
+            .prefix(prefix)
+            .max_keys(1)
             .send()
             .await
-            .map_err(|e| classify_sdk_error("remove claim", &e))?;
-        Ok(())
+            .map_err(|e| classify_sdk_error("list version", &e))?;
+        Ok(!listing.contents().is_empty())
     }
 
     /// Copies each file onto itself with the tag `media-edge-superseded=true` (content type,
@@ -249,6 +315,38 @@ impl Sink for S3Sink<'_> {
             }
         }
         Ok(marked)
+    }
+
+    /// Sets each file's tag to `media-edge-superseded=false`, which the lifecycle rule (it expires
+    /// `=true`) leaves alone (`s3:PutObjectTagging`, which marking needs too); the file itself is
+    /// left as it is.
+    async fn unmark_superseded(&self, prefix: &str) -> Result<usize, Failure> {
+        let mut unmarked = 0;
+        let mut pages = self.s3.list_objects_v2().bucket(self.bucket).prefix(prefix).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify_sdk_error("list named version", &e))?;
+            for key in page.contents().iter().filter_map(|o| o.key()) {
+                let kept = aws_sdk_s3::types::Tag::builder()
+                    .key(SUPERSEDED_TAG)
+                    .value("false")
+                    .build()
+                    .map_err(|e| Failure::permanent(format!("tag: {e}")))?;
+                let tagging = aws_sdk_s3::types::Tagging::builder()
+                    .tag_set(kept)
+                    .build()
+                    .map_err(|e| Failure::permanent(format!("tag set: {e}")))?;
+                self.s3
+                    .put_object_tagging()
+                    .bucket(self.bucket)
+                    .key(key)
+                    .tagging(tagging)
+                    .send()
+                    .await
+                    .map_err(|e| classify_sdk_error("unmark named variant", &e))?;
+                unmarked += 1;
+            }
+        }
+        Ok(unmarked)
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod animation;
 mod deployed_build;
+mod marking;
 mod pipeline;
 mod render;
 mod service_errors;

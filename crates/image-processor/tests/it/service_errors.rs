@@ -1,8 +1,10 @@
-//! Error paths the emulator cannot produce (throttling, 503, access denied), with aws-smithy-mocks.
+//! Error paths the emulator cannot produce (throttling, 503, access denied, KMS, a 403 for a
+//! missing key), with aws-smithy-mocks.
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_s3::operation::delete_object::DeleteObjectOutput;
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
+use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
 use aws_sdk_s3::operation::put_object::PutObjectOutput;
 use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_sdk_sqs::operation::get_queue_url::GetQueueUrlOutput;
@@ -68,10 +70,8 @@ async fn throttling_and_server_errors_are_retried_without_a_status() {
     }
 }
 
-#[tokio::test]
-async fn access_denied_is_permanent_and_reported() {
-    let head = mock!(aws_sdk_s3::Client::head_object).then_http_response(|| s3_error(403, "AccessDenied"));
-    let s3 = mock_client!(aws_sdk_s3, [&head]);
+/// A publisher that records every message it is given.
+fn recording_sns() -> (aws_sdk_sns::Client, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     let published = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let sink = published.clone();
     let publish = mock!(aws_sdk_sns::Client::publish)
@@ -80,18 +80,117 @@ async fn access_denied_is_permanent_and_reported() {
             true
         })
         .then_output(|| PublishOutput::builder().build());
-    let sns = mock_client!(aws_sdk_sns, [&publish]);
+    (mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&publish]), published)
+}
+
+fn listing(keys: &[&str]) -> ListObjectsV2Output {
+    let objects = keys.iter().map(|k| aws_sdk_s3::types::Object::builder().key(*k).build()).collect();
+    ListObjectsV2Output::builder().set_contents(Some(objects)).key_count(keys.len() as i32).build()
+}
+
+/// A 403 without a body, as S3 answers a HEAD it denies.
+fn bare(status: u16) -> aws_smithy_runtime_api::http::Response {
+    aws_smithy_runtime_api::http::Response::new(status.try_into().unwrap(), SdkBody::empty())
+}
+
+#[tokio::test]
+async fn our_environments_faults_are_retried_not_reported_as_the_uploads() {
+    // An IAM, bucket-policy, KMS or SCP mistake, a missing bucket, bad or expired credentials:
+    // no upload is at fault, so none is marked failed; SQS retries, then dead-letters (alarmed).
+    let cases: [(u16, &str); 8] = [
+        (403, "AccessDenied"),
+        (403, ""),
+        (404, "NoSuchBucket"),
+        (400, "KMS.DisabledException"),
+        (403, "KMS.KeyUnavailableException"),
+        (403, "InvalidAccessKeyId"),
+        (403, "SignatureDoesNotMatch"),
+        (400, "ExpiredToken"),
+    ];
+    for (status, code) in cases {
+        let head = mock!(aws_sdk_s3::Client::head_object).then_http_response(move || {
+            if code.is_empty() {
+                bare(status)
+            } else {
+                s3_error(status, code)
+            }
+        });
+        // Listing (to tell a deleted upload from a denied one) is denied too.
+        let list = mock!(aws_sdk_s3::Client::list_objects_v2).then_http_response(|| s3_error(403, "AccessDenied"));
+        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&head, &list], |c| c
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled()));
+        let (sns, published) = recording_sns();
+        let processor = Processor::new(s3, no_sqs(), StatusPublisher::new(sns, "arn:status"), config());
+
+        let response = handle_batch(one_upload(), &processor, None).await;
+        let retried: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+        assert_eq!(retried, ["m-1"], "{status} {code:?} is our environment's fault: retried");
+        assert!(published.lock().unwrap().is_empty(), "{status} {code:?}: no upload reported failed");
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_upload_is_gone_whether_s3_answers_404_or_403() {
+    // Without s3:ListBucket S3 answers 403 for a key that does not exist: the listing (prefix =
+    // the key) tells a deleted upload (reported, not retried) from a denied one (retried).
+    for (listed, gone) in
+        [(vec![], true), (vec!["uploads/a.jpg/older", "uploads/a.jpgx"], true), (vec!["uploads/a.jpg"], false)]
+    {
+        let head = mock!(aws_sdk_s3::Client::head_object).then_http_response(|| bare(403));
+        let keys = listed.clone();
+        let list = mock!(aws_sdk_s3::Client::list_objects_v2)
+            .match_requests(|r| r.prefix() == Some("uploads/a.jpg") && r.max_keys().is_some_and(|n| n <= 10))
+            .then_output(move || listing(&keys));
+        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&head, &list]);
+        let (sns, published) = recording_sns();
+        let processor = Processor::new(s3, no_sqs(), StatusPublisher::new(sns, "arn:status"), config());
+
+        let response = handle_batch(one_upload(), &processor, None).await;
+        assert_eq!(list.num_calls(), 1, "listed once: {listed:?}");
+        let messages = published.lock().unwrap().clone();
+        if gone {
+            assert!(response.batch_item_failures.is_empty(), "{listed:?}");
+            assert_eq!(messages.len(), 1);
+            let status = StatusEvent::from_json(&messages[0]).unwrap();
+            assert_eq!(status.outcome, Outcome::Failed);
+            let failure = status.failure.unwrap();
+            assert_eq!(failure.class, FailureClass::Permanent);
+            assert!(failure.reason.contains("no longer exists"), "reported as deleted: {}", failure.reason);
+        } else {
+            assert_eq!(response.batch_item_failures.len(), 1, "the original exists: access is our fault");
+            assert!(messages.is_empty());
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_download_denied_for_a_deleted_upload_is_gone() {
+    // The HEAD saw it; deleted before the download, which S3 answers with 403 (no s3:ListBucket).
+    let head = mock!(aws_sdk_s3::Client::head_object)
+        .then_output(|| HeadObjectOutput::builder().e_tag("\"abc\"").content_length(5).build());
+    let original = mock!(aws_sdk_s3::Client::get_object)
+        .match_requests(|r| r.key() == Some("uploads/a.jpg"))
+        .then_http_response(|| s3_error(403, "AccessDenied"));
+    // The manifest and the claim do not exist yet.
+    let absent = mock!(aws_sdk_s3::Client::get_object).then_http_response(|| s3_error(404, "NoSuchKey"));
+    let claim =
+        mock!(aws_sdk_s3::Client::put_object).then_output(|| PutObjectOutput::builder().e_tag("\"c1\"").build());
+    let release = mock!(aws_sdk_s3::Client::delete_object)
+        .match_requests(|r| r.if_match() == Some("\"c1\""))
+        .then_output(|| DeleteObjectOutput::builder().build());
+    let list = mock!(aws_sdk_s3::Client::list_objects_v2).then_output(|| listing(&[]));
+    let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&head, &original, &absent, &claim, &release, &list]);
+    let (sns, published) = recording_sns();
     let processor = Processor::new(s3, no_sqs(), StatusPublisher::new(sns, "arn:status"), config());
 
     let response = handle_batch(one_upload(), &processor, None).await;
-    assert!(response.batch_item_failures.is_empty());
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
     let messages = published.lock().unwrap().clone();
-    assert_eq!(messages.len(), 1);
     let status = StatusEvent::from_json(&messages[0]).unwrap();
-    assert_eq!(status.outcome, Outcome::Failed);
     let failure = status.failure.unwrap();
     assert_eq!(failure.class, FailureClass::Permanent);
-    assert!(failure.reason.contains("AccessDenied"), "the service's error code is kept: {}", failure.reason);
+    assert!(failure.reason.contains("no longer exists"), "{}", failure.reason);
+    assert_eq!((original.num_calls(), release.num_calls()), (1, 1), "the claim is released, conditionally");
 }
 
 #[tokio::test]
