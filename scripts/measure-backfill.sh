@@ -15,5 +15,5 @@ for i in range(2000):
 open('/tmp/bf_queue','w').write(url)
 PY
 export VARIANTS_BUCKET=bf-variants JOBS_QUEUE_URL=$(cat /tmp/bf_queue)
-/usr/bin/time -f "dry-run wall %e s, max RSS %M KB" target/debug/media-edge backfill s3://bf-originals/uploads/ --dry-run --json | grep -E '"(originals|missing|seconds)"'
-/usr/bin/time -f "send wall %e s, max RSS %M KB" target/debug/media-edge backfill s3://bf-originals/uploads/ --rate 1000 --json --state /tmp/bf_state.json | grep -E '"(sent|seconds|errors)"'
+/usr/bin/time -f "dry-run wall %e s, max RSS %M KB" target/debug/media-edge backfill s3://bf-originals/uploads/ --local-settings --dry-run --json | grep -E '"(originals|missing|seconds)"'
+/usr/bin/time -f "send wall %e s, max RSS %M KB" target/debug/media-edge backfill s3://bf-originals/uploads/ --local-settings --rate 1000 --json --state /tmp/bf_state.json | grep -E '"(sent|seconds|errors)"'

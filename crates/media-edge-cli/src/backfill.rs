@@ -680,9 +680,19 @@ pub struct BackfillArgs {
     /// The jobs queue (stack output JobsQueueUrl); not needed with --dry-run.
     #[arg(long, env = "JOBS_QUEUE_URL")]
     queue_url: Option<String>,
-    /// Where variants and manifests are (stack output VariantsBucketName).
+    /// Where variants and manifests are (stack output VariantsBucketName; with --function, the
+    /// function's own setting when not given).
     #[arg(long, env = "VARIANTS_BUCKET")]
-    variants_bucket: String,
+    variants_bucket: Option<String>,
+    /// The deployed image processor, e.g. `<ImageProcessorFunctionName>:live`: an original is
+    /// current when rendered with *its* settings (VARIANTS, qualities, limits, prefixes), read
+    /// from its configuration.
+    #[arg(long, env = "PROCESSOR_FUNCTION")]
+    function: Option<String>,
+    /// Compare with this shell's settings (VARIANTS, JPEG_QUALITY, …) instead of a deployed
+    /// function's: for a processor run by hand with the same environment.
+    #[arg(long, conflicts_with = "function")]
+    local_settings: bool,
     /// Count and classify only: what would be sent, what is already current.
     #[arg(long)]
     dry_run: bool,
@@ -723,29 +733,64 @@ pub async fn command(args: BackfillArgs) -> std::process::ExitCode {
     }
 }
 
+/// The settings "current" is judged by: the deployed processor's environment (`--function`), or
+/// this shell's (`--local-settings`). Judging by the shell's when the function differs would call
+/// the whole library stale, and reruns would never converge.
+async fn processor_settings(
+    sdk: &aws_config::SdkConfig,
+    args: &BackfillArgs,
+) -> Result<HashMap<String, String>, String> {
+    if args.local_settings {
+        return Ok(std::env::vars().collect());
+    }
+    let Some(function) = &args.function else {
+        return Err("name the deployed processor with --function <ImageProcessorFunctionName>:live (or \
+                    PROCESSOR_FUNCTION), so \"current\" means rendered with its settings; or pass \
+                    --local-settings to judge by this shell's VARIANTS, JPEG_QUALITY, …"
+            .into());
+    };
+    let lambda = aws_sdk_lambda::Client::new(sdk);
+    let found = lambda
+        .get_function_configuration()
+        .function_name(function)
+        .send()
+        .await
+        .map_err(|e| format!("reading the settings of {function}: {}", describe_sdk_error(&e)))?;
+    let vars = found.environment().and_then(|e| e.variables()).cloned().unwrap_or_default();
+    eprintln!("judging by the settings of {function} (version {})", found.version().unwrap_or("unknown"));
+    Ok(vars)
+}
+
 async fn backfill(args: BackfillArgs) -> Result<(), String> {
-    use media_edge_shared::env::{self, ProcessEnv};
+    use media_edge_shared::env;
 
     let (bucket, prefix) = parse_s3_url(&args.source)?;
     if !args.dry_run && args.queue_url.is_none() {
         return Err("--queue-url (or JOBS_QUEUE_URL) is required unless --dry-run".into());
     }
+    let sdk = media_edge_shared::aws::load_sdk_config().await;
     // The processor's own settings (same variables, same defaults): what "current" means.
-    let settings = image_processor::config::render_settings_from_vars(&ProcessEnv).map_err(|e| e.to_string())?;
+    let deployed = processor_settings(&sdk, &args).await?;
+    let vars = |name: &str| deployed.get(name).cloned();
+    let settings = image_processor::config::render_settings_from_vars(&vars).map_err(|e| e.to_string())?;
     let layout = OutputLayout {
-        input_prefix: env::optional(&ProcessEnv, "INPUT_PREFIX").unwrap_or_else(|| "uploads/".into()),
-        output_prefix: env::optional(&ProcessEnv, "OUTPUT_PREFIX").unwrap_or_default(),
+        input_prefix: env::optional(&vars, "INPUT_PREFIX").unwrap_or_else(|| "uploads/".into()),
+        output_prefix: env::optional(&vars, "OUTPUT_PREFIX").unwrap_or_default(),
     };
+    let variants_bucket = args
+        .variants_bucket
+        .clone()
+        .or_else(|| env::optional(&vars, "VARIANTS_BUCKET"))
+        .ok_or("--variants-bucket (or VARIANTS_BUCKET) is required")?;
     let target = Target {
         originals_bucket: bucket.clone(),
-        variants_bucket: args.variants_bucket.clone(),
+        variants_bucket,
         layout,
         fingerprint: settings.fingerprint(),
         since: args.since.as_deref().map(parse_time).transpose()?,
         until: args.until.as_deref().map(parse_time).transpose()?,
     };
     let target_fingerprint = target.fingerprint.clone();
-    let sdk = media_edge_shared::aws::load_sdk_config().await;
     let (s3, sqs) = (media_edge_shared::aws::s3_client(&sdk), aws_sdk_sqs::Client::new(&sdk));
     let originals = match &args.inventory {
         Some(url) => read_inventory(&s3, url, &bucket, &prefix).await?,

@@ -14,6 +14,7 @@
 //! source mapping does (batches of up to 10, ReportBatchItemFailures semantics).
 
 pub mod fault_proxy;
+pub mod iam;
 #[cfg(feature = "kvs-model")]
 pub mod kvs_model;
 pub mod lambda_runtime_api;

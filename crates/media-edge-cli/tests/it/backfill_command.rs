@@ -83,6 +83,8 @@ impl Setup {
             .args(["--queue-url", &self.wiring.jobs_queue_url])
             .args(["--state", self.dir.join("state.json").to_str().unwrap()])
             .args(args)
+            // Judged by this shell's settings unless the test names a deployed function.
+            .args((!args.contains(&"--function")).then_some("--local-settings"))
             .env(FORMATS.0, FORMATS.1)
             .env("JPEG_QUALITY", jpeg_quality)
             .output()
@@ -94,6 +96,66 @@ impl Setup {
         all.extend_from_slice(args);
         serde_json::from_str(&stdout(&self.backfill(&all, jpeg_quality))).unwrap()
     }
+}
+
+/// The image processor as deployed on the emulator's Lambda, with `settings` as its environment
+/// (its code is never run: only its configuration is read). Returns `<name>:live`.
+async fn deploy_processor(settings: &[(&str, &str)]) -> String {
+    use aws_sdk_lambda::primitives::Blob;
+    use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
+    let name = media_edge_local::unique_name("image-processor");
+    let role = media_edge_local::iam::create_role(&endpoint, &name).await.unwrap();
+    let lambda = aws_sdk_lambda::Client::new(&media_edge_shared::aws::load_sdk_config().await);
+    let mut environment = Environment::builder();
+    for (key, value) in settings {
+        environment = environment.variables(*key, *value);
+    }
+    // An empty zip archive (its end-of-central-directory record alone).
+    let empty_zip = [&b"PK\x05\x06"[..], &[0u8; 18]].concat();
+    lambda
+        .create_function()
+        .function_name(&name)
+        .runtime(Runtime::Providedal2023)
+        .handler("bootstrap")
+        .role(role)
+        .code(FunctionCode::builder().zip_file(Blob::new(empty_zip)).build())
+        .environment(environment.build())
+        .send()
+        .await
+        .unwrap();
+    let version = lambda.publish_version().function_name(&name).send().await.unwrap();
+    let version = version.version().unwrap();
+    lambda.create_alias().function_name(&name).name("live").function_version(version).send().await.unwrap();
+    format!("{name}:live")
+}
+
+#[tokio::test]
+async fn current_means_rendered_with_the_deployed_functions_settings_not_the_shells() {
+    let s = Setup::new("deployed").await;
+    // The deployed processor renders JPEG at quality 50; the operator's shell says 80.
+    s.put("uploads/photo.jpg", sample("beach photo (rotated).jpg")).await;
+    assert!(s.process("50").await >= 1);
+    s.forget_uploads().await;
+    let function = deploy_processor(&[("JPEG_QUALITY", "50"), FORMATS]).await;
+
+    let by_function = s.report(&["--dry-run", "--function", &function], "80");
+    assert_eq!(counts(&by_function), [1, 0, 0, 0, 0], "{by_function}");
+    // Judged by the shell, the same original would be stale on every run, and never converge.
+    let by_shell = s.report(&["--dry-run"], "80");
+    assert_eq!(counts(&by_shell), [0, 1, 0, 0, 0], "{by_shell}");
+
+    // Neither named: refused, with what to pass.
+    let out = Command::new(env!("CARGO_BIN_EXE_media-edge"))
+        .arg("backfill")
+        .arg(format!("s3://{}/", s.wiring.names.originals_bucket))
+        .args(["--variants-bucket", &s.wiring.names.variants_bucket, "--dry-run"])
+        .env_remove("PROCESSOR_FUNCTION")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--function") && stderr.contains("--local-settings"), "{stderr}");
 }
 
 /// Stores an S3 Inventory report (one data file and the manifest.json naming it) in a bucket of
