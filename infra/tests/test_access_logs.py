@@ -20,13 +20,13 @@ REPORT_FIELDS = {"date", "time", "sc-bytes", "cs-uri-stem", "sc-status", "x-edge
 PERSONAL_FIELDS = {"c-ip", "cs(Cookie)", "x-forwarded-for", "c-port"}
 
 
-def params(region, access_logs="auto"):
-    return cfn.parameters(TEMPLATE, AccessLogs=access_logs, **{"AWS::Region": region})
+def params(region, access_logs="auto", **overrides):
+    return cfn.parameters(TEMPLATE, AccessLogs=access_logs, **{"AWS::Region": region}, **overrides)
 
 
-def deployed(region, access_logs="auto"):
+def deployed(region, access_logs="auto", **overrides):
     """{logical id: resource with Fn::If resolved} of what the stack creates."""
-    values = params(region, access_logs)
+    values = params(region, access_logs, **overrides)
     return {
         name: cfn.resolve_conditions(resource, values)
         for name, resource in RESOURCES.items()
@@ -99,8 +99,9 @@ def test_the_delivery_writes_where_the_table_reads_and_the_bucket_policy_allows(
     assert not [s for s in legacy if s.get("Principal") == {"Service": "delivery.logs.amazonaws.com"}]
 
 
-def test_the_delivery_selects_every_field_the_table_and_the_report_read_and_no_personal_data():
-    resources = deployed("us-east-1")
+@pytest.mark.parametrize("release_log_data", ["false", "true"])
+def test_the_delivery_selects_every_field_the_table_and_the_report_read_and_no_personal_data(release_log_data):
+    resources = deployed("us-east-1", ReleaseLogData=release_log_data)
     fields = resources["AccessLogsDelivery"]["Properties"]["RecordFields"]
     assert len(fields) == len(set(fields)) <= 128
     serde = table(resources)["StorageDescriptor"]["SerdeInfo"]
@@ -108,9 +109,13 @@ def test_the_delivery_selects_every_field_the_table_and_the_report_read_and_no_p
     mapping = {k.removeprefix("mapping."): v for k, v in serde["Parameters"].items() if k.startswith("mapping.")}
     columns = [c["Name"] for c in table(resources)["StorageDescriptor"]["Columns"]]
     assert sorted(mapping) == sorted(columns), "every column is mapped to a log field"
-    # The SerDe matches keys without case (its default), so mapped names are lower case.
-    assert sorted(mapping.values()) == sorted(f.lower() for f in fields), "every mapped field is delivered"
+    # The SerDe matches keys without case (its default), so mapped names are lower case. The
+    # release column stays in the table either way (NULL when the field is not selected).
+    optional = set() if release_log_data == "true" else {"viewer-request-log-data"}
+    assert sorted(mapping.values()) == sorted(f.lower() for f in set(fields) | optional), \
+        "every mapped field is delivered"
     assert REPORT_FIELDS <= set(fields)
+    assert ("viewer-request-log-data" in fields) == (release_log_data == "true")
     assert not PERSONAL_FIELDS & set(fields)
 
 
@@ -213,12 +218,20 @@ def test_v2_record_fields_are_fields_cloudfront_publishes():
     published = set(V2_FIELDS["standard_log_fields"]["fields"])
     real_time = V2_FIELDS["real_time_fields_selected"]["fields"]
     assert len(published) == 41 and not published & set(real_time)
-    fields = RESOURCES["AccessLogsDelivery"]["Properties"]["RecordFields"]
-    assert len(fields) == len(set(fields)), "a field is selected twice"
-    unknown = [f for f in fields if f not in published and f not in real_time]
+    def record_fields(**overrides):
+        params = cfn.parameters(TEMPLATE, **overrides)
+        return cfn.resolve_conditions(RESOURCES["AccessLogsDelivery"]["Properties"]["RecordFields"], params)
+
+    # By default only published names: a first deploy cannot roll back on an unverified field.
+    default = record_fields()
+    assert len(default) == len(set(default)), "a field is selected twice"
+    assert not [f for f in default if f not in published], f"not a published v2 log field: {default}"
+    # Opting in adds exactly the real-time fields the list admits, each with why.
+    opted_in = record_fields(ReleaseLogData="true")
+    assert len(opted_in) == len(set(opted_in))
+    unknown = [f for f in opted_in if f not in published and f not in real_time]
     assert not unknown, f"not a CloudFront v2 log field: {unknown}"
-    # Every real-time field the list admits is one the template uses, each with why.
-    assert set(real_time) == {f for f in fields if f not in published}
+    assert set(real_time) == set(opted_in) - set(default)
     assert all(len(reason.split()) >= 8 for reason in real_time.values())
 
 
