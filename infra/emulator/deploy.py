@@ -76,16 +76,22 @@ def prepare(template_path, region, stack, unmodelled_types=None):
     {logical id: S3 key of its code})."""
     translated = translate.translate_file(template_path, region)
     emulated, replaced = placeholders.apply(translated, unmodelled_types)
-    deployed, unmodelled = placeholders.lists()
-    unknown = {r["Type"] for r in emulated["Resources"].values()} - set(deployed) - {placeholders.PLACEHOLDER_TYPE}
-    if unknown:
-        raise DeployError(f"resource types on neither list of {placeholders.LISTS}: {sorted(unknown)}")
+    check_types(emulated)
     code = {}
     for name, location in translate.artifacts(emulated).items():
         location["S3Bucket"] = artifact_bucket(region)
         location["S3Key"] = f"{stack}/{location['S3Key']}"
         code[name] = location["S3Key"]
     return emulated, replaced, code
+
+
+def check_types(emulated):
+    """Refuses a template with a resource type on neither list of unmodelled.json."""
+    deployed, _ = placeholders.lists()
+    unknown = {r["Type"] for r in emulated["Resources"].values()
+               if "EmulatorPlaceholderFor" not in (r.get("Metadata") or {})} - set(deployed)
+    if unknown:
+        raise DeployError(f"resource types on neither list of {placeholders.LISTS}: {sorted(unknown)}")
 
 
 def _ensure_bucket(s3, bucket, region):
