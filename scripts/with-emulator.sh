@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs a command against a fresh local AWS emulator (moto server on 127.0.0.1, a free port),
-# then stops the emulator by its PID, whatever the command's outcome.
+# then stops the emulator by its PID, whatever the command's outcome. The server is started by
+# infra/emulator/server.py, moto's server with the CloudFormation models infra/template.yaml needs
+# (infra/emulator/moto_models.py), so `python -m infra.emulator deploy` can stand the stack up.
 #
 #   scripts/with-emulator.sh cargo test
 #
@@ -14,7 +16,7 @@ state=.local
 mkdir -p "$state"
 
 port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$state/moto.log" 2>&1 &
+"$venv/bin/python" -m infra.emulator.server -H 127.0.0.1 -p "$port" >"$state/moto.log" 2>&1 &
 moto_pid=$!
 echo "$moto_pid" >"$state/moto.pid"
 stop() {
@@ -29,7 +31,9 @@ export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN
 export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 unset AWS_PROFILE
 
-for _ in $(seq 1 100); do
+# Up to ~30 s: the launcher imports moto's CloudFormation and its models up front (about 2 s on
+# an idle machine, 5 s on a busy one).
+for _ in $(seq 1 300); do
   if "$venv/bin/python" -c "import urllib.request; urllib.request.urlopen('$AWS_ENDPOINT_URL/moto-api/')" 2>/dev/null; then
     break
   fi

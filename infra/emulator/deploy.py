@@ -8,7 +8,7 @@ CREATE_COMPLETE, every event source mapping left disabled (the harness polls), a
 
 {
   "stack": {"name", "id", "region", "endpoint", "status", "parameters": {key: value},
-            "template_url", "seconds"},
+            "template" (the SAM template's path), "template_url", "seconds"},
   "outputs": {OutputKey: OutputValue},
   "resources": {LogicalId: {"type", "physical_id", "placeholder": bool}},
       (a placeholder's type is the template's; its physical_id is the string every Ref to it got)
@@ -141,6 +141,7 @@ def deploy(endpoint, stack, region="us-east-1", parameters=None, template=transl
         raise DeployError(f"stack {stack} is {status}: {reasons}")
     _disable_event_source_mappings(client, stack)
     description = describe(endpoint, stack, region, emulated, replaced)
+    description["stack"]["template"] = str(template)
     description["stack"]["template_url"] = template_url
     description["stack"]["seconds"] = round(time.monotonic() - started, 2)
     if out:
@@ -163,7 +164,8 @@ def _stack_resources(cfn, stack):
     found = {}
     for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack):
         for r in page["StackResourceSummaries"]:
-            found[r["LogicalResourceId"]] = r
+            if r["LogicalResourceId"]:  # moto lists a resource whose Condition is false without a name
+                found[r["LogicalResourceId"]] = r
     return found
 
 

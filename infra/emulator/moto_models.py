@@ -9,8 +9,9 @@ register() (the launcher, server.py, calls it before moto serves anything) adds:
   AWS::Lambda::Alias, AWS::Lambda::Url, AWS::Lambda::EventInvokeConfig, AWS::CloudWatch::Alarm;
 - what moto's own models drop: a bucket's NotificationConfiguration (topic, queue and function
   targets with their key filters), LifecycleConfiguration, VersioningConfiguration and
-  PublicAccessBlockConfiguration; a function's Layers, Architectures and EphemeralStorage; a
-  layer's CompatibleArchitectures; a Version's GetAtt Version (and Ref as its ARN);
+  PublicAccessBlockConfiguration; a function's Layers, Architectures and EphemeralStorage (and
+  its environment as strings, as Lambda keeps it); a layer's CompatibleArchitectures; a
+  Version's GetAtt Version (and Ref as its ARN); a physical id for a Lambda::Permission;
 - SQS event source mappings created disabled (an enabled one makes moto run the function in
   Docker for every message; the test harness polls the queue with the mapping's settings). The
   template's Enabled is kept as `enabled_in_template`;
@@ -97,11 +98,12 @@ class SnsSubscription(_Model, CloudFormationModel):
         for name in ("FilterPolicyScope", "FilterPolicy", "RawMessageDelivery", "RedrivePolicy", "DeliveryPolicy"):
             if name in props:
                 value = props[name]
-                if isinstance(value, bool):
-                    value = "true" if value else "false"
+                if name == "RawMessageDelivery":
+                    # A boolean, as moto's SetSubscriptionAttributes stores it ("false" is truthy).
+                    value = value if isinstance(value, bool) else str(value).lower() == "true"
                 elif isinstance(value, dict):
                     value = json.dumps(value)
-                backend.set_subscription_attributes(subscription.arn, name, str(value))
+                backend.set_subscription_attributes(subscription.arn, name, value)
         return cls(subscription.arn)
 
     def delete(self, account_id, region_name):
@@ -233,6 +235,9 @@ def _patch_function():
     def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
         fn = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
         props = cloudformation_json["Properties"]
+        # Lambda's variables are strings; a Ref to a Number parameter arrives here as an int.
+        fn.environment_vars = {k: (str(v).lower() if isinstance(v, bool) else str(v))
+                               for k, v in fn.environment_vars.items()}
         if "Layers" in props:
             fn.layers = fn._get_layers_data(props["Layers"])
         if "Architectures" in props:
@@ -242,6 +247,17 @@ def _patch_function():
         return fn
 
     lambda_models.LambdaFunction.create_from_cloudformation_json = classmethod(create)
+
+
+def _patch_permission():
+    original = lambda_models.Permission.create_from_cloudformation_json.__func__
+
+    def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        permission = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        permission.physical_resource_id = f"{cloudformation_json['Properties']['FunctionName']}|{_generated_id(kwargs)}"
+        return permission
+
+    lambda_models.Permission.create_from_cloudformation_json = classmethod(create)
 
 
 def _patch_layer():
@@ -500,6 +516,7 @@ def register():
     _registered = True
     _patch_bucket()
     _patch_function()
+    _patch_permission()
     _patch_layer()
     _patch_version()
     _patch_event_source_mapping()

@@ -88,7 +88,7 @@ def test_topic_subscription_and_policies(client):
             "RawMessageDelivery": True}},
         "FilteredSub": {"Type": "AWS::SNS::Subscription", "Properties": {
             "TopicArn": {"Ref": "Topic"}, "Protocol": "sqs", "Endpoint": {"Fn::GetAtt": ["Filtered", "Arn"]},
-            "FilterPolicy": {"kind": ["failed"]}}},
+            "FilterPolicy": {"kind": ["failed"]}, "RawMessageDelivery": "false"}},
         "TopicPolicy": {"Type": "AWS::SNS::TopicPolicy", "Properties": {
             "Topics": [{"Ref": "Topic"}], "PolicyDocument": {"Statement": [{"Sid": "T", "Effect": "Allow",
                 "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sns:Publish", "Resource": {"Ref": "Topic"}}]}}},
