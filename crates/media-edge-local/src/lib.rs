@@ -1,17 +1,21 @@
-//! The same wiring `infra/template.yaml` declares, provisioned on a local emulator (moto):
+//! The pipeline on a local emulator (moto), as `infra/template.yaml` deploys it: [`deploy`] stands
+//! the template up as a CloudFormation stack of its own (through `infra/emulator`: the SAM
+//! transform, the template's own buckets, notification, topics, subscriptions, queues and redrive)
+//! and reads the wiring from the stack:
 //!
 //! ```text
-//! originals bucket ──(ObjectCreated:*, prefix uploads/)──▶ uploads topic ──▶ jobs queue ──▶ processor
-//!                                                                              │ maxReceiveCount 5
-//!                                                                              ▼
-//!                                                                           jobs DLQ
-//! processor ──▶ variants bucket;  processor ──▶ status topic ──▶ status queue (observer)
+//! originals bucket ──(ObjectCreated:*, InputPrefix)──▶ uploads topic ──▶ jobs queue ──▶ processor
+//!                                                                          │ maxReceiveCount
+//!                                                                          ▼
+//!                                                                       jobs DLQ
+//! processor ──▶ variants bucket;  processor ──▶ status topic ──▶ status queue (test observer)
 //!                                                   └──▶ notifier queue ──▶ notifier ──▶ chatbot topic
-//! jobs DLQ ──▶ notifier (dead letters are announced)          chatbot topic ──▶ chatbot queue (observer)
+//! jobs DLQ ──▶ notifier (dead letters are announced)          chatbot topic ──▶ chatbot queue (test observer)
 //! ```
 //!
 //! Plus [`poll_queue`], which feeds real queue messages to a handler the way Lambda's SQS event
-//! source mapping does (batches of up to 10, ReportBatchItemFailures semantics).
+//! source mapping does (batches of up to 10, ReportBatchItemFailures semantics): the stack's
+//! mappings stay disabled on the emulator, which would otherwise run the function in Docker.
 
 pub mod fault_proxy;
 pub mod iam;
@@ -19,23 +23,16 @@ pub mod iam;
 pub mod kvs_model;
 pub mod lambda_runtime_api;
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use aws_sdk_s3::types::{
-    Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter, S3KeyFilter,
-    TopicConfiguration,
-};
 use aws_sdk_sqs::types::QueueAttributeName;
 pub use media_edge_shared::aws::sqs::lambda_message;
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
-
-/// Settings shared with the template (checked against it by the infra tests).
-pub const INPUT_PREFIX: &str = "uploads/";
-pub const MAX_RECEIVE_COUNT: u32 = 5;
-pub const JOBS_VISIBILITY_TIMEOUT_SECONDS: u32 = 5400;
 
 #[derive(Clone, Debug)]
 pub struct LocalClients {
@@ -66,39 +63,17 @@ pub fn unique_name(label: &str) -> String {
     format!("{label}-{}-{nanos:x}{n}", std::process::id()).to_ascii_lowercase()
 }
 
-/// Resource names; a suffix keeps parallel tests apart.
+/// Resource names of a deployed stack.
 #[derive(Clone, Debug)]
 pub struct WiringNames {
+    /// The CloudFormation stack on the emulator.
+    pub stack: String,
     pub originals_bucket: String,
     pub variants_bucket: String,
-    pub uploads_topic: String,
-    pub jobs_queue: String,
-    pub jobs_dlq: String,
-    pub status_topic: String,
-    pub status_queue: String,
-    pub notifier_queue: String,
-    pub chatbot_topic: String,
-    pub chatbot_queue: String,
 }
 
-impl WiringNames {
-    pub fn with_suffix(suffix: &str) -> Self {
-        WiringNames {
-            originals_bucket: format!("media-edge-originals-{suffix}"),
-            variants_bucket: format!("media-edge-variants-{suffix}"),
-            uploads_topic: format!("media-edge-uploads-{suffix}"),
-            jobs_queue: format!("media-edge-jobs-{suffix}"),
-            jobs_dlq: format!("media-edge-jobs-dlq-{suffix}"),
-            status_topic: format!("media-edge-status-{suffix}"),
-            status_queue: format!("media-edge-status-{suffix}"),
-            notifier_queue: format!("media-edge-notifier-{suffix}"),
-            chatbot_topic: format!("media-edge-chatbot-{suffix}"),
-            chatbot_queue: format!("media-edge-chatbot-{suffix}"),
-        }
-    }
-}
-
-/// What [`provision`] created.
+/// The pipeline as [`deploy`] stood it up: the stack's outputs and resources, and the two test
+/// observers.
 #[derive(Clone, Debug)]
 pub struct Wiring {
     pub names: WiringNames,
@@ -106,101 +81,120 @@ pub struct Wiring {
     pub jobs_queue_url: String,
     pub jobs_queue_arn: String,
     pub jobs_dlq_url: String,
-    pub status_topic_arn: String,
-    pub status_queue_url: String,
     pub jobs_dlq_arn: String,
+    pub status_topic_arn: String,
     pub notifier_queue_url: String,
     pub notifier_queue_arn: String,
     pub chatbot_topic_arn: String,
-    /// Subscribed to the Chatbot topic, standing in for AWS Chatbot: what Slack would get.
+    /// A test observer subscribed to the status topic: every status event published.
+    pub status_queue_url: String,
+    /// A test observer subscribed to the Chatbot topic, standing in for AWS Chatbot: what Slack
+    /// would get.
     pub chatbot_queue_url: String,
+    /// What `infra/emulator` wrote of the stack (infra/emulator/README.md, "The description"):
+    /// outputs, resources, each function's configuration, event source mappings, queues, topics.
+    pub stack: serde_json::Value,
 }
 
-pub async fn provision(clients: &LocalClients, names: &WiringNames) -> Result<Wiring, Error> {
-    for bucket in [&names.originals_bucket, &names.variants_bucket] {
-        clients.s3.create_bucket().bucket(bucket).send().await?;
+impl Wiring {
+    /// A template parameter's value in this stack (`InputPrefix`, …).
+    pub fn parameter(&self, name: &str) -> Result<String, Error> {
+        let value = self.stack["stack"]["parameters"][name].as_str();
+        value.map(str::to_string).ok_or_else(|| format!("stack {} has no parameter {name}", self.names.stack).into())
     }
-    let uploads_topic_arn = create_topic(clients, &names.uploads_topic).await?;
-    let status_topic_arn = create_topic(clients, &names.status_topic).await?;
 
-    let (jobs_dlq_url, jobs_dlq_arn) = create_queue(clients, &names.jobs_dlq, &[]).await?;
-    let redrive = serde_json::json!({
-        "deadLetterTargetArn": &jobs_dlq_arn,
-        "maxReceiveCount": MAX_RECEIVE_COUNT.to_string(),
-    })
-    .to_string();
-    let visibility = JOBS_VISIBILITY_TIMEOUT_SECONDS.to_string();
-    let (jobs_queue_url, jobs_queue_arn) = create_queue(
-        clients,
-        &names.jobs_queue,
-        &[(QueueAttributeName::RedrivePolicy, redrive.as_str()), (QueueAttributeName::VisibilityTimeout, &visibility)],
-    )
-    .await?;
-    subscribe_queue(clients, &uploads_topic_arn, &jobs_queue_arn).await?;
+    /// How often the jobs queue delivers a message before it moves to the DLQ (its redrive policy).
+    pub fn jobs_max_receive_count(&self) -> Result<u32, Error> {
+        let policy = self.stack["queues"]["JobsQueue"]["Attributes"]["RedrivePolicy"].as_str().unwrap_or_default();
+        let policy: serde_json::Value = serde_json::from_str(policy)?;
+        let count = &policy["maxReceiveCount"];
+        count
+            .as_u64()
+            .or_else(|| count.as_str().and_then(|c| c.parse().ok()))
+            .and_then(|c| u32::try_from(c).ok())
+            .ok_or_else(|| format!("the jobs queue's redrive policy has no maxReceiveCount: {policy}").into())
+    }
 
-    let (status_queue_url, status_queue_arn) = create_queue(clients, &names.status_queue, &[]).await?;
-    subscribe_queue(clients, &status_topic_arn, &status_queue_arn).await?;
-    let (notifier_queue_url, notifier_queue_arn) = create_queue(clients, &names.notifier_queue, &[]).await?;
-    subscribe_queue(clients, &status_topic_arn, &notifier_queue_arn).await?;
-    let chatbot_topic_arn = create_topic(clients, &names.chatbot_topic).await?;
-    let (chatbot_queue_url, chatbot_queue_arn) = create_queue(clients, &names.chatbot_queue, &[]).await?;
-    subscribe_queue(clients, &chatbot_topic_arn, &chatbot_queue_arn).await?;
+    /// A deployed function's environment (`functions.<logical id>.Environment.Variables`).
+    pub fn function_environment(&self, logical_id: &str) -> Result<HashMap<String, String>, Error> {
+        let variables = &self.stack["functions"][logical_id]["Environment"]["Variables"];
+        let variables = variables.as_object().ok_or_else(|| format!("no function {logical_id} in the stack"))?;
+        Ok(variables.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+    }
+}
 
-    // Last, as in CloudFormation: S3 validates the destination when the notification is set.
-    let filter = NotificationConfigurationFilter::builder()
-        .key(
-            S3KeyFilter::builder()
-                .filter_rules(FilterRule::builder().name(FilterRuleName::Prefix).value(INPUT_PREFIX).build())
-                .build(),
-        )
-        .build();
-    let topic_config = TopicConfiguration::builder()
-        .id("originals-to-uploads-topic")
-        .topic_arn(&uploads_topic_arn)
-        .events(Event::from("s3:ObjectCreated:*"))
-        .filter(filter)
-        .build()?;
-    clients
-        .s3
-        .put_bucket_notification_configuration()
-        .bucket(&names.originals_bucket)
-        .notification_configuration(NotificationConfiguration::builder().topic_configurations(topic_config).build())
-        .send()
-        .await?;
+/// The repository's root (this crate is `crates/media-edge-local`).
+fn repository_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
 
+/// Deploys `infra/template.yaml` (the file `sam deploy` uses) as a stack of its own on the emulator
+/// at `AWS_ENDPOINT_URL`, through `infra/emulator` (the SAM transform, the template's own buckets,
+/// notification, topics, subscriptions, queues and redrive), and reads the wiring from the stack.
+/// Every call is a new stack with its own names, so parallel tests never share a queue.
+pub async fn deploy(clients: &LocalClients, label: &str) -> Result<Wiring, Error> {
+    deploy_with(clients, label, &[]).await
+}
+
+/// [`deploy`] with template parameters (`InputPrefix`, `ProcessorBatchSize`, …).
+pub async fn deploy_with(clients: &LocalClients, label: &str, parameters: &[(&str, &str)]) -> Result<Wiring, Error> {
+    let stack = unique_name(&format!("media-edge-{label}"));
+    let out = std::env::temp_dir().join(format!("{stack}.json"));
+    let root = repository_root();
+    let mut command = tokio::process::Command::new(root.join(".venv/bin/python"));
+    command.current_dir(&root).args(["-m", "infra.emulator", "deploy", "--stack", &stack, "--out"]).arg(&out);
+    for (key, value) in parameters {
+        command.arg("--param").arg(format!("{key}={value}"));
+    }
+    let deployed = command.output().await.map_err(|e| format!("running infra/emulator (make venv?): {e}"))?;
+    if !deployed.status.success() {
+        let stderr = String::from_utf8_lossy(&deployed.stderr);
+        return Err(format!("deploying stack {stack}: {}", stderr.trim()).into());
+    }
+    let description: serde_json::Value = serde_json::from_slice(&std::fs::read(&out)?)?;
+    std::fs::remove_file(&out).ok();
+    wiring_of(clients, stack, description).await
+}
+
+async fn wiring_of(clients: &LocalClients, stack: String, description: serde_json::Value) -> Result<Wiring, Error> {
+    let text = |value: &serde_json::Value, what: &str| -> Result<String, Error> {
+        value.as_str().map(str::to_string).ok_or_else(|| format!("stack {stack} has no {what}").into())
+    };
+    let output = |name: &str| text(&description["outputs"][name], name);
+    let queue_arn = |logical_id: &str| text(&description["queues"][logical_id]["Attributes"]["QueueArn"], logical_id);
+    let status_topic_arn = output("StatusTopicArn")?;
+    let chatbot_topic_arn = output("ChatbotTopicArn")?;
+    let status_queue_url = observe_topic(clients, &format!("{stack}-status-observer"), &status_topic_arn).await?;
+    let chatbot_queue_url = observe_topic(clients, &format!("{stack}-chatbot-observer"), &chatbot_topic_arn).await?;
     Ok(Wiring {
-        names: names.clone(),
-        uploads_topic_arn,
-        jobs_queue_url,
-        jobs_queue_arn,
-        jobs_dlq_url,
+        names: WiringNames {
+            stack: stack.clone(),
+            originals_bucket: output("OriginalsBucketName")?,
+            variants_bucket: output("VariantsBucketName")?,
+        },
+        uploads_topic_arn: output("UploadsTopicArn")?,
+        jobs_queue_url: output("JobsQueueUrl")?,
+        jobs_queue_arn: queue_arn("JobsQueue")?,
+        jobs_dlq_url: output("JobsDeadLetterQueueUrl")?,
+        jobs_dlq_arn: queue_arn("JobsDeadLetterQueue")?,
         status_topic_arn,
-        status_queue_url,
-        jobs_dlq_arn,
-        notifier_queue_url,
-        notifier_queue_arn,
+        notifier_queue_url: output("NotifierQueueUrl")?,
+        notifier_queue_arn: queue_arn("NotifierQueue")?,
         chatbot_topic_arn,
+        status_queue_url,
         chatbot_queue_url,
+        stack: description,
     })
 }
 
-async fn create_topic(clients: &LocalClients, name: &str) -> Result<String, Error> {
-    let topic = clients.sns.create_topic().name(name).send().await?;
-    topic.topic_arn().map(str::to_string).ok_or_else(|| format!("topic {name} has no ARN").into())
-}
-
-async fn create_queue(
-    clients: &LocalClients,
-    name: &str,
-    attributes: &[(QueueAttributeName, &str)],
-) -> Result<(String, String), Error> {
-    let mut request = clients.sqs.create_queue().queue_name(name);
-    for (key, value) in attributes {
-        request = request.attributes(key.clone(), *value);
-    }
-    let url = request.send().await?.queue_url().unwrap_or_default().to_string();
+/// A test observer, not part of the pipeline: a queue subscribed to `topic_arn` (raw delivery off,
+/// as an SNS-to-SQS subscription delivers by default), so a test sees what was published there.
+async fn observe_topic(clients: &LocalClients, name: &str, topic_arn: &str) -> Result<String, Error> {
+    let queue = clients.sqs.create_queue().queue_name(name).send().await?;
+    let url = queue.queue_url().map(str::to_string).ok_or_else(|| format!("queue {name} has no URL"))?;
     let arn = queue_arn(&clients.sqs, &url).await?;
-    Ok((url, arn))
+    subscribe_queue(clients, topic_arn, &arn).await?;
+    Ok(url)
 }
 
 async fn subscribe_queue(clients: &LocalClients, topic_arn: &str, queue_arn: &str) -> Result<(), Error> {

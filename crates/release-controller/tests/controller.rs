@@ -13,7 +13,7 @@ use aws_sdk_cloudwatch::types::{MetricAlarm, StateValue};
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use edge_router::channel::{ChannelConfig, RolloutState};
 use media_edge_local::kvs_model::{KvsModel, Outage};
-use media_edge_local::{drain, provision, sns_message, LocalClients, Wiring, WiringNames};
+use media_edge_local::{deploy, drain, sns_message, LocalClients, Wiring};
 use media_edge_shared::release_event::ReleaseChange;
 use notifier::chatbot::CustomNotification;
 use notifier::{run_window, ChatbotPublisher, NotifierConfig, WindowConfig};
@@ -58,7 +58,7 @@ struct Setup {
 async fn setup(label: &str) -> Setup {
     assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "run with `make test` (needs the local emulator)");
     let clients = LocalClients::from_env().await;
-    let wiring = provision(&clients, &WiringNames::with_suffix(&media_edge_local::unique_name(label))).await.unwrap();
+    let wiring = deploy(&clients, label).await.unwrap();
     let bucket = media_edge_local::unique_name(&format!("media-edge-rollout-{label}"));
     clients.s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let alarms: Alarms = Arc::default();

@@ -67,15 +67,17 @@ async fn a_libjpeg_fatal_error_fails_one_upload_and_the_deployed_process_lives_o
     let records: Vec<_> =
         messages.iter().map(|m| media_edge_local::lambda_message(m, Some(&h.wiring.jobs_queue_arn))).collect();
 
-    let config = &h.processor.config;
-    let env = [
-        ("ORIGINALS_BUCKET", config.originals_bucket.clone()),
-        ("VARIANTS_BUCKET", config.variants_bucket.clone()),
-        ("STATUS_TOPIC_ARN", config.status_topic_arn.clone()),
-        ("INPUT_PREFIX", config.layout.input_prefix.clone()),
-        ("WORK_DIR", config.work_root.display().to_string()),
-        ("RUST_LOG", "warn".to_string()),
-    ];
+    // The environment the stack gave the function, but for what is a path on this machine: the
+    // layer's ffmpeg (/opt/bin/ffmpeg in Lambda) is the same build under .local here.
+    let mut env: Vec<(String, String)> =
+        h.wiring.function_environment("ImageProcessorFunction").unwrap().into_iter().collect();
+    env.retain(|(name, _)| name != "FFMPEG_PATH");
+    env.extend([
+        ("FFMPEG_PATH".to_string(), std::env::var("FFMPEG_PATH").unwrap_or_default()),
+        ("WORK_DIR".to_string(), h.processor.config.work_root.display().to_string()),
+        ("RUST_LOG".to_string(), "warn".to_string()),
+    ]);
+    let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     let mut lambda = LocalLambda::start(&bootstrap, &env).await.unwrap();
     let event = serde_json::json!({ "Records": records });
     let answer = lambda.invoke(&event, Duration::from_secs(120)).await;

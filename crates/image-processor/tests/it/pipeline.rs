@@ -298,7 +298,7 @@ async fn transient_failures_are_retried_then_dead_lettered() {
 
     // The TestEvent is acknowledged in the first batch; the upload keeps coming back.
     let report = h.run_jobs_with(&broken, 10).await;
-    assert_eq!(report.retried, media_edge_local::MAX_RECEIVE_COUNT as usize, "{report:?}");
+    assert_eq!(report.retried, h.wiring.jobs_max_receive_count().unwrap() as usize, "{report:?}");
     assert!(h.statuses().await.is_empty(), "no status for a failure that will be retried");
     assert_eq!(h.dlq_depth().await, 1, "after maxReceiveCount the message is dead-lettered");
 }

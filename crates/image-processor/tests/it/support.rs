@@ -8,11 +8,10 @@ use aws_sdk_s3::primitives::ByteStream;
 use image::codecs::gif::{GifEncoder, Repeat};
 use image::{Delay, Frame, Rgba, RgbaImage};
 use image_processor::config::ProcessorConfig;
-use image_processor::keys::OutputLayout;
 use image_processor::manifest::Manifest;
 use image_processor::render::RenderSettings;
 use image_processor::{handle_batch, Processor};
-use media_edge_local::{poll_queue, provision, sns_message, LocalClients, PollReport, Wiring, WiringNames};
+use media_edge_local::{deploy, poll_queue, sns_message, LocalClients, PollReport, Wiring};
 use media_edge_shared::aws::StatusPublisher;
 use media_edge_shared::status::StatusEvent;
 
@@ -153,16 +152,13 @@ impl Harness {
             "integration tests need the local AWS emulator: run them with `make test`"
         );
         let clients = LocalClients::from_env().await;
-        let names = WiringNames::with_suffix(&media_edge_local::unique_name(label));
-        let wiring = provision(&clients, &names).await.expect("provision local wiring");
-        let config = ProcessorConfig {
-            originals_bucket: names.originals_bucket.clone(),
-            variants_bucket: names.variants_bucket.clone(),
-            layout: OutputLayout { input_prefix: "uploads/".into(), output_prefix: String::new() },
-            status_topic_arn: wiring.status_topic_arn.clone(),
-            render,
-            work_root: work_root(label),
-        };
+        let wiring = deploy(&clients, label).await.expect("deploy infra/template.yaml on the emulator");
+        // The processor as deployed (buckets, prefixes, topic from the function's environment),
+        // with the render settings this test is about and a work directory of its own.
+        let environment = wiring.function_environment("ImageProcessorFunction").expect("the deployed processor");
+        let deployed = ProcessorConfig::from_vars(&|name: &str| environment.get(name).cloned())
+            .expect("the deployed processor's environment");
+        let config = ProcessorConfig { render, work_root: work_root(label), ..deployed };
         let status = StatusPublisher::new(clients.sns.clone(), wiring.status_topic_arn.clone());
         let processor = Processor::new(clients.s3.clone(), clients.sqs.clone(), status, config);
         Harness { clients, wiring, processor }

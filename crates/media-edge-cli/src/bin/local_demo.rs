@@ -9,9 +9,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use image_processor::config::ProcessorConfig;
-use image_processor::keys::OutputLayout;
 use image_processor::{handle_batch, Processor};
-use media_edge_local::{drain, poll_queue, provision, sns_message, LocalClients, WiringNames, INPUT_PREFIX};
+use media_edge_local::{deploy, drain, poll_queue, sns_message, LocalClients};
 use media_edge_shared::aws::StatusPublisher;
 use media_edge_shared::status::{Outcome, StatusEvent};
 use media_edge_shared::units::human_bytes;
@@ -33,34 +32,38 @@ async fn run() -> Result<(), media_edge_local::Error> {
     let samples_dir = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "samples".into()));
 
     let clients = LocalClients::from_env().await;
-    let wiring = provision(&clients, &WiringNames::with_suffix("demo")).await?;
-    let names = &wiring.names;
     println!("media-edge local demo (AWS emulator at {endpoint})\n");
+    let wiring = deploy(&clients, "demo").await?;
+    let names = &wiring.names;
+    print_deployment(&wiring);
+    let input_prefix = wiring.parameter("InputPrefix")?;
     println!(
-        "  s3://{}/{INPUT_PREFIX}* ──▶ SNS {} ──▶ SQS {}",
-        names.originals_bucket, names.uploads_topic, names.jobs_queue
+        "\n  s3://{}/{input_prefix}* ──▶ SNS {} ──▶ SQS {}",
+        names.originals_bucket, wiring.uploads_topic_arn, wiring.jobs_queue_url
     );
-    println!("  ──▶ image-processor ──▶ s3://{}   status ──▶ SNS {}", names.variants_bucket, names.status_topic);
-    println!("  (dead letters after {} receives: SQS {})\n", media_edge_local::MAX_RECEIVE_COUNT, names.jobs_dlq);
+    println!("  ──▶ image-processor ──▶ s3://{}   status ──▶ SNS {}", names.variants_bucket, wiring.status_topic_arn);
+    println!("  (dead letters after {} receives: SQS {})\n", wiring.jobs_max_receive_count()?, wiring.jobs_dlq_url);
 
     let mut samples = sample_files(&samples_dir)?;
     samples.sort();
     for path in &samples {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let key = format!("{INPUT_PREFIX}demo/{name}");
+        let key = format!("{input_prefix}demo/{name}");
         let bytes = std::fs::read(path)?;
         println!("  uploaded {:>9}  {key}", human_bytes(bytes.len() as u64));
         clients.s3.put_object().bucket(&names.originals_bucket).key(&key).body(bytes.into()).send().await?;
     }
 
-    let config = ProcessorConfig {
-        originals_bucket: names.originals_bucket.clone(),
-        variants_bucket: names.variants_bucket.clone(),
-        layout: OutputLayout { input_prefix: INPUT_PREFIX.into(), output_prefix: String::new() },
-        status_topic_arn: wiring.status_topic_arn.clone(),
-        render: image_processor::config::render_settings_from_vars(&media_edge_shared::env::ProcessEnv)?,
-        work_root: std::env::temp_dir(),
-    };
+    // The processor as deployed: the function's environment from the stack. Its ffmpeg is the
+    // layer's at /opt/bin/ffmpeg in Lambda; here the same build under .local (FFMPEG_PATH, as make
+    // sets it). VARIANTS, JPEG_QUALITY, … in this shell override the stack's, to try settings.
+    let mut environment = wiring.function_environment("ImageProcessorFunction")?;
+    for name in ["FFMPEG_PATH", "VARIANTS", "OUTPUT_FORMATS", "JPEG_QUALITY", "WEBP_QUALITY", "AVIF_QUALITY"] {
+        if let Ok(value) = std::env::var(name) {
+            environment.insert(name.into(), value);
+        }
+    }
+    let config = ProcessorConfig::from_vars(&|name: &str| environment.get(name).cloned())?;
     let status = StatusPublisher::new(clients.sns.clone(), wiring.status_topic_arn.clone());
     let processor = Processor::new(clients.s3.clone(), clients.sqs.clone(), status, config);
     let report =
@@ -82,6 +85,17 @@ async fn run() -> Result<(), media_edge_local::Error> {
         .collect();
     statuses.sort_by(|a, b| a.source.key.cmp(&b.source.key));
     print_summary(&statuses, &names.variants_bucket);
+    // Every upload must come through the stack's own wiring (notification, topic, subscription,
+    // queue) and be reported: anything less is a broken template, not a demo to show.
+    if statuses.len() != samples.len() {
+        return Err(format!(
+            "{} upload(s), {} reported: the stack's upload notification, topic, subscription or queue \
+             does not bring uploads to the processor (infra/template.yaml)",
+            samples.len(),
+            statuses.len()
+        )
+        .into());
+    }
 
     // The notifier: one digest window over its queue (as its schedule runs it), then the jobs DLQ
     // as an immediate batch; then what Slack would show.
@@ -111,18 +125,42 @@ async fn run() -> Result<(), media_edge_local::Error> {
         print_chat_message(&notification);
     }
 
-    let control = edge_router_demo(&clients).await?;
+    let releases_bucket = wiring.stack["outputs"]["ReleasesBucketName"]
+        .as_str()
+        .ok_or("the stack has no ReleasesBucketName output")?
+        .to_string();
+    let control = edge_router_demo(&clients, releases_bucket).await?;
     rollout_demo(&control).await
+}
+
+/// What was deployed: the stack, what the emulator created, and the types only the template
+/// checks cover.
+fn print_deployment(wiring: &media_edge_local::Wiring) {
+    let resources = wiring.stack["resources"].as_object().map(|r| r.len()).unwrap_or(0);
+    let placeholders = wiring.stack["placeholders"].as_object().cloned().unwrap_or_default();
+    let placeheld: usize = placeholders.values().filter_map(|ids| ids.as_array()).map(Vec::len).sum();
+    let seconds = wiring.stack["stack"]["seconds"].as_f64().unwrap_or(0.0);
+    println!(
+        "  infra/template.yaml deployed as stack {} in {seconds:.1} s: {} resources created on the emulator, {placeheld} left to the template checks",
+        wiring.names.stack,
+        resources.saturating_sub(placeheld)
+    );
+    let mut types: Vec<&String> = placeholders.keys().collect();
+    types.sort();
+    let short: Vec<&str> = types.iter().map(|t| t.trim_start_matches("AWS::")).collect();
+    println!("  (not emulated: {}; see infra/emulator/unmodelled.json)", short.join(", "));
 }
 
 /// Publishes two SDK versions, puts the second on a 30% canary, and asks the router which version
 /// each cohort gets (as CloudFront would on a cache miss).
-async fn edge_router_demo(clients: &LocalClients) -> Result<release_control::ReleaseControl, media_edge_local::Error> {
+/// The releases bucket is the stack's.
+async fn edge_router_demo(
+    clients: &LocalClients,
+    bucket: String,
+) -> Result<release_control::ReleaseControl, media_edge_local::Error> {
     use lambda_http::Body;
     use release_control::{describe, ReleaseControl};
 
-    let bucket = "media-edge-releases-demo".to_string();
-    clients.s3.create_bucket().bucket(&bucket).send().await?;
     let control = ReleaseControl {
         s3: clients.s3.clone(),
         bucket: bucket.clone(),

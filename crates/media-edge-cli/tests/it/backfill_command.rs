@@ -7,9 +7,8 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use image_processor::config::ProcessorConfig;
-use image_processor::keys::OutputLayout;
 use image_processor::{handle_batch, Processor};
-use media_edge_local::{drain, poll_queue, provision, LocalClients, Wiring, WiringNames};
+use media_edge_local::{deploy, drain, poll_queue, LocalClients, Wiring};
 use media_edge_shared::aws::StatusPublisher;
 
 use crate::support::{stdout, temp_dir};
@@ -31,8 +30,7 @@ impl Setup {
     async fn new(label: &str) -> Setup {
         assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "run with `make test` (needs the local emulator)");
         let clients = LocalClients::from_env().await;
-        let wiring =
-            provision(&clients, &WiringNames::with_suffix(&media_edge_local::unique_name(label))).await.unwrap();
+        let wiring = deploy(&clients, label).await.unwrap();
         Setup { clients, wiring, dir: temp_dir(label) }
     }
 
@@ -48,15 +46,11 @@ impl Setup {
             "JPEG_QUALITY" => Some(jpeg_quality.to_string()),
             _ => None,
         };
-        let names = &self.wiring.names;
-        let config = ProcessorConfig {
-            originals_bucket: names.originals_bucket.clone(),
-            variants_bucket: names.variants_bucket.clone(),
-            layout: OutputLayout { input_prefix: "uploads/".into(), output_prefix: String::new() },
-            status_topic_arn: self.wiring.status_topic_arn.clone(),
-            render: image_processor::config::render_settings_from_vars(&vars).unwrap(),
-            work_root: std::env::temp_dir(),
-        };
+        // The processor as deployed in this stack, rendering with these settings.
+        let environment = self.wiring.function_environment("ImageProcessorFunction").unwrap();
+        let deployed = ProcessorConfig::from_vars(&|name: &str| environment.get(name).cloned()).unwrap();
+        let render = image_processor::config::render_settings_from_vars(&vars).unwrap();
+        let config = ProcessorConfig { render, ..deployed };
         let status = StatusPublisher::new(self.clients.sns.clone(), self.wiring.status_topic_arn.clone());
         let processor = Processor::new(self.clients.s3.clone(), self.clients.sqs.clone(), status, config);
         let w = &self.wiring;

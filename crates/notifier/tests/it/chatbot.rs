@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use media_edge_local::{drain, poll_queue, provision, sns_message, LocalClients, Wiring, WiringNames};
+use media_edge_local::{deploy, drain, poll_queue, sns_message, LocalClients, Wiring};
 use media_edge_shared::aws::StatusPublisher;
 use media_edge_shared::status::{FailureReport, Outcome, SourceObject, StatusEvent, VariantReport};
 use media_edge_shared::FailureClass;
@@ -13,7 +13,7 @@ use notifier::{handle_batch, ChatbotPublisher, NotifierConfig};
 pub(crate) async fn setup(label: &str) -> (LocalClients, Wiring, ChatbotPublisher, NotifierConfig) {
     assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "run with `make test` (needs the local emulator)");
     let clients = LocalClients::from_env().await;
-    let wiring = provision(&clients, &WiringNames::with_suffix(&media_edge_local::unique_name(label))).await.unwrap();
+    let wiring = deploy(&clients, label).await.unwrap();
     let publisher = ChatbotPublisher::new(clients.sns.clone(), wiring.chatbot_topic_arn.clone());
     let config = NotifierConfig::from_vars(&|name: &str| match name {
         "CHATBOT_TOPIC_ARN" => Some(wiring.chatbot_topic_arn.clone()),
