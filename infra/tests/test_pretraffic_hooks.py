@@ -163,6 +163,11 @@ def test_the_event_is_the_schedules_and_the_notifier_takes_it_as_its_window(monk
     assert payload["detail-type"] == "Scheduled Event" and payload["source"] == "aws.events"
     assert "Records" not in payload
     # crates/notifier/src/main.rs: an event with "Records" is an SQS batch, anything else the
-    # schedule's window (the release controller does not read its event).
+    # schedule's window.
     main = (cfn.ROOT / "crates/notifier/src/main.rs").read_text()
     assert 'event.payload.get("Records").is_some()' in main
+    # crates/release-controller/src/main.rs: the hook's run (its event id) reports a channel the
+    # environment kept it from looking after without failing the deployment.
+    assert payload["id"].startswith("codedeploy-pretraffic-")
+    controller = (cfn.ROOT / "crates/release-controller/src/main.rs").read_text()
+    assert 'id.starts_with("codedeploy-pretraffic-")' in controller

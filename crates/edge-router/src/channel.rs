@@ -67,6 +67,11 @@ pub struct Rollout {
     /// Why it stopped or is holding, in words (the gate that alarmed, the gate without data).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The step's weight was written to S3 but not to the edge store (its write failed): viewers
+    /// may not have it yet. Kept in the config, not only seen by one controller run, so a store
+    /// filled by someone else (`release sync`, an overlapping run) still restarts the step.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub edge_pending: bool,
     /// Written by releases before announcements moved to [`ChannelConfig::pending`]: an operator's
     /// change not yet announced. Read so an upgrade loses none; the controller moves it there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -148,7 +153,10 @@ impl ChannelConfig {
         // A config written before announcements moved to `pending`: keep its operator's change.
         if let Some(rollout) = config.rollout.as_mut() {
             if let Some(text) = rollout.unannounced.take() {
-                let event = ReleaseEvent::new(
+                // The same id every time this config is read, so a retried announcement of it is
+                // recognised as one.
+                let id = legacy_event_id(&config.channel, &rollout.release, &text, config.history.len());
+                let mut event = ReleaseEvent::new(
                     &config.channel,
                     &rollout.release,
                     ReleaseChange::Operator,
@@ -156,6 +164,7 @@ impl ChannelConfig {
                     config.weight,
                     Some(text),
                 );
+                event.id = id;
                 config.pending.push(PendingAnnouncement { event, published: false });
             }
         }
@@ -183,6 +192,13 @@ impl ChannelConfig {
             _ => Choice { version: &self.stable, canary: false },
         }
     }
+}
+
+fn legacy_event_id(channel: &str, release: &str, text: &str, history: usize) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{channel}\0{release}\0{text}\0{history}"));
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("{channel}-legacy-{hex}")
 }
 
 /// The KeyValueStore's documented limits (CloudFront Developer Guide, key value store quotas): a

@@ -60,6 +60,13 @@ impl Source for S3Source<'_> {
                     Ok(None)
                 };
             }
+            // S3 answers a HEAD with no body, so no error code: only the status says what it was.
+            // Without a code, nothing shows the content is at fault (400 is also an expired
+            // token or the wrong Region): retried, never reported to the uploader as their file's.
+            Err(e) if e.as_service_error().is_some_and(|s| s.meta().code().is_none()) => {
+                let failure = classify_sdk_error("read object metadata", &e);
+                return Err(Failure::transient(failure.reason));
+            }
             Err(e) => return Err(classify_sdk_error("read object metadata", &e)),
         };
         let etag = head.e_tag().map(normalize_etag).unwrap_or_default();

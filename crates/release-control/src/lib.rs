@@ -140,14 +140,38 @@ impl ReleaseControl {
             config.history.drain(..config.history.len() - MAX_HISTORY);
         }
         let routing_changed = current.config.as_ref().map(EdgeEntry::of) != Some(EdgeEntry::of(&config));
+        // A rollout step written to S3 is marked as not yet at the edge until the store has it, in
+        // the same write: however the copy fails (an outage, a crash), the controller restarts the
+        // step once the store holds it, whoever copies it.
+        let guarded = routing_changed && self.edge.is_some() && in_motion(&config);
+        if let Some(rollout) = config.rollout.as_mut().filter(|_| guarded) {
+            rollout.edge_pending = true;
+        }
         let written = self.put_config(current, config).await?;
         if !routing_changed {
             return Ok((written, None));
         }
         match self.sync_edge().await {
+            Ok(_) if guarded => Ok((self.edge_confirmed(written).await, None)),
             Ok(_) => Ok((written, None)),
             Err(ReleaseError::EdgeNotUpdated(why)) => Ok((written, Some(why))),
             Err(e) => Ok((written, Some(e.to_string()))),
+        }
+    }
+
+    /// Clears the rollout's `edge_pending` once the store took the step. If this write fails the
+    /// flag stays and the controller's next run restarts the step: a little later, never early.
+    async fn edge_confirmed(&self, written: Current) -> Current {
+        let Some(mut config) = written.config.clone() else { return written };
+        if let Some(rollout) = config.rollout.as_mut() {
+            rollout.edge_pending = false;
+        }
+        match self.put_config(&written, config).await {
+            Ok(confirmed) => confirmed,
+            Err(e) => {
+                tracing::warn!(channel = self.channel, error = %e, "the edge store has the step; its flag stays set");
+                written
+            }
         }
     }
 
@@ -539,6 +563,12 @@ impl ReleaseControl {
         next.pending.extend(cancelled.map(|event| PendingAnnouncement { event, published: false }));
         self.write(&current, next, action).await
     }
+}
+
+/// A rollout that can still move viewers (running, or paused and able to roll back).
+fn in_motion(config: &ChannelConfig) -> bool {
+    use edge_router::channel::RolloutState;
+    config.rollout.as_ref().is_some_and(|r| matches!(r.state, RolloutState::Running | RolloutState::Paused))
 }
 
 fn check_weight(weight: u8) -> Result<(), ReleaseError> {

@@ -83,12 +83,16 @@ pub fn decide(rollout: &Rollout, now: u64, gates: &[GateReading], edge: &EdgeSyn
         return Decision::Wait;
     }
     match edge {
+        // The store holds it now, but the step was written while it did not (someone else, or
+        // an earlier run, copied it since): it starts now.
+        EdgeSync::InSync if rollout.edge_pending => return Decision::RestartStep,
         EdgeSync::InSync => {}
         EdgeSync::CaughtUp => return Decision::RestartStep,
-        EdgeSync::Behind(why) => {
+        // The reason stays the same however the store fails, so the hold is announced once.
+        EdgeSync::Behind(_) => {
             let weight = rollout.steps.get(rollout.step).copied().unwrap_or_default();
             return Decision::Hold {
-                why: format!("the edge store does not hold {weight}% yet, so viewers do not either ({why})"),
+                why: format!("the edge store does not hold {weight}% yet, so viewers do not either"),
             };
         }
     }
@@ -208,6 +212,7 @@ impl ReleaseControl {
             state: RolloutState::Running,
             reason: None,
             unannounced: None,
+            edge_pending: false,
         };
         let steps_text = steps.iter().map(u8::to_string).collect::<Vec<_>>().join(",");
         let action =
@@ -284,7 +289,11 @@ impl ReleaseControl {
             Decision::Hold { why } if rollout.reason.as_deref() == Some(why.as_str()) => return Ok(None),
             Decision::Hold { why } => {
                 let next = Rollout { reason: Some(why.clone()), ..rollout.clone() };
-                let announcement = event(ReleaseChange::Held, config.weight, Some(why.clone()));
+                let said = match edge {
+                    EdgeSync::Behind(cause) => format!("{why} ({cause})"),
+                    _ => why.clone(),
+                };
+                let announcement = event(ReleaseChange::Held, config.weight, Some(said));
                 (
                     ChannelConfig { rollout: Some(next), ..config.clone() },
                     Some(announcement),
@@ -292,7 +301,7 @@ impl ReleaseControl {
                 )
             }
             Decision::RestartStep => {
-                let next = Rollout { step_started: now, reason: None, ..rollout.clone() };
+                let next = Rollout { step_started: now, reason: None, edge_pending: false, ..rollout.clone() };
                 let action = format!(
                     "rollout {}: the edge store holds {}%, the step starts now",
                     rollout.release, config.weight
@@ -362,6 +371,7 @@ mod tests {
             state: RolloutState::Running,
             reason: None,
             unannounced: None,
+            edge_pending: false,
         }
     }
 
@@ -503,8 +513,14 @@ mod tests {
         let behind = EdgeSync::Behind("ServiceUnavailable".into());
         assert!(matches!(
             decide(&r, due, &ok_since(0), &behind),
-            Decision::Hold { why } if why.contains("edge store does not hold 1%") && why.contains("ServiceUnavailable")
+            Decision::Hold { why } if why == "the edge store does not hold 1% yet, so viewers do not either"
         ));
+        // However the store fails, the same reason: the hold is announced once.
+        let other = EdgeSync::Behind("ThrottlingException".into());
+        assert_eq!(decide(&r, due, &ok_since(0), &behind), decide(&r, due, &ok_since(0), &other));
+        // Written while the store was behind, copied since by someone else: the step starts over.
+        let pending = Rollout { edge_pending: true, ..plan() };
+        assert_eq!(decide(&pending, due, &ok_since(0), &EdgeSync::InSync), Decision::RestartStep);
         let last = Rollout { step: 4, ..plan() };
         assert!(matches!(decide(&last, due, &ok_since(0), &behind), Decision::Hold { .. }), "no promotion either");
         assert_eq!(decide(&r, due, &ok_since(0), &EdgeSync::CaughtUp), Decision::RestartStep);

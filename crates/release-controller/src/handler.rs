@@ -110,7 +110,8 @@ async fn run_channel(
 
 /// Publishes the config's pending announcements in order, and for a rollback with origin
 /// routing invalidates the channel's cached files; each leaves the config only once all of that
-/// succeeded. A failure stops the rest (order is kept) and is retried next run; one published
+/// succeeded. A failed publish stops the rest (order is kept) and is retried next run; a failed
+/// invalidation is retried next run without holding back the rest. One published
 /// again after a failed bookkeeping write carries its id, so the notifier reports it once.
 /// Returns the config as it now is, and what failed.
 async fn announce_pending(
@@ -141,9 +142,11 @@ async fn announce_pending(
         if event.change == ReleaseChange::RolledBack && config.store_arn.is_none() {
             if let Some(distribution) = &config.distribution_id {
                 if let Err(e) = invalidate_channel(&clients.cloudfront, distribution, &event.channel).await {
+                    // Announced; only the invalidation is left, and it must not hold back the
+                    // announcements after it.
                     published.push(event.id.clone());
                     failure = Some(format!("invalidating the rolled-back channel's files (retried next run): {e}"));
-                    break;
+                    continue;
                 }
             }
         }

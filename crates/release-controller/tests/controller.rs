@@ -297,9 +297,13 @@ async fn a_step_counts_only_once_the_edge_holds_it_and_nothing_advances_or_promo
     assert_eq!((config.weight, config.rollout.as_ref().unwrap().state), (5, RolloutState::Running));
     assert!(config.rollout.unwrap().reason.unwrap().contains("edge store does not hold 5%"));
 
-    // The store recovers at minute 61: it gets 5% now, and the step's interval starts now.
+    // The store recovers at minute 61 and an operator copies the config (`release sync`, as the
+    // error tells them) before the controller does: the step still counts only from now.
     store.set_outage(Outage::None);
+    s.control.sync_edge().await.unwrap();
+    assert!(s.config().await.rollout.unwrap().edge_pending, "written while the store was behind");
     assert_eq!(s.run(T0 + 61 * MIN).await, []);
+    assert!(!s.config().await.rollout.unwrap().edge_pending);
     assert_eq!(store.value("sdk").as_deref(), Some(r#"{"stable":"1.4.0","canary":"1.5.0","weight":5}"#));
     for minute in [62, 70] {
         assert_eq!(s.run(T0 + minute * MIN).await, [], "minute {minute}: 5% has not been out for 10 minutes");

@@ -97,9 +97,12 @@ fn bare(status: u16) -> aws_smithy_runtime_api::http::Response {
 async fn our_environments_faults_are_retried_not_reported_as_the_uploads() {
     // An IAM, bucket-policy, KMS or SCP mistake, a missing bucket, bad or expired credentials:
     // no upload is at fault, so none is marked failed; SQS retries, then dead-letters (alarmed).
-    let cases: [(u16, &str); 8] = [
+    let cases: [(u16, &str); 9] = [
         (403, "AccessDenied"),
         (403, ""),
+        // What S3 really sends for a HEAD: no body, so no code. An expired token or the wrong
+        // Region answer 400: neither is the upload's fault.
+        (400, ""),
         (404, "NoSuchBucket"),
         (400, "KMS.DisabledException"),
         (403, "KMS.KeyUnavailableException"),
