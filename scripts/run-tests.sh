@@ -2,7 +2,7 @@
 # Every test: the CloudFront Functions under Node's test runner, the template's security scan
 # (checkov over infra/template.yaml and its SAM transform, in its own venv), the template tests
 # (pytest over the template and its SAM transform; they also read the scan's report), the
-# template deployed as a stack on the emulator (infra/emulator/tests), the Rust
+# template deployed as a stack on the emulator with its local edge (infra/emulator/tests), the Rust
 # workspace with the local AWS emulator running, the browser check of the outputs, then the
 # conformance corpus. `make test` wraps this and prints the total.
 set -euo pipefail
@@ -14,8 +14,11 @@ trap 'rm -f "$checkov_report"' EXIT
 scripts/checkov.sh --json "$checkov_report"
 MEDIA_EDGE_CHECKOV_REPORT=$checkov_report .venv/bin/python -m pytest -q -p no:cacheprovider infra/tests
 # infra/template.yaml deployed as a stack on the emulator and its wiring exercised; broken copies
-# of it must fail (infra/emulator/tests, about 30 s).
+# of it must fail; the local edge (the template's CloudFront behaviours and functions in front of
+# the stack's buckets) fetched over HTTP (infra/emulator/tests, about 35 s).
 scripts/with-emulator.sh .venv/bin/python -m pytest -q -p no:cacheprovider infra/emulator/tests
+# The local edge's path patterns and S3 key resolution on their own (infra/emulator/edge/test).
+node --test infra/emulator/edge/
 # --include-ignored: the deployed-build test, which needs `make deployed-build` (make test runs it).
 scripts/with-emulator.sh cargo test --workspace --locked -- --include-ignored
 # What we make, shown by a real browser (Debian's chromium, installed if missing): every AVIF,

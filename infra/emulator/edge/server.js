@@ -1,0 +1,448 @@
+#!/usr/bin/env node
+// The local edge: infra/template.yaml's CloudFront distribution, as deployed for a stack on the
+// emulator, in front of the emulator's buckets. Node's standard library only.
+//
+//   node infra/emulator/edge/server.js --config target/edge.json [--port 0] [--host 127.0.0.1]
+//        [--kvs channels.json] [--quiet]
+//
+// The config is what `python -m infra.emulator.edge config` writes from a stack description
+// (infra/emulator/edge/__init__.py): origins (an S3 origin is a bucket on the emulator), the
+// ordered cache behaviours then the default one, each with its function associations, and the
+// functions' code as the template inlines it. Per request, as CloudFront does:
+//
+// 1. the behaviour: the first whose PathPattern matches the path the viewer sent (case-sensitive,
+//    `*` any run of characters `/` included, `?` one character), the default behaviour last; the
+//    method must be one the behaviour allows (403 otherwise);
+// 2. its viewer-request function, with the documented event (version, context, viewer.ip,
+//    request: method, uri as sent, querystring, headers by lower-case name without Cookie, cookies)
+//    and `cf.kvs()` / `cf.logCustomData()`: a returned response goes to the viewer as it is (no
+//    origin, no viewer-response function); a returned request goes on with its uri;
+// 3. the origin: S3 resolves the uri's path to a key (`+` is a space, then percent-decoding, so a
+//    literal `+` must come as %2B), fetched from the emulator's bucket with an encoded key;
+//    Content-Type, Cache-Control, ETag, Last-Modified and the rest come back as S3 sent them;
+// 4. its viewer-response function, when the origin answered below 400 (CloudFront runs none on an
+//    origin's error), with event.request the request the viewer sent; its status, headers and
+//    cookies (Set-Cookie) are what the viewer gets;
+// 5. the behaviour's response headers policy's custom headers (Override false: only when absent).
+//
+// A function that throws or returns something that is neither a request nor a response is a 503,
+// as CloudFront answers. Not emulated: caching (every request reaches the origin: a miss each
+// time), HTTPS and redirect-to-https, compression, TLS fingerprints (no CloudFront-Viewer-*
+// header; a viewer's own are dropped), the runtime's language subset and its quotas (a function
+// gets 1 s of synchronous time here), origin request policies, custom error pages.
+//
+// Every response carries `x-local-edge-behavior` (the PathPattern that matched) and, when an
+// origin was asked, `x-local-edge-origin` (origin id and S3 key); `cf.logCustomData` goes to
+// `x-local-edge-log-data` and to the log.
+'use strict';
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const http = require('node:http');
+const querystring = require('node:querystring');
+const vm = require('node:vm');
+
+const FUNCTION_TIMEOUT_MS = 1000;
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te',
+    'trailer', 'server', 'date']);
+const FORWARDED_TO_S3 = ['range', 'if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since'];
+
+// ------------------------------------------------------------------ behaviours
+
+// CloudFront's PathPattern rule (cf. infra/tests/cfn.py pattern_matches).
+function patternMatches(pattern, path) {
+    if (!pattern.startsWith('/')) pattern = '/' + pattern;
+    let regex = '^';
+    for (const c of pattern) {
+        regex += c === '*' ? '[\\s\\S]*' : c === '?' ? '[\\s\\S]' : c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    }
+    return new RegExp(regex + '$', 'u').test(path);
+}
+
+function behaviourFor(config, path) {
+    for (const b of config.behaviours) {
+        if (b.default || patternMatches(b.pathPattern, path)) return b;
+    }
+    throw new Error('the config has no default behaviour');
+}
+
+// ------------------------------------------------------------------ S3
+
+// The key S3 resolves a request path to: `+` is a space, %XX are UTF-8 bytes. null: S3's 400.
+function s3Key(uri) {
+    try {
+        return decodeURIComponent(uri.slice(1).replace(/\+/g, ' '));
+    } catch (e) {
+        return null;
+    }
+}
+
+// A key in a request path, as AWS's SigV4 encodes it: every byte but A-Z a-z 0-9 - _ . ~ (and `/`).
+function encodeKey(key) {
+    return key.split('/').map((part) => encodeURIComponent(part)
+        .replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase())).join('/');
+}
+
+// CloudFront's origin access control signs its S3 requests (SigV4); so does the local edge, with
+// the credentials of its environment (the emulator's dummy ones by default). The emulator
+// answers an unsigned request for an object of a private bucket with 403, as S3 does.
+function sign(method, host, path, region, headers) {
+    const accessKey = process.env.AWS_ACCESS_KEY_ID || 'testing';
+    const secret = process.env.AWS_SECRET_ACCESS_KEY || 'testing';
+    const token = process.env.AWS_SESSION_TOKEN;
+    const amzDate = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+    const day = amzDate.slice(0, 8);
+    const signed = { ...headers, host, 'x-amz-date': amzDate, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' };
+    if (token) signed['x-amz-security-token'] = token;
+    const names = Object.keys(signed).map((n) => n.toLowerCase()).sort();
+    const lower = Object.fromEntries(Object.entries(signed).map(([k, v]) => [k.toLowerCase(), String(v).trim()]));
+    const canonical = [method, path, '', names.map((n) => `${n}:${lower[n]}\n`).join(''), names.join(';'),
+                       'UNSIGNED-PAYLOAD'].join('\n');
+    const scope = `${day}/${region}/s3/aws4_request`;
+    const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, crypto.createHash('sha256').update(canonical).digest('hex')].join('\n');
+    let k = 'AWS4' + secret;
+    for (const part of [day, region, 's3', 'aws4_request']) k = crypto.createHmac('sha256', k).update(part).digest();
+    const signature = crypto.createHmac('sha256', k).update(toSign).digest('hex');
+    signed.authorization = `AWS4-HMAC-SHA256 Credential=${accessKey}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}`;
+    return signed;
+}
+
+function s3Request(config, method, bucket, key, headers) {
+    const url = new URL(config.endpoint);
+    const path = `/${bucket}/${encodeKey(key)}`;
+    return new Promise((resolve, reject) => {
+        const req = http.request({
+            host: url.hostname, port: url.port, method, path,
+            headers: sign(method, url.host, path, config.stack.region, headers),
+        }, resolve);
+        req.on('error', reject);
+        req.end();
+    });
+}
+
+async function readAll(stream) {
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    return Buffer.concat(chunks);
+}
+
+// ------------------------------------------------------------------ KeyValueStore
+
+// A store's entries: from `--kvs FILE` ({key: string or JSON value}, read at every get, so a test
+// or a person can change a weight while the edge runs), or, as the release tooling fills it, from
+// the channel configs in the releases bucket (EdgeEntry of channels/<key>.json).
+function keyValueStore(config, storeName, kvsFile) {
+    const store = config.stores[storeName] || { source: 'empty' };
+    async function value(key) {
+        if (kvsFile) {
+            const entries = JSON.parse(fs.readFileSync(kvsFile, 'utf8'));
+            const all = entries[storeName] && typeof entries[storeName] === 'object' && !('stable' in entries[storeName])
+                ? entries[storeName] : entries;
+            if (!Object.prototype.hasOwnProperty.call(all, key)) return null;
+            return typeof all[key] === 'string' ? all[key] : JSON.stringify(all[key]);
+        }
+        if (store.source !== 'channel-configs') return null;
+        const res = await s3Request(config, 'GET', store.bucket, store.prefix + key + store.suffix, {});
+        const body = await readAll(res);
+        if (res.statusCode === 404) return null;
+        if (res.statusCode !== 200) throw new Error(`channel config ${key}: S3 answered ${res.statusCode}`);
+        const channel = JSON.parse(body.toString('utf8'));
+        // crates/edge-router/src/channel.rs EdgeEntry::of: what `media-edge release` writes.
+        const entry = { stable: channel.stable };
+        if (channel.canary) entry.canary = channel.canary;
+        entry.weight = channel.canary ? channel.weight || 0 : 0;
+        return JSON.stringify(entry);
+    }
+    return {
+        async get(key, options) {
+            const v = await value(key);
+            if (v === null) throw new Error(`Key ${key} not found`);
+            const format = (options && options.format) || 'string';
+            if (format === 'string') return v;
+            if (format === 'json') return JSON.parse(v);
+            if (format === 'bytes') return Buffer.from(v, 'utf8');
+            throw new Error(`unknown format ${format}`);
+        },
+        async exists(key) {
+            return (await value(key)) !== null;
+        },
+        async meta() {
+            return { creationDateTime: new Date(0).toISOString(), lastUpdatedDateTime: new Date().toISOString() };
+        },
+    };
+}
+
+// ------------------------------------------------------------------ functions
+
+// A function's code in a context of its own: `require` gives the runtime's modules (crypto,
+// querystring, buffer), `import cf from 'cloudfront'` is the helper object. The log data a call
+// sets is collected per invocation.
+function compileFunction(config, name, { kvsFile, log }) {
+    const fn = config.functions[name];
+    const state = { logData: null };
+    const stores = fn.stores.map((s) => keyValueStore(config, s, kvsFile));
+    const cf = {
+        kvs(id) {
+            if (!stores.length) throw new Error(`${name} has no KeyValueStore association`);
+            return stores[0];
+        },
+        logCustomData(data) {
+            state.logData = String(data);
+        },
+    };
+    const modules = { crypto, querystring, buffer: require('node:buffer') };
+    const lines = fn.code.split('\n');
+    for (const line of lines.filter((l) => l.startsWith('import '))) {
+        if (line.trim() !== "import cf from 'cloudfront';") throw new Error(`${name}: unexpected import: ${line}`);
+    }
+    const source = lines.filter((l) => !l.startsWith('import ')).join('\n');
+    const context = vm.createContext({
+        cf,
+        require(module) {
+            if (!(module in modules)) throw new Error(`module ${module} is not available in CloudFront Functions`);
+            return modules[module];
+        },
+        console: { log: (...args) => log(`[${name}] ${args.join(' ')}`) },
+    });
+    vm.runInContext(source, context, { filename: `${name}.js`, timeout: FUNCTION_TIMEOUT_MS });
+    if (typeof context.handler !== 'function') throw new Error(`${name} defines no handler`);
+    return {
+        name,
+        async invoke(event) {
+            state.logData = null;
+            context.__event = JSON.stringify(event);
+            const result = await vm.runInContext('handler(JSON.parse(__event))', context, { timeout: FUNCTION_TIMEOUT_MS });
+            return { result: result === undefined ? undefined : JSON.parse(JSON.stringify(result)), logData: state.logData };
+        },
+    };
+}
+
+// ------------------------------------------------------------------ the event
+
+function headerObject(rawHeaders, skip) {
+    const headers = {};
+    for (let i = 0; i < rawHeaders.length; i += 2) {
+        const name = rawHeaders[i].toLowerCase();
+        if (skip(name)) continue;
+        const value = rawHeaders[i + 1];
+        if (headers[name]) {
+            headers[name].multiValue = headers[name].multiValue || [{ value: headers[name].value }];
+            headers[name].multiValue.push({ value });
+        } else {
+            headers[name] = { value };
+        }
+    }
+    return headers;
+}
+
+function multi(map, name, value, extra = {}) {
+    if (map[name]) {
+        map[name].multiValue = map[name].multiValue || [{ value: map[name].value, ...extra }];
+        map[name].multiValue.push({ value, ...extra });
+    } else {
+        map[name] = { value, ...extra };
+    }
+}
+
+function viewerRequestEvent(req, host) {
+    const raw = req.url;
+    const q = raw.indexOf('?');
+    const uri = q < 0 ? raw : raw.slice(0, q);
+    const qs = {};
+    if (q >= 0) {
+        for (const part of raw.slice(q + 1).split('&')) {
+            if (!part) continue;
+            const eq = part.indexOf('=');
+            multi(qs, eq < 0 ? part : part.slice(0, eq), eq < 0 ? '' : part.slice(eq + 1));
+        }
+    }
+    const cookies = {};
+    for (const header of [].concat(req.headers.cookie || [])) {
+        for (const pair of header.split(';')) {
+            const eq = pair.indexOf('=');
+            if (eq > 0) multi(cookies, pair.slice(0, eq).trim(), pair.slice(eq + 1).trim());
+        }
+    }
+    const headers = headerObject(req.rawHeaders, (n) => n === 'cookie' || n.startsWith('cloudfront-viewer-'));
+    let ip = req.socket.remoteAddress || '';
+    if (ip.startsWith('::ffff:')) ip = ip.slice(7);
+    return {
+        version: '1.0',
+        context: { distributionDomainName: host, distributionId: 'LOCALEDGE', eventType: 'viewer-request',
+                   requestId: crypto.randomBytes(16).toString('base64url') },
+        viewer: { ip },
+        request: { method: req.method, uri, querystring: qs, headers, cookies },
+    };
+}
+
+function isResponse(result) {
+    return result && typeof result === 'object' && 'statusCode' in result;
+}
+
+// ------------------------------------------------------------------ answering
+
+function writeResponse(res, { statusCode, statusDescription, headers = {}, cookies = {}, body }, policy, method) {
+    const out = [];
+    const have = new Set();
+    for (const [name, h] of Object.entries(headers)) {
+        const values = h.multiValue && h.multiValue.length ? h.multiValue.map((m) => m.value) : [h.value];
+        for (const v of values) out.push([name, String(v)]);
+        have.add(name.toLowerCase());
+    }
+    for (const [name, c] of Object.entries(cookies || {})) {
+        const values = c.multiValue && c.multiValue.length ? c.multiValue : [c];
+        for (const v of values) out.push(['set-cookie', `${name}=${v.value}${v.attributes ? '; ' + v.attributes : ''}`]);
+    }
+    for (const h of policy) {
+        const lower = h.header.toLowerCase();
+        if (have.has(lower) && !h.override) continue;
+        for (let i = out.length - 1; i >= 0; i--) if (out[i][0].toLowerCase() === lower) out.splice(i, 1);
+        out.push([h.header, h.value]);
+    }
+    const flat = [];
+    for (const [n, v] of out) flat.push(n, v);
+    res.writeHead(Number(statusCode), statusDescription || http.STATUS_CODES[statusCode] || '', flat);
+    if (method === 'HEAD') return res.end();
+    if (body && typeof body === 'object') {
+        return res.end(Buffer.from(body.data || '', body.encoding === 'base64' ? 'base64' : 'utf8'));
+    }
+    return res.end(body || '');
+}
+
+function plain(status, text, extra = {}) {
+    const headers = { 'content-type': { value: 'text/plain; charset=utf-8' }, 'cache-control': { value: 'no-store' } };
+    for (const [k, v] of Object.entries(extra)) headers[k] = { value: v };
+    return { statusCode: status, statusDescription: http.STATUS_CODES[status], headers, body: text + '\n' };
+}
+
+function createEdge(config, { kvsFile = null, log = (line) => process.stderr.write(line + '\n') } = {}) {
+    const compiled = {};
+    for (const name of Object.keys(config.functions)) compiled[name] = compileFunction(config, name, { kvsFile, log });
+
+    async function runFunction(name, event, debug) {
+        try {
+            const { result, logData } = await compiled[name].invoke(event);
+            if (logData !== null) debug['x-local-edge-log-data'] = logData;
+            return { result };
+        } catch (e) {
+            log(`${name} (${event.context.eventType}) failed: ${e && e.stack ? e.stack : e}`);
+            return { error: `The CloudFront function ${name} failed (${event.context.eventType}): ${e && e.message}` };
+        }
+    }
+
+    async function handle(req, res) {
+        const started = process.hrtime.bigint();
+        const host = req.headers.host || 'localhost';
+        const event = viewerRequestEvent(req, host);
+        const viewerRequest = JSON.parse(JSON.stringify(event.request));
+        const behaviour = behaviourFor(config, event.request.uri);
+        const debug = { 'x-local-edge-behavior': behaviour.pathPattern };
+        const policy = behaviour.responseHeaders || [];
+        const done = (response, note) => {
+            const r = { ...response, headers: { ...response.headers } };
+            for (const [k, v] of Object.entries(debug)) r.headers[k] = { value: v };
+            writeResponse(res, r, policy, req.method);
+            const ms = Number(process.hrtime.bigint() - started) / 1e6;
+            log(`${req.method} ${req.url} ${r.statusCode} behaviour=${behaviour.pathPattern} ${note || ''} ${ms.toFixed(1)} ms`);
+        };
+        if (!behaviour.allowedMethods.includes(req.method)) {
+            return done(plain(403, 'This distribution is not configured to allow the HTTP request method that was used for this request.'));
+        }
+        if (behaviour.lambdaAssociations && behaviour.lambdaAssociations.length) {
+            return done(plain(502, 'Lambda@Edge associations are not run by the local edge'));
+        }
+        let request = event.request;
+        const fnRequest = behaviour.functions['viewer-request'];
+        if (fnRequest) {
+            const { result, error } = await runFunction(fnRequest.function, event, debug);
+            if (error) return done(plain(503, error), `fn=${fnRequest.function} error`);
+            if (isResponse(result)) return done(result, `fn=${fnRequest.function} answered`);
+            if (!result || typeof result.uri !== 'string' || !result.uri.startsWith('/')) {
+                return done(plain(503, `The CloudFront function ${fnRequest.function} returned an invalid value`));
+            }
+            request = result;
+        }
+        const origin = config.origins[behaviour.targetOriginId];
+        if (!origin || origin.type !== 's3') {
+            return done(plain(502, `origin ${behaviour.targetOriginId}: ${origin ? origin.why : 'not in the distribution'}`));
+        }
+        const key = s3Key(request.uri);
+        if (key === null) {
+            return done({ statusCode: 400, headers: { 'content-type': { value: 'application/xml' } },
+                          body: '<Error><Code>InvalidURI</Code><Message>Couldn\'t parse the specified URI.</Message></Error>' });
+        }
+        debug['x-local-edge-origin'] = `${origin.id} ${encodeKey(key)}`;
+        const forwarded = {};
+        for (const name of FORWARDED_TO_S3) if (req.headers[name]) forwarded[name] = req.headers[name];
+        let upstream;
+        try {
+            upstream = await s3Request(config, req.method, origin.bucket, key, forwarded);
+        } catch (e) {
+            return done(plain(502, `origin ${origin.id} (s3://${origin.bucket}) unreachable: ${e.message}`));
+        }
+        const response = {
+            statusCode: upstream.statusCode,
+            statusDescription: upstream.statusMessage,
+            headers: headerObject(upstream.rawHeaders, (n) => HOP_BY_HOP.has(n) || n === 'set-cookie'),
+            cookies: {},
+        };
+        response.headers['x-cache'] = { value: 'Miss from local-edge' };
+        response.headers.via = { value: '1.1 local-edge (media-edge)' };
+        const fnResponse = behaviour.functions['viewer-response'];
+        let final = response;
+        if (fnResponse && upstream.statusCode < 400) {
+            const responseEvent = { ...event, context: { ...event.context, eventType: 'viewer-response' },
+                                    request: viewerRequest, response };
+            const { result, error } = await runFunction(fnResponse.function, responseEvent, debug);
+            if (error) {
+                upstream.resume();
+                return done(plain(503, error), `fn=${fnResponse.function} error`);
+            }
+            if (!isResponse(result)) {
+                upstream.resume();
+                return done(plain(503, `The CloudFront function ${fnResponse.function} returned an invalid value`));
+            }
+            final = { ...result, body: undefined };
+        }
+        const body = await readAll(upstream);
+        done({ ...final, body: body.length ? { encoding: 'base64', data: body.toString('base64') } : '' },
+             `origin=${origin.id} key=${JSON.stringify(key)}`);
+    }
+
+    return http.createServer((req, res) => {
+        handle(req, res).catch((e) => {
+            log(`internal error: ${e && e.stack ? e.stack : e}`);
+            if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+            res.end('local edge error\n');
+        });
+    });
+}
+
+module.exports = { createEdge, patternMatches, behaviourFor, s3Key, encodeKey };
+
+if (require.main === module) {
+    const args = process.argv.slice(2);
+    const opt = (name, fallback) => {
+        const i = args.indexOf(name);
+        return i >= 0 ? args[i + 1] : fallback;
+    };
+    const configPath = opt('--config');
+    if (!configPath) {
+        process.stderr.write('usage: server.js --config EDGE.json [--port 0] [--host 127.0.0.1] [--kvs FILE] [--quiet]\n');
+        process.exit(2);
+    }
+    const config = JSON.parse(fs.readFileSync(configPath, 'utf8'));
+    const quiet = args.includes('--quiet');
+    const server = createEdge(config, { kvsFile: opt('--kvs', null), log: quiet ? () => {} : undefined });
+    const host = opt('--host', '127.0.0.1');
+    server.listen(Number(opt('--port', '0')), host, () => {
+        const { port } = server.address();
+        // The first line on stdout is the URL (a caller waits for it).
+        process.stdout.write(`http://${host}:${port}\n`);
+        process.stderr.write(`local edge for stack ${config.stack.name} at http://${host}:${port} ` +
+                             `(origins: ${Object.values(config.origins).map((o) => o.id + (o.bucket ? '=s3://' + o.bucket : ' (unavailable)')).join(', ')})\n`);
+    });
+    for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => {
+        server.close(() => process.exit(0));
+        server.closeAllConnections();
+    });
+}
