@@ -44,6 +44,12 @@ const vm = require('node:vm');
 const FUNCTION_TIMEOUT_MS = 1000;
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te',
     'trailer', 'server', 'date']);
+// What moto adds to its S3 answers and S3 does not send: Access-Control-Allow-Origin on every
+// response (S3 sends it only for a CORS request to a bucket with a CORS configuration, and the
+// distribution forwards no Origin header to these buckets), its own request id header, the
+// request's payload hash and the SDK's checksum algorithm echoed back.
+const EMULATOR_ONLY = new Set(['access-control-allow-origin', 'x-amzn-requestid', 'x-amz-content-sha256',
+    'x-amz-sdk-checksum-algorithm']);
 const FORWARDED_TO_S3 = ['range', 'if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since'];
 
 // ------------------------------------------------------------------ behaviours
@@ -382,7 +388,7 @@ function createEdge(config, { kvsFile = null, log = (line) => process.stderr.wri
         const response = {
             statusCode: upstream.statusCode,
             statusDescription: upstream.statusMessage,
-            headers: headerObject(upstream.rawHeaders, (n) => HOP_BY_HOP.has(n) || n === 'set-cookie'),
+            headers: headerObject(upstream.rawHeaders, (n) => HOP_BY_HOP.has(n) || EMULATOR_ONLY.has(n) || n === 'set-cookie'),
             cookies: {},
         };
         response.headers['x-cache'] = { value: 'Miss from local-edge' };

@@ -141,6 +141,7 @@ def test_a_variants_one_url_is_negotiated_by_accept(local_edge, original, accept
     assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
     assert headers["Vary"] == "Accept"  # MediaResponseHeadersPolicy
     assert headers["x-local-edge-behavior"] == "*"
+    assert headers["Access-Control-Allow-Origin"] is None  # moto's, not S3's (no CORS configuration)
 
 
 def test_a_literal_plus_in_a_url_is_a_space_as_s3_reads_it(local_edge):
