@@ -308,6 +308,7 @@ function writeResponse(res, { statusCode, statusDescription, headers = {}, cooki
     for (const [n, v] of out) flat.push(n, v);
     res.writeHead(Number(statusCode), statusDescription || http.STATUS_CODES[statusCode] || '', flat);
     if (method === 'HEAD') return res.end();
+    if (Buffer.isBuffer(body)) return res.end(body);
     if (body && typeof body === 'object') {
         return res.end(Buffer.from(body.data || '', body.encoding === 'base64' ? 'base64' : 'utf8'));
     }
@@ -410,7 +411,7 @@ function createEdge(config, { kvsFile = null, log = (line) => process.stderr.wri
             final = { ...result, body: undefined };
         }
         const body = await readAll(upstream);
-        done({ ...final, body: body.length ? { encoding: 'base64', data: body.toString('base64') } : '' },
+        done({ ...final, body },
              `origin=${origin.id} key=${JSON.stringify(key)}`);
     }
 

@@ -192,6 +192,12 @@ def test_a_release_is_routed_by_cohort_from_the_channel_config(local_edge):
     assert (status, body, headers["x-local-edge-behavior"]) == (200, b"1.4.0:index.html", "/sdk")
 
 
+def test_no_viewer_response_function_runs_on_an_origin_error(local_edge):
+    status, headers, _ = local_edge.get("/sdk/missing.js", {"Cookie": "me_cohort=100-50"})
+    assert status == 404 and headers["x-local-edge-origin"] == "releases releases/sdk/1.4.0/missing.js"
+    assert headers["x-media-edge-version"] is None and headers["Set-Cookie"] is None
+
+
 def test_a_channel_without_an_entry_is_a_503_from_the_function(local_edge):
     status, headers, body = local_edge.get("/app/app.js")
     assert (status, body) == (503, b"release channel unavailable\n")
