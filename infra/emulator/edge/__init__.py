@@ -9,13 +9,16 @@ origin's `!GetAtt <Bucket>.RegionalDomainName` becomes that bucket's name on the
 function association's `!GetAtt <Function>.FunctionMetadata.FunctionARN` becomes the function's
 code as the template inlines it (FunctionCode, `!Sub` evaluated with the stack's parameters, so
 `COHORTS` is the deployed CohortCount), a response headers policy its custom headers, a function's
-KeyValueStore association the store whose entries the server reads.
+KeyValueStore association the store whose entries the server reads, and an S3 origin's bucket
+policy what the distribution may read of it (the emulator records bucket policies, it does not
+apply them).
 
 A KeyValueStore is filled by `media-edge release` (and the release controller) from the channel
 configs in the releases bucket (`channels/<channel>.json`, entry = EdgeEntry: stable, canary,
 weight). The store's source here: the bucket named beside it in the environment of the function
 that writes it (RELEASE_STORE_ARN = the store, RELEASES_BUCKET = the bucket), read at every
 `kvs.get`; server.js can take a JSON file instead (`--kvs FILE`)."""
+import fnmatch
 import json
 import pathlib
 
@@ -54,12 +57,79 @@ def _params(template, description):
     return cfn.parameters(template, stack_name=name, stack_uuid=uuid, **values)
 
 
-def _origin(origin, description):
+DISTRIBUTION_ID = "LOCALEDGE"  # the distribution's id as the local edge calls itself
+
+
+def _replace_getatt_arn(node, arns):
+    if isinstance(node, dict):
+        if set(node) == {"Fn::GetAtt"} and node["Fn::GetAtt"][1] == "Arn" and node["Fn::GetAtt"][0] in arns:
+            return arns[node["Fn::GetAtt"][0]]
+        return {k: _replace_getatt_arn(v, arns) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_replace_getatt_arn(v, arns) for v in node]
+    return node
+
+
+def _bucket_access(template, params, description, bucket_logical, bucket_name):
+    """What the bucket's policy (the template's, conditions resolved) lets this distribution do
+    through origin access control: the object key patterns it may GetObject (minus those a Deny
+    takes away) and whether it may ListBucket (S3 answers a missing key with 404 only then, 403
+    otherwise). Statements count for the CloudFront service principal (or `*`) when their
+    Condition holds for a request from this distribution over HTTPS: `AWS:SourceArn` equal to the
+    distribution's ARN, `aws:SecureTransport` "true"; any other condition key is taken as not
+    holding (the local edge would rather refuse than serve what S3 might not)."""
+    policies = [r for r in template["Resources"].values()
+                if r["Type"] == "AWS::S3::BucketPolicy" and cfn.ref_name(r["Properties"]["Bucket"]) == bucket_logical]
+    account = description["stack"]["id"].split(":")[4]
+    source_arn = f"arn:aws:cloudfront::{account}:distribution/{DISTRIBUTION_ID}"
+    scope = cfn.Values({**params, f"{bucket_logical}.Arn": f"arn:aws:s3:::{bucket_name}", "Distribution": DISTRIBUTION_ID,
+                        "AWS::AccountId": account}, params.conditions)
+    arns = {bucket_logical: f"arn:aws:s3:::{bucket_name}"}
+    access = {"policy": None, "get": [], "deny_get": [], "list": False, "deny_list": False}
+
+    def holds(condition):
+        for operator, tests in (condition or {}).items():
+            for key, value in tests.items():
+                wanted = [cfn.evaluate(v, scope) for v in cfn.as_list(value)]
+                if operator == "StringEquals" and key.lower() == "aws:sourcearn":
+                    ok = source_arn in wanted
+                elif operator == "Bool" and key.lower() == "aws:securetransport":
+                    ok = "true" in [w.lower() for w in wanted]
+                else:
+                    ok = False
+                if not ok:
+                    return False
+        return True
+
+    for policy in policies:
+        access["policy"] = next(k for k, r in template["Resources"].items() if r is policy)
+        document = cfn.resolve_conditions(policy["Properties"]["PolicyDocument"], params)
+        for statement in cfn.statements(document):
+            principal = statement.get("Principal")
+            services = cfn.as_list(principal.get("Service", [])) if isinstance(principal, dict) else []
+            if principal != "*" and "cloudfront.amazonaws.com" not in services:
+                continue
+            if not holds(statement.get("Condition")):
+                continue
+            actions = [a.lower() for a in cfn.as_list(statement.get("Action", []))]
+            resources = [cfn.evaluate(_replace_getatt_arn(r, arns), scope) for r in cfn.as_list(statement.get("Resource", []))]
+            allow = statement["Effect"] == "Allow"
+            if any(fnmatch.fnmatchcase("s3:getobject", a) for a in actions):
+                keys = [r.split("/", 1)[1] for r in resources if r.startswith(f"arn:aws:s3:::{bucket_name}/")]
+                access["get" if allow else "deny_get"] += keys
+            if any(fnmatch.fnmatchcase("s3:listbucket", a) for a in actions) and f"arn:aws:s3:::{bucket_name}" in resources:
+                access["list" if allow else "deny_list"] = True
+    access["list"] = access["list"] and not access.pop("deny_list")
+    return access
+
+
+def _origin(template, params, origin, description):
     logical = _getatt(origin["DomainName"])
     resource = description["resources"].get(logical or "", {})
     out = {"id": origin["Id"], "resource": logical}
     if "S3OriginConfig" in origin and resource.get("type") == "AWS::S3::Bucket":
-        out.update(type="s3", bucket=resource["physical_id"])
+        out.update(type="s3", bucket=resource["physical_id"], signed=bool(origin.get("OriginAccessControlId")),
+                   access=_bucket_access(template, params, description, logical, resource["physical_id"]))
     else:
         # A custom origin (the router's function URL): the emulator does not serve function URLs.
         out.update(type="unavailable", why=f"{logical or origin['Id']} is not served on the emulator "
@@ -129,7 +199,7 @@ def edge_config(description, template_path=None):
                    "`python -m infra.emulator.edge config`, read by infra/emulator/edge/server.js.",
         "stack": {k: description["stack"][k] for k in ("name", "id", "region", "parameters", "template")},
         "endpoint": description["stack"]["endpoint"],
-        "origins": {o["Id"]: _origin(o, description) for o in config["Origins"]},
+        "origins": {o["Id"]: _origin(template, params, o, description) for o in config["Origins"]},
         "behaviours": behaviours,
         "functions": functions,
         "stores": _stores(template, description, functions),

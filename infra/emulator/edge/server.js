@@ -18,8 +18,11 @@
 //    and `cf.kvs()` / `cf.logCustomData()`: a returned response goes to the viewer as it is (no
 //    origin, no viewer-response function); a returned request goes on with its uri;
 // 3. the origin: S3 resolves the uri's path to a key (`+` is a space, then percent-decoding, so a
-//    literal `+` must come as %2B), fetched from the emulator's bucket with an encoded key;
-//    Content-Type, Cache-Control, ETag, Last-Modified and the rest come back as S3 sent them;
+//    literal `+` must come as %2B); the template's bucket policy decides whether the distribution
+//    may read it (403 AccessDenied otherwise; a missing key is 404 only with ListBucket granted);
+//    it is fetched from the emulator's bucket, SigV4-signed when the origin has origin access
+//    control; Content-Type, Cache-Control, ETag, Last-Modified and the rest come back as S3 sent
+//    them;
 // 4. its viewer-response function, when the origin answered below 400 (CloudFront runs none on an
 //    origin's error), with event.request the request the viewer sent; its status, headers and
 //    cookies (Set-Cookie) are what the viewer gets;
@@ -56,12 +59,16 @@ const FORWARDED_TO_S3 = ['range', 'if-none-match', 'if-modified-since', 'if-matc
 
 // CloudFront's PathPattern rule (cf. infra/tests/cfn.py pattern_matches).
 function patternMatches(pattern, path) {
-    if (!pattern.startsWith('/')) pattern = '/' + pattern;
+    return wildcard(pattern.startsWith('/') ? pattern : '/' + pattern).test(path);
+}
+
+// `*` any run of characters (`/` included), `?` one character, everything else literal.
+function wildcard(pattern) {
     let regex = '^';
     for (const c of pattern) {
         regex += c === '*' ? '[\\s\\S]*' : c === '?' ? '[\\s\\S]' : c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
     }
-    return new RegExp(regex + '$', 'u').test(path);
+    return new RegExp(regex + '$', 'u');
 }
 
 function behaviourFor(config, path) {
@@ -112,17 +119,34 @@ function sign(method, host, path, region, headers) {
     return signed;
 }
 
-function s3Request(config, method, bucket, key, headers) {
+function s3Request(config, method, bucket, key, headers, signed = true) {
     const url = new URL(config.endpoint);
     const path = `/${bucket}/${encodeKey(key)}`;
     return new Promise((resolve, reject) => {
         const req = http.request({
             host: url.hostname, port: url.port, method, path,
-            headers: sign(method, url.host, path, config.stack.region, headers),
+            headers: signed ? sign(method, url.host, path, config.stack.region, headers) : headers,
         }, resolve);
         req.on('error', reject);
         req.end();
     });
+}
+
+// An IAM resource pattern (`*` any run of characters, `?` one) against an object key.
+function resourceMatches(pattern, key) {
+    return wildcard(pattern).test(key);
+}
+
+// Whether the bucket's policy lets the distribution read `key` (the config's `access`, from the
+// template's bucket policy); an origin without it (no policy known) is not restricted here.
+function mayRead(access, key) {
+    if (!access) return true;
+    return access.get.some((p) => resourceMatches(p, key)) && !access.deny_get.some((p) => resourceMatches(p, key));
+}
+
+function accessDenied() {
+    return { statusCode: 403, statusDescription: 'Forbidden', headers: { 'content-type': { value: 'application/xml' } },
+             body: '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>' };
 }
 
 async function readAll(stream) {
@@ -378,13 +402,22 @@ function createEdge(config, { kvsFile = null, log = (line) => process.stderr.wri
                           body: '<Error><Code>InvalidURI</Code><Message>Couldn\'t parse the specified URI.</Message></Error>' });
         }
         debug['x-local-edge-origin'] = `${origin.id} ${encodeKey(key)}`;
+        // The bucket policy decides what the distribution may read: S3 answers 403 otherwise, and
+        // 403 for a missing key unless the policy also grants ListBucket.
+        if (!mayRead(origin.access, key)) {
+            return done(accessDenied(), `origin=${origin.id} key=${JSON.stringify(key)} denied by the bucket policy`);
+        }
         const forwarded = {};
         for (const name of FORWARDED_TO_S3) if (req.headers[name]) forwarded[name] = req.headers[name];
         let upstream;
         try {
-            upstream = await s3Request(config, req.method, origin.bucket, key, forwarded);
+            upstream = await s3Request(config, req.method, origin.bucket, key, forwarded, origin.signed !== false);
         } catch (e) {
             return done(plain(502, `origin ${origin.id} (s3://${origin.bucket}) unreachable: ${e.message}`));
+        }
+        if (upstream.statusCode === 404 && origin.access && !origin.access.list) {
+            upstream.resume();
+            return done(accessDenied(), `origin=${origin.id} key=${JSON.stringify(key)} missing, no ListBucket`);
         }
         const response = {
             statusCode: upstream.statusCode,
@@ -424,7 +457,7 @@ function createEdge(config, { kvsFile = null, log = (line) => process.stderr.wri
     });
 }
 
-module.exports = { createEdge, patternMatches, behaviourFor, s3Key, encodeKey };
+module.exports = { createEdge, patternMatches, behaviourFor, s3Key, encodeKey, mayRead };
 
 if (require.main === module) {
     const args = process.argv.slice(2);

@@ -26,6 +26,7 @@ import urllib.request
 import pytest
 
 from infra.emulator import edge
+from infra.tests import cfn
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is required for the local edge")
 
@@ -123,6 +124,9 @@ def test_the_config_is_the_templates_distribution_for_the_stack(stack):
     # The code the template inlines, with the stack's CohortCount.
     code = config["functions"]["ReleaseEdgeRequestFunction"]["code"]
     assert "var COHORTS = 100;" in code and "import cf from 'cloudfront';" in code
+    # What the bucket policies let this distribution read (ListBucket: a missing key is a 404).
+    assert config["origins"]["variants"]["access"] == {"policy": "VariantsBucketPolicy", "get": ["*"], "deny_get": [], "list": True}
+    assert config["origins"]["releases"]["access"] == {"policy": "ReleasesBucketPolicy", "get": ["releases/*"], "deny_get": [], "list": True}
     assert config["stores"]["ReleaseStore"] == {"source": "channel-configs", "bucket": stack["outputs"]["ReleasesBucketName"],
                                                 "prefix": "channels/", "suffix": ".json"}
 
@@ -273,6 +277,57 @@ def test_a_failing_function_is_a_503(stack, tmp_path):
         assert status == 503 and b"FormatNegotiationFunction failed" in body
     finally:
         e.close()
+
+
+def _policy_statement(template, policy, sid):
+    statements = template["Resources"][policy]["Properties"]["PolicyDocument"]["Statement"]
+    for i, st in enumerate(statements):
+        body = st["Fn::If"][1] if isinstance(st, dict) and "Fn::If" in st else st
+        if body.get("Sid") == sid:
+            return statements, i, body
+    raise KeyError(sid)
+
+
+def _release_reads_elsewhere(template):
+    _, _, st = _policy_statement(template, "ReleasesBucketPolicy", "CloudFrontReadsReleasesThroughOac")
+    st["Resource"] = {"Fn::Sub": "${ReleasesBucket.Arn}/published/*"}
+
+
+def _variants_not_listed(template):
+    statements, i, _ = _policy_statement(template, "VariantsBucketPolicy", "CloudFrontListsThroughOac")
+    del statements[i]
+
+
+def _variants_without_oac(template):
+    origins = template["Resources"]["Distribution"]["Properties"]["DistributionConfig"]["Origins"]
+    del next(o for o in origins if o["Id"] == "variants")["OriginAccessControlId"]
+
+
+@pytest.mark.parametrize("mutation, path, expected", [
+    # The policy grants release files elsewhere than the function rewrites to: every release is a 403.
+    (_release_reads_elsewhere, "/sdk/sdk.js", 403),
+    # Without ListBucket S3 answers a missing variant with 403, a present one still with 200.
+    (_variants_not_listed, url_for(f"nothing here.jpg/{VERSION}/pc.jpg"), 403),
+    (_variants_not_listed, url_for(f"{ORIGINALS[0]}/{VERSION}/pc.jpg"), 200),
+    # Without origin access control CloudFront's request is anonymous: the private bucket refuses it.
+    (_variants_without_oac, url_for(f"{ORIGINALS[0]}/{VERSION}/pc.jpg"), 403),
+])
+def test_a_template_whose_bucket_policy_or_origin_access_is_wrong_shows_at_the_edge(stack, local_edge, tmp_path, mutation,
+                                                                                     path, expected):
+    template = cfn.load(stack["stack"]["template"])
+    mutation(template)
+    broken = tmp_path / "template.json"
+    broken.write_text(json.dumps(template))
+    e = Edge(edge.edge_config(stack, broken), tmp_path)
+    try:
+        status, _, body = e.get(path, {"Cookie": "me_cohort=100-50"})
+        assert status == expected, body
+        if expected == 403 and mutation is not _variants_without_oac:  # (moto's own 403 has no body)
+            assert b"<Code>AccessDenied</Code>" in body
+    finally:
+        e.close()
+    # The template as it is serves the same request (or says it is missing).
+    assert local_edge.get(path, {"Cookie": "me_cohort=100-50"})[0] in (200, 404)
 
 
 def test_release_routing_at_the_origin_goes_to_the_router(stacks, tmp_path):

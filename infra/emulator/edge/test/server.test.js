@@ -4,7 +4,7 @@
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { patternMatches, behaviourFor, s3Key, encodeKey } = require('../server');
+const { patternMatches, behaviourFor, s3Key, encodeKey, mayRead } = require('../server');
 
 test('path patterns: * spans slashes, ? is one character, case-sensitive, leading / optional', () => {
     assert.ok(patternMatches('/sdk/*', '/sdk/a/b.js'));
@@ -46,4 +46,13 @@ test('S3 resolves a path: + is a space, %XX are UTF-8 bytes, bad escapes are ref
 
 test('keys are encoded for the emulator as SigV4 encodes them', () => {
     assert.equal(encodeKey("a b+c%d/한/x!'()*~.jpg"), 'a%20b%2Bc%25d/%ED%95%9C/x%21%27%28%29%2A~.jpg');
+});
+
+test('the bucket policy decides which keys the distribution may read', () => {
+    const access = { get: ['releases/*'], deny_get: ['releases/secret?/*'], list: true };
+    assert.ok(mayRead(access, 'releases/sdk/1.4.0/sdk.js'));
+    assert.ok(!mayRead(access, 'channels/sdk.json'));
+    assert.ok(!mayRead(access, 'releases/secret1/x'));
+    assert.ok(!mayRead({ get: [], deny_get: [], list: false }, 'a'));
+    assert.ok(mayRead(undefined, 'anything'));
 });
