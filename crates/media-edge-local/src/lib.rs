@@ -115,6 +115,21 @@ impl Wiring {
             .ok_or_else(|| format!("the jobs queue's redrive policy has no maxReceiveCount: {policy}").into())
     }
 
+    /// The processor's deployed SQS event source mapping: its `BatchSize`, checked to report
+    /// batch item failures as the poller assumes (the mapping stays disabled on the emulator).
+    pub fn jobs_batch_size(&self) -> Result<i32, Error> {
+        let mapping = &self.stack["event_source_mappings"]["ImageProcessorFunctionJobs"];
+        let reports_failures = mapping["FunctionResponseTypes"]
+            .as_array()
+            .is_some_and(|types| types.iter().any(|t| t == "ReportBatchItemFailures"));
+        if !reports_failures {
+            return Err(format!("the jobs mapping does not report batch item failures: {mapping}").into());
+        }
+        let size =
+            mapping["BatchSize"].as_i64().ok_or_else(|| format!("the jobs mapping has no BatchSize: {mapping}"))?;
+        Ok(i32::try_from(size)?)
+    }
+
     /// A deployed function's environment (`functions.<logical id>.Environment.Variables`).
     pub fn function_environment(&self, logical_id: &str) -> Result<HashMap<String, String>, Error> {
         let variables = &self.stack["functions"][logical_id]["Environment"]["Variables"];
@@ -257,6 +272,24 @@ pub async fn poll_queue<F, Fut>(
     queue_arn: &str,
     idle: Duration,
     max_batches: usize,
+    handler: F,
+) -> Result<PollReport, Error>
+where
+    F: FnMut(SqsEvent) -> Fut,
+    Fut: Future<Output = SqsBatchResponse>,
+{
+    poll_queue_in_batches_of(sqs, queue_url, queue_arn, 10, idle, max_batches, handler).await
+}
+
+/// [`poll_queue`] with batches of at most `batch_size` messages (1–10), as a deployed mapping's
+/// `BatchSize` says ([`Wiring::jobs_batch_size`]).
+pub async fn poll_queue_in_batches_of<F, Fut>(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    queue_arn: &str,
+    batch_size: i32,
+    idle: Duration,
+    max_batches: usize,
     mut handler: F,
 ) -> Result<PollReport, Error>
 where
@@ -268,7 +301,7 @@ where
         let received = sqs
             .receive_message()
             .queue_url(queue_url)
-            .max_number_of_messages(10)
+            .max_number_of_messages(batch_size.clamp(1, 10))
             .wait_time_seconds(idle.as_secs().min(20) as i32)
             .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
             .send()

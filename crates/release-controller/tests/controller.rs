@@ -59,8 +59,6 @@ async fn setup(label: &str) -> Setup {
     assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "run with `make test` (needs the local emulator)");
     let clients = LocalClients::from_env().await;
     let wiring = deploy(&clients, label).await.unwrap();
-    let bucket = media_edge_local::unique_name(&format!("media-edge-rollout-{label}"));
-    clients.s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let alarms: Alarms = Arc::default();
     let rule = describe_alarms(alarms.clone());
     let cloudwatch = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&rule]);
@@ -72,13 +70,15 @@ async fn setup(label: &str) -> Setup {
         cloudfront: aws_sdk_cloudfront::Client::new(&sdk),
         kvs: aws_sdk_cloudfrontkeyvaluestore::Client::new(&sdk),
     };
-    let config = ControllerConfig {
-        bucket: bucket.clone(),
-        channels: vec!["sdk".into()],
-        status_topic_arn: wiring.status_topic_arn.clone(),
-        store_arn: None,
-        distribution_id: None,
-    };
+    // The controller as deployed: its bucket, channels and topic from the function's environment.
+    // The store and the distribution are CloudFront's, which the emulator does not model
+    // (placeholders): each test says which routing it is about.
+    let environment = wiring.function_environment("ReleaseControllerFunction").unwrap();
+    let deployed = ControllerConfig::from_vars(&|name: &str| environment.get(name).cloned()).unwrap();
+    assert_eq!(deployed.status_topic_arn, wiring.status_topic_arn);
+    assert!(deployed.channels.contains(&"sdk".to_string()), "{:?}", deployed.channels);
+    let config = ControllerConfig { store_arn: None, distribution_id: None, ..deployed };
+    let bucket = config.bucket.clone();
     let control = ReleaseControl {
         s3: clients.s3.clone(),
         bucket,

@@ -11,7 +11,7 @@ use image_processor::config::ProcessorConfig;
 use image_processor::manifest::Manifest;
 use image_processor::render::RenderSettings;
 use image_processor::{handle_batch, Processor};
-use media_edge_local::{deploy, poll_queue, sns_message, LocalClients, PollReport, Wiring};
+use media_edge_local::{deploy, poll_queue_in_batches_of, sns_message, LocalClients, PollReport, Wiring};
 use media_edge_shared::aws::StatusPublisher;
 use media_edge_shared::status::StatusEvent;
 
@@ -181,13 +181,18 @@ impl Harness {
         self.run_jobs_with(&self.processor, 20).await
     }
 
+    /// Batches as the deployed mapping makes them (`BatchSize`); `max_batches` counts batches of
+    /// ten, so a smaller deployed batch size gets proportionally more.
     pub async fn run_jobs_with(&self, processor: &Processor, max_batches: usize) -> PollReport {
-        poll_queue(
+        let batch_size = self.wiring.jobs_batch_size().expect("the deployed jobs mapping");
+        let batches = max_batches * 10 / batch_size.clamp(1, 10) as usize;
+        poll_queue_in_batches_of(
             &self.clients.sqs,
             &self.wiring.jobs_queue_url,
             &self.wiring.jobs_queue_arn,
+            batch_size,
             Duration::from_secs(1),
-            max_batches,
+            batches,
             |event| async move { handle_batch(event, processor, None).await },
         )
         .await

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use image_processor::config::ProcessorConfig;
 use image_processor::{handle_batch, Processor};
-use media_edge_local::{deploy, drain, poll_queue, sns_message, LocalClients};
+use media_edge_local::{deploy, drain, poll_queue, poll_queue_in_batches_of, sns_message, LocalClients};
 use media_edge_shared::aws::StatusPublisher;
 use media_edge_shared::status::{Outcome, StatusEvent};
 use media_edge_shared::units::human_bytes;
@@ -66,12 +66,21 @@ async fn run() -> Result<(), media_edge_local::Error> {
     let config = ProcessorConfig::from_vars(&|name: &str| environment.get(name).cloned())?;
     let status = StatusPublisher::new(clients.sns.clone(), wiring.status_topic_arn.clone());
     let processor = Processor::new(clients.s3.clone(), clients.sqs.clone(), status, config);
-    let report =
-        poll_queue(&clients.sqs, &wiring.jobs_queue_url, &wiring.jobs_queue_arn, Duration::from_secs(1), 50, |event| {
+    // Batches as the stack's event source mapping makes them (its BatchSize).
+    let batch_size = wiring.jobs_batch_size()?;
+    let report = poll_queue_in_batches_of(
+        &clients.sqs,
+        &wiring.jobs_queue_url,
+        &wiring.jobs_queue_arn,
+        batch_size,
+        Duration::from_secs(1),
+        500,
+        |event| {
             let processor = processor.clone();
             async move { handle_batch(event, &processor, None).await }
-        })
-        .await?;
+        },
+    )
+    .await?;
     println!(
         "\n  image-processor ran {} batch(es) over {} message(s) from the jobs queue; {} retried\n",
         report.batches, report.messages, report.retried

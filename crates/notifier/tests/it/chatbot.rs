@@ -15,12 +15,10 @@ pub(crate) async fn setup(label: &str) -> (LocalClients, Wiring, ChatbotPublishe
     let clients = LocalClients::from_env().await;
     let wiring = deploy(&clients, label).await.unwrap();
     let publisher = ChatbotPublisher::new(clients.sns.clone(), wiring.chatbot_topic_arn.clone());
-    let config = NotifierConfig::from_vars(&|name: &str| match name {
-        "CHATBOT_TOPIC_ARN" => Some(wiring.chatbot_topic_arn.clone()),
-        "DEPLOYMENT_LABEL" => Some("media-edge-test".to_string()),
-        _ => None,
-    })
-    .unwrap();
+    // The notifier as deployed: its topic and label (the stack's name) from the function's environment.
+    let environment = wiring.function_environment("NotifierFunction").unwrap();
+    let config = NotifierConfig::from_vars(&|name: &str| environment.get(name).cloned()).unwrap();
+    assert_eq!(config.chatbot_topic_arn, wiring.chatbot_topic_arn);
     (clients, wiring, publisher, config)
 }
 
@@ -91,6 +89,8 @@ async fn status_events_become_exactly_the_expected_chatbot_json() {
     let messages = chatbot_messages(&clients, &wiring).await;
     assert_eq!(messages.len(), 2, "{messages:#?}");
     let (digest, _) = messages.iter().find(|(_, n)| n.metadata.event_type == "media-edge.digest").unwrap();
+    // The deployment's label is the stack's name (DEPLOYMENT_LABEL: !Ref AWS::StackName).
+    let label = &wiring.names.stack;
     assert_eq!(
         digest,
         &serde_json::json!({
@@ -98,12 +98,12 @@ async fn status_events_become_exactly_the_expected_chatbot_json() {
             "source": "custom",
             "content": {
                 "textType": "client-markdown",
-                "title": "✅ media-edge-test: 1 original processed",
+                "title": format!("✅ {label}: 1 original processed"),
                 "description": "*1 original* processed\n0 images and 1 video stored (1.0 MB) from 4.2 MB of originals\nA phone downloads 1.0 MB instead of 4.2 MB of originals (75% less)",
                 "keywords": ["media-edge", "digest"]
             },
             "metadata": {
-                "threadId": "media-edge-test-digest-2026-11-22T03",
+                "threadId": format!("{label}-digest-2026-11-22T03"),
                 "summary": "1 original processed",
                 "eventType": "media-edge.digest"
             }

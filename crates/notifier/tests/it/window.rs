@@ -16,8 +16,12 @@ use notifier::{handle_batch, run_window, ChatbotPublisher, NotifierConfig, Windo
 
 use crate::chatbot::{chatbot_messages, event, setup};
 
+/// The window as deployed (its queue from the function's environment), reading at most `max_messages`.
 fn window_config(wiring: &Wiring, max_messages: usize) -> WindowConfig {
-    WindowConfig { queue_url: wiring.notifier_queue_url.clone(), max_messages }
+    let environment = wiring.function_environment("NotifierFunction").unwrap();
+    let deployed = WindowConfig::from_vars(&|name: &str| environment.get(name).cloned()).unwrap();
+    assert_eq!(deployed.queue_url, wiring.notifier_queue_url);
+    WindowConfig { max_messages, ..deployed }
 }
 
 /// Publishes status events to the status topic as the processor does (ten per request).
