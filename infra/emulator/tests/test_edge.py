@@ -353,6 +353,10 @@ def test_startup_and_request_cost(stack, local_edge, tmp_path):
     for _ in range(20):
         assert local_edge.get(url, {"Accept": CHROME})[0] == 200
     per_request = (time.monotonic() - started) / 20
+    started = time.monotonic()
+    for _ in range(20):
+        assert local_edge.get("/sdk/sdk.js", {"Cookie": "me_cohort=100-7"})[0] == 200
+    per_release = (time.monotonic() - started) / 20
     print(f"local edge: config {generated:.2f} s, server start {local_edge.startup:.2f} s, "
-          f"{per_request * 1000:.1f} ms per negotiated variant request")
-    assert config and local_edge.startup < 5 and per_request < 0.5
+          f"{per_request * 1000:.1f} ms per negotiated variant request, {per_release * 1000:.1f} ms per release request")
+    assert config and local_edge.startup < 5 and per_request < 0.5 and per_release < 0.5
