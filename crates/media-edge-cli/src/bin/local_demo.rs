@@ -139,7 +139,83 @@ async fn run() -> Result<(), media_edge_local::Error> {
         .ok_or("the stack has no ReleasesBucketName output")?
         .to_string();
     let control = edge_router_demo(&clients, releases_bucket).await?;
-    rollout_demo(&control).await
+    rollout_demo(&control).await?;
+    local_edge_demo(&wiring, &statuses).await
+}
+
+/// What viewers get: the stack's CloudFront behaviours and functions in front of its buckets
+/// (`infra/emulator/edge`), one URL per original fetched as a browser that takes AVIF, WebP or
+/// neither would, and the release channel.
+async fn local_edge_demo(
+    wiring: &media_edge_local::Wiring,
+    statuses: &[StatusEvent],
+) -> Result<(), media_edge_local::Error> {
+    use tokio::io::AsyncBufReadExt;
+    let description = std::env::temp_dir().join(format!("{}.json", wiring.names.stack));
+    std::fs::write(&description, serde_json::to_vec(&wiring.stack)?)?;
+    let mut edge = tokio::process::Command::new(".venv/bin/python")
+        .args(["-m", "infra.emulator.edge", "serve", "--quiet", "--description"])
+        .arg(&description)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("starting the local edge (infra/emulator/edge): {e}"))?;
+    let stdout = edge.stdout.take().ok_or("the local edge has no stdout")?;
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let base = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .map_err(|_| "the local edge did not start within 30 s")??
+        .ok_or("the local edge printed no URL")?;
+    println!("\n  the local edge (infra/template.yaml's CloudFront behaviours and functions, infra/emulator/edge)");
+    println!("  at {base}, one URL per original, fetched with Accept for AVIF, WebP only, neither:");
+    for status in statuses.iter().filter(|s| s.outcome == Outcome::Processed) {
+        let fallback = |v: &&media_edge_shared::status::VariantReport| {
+            v.name == "pc" && matches!(v.content_type.as_str(), "image/jpeg" | "image/png")
+        };
+        let Some(still) = status.variants.iter().find(fallback) else { continue };
+        let path = image_processor::manifest::url_for(&still.key);
+        let mut got = Vec::new();
+        for accept in ["image/avif,image/webp,*/*", "image/webp,*/*", "*/*"] {
+            let (code, headers) = http_get(&base, &path, accept).await?;
+            got.push(format!("{code} {}", headers.get("content-type").map(String::as_str).unwrap_or("-")));
+        }
+        println!("    {base}{path}\n      {}", got.join(" | "));
+    }
+    let (code, headers) = http_get(&base, "/sdk/sdk.js", "*/*").await?;
+    let header = |name: &str| headers.get(name).cloned().unwrap_or_else(|| "-".into());
+    println!(
+        "    {base}/sdk/sdk.js\n      {code} version {} ({}), cohort {}",
+        header("x-media-edge-version"),
+        header("x-media-edge-channel-kind"),
+        header("x-media-edge-cohort")
+    );
+    edge.kill().await.ok();
+    std::fs::remove_file(&description).ok();
+    Ok(())
+}
+
+/// A plain HTTP/1.1 GET on the local edge: the status and the response's headers (lower case).
+async fn http_get(
+    base: &str,
+    path: &str,
+    accept: &str,
+) -> Result<(u16, std::collections::HashMap<String, String>), media_edge_local::Error> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let authority = base.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = tokio::net::TcpStream::connect(authority).await?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nAccept: {accept}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await?;
+    let end = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(response.len());
+    let head = String::from_utf8_lossy(&response[..end]);
+    let mut lines = head.lines();
+    let code = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Ok((code, headers))
 }
 
 /// What was deployed: the stack, what the emulator created, and the types only the template
