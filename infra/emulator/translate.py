@@ -13,34 +13,8 @@ import pathlib
 
 import yaml
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-TEMPLATE = ROOT / "infra/template.yaml"
-
-
-class CfnLoader(yaml.SafeLoader):
-    """YAML with CloudFormation's short tags in their long JSON forms (`!Ref X` → {"Ref": "X"},
-    `!GetAtt A.B` → {"Fn::GetAtt": ["A", "B"]}, `!Sub s` → {"Fn::Sub": s})."""
-
-
-def _tag(loader, suffix, node):
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if suffix in ("Ref", "Condition"):
-        return {suffix: value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {"Fn::" + suffix: value}
-
-
-CfnLoader.add_multi_constructor("!", _tag)
-
-
-def load(path=TEMPLATE):
-    return yaml.load(pathlib.Path(path).read_text(), Loader=CfnLoader)
+# The template loaded as CloudFormation reads it: the template tests' own loader.
+from infra.tests.cfn import ROOT, TEMPLATE, CfnLoader, load  # noqa: F401 (ROOT, TEMPLATE, load: for callers)
 
 
 class _PolicyLoader:
