@@ -299,6 +299,7 @@ async fn instance(
         rng ^= rng << 17;
         rng
     };
+    let mut kill_due = false;
     while !stop.load(Ordering::Relaxed) {
         let received = sqs
             .receive_message()
@@ -324,11 +325,18 @@ async fn instance(
         if filler.is_some() {
             observed.disk_full_invocations.fetch_add(1, Ordering::Relaxed);
         }
-        let kill_after = (count % kill_every == kill_every / 2).then(|| Duration::from_millis(50 + next() % 1500));
+        // Every `kill_every` invocations a kill is due; one whose invocation finished before its
+        // moment stays due for the next, so every run kills at least one process mid-batch
+        // (fast batches otherwise made whole runs pass without a single kill).
+        kill_due |= count % kill_every == kill_every / 2;
+        let kill_after = kill_due.then(|| Duration::from_millis(50 + next() % 1500));
         let answer = match kill_after {
             Some(after) => tokio::select! {
                 answer = lambda.invoke(&event, INVOCATION_TIMEOUT) => Some(answer),
-                _ = tokio::time::sleep(after) => None,
+                _ = tokio::time::sleep(after) => {
+                    kill_due = false;
+                    None
+                }
             },
             None => Some(lambda.invoke(&event, INVOCATION_TIMEOUT).await),
         };
