@@ -17,12 +17,14 @@ HOST_ARCH := $(shell uname -m | sed 's/aarch64/arm64/')
 FFMPEG := .local/ffmpeg/$(HOST_ARCH)/bin/ffmpeg
 export FFMPEG_PATH := $(abspath $(FFMPEG))
 
-.PHONY: help demo test disk-check soak deployed-build lint fmt venv lock clean nasm ffmpeg layer layer-check bench bench-deps bench-avif-encoders sample-logs template validate deploy-tools build deploy
+.PHONY: help demo test invoke disk-check soak deployed-build lint fmt venv lock clean nasm ffmpeg layer layer-check bench bench-deps bench-avif-encoders sample-logs template validate deploy-tools build deploy
 
 help:
 	@echo "make demo   run the whole pipeline locally against an AWS emulator"
 	@echo "make test   run every test (unit, emulator integration, template checks)"
 	@echo "make lint   clippy and rustfmt check"
+	@echo "make invoke FUNCTION=image-processor EVENT=events/image-processor/sns-wrapped.json"
+	@echo "            one function with a sample event through cargo lambda, on the template deployed locally"
 	@echo "make soak   2,000 uploads through the deployed build under injected faults (make test runs 60)"
 	@echo "make bench  benchmarks (variants vs libvips and sharp, AVIF/WebP vs sharp, cold start, GIF → MP4, CDN log report)"
 	@echo "make bench-avif-encoders  AV1 encoders and settings against sharp's AVIF bytes (rav1e, libaom, SVT-AV1)"
@@ -147,6 +149,31 @@ disk-check:
 soak: venv nasm ffmpeg deployed-build
 	SOAK_UPLOADS=$${SOAK_UPLOADS:-2000} scripts/with-emulator.sh $(CARGO) test -p image-processor --test it --locked \
 	  -- --include-ignored --nocapture soak_
+
+## One function invoked with a sample event through cargo lambda's Runtime API, against the
+## template deployed on the emulator, with the deployed function's environment
+## (infra/emulator/invoke.py). FUNCTION: image-processor, notifier, edge-router,
+## release-controller; EVENT: a file under events/ (each function has a default);
+## PARAMS="Key=Value ..." for the stack; BUILD=deployed for cargo-lambda's release build.
+FUNCTION ?= image-processor
+BUILD ?= debug
+DEFAULT_EVENT_image-processor := events/image-processor/sns-wrapped.json
+DEFAULT_EVENT_notifier := events/notifier/status-batch.json
+DEFAULT_EVENT_edge-router := events/edge-router/get-cohort-3.json
+DEFAULT_EVENT_release-controller := events/release-controller/schedule.json
+EVENT ?= $(DEFAULT_EVENT_$(FUNCTION))
+ifeq ($(BUILD),deployed)
+INVOKE_BINARY := target/lambda/$(FUNCTION)/bootstrap
+INVOKE_BUILD := PATH=$(abspath $(VENV))/bin:$$PATH cargo lambda build --release --compiler cargo --locked --bin $(FUNCTION)
+else
+INVOKE_BINARY := target/debug/$(FUNCTION)
+INVOKE_BUILD := $(CARGO) build --locked --bin $(FUNCTION)
+endif
+invoke: venv nasm ffmpeg
+	@test -n "$(EVENT)" || { echo "FUNCTION is one of image-processor, notifier, edge-router, release-controller" >&2; exit 2; }
+	$(INVOKE_BUILD)
+	scripts/with-emulator.sh $(VENV)/bin/python -m infra.emulator invoke --function $(FUNCTION) --event $(EVENT) \
+	  --binary $(INVOKE_BINARY) $(foreach p,$(PARAMS),--param $(p))
 
 demo: venv nasm ffmpeg
 	$(CARGO) build --locked --bin local-demo

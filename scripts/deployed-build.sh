@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Builds image-processor the way deployment does (`make build`, SAM's rust-cargolambda): cargo
+# Builds image-processor and the notifier the way deployment does (`make build`, SAM's rust-cargolambda): cargo
 # lambda, release profile plus the optimisation flags cargo lambda adds, here for this machine's
 # architecture with plain cargo (no cross-compiling). Then checks those flags: cargo lambda adds
 # `profile.release.panic="abort"` unless Cargo.toml's release profile sets `panic`, and the
 # processor depends on unwinding (libjpeg errors, per-message isolation). The deployed-build test
-# (crates/image-processor/tests/it/deployed_build.rs) then runs target/lambda/image-processor/bootstrap.
+# (crates/image-processor/tests/it/deployed_build.rs) then runs target/lambda/image-processor/bootstrap,
+# and the invoke tests (infra/emulator/tests_after_build) run both bootstraps under cargo lambda's
+# Runtime API with sample events.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
@@ -13,7 +15,7 @@ arch_flag=()
 log=target/deployed-build.log
 mkdir -p target
 if ! RUST_LOG=cargo_lambda=debug cargo lambda build --release --compiler cargo --locked "${arch_flag[@]}" \
-    --bin image-processor >"$log" 2>&1; then
+    --bin image-processor --bin notifier >"$log" 2>&1; then
   tail -n 40 "$log" >&2
   echo "deployed build failed (full log: $log)" >&2
   exit 1
@@ -28,4 +30,4 @@ if grep -q 'panic' <<<"$flags"; then
   echo "cargo lambda overrides the panic strategy: set panic = \"unwind\" in Cargo.toml's [profile.release]" >&2
   exit 1
 fi
-ls -l target/lambda/image-processor/bootstrap
+ls -l target/lambda/image-processor/bootstrap target/lambda/notifier/bootstrap

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Every test: the CloudFront Functions under Node's test runner, the template's security scan
 # (checkov over infra/template.yaml and its SAM transform, in its own venv), the template tests
-# (pytest over the template and its SAM transform; they also read the scan's report), the
-# template deployed as a stack on the emulator with its local edge (infra/emulator/tests), the Rust
-# workspace with the local AWS emulator running, the browser check of the outputs, then the
-# conformance corpus. `make test` wraps this and prints the total.
+# (pytest over the template and its SAM transform; they also read the scan's report), the Rust
+# workspace with the local AWS emulator running, the template deployed as a stack on the emulator
+# with its local edge and each function invoked through cargo lambda (infra/emulator/tests), the
+# browser check of the outputs, then the conformance corpus. `make test` wraps this and prints the total.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v node >/dev/null || { echo "node is required for the CloudFront Function tests" >&2; exit 1; }
@@ -13,14 +13,15 @@ checkov_report=$(mktemp)
 trap 'rm -f "$checkov_report"' EXIT
 scripts/checkov.sh --json "$checkov_report"
 MEDIA_EDGE_CHECKOV_REPORT=$checkov_report .venv/bin/python -m pytest -q -p no:cacheprovider infra/tests
-# infra/template.yaml deployed as a stack on the emulator and its wiring exercised; broken copies
-# of it must fail; the local edge (the template's CloudFront behaviours and functions in front of
-# the stack's buckets) fetched over HTTP (infra/emulator/tests, about 35 s).
-scripts/with-emulator.sh .venv/bin/python -m pytest -q -p no:cacheprovider infra/emulator/tests
 # The local edge's path patterns and S3 key resolution on their own (infra/emulator/edge/test).
 node --test infra/emulator/edge/
 # --include-ignored: the deployed-build test, which needs `make deployed-build` (make test runs it).
 scripts/with-emulator.sh cargo test --workspace --locked -- --include-ignored
+# infra/template.yaml deployed as a stack on the emulator and its wiring exercised; broken copies
+# of it must fail; the local edge (the template's CloudFront behaviours and functions in front of
+# the stack's buckets) fetched over HTTP; each function's build invoked with a sample event through
+# cargo lambda (test_invoke.py: the Rust builds above, so after them). infra/emulator/tests, ~60 s.
+scripts/with-emulator.sh .venv/bin/python -m pytest -q -p no:cacheprovider infra/emulator/tests
 # What we make, shown by a real browser (Debian's chromium, installed if missing): every AVIF,
 # WebP and MP4 of a few inputs, screenshot compared against the fallback files.
 python3 scripts/browser-check.py

@@ -1,4 +1,4 @@
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use image_processor::outputs::DEADLINE_MARGIN;
@@ -6,6 +6,7 @@ use image_processor::{handle_batch, Processor, ProcessorConfig};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use media_edge_shared::aws::StatusPublisher;
 use media_edge_shared::aws::{load_sdk_config, s3_client, sns_client};
+use media_edge_shared::invocation;
 
 fn main() -> Result<(), Error> {
     // Before the runtime starts its threads (see the function).
@@ -31,7 +32,6 @@ async fn run() -> Result<(), Error> {
 /// When this invocation must be done, less a margin to store results and report status
 /// ([`DEADLINE_MARGIN`]).
 fn invocation_deadline(context: &lambda_runtime::Context) -> Option<Instant> {
-    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_millis() as u64;
-    let remaining = Duration::from_millis(context.deadline.saturating_sub(now_ms));
+    let remaining = invocation::remaining_from_now(context.deadline);
     Some(Instant::now() + remaining.saturating_sub(DEADLINE_MARGIN))
 }

@@ -7,6 +7,7 @@
 //! - [`release_event`]: what the release controller publishes when a rollout changes state.
 //! - [`env`]: typed configuration from environment variables.
 //! - [`failure`]: permanent vs transient, decided once per error.
+//! - [`invocation`]: the time an invocation has left.
 //! - [`metrics`]: CloudWatch Embedded Metric Format lines.
 //! - [`units`]: byte sizes and counts as people read them.
 
@@ -14,6 +15,7 @@
 pub mod aws;
 pub mod env;
 pub mod failure;
+pub mod invocation;
 pub mod metrics;
 pub mod release_event;
 pub mod s3_event;

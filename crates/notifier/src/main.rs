@@ -1,8 +1,9 @@
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use media_edge_shared::aws::{load_sdk_config, sns_client};
+use media_edge_shared::invocation;
 use notifier::window::read_budget;
 use notifier::{current_hour, handle_batch, run_window, ChatbotPublisher, NotifierConfig, WindowConfig};
 use serde_json::Value;
@@ -26,15 +27,10 @@ async fn main() -> Result<(), Error> {
                 let response = handle_batch(batch, &publisher, &config, &current_hour()).await;
                 return Ok::<_, Error>(serde_json::to_value(response)?);
             }
-            let read_until = Instant::now() + read_budget(remaining(&event.context));
+            let read_until = Instant::now() + read_budget(invocation::remaining_from_now(event.context.deadline));
             let report = run_window(&sqs, &window, &publisher, &config, &current_hour(), read_until).await?;
             Ok(serde_json::to_value(report)?)
         }
     }))
     .await
-}
-
-fn remaining(context: &lambda_runtime::Context) -> Duration {
-    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
-    Duration::from_millis(context.deadline.saturating_sub(now_ms))
 }
