@@ -233,7 +233,67 @@ def _stop(process):
             process.wait()
 
 
-def run(endpoint, function, event_path, binary, description, timeout=300, log=None):
+class Runtime:
+    """cargo lambda's local Runtime API (`cargo lambda watch --only-lambda-apis`) with one process
+    of `binary` attached, configured as `config` (a deployed function's GetFunctionConfiguration)
+    says; `invoke()` sends it an event through `cargo lambda invoke`. Use it as a context manager:
+    both processes are stopped (by their process group) at the end."""
+
+    def __init__(self, binary, config, endpoint, region, log_path):
+        self.binary = pathlib.Path(binary).resolve()
+        if not self.binary.is_file():
+            raise InvokeError(f"{self.binary} is missing: build it first (make invoke does)")
+        self.config, self.endpoint, self.region = config, endpoint, region
+        self.log_path = pathlib.Path(log_path)
+        self.work = pathlib.Path(tempfile.mkdtemp(prefix="media-edge-invoke-"))
+        self.watch = self.process = None
+        self.port = None
+
+    def __enter__(self):
+        try:
+            self.port = _free_port()
+            self.watch = subprocess.Popen(
+                [cargo_lambda(), "lambda", "watch", "--only-lambda-apis", "--invoke-address", "127.0.0.1",
+                 "--invoke-port", str(self.port)],
+                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            _wait_for_port(self.port, self.watch, "cargo lambda watch")
+            with open(self.log_path, "w") as log:
+                self.process = subprocess.Popen(
+                    [str(self.binary)], cwd=self.work, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                    env=function_environment(self.config, f"http://127.0.0.1:{self.port}/.rt", self.endpoint,
+                                             self.region))
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def invoke(self, event_text, timeout=300):
+        """(the function's answer, parsed if JSON; None) or (None, cargo lambda invoke's error)."""
+        event_file = self.work / f"event-{time.monotonic_ns()}.json"
+        event_file.write_text(event_text)
+        invoked = subprocess.run(
+            [cargo_lambda(), "lambda", "invoke", "--invoke-address", "127.0.0.1", "--invoke-port", str(self.port),
+             "--data-file", str(event_file), "--output-format", "json"],
+            cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+        if self.process.poll() is not None:
+            raise InvokeError(f"{self.binary.name} exited with {self.process.returncode}:\n" + self.log()[-3000:])
+        if invoked.returncode != 0:
+            return None, (invoked.stderr or invoked.stdout).strip()
+        try:
+            return json.loads(invoked.stdout), None
+        except ValueError:
+            return invoked.stdout, None
+
+    def log(self):
+        return self.log_path.read_text() if self.log_path.is_file() else ""
+
+    def __exit__(self, *exc):
+        _stop(self.process)
+        _stop(self.watch)
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+def run(endpoint, function, event_path, binary, description, timeout=300):
     """Invokes `binary` (the function `function` of the stack `description`) with the event.
 
     Returns {"function", "event", "response" (the function's answer, parsed if JSON), "error"
@@ -241,68 +301,34 @@ def run(endpoint, function, event_path, binary, description, timeout=300, log=No
     ([(bucket logical id, key)] new or changed), "published" ({topic: [...]}), "log"}."""
     if function not in FUNCTIONS:
         raise InvokeError(f"unknown function {function!r}: one of {', '.join(FUNCTIONS)}")
-    binary = pathlib.Path(binary).resolve()
-    if not binary.is_file():
-        raise InvokeError(f"{binary} is missing: build it first (make invoke does)")
     region = description["stack"]["region"]
     client = deploy.clients(endpoint, region)
     s3, sqs, sns = client("s3"), client("sqs"), client("sns")
     config = description["functions"][FUNCTIONS[function]]
 
     event_text = point_at_stack(pathlib.Path(event_path).read_text(), description)
-    event = json.loads(event_text)
-    staged = stage_objects(s3, description, function, event)
+    staged = stage_objects(s3, description, function, json.loads(event_text))
     before = _bucket_etags(s3, description)
     observers = Observers(sqs, sns, description)
-    work = pathlib.Path(tempfile.mkdtemp(prefix="media-edge-invoke-"))
-    watch = process = None
-    try:
-        event_file = work / "event.json"
-        event_file.write_text(event_text)
-        port = _free_port()
-        watch = subprocess.Popen(
-            [cargo_lambda(), "lambda", "watch", "--only-lambda-apis", "--invoke-address", "127.0.0.1",
-             "--invoke-port", str(port)],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        _wait_for_port(port, watch, "cargo lambda watch")
-        function_log = open(log or work / "function.log", "w")
-        process = subprocess.Popen(
-            [str(binary)], cwd=work, stdout=function_log, stderr=subprocess.STDOUT, start_new_session=True,
-            env=function_environment(config, f"http://127.0.0.1:{port}/.rt", endpoint, region))
-        invoked = subprocess.run(
-            [cargo_lambda(), "lambda", "invoke", "--invoke-address", "127.0.0.1", "--invoke-port", str(port),
-             "--data-file", str(event_file), "--output-format", "json"],
-            cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-        if process.poll() is not None:
-            raise InvokeError(f"{binary.name} exited with {process.returncode}:\n"
-                              + pathlib.Path(function_log.name).read_text()[-3000:])
-        response, error = None, None
-        if invoked.returncode == 0:
-            try:
-                response = json.loads(invoked.stdout)
-            except ValueError:
-                response = invoked.stdout
-        else:
-            error = (invoked.stderr or invoked.stdout).strip()
-        published = observers.drain()
-        after = _bucket_etags(s3, description)
-        written = sorted(k for k, etag in after.items() if before.get(k) != etag)
-        function_log.close()
-        return {
-            "function": function,
-            "event": str(event_path),
-            "response": response,
-            "error": error,
-            "staged": staged,
-            "written": written,
-            "published": published,
-            "log": pathlib.Path(function_log.name).read_text(),
-        }
-    finally:
-        _stop(process)
-        _stop(watch)
-        observers.close()
-        shutil.rmtree(work, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="media-edge-invoke-log-") as logs:
+        try:
+            with Runtime(binary, config, endpoint, region, pathlib.Path(logs) / "function.log") as runtime:
+                response, error = runtime.invoke(event_text, timeout)
+                published = observers.drain()
+                log = runtime.log()
+        finally:
+            observers.close()
+    after = _bucket_etags(s3, description)
+    return {
+        "function": function,
+        "event": str(event_path),
+        "response": response,
+        "error": error,
+        "staged": staged,
+        "written": sorted(k for k, etag in after.items() if before.get(k) != etag),
+        "published": published,
+        "log": log,
+    }
 
 
 def report(result, out):
