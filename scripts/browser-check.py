@@ -1,28 +1,38 @@
 #!/usr/bin/env python3
-"""A real browser shows what we make.
+"""A real browser shows what we make, fetched through the local edge as viewers get it.
 
-Runs `media-edge process` (the debug build in target/) over inputs made here: the opaque
-progressive.jpg fixture, a generated PNG with a gradient alpha, the 3-frame animated.gif fixture
-and a generated animated GIF with a transparent band (which also yields animation.webp). Then one
-page, served on 127.0.0.1, shows for one mid-size variant of each image an <img> per stored format
-(AVIF, WebP, JPEG/PNG) at natural size, the manifest's <picture> snippet (in a frame as wide as the
-variant, so its `sizes="100vw"` picks that variant), each MP4 in a <video> (no poster, so the tile
-is the decoded first frame) beside the poster, and the animated WebP, all on a magenta background.
-Headless Chromium screenshots it; the tiles are compared in the screenshot:
+Deploys infra/template.yaml as a stack on the emulator (run under scripts/with-emulator.sh),
+uploads inputs made here under its input prefix with names that hold a space, a `+`, a `%` and
+Hangul (the opaque progressive.jpg fixture, a generated PNG with a gradient alpha, the 3-frame
+animated.gif fixture and a generated animated GIF with a transparent band, which also yields
+animation.webp), and runs the processor as deployment builds it (target/lambda/image-processor/
+bootstrap, `make deployed-build`) on the jobs the template's own notification queued, through
+cargo lambda's Runtime API (infra/emulator/invoke.py). Then the local edge (infra/emulator/edge:
+the template's behaviours and CloudFront Functions in front of the stack's buckets) serves what
+the page shows: for one mid-size variant of each image an <img> per stored format (AVIF and WebP
+through the edge; the JPEG/PNG as the bucket holds it, as the reference), the fallback URL through
+the edge (which negotiates by Chromium's Accept), the manifest's <picture> snippet unchanged in a
+frame whose base is the edge (as wide as the variant, so its `sizes="100vw"` picks that variant;
+its root-relative URLs resolve the way they would on the distribution), each MP4 in a <video> (no
+poster, so the tile is the decoded first frame) beside the poster, and the animated WebP, all on a
+magenta background. Headless Chromium screenshots it; the tiles are compared in the screenshot:
 
-  * every tile differs clearly from the background (a broken image or an undecoded video shows
-    the background);
+  * every tile differs clearly from the background (a broken image, a 403/404 at the edge or an
+    undecoded video shows the background);
   * AVIF and WebP match the JPEG/PNG of the same variant (mean absolute difference per channel);
   * transparent areas show the page background in every format;
-  * the <picture> matches the fallback; the video's first frame and the animated WebP's first
-    frame match the poster (the WebP where the GIF is opaque; its transparent band shows the page).
+  * the <picture> and the negotiated fallback URL match the fallback; the video's first frame and
+    the animated WebP's first frame match the poster (the WebP where the GIF is opaque; its
+    transparent band shows the page);
+  * over HTTP: the fallback URL answers Chromium's Accept with the AVIF object's bytes and `Vary:
+    Accept`, and no Accept with the fallback's bytes; no request to the edge failed.
 
 A tile blank in the first screenshot (headless Chromium now and then shoots before an iframe's
 image is painted) gets one more page load; a file that does not decode is blank both times.
-Python stdlib only (the screenshot PNG is decoded here). Installs Debian's chromium if missing
-(needs root). Writes target/browser-check/screenshot.png and the served tree under
-target/browser-check/out/ (index.html is the page). Ends with `browser-check: N passed, M failed`
-and exits 1 on any failure.
+Needs .venv (boto3) and node (the local edge). Installs Debian's chromium if missing (needs
+root). Writes target/browser-check/screenshot.png, the page and the reference files under
+target/browser-check/out/ (index.html), the stack's description (stack.json), the processor's and
+the edge's logs. Ends with `browser-check: N passed, M failed` and exits 1 on any failure.
 """
 
 from __future__ import annotations
@@ -40,17 +50,23 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BINARY = ROOT / "target/debug/media-edge"
+sys.path.insert(0, str(ROOT))
+from infra.emulator import deploy, invoke  # noqa: E402  (boto3: run with .venv/bin/python)
+
+BOOTSTRAP = ROOT / "target/lambda/image-processor/bootstrap"
 FIXTURES = ROOT / "crates/image-processor/tests/fixtures"
 TEMPLATE = ROOT / "tests/browser/page.html"
 RESULTS = ROOT / "target/browser-check"
 FFMPEG = os.environ.get("FFMPEG_PATH") or str(ROOT / ".local/ffmpeg/x86_64/bin/ffmpeg")
 
+CHROME_ACCEPT = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"  # Chromium's for images
 BG = (255, 0, 255)  # magenta: transparency and missing pixels are obvious
 WHITE = (255, 255, 255)  # what the poster and the video flatten transparency onto
 PAGE_WIDTH = 1320  # two 640-px tiles side by side
@@ -62,10 +78,14 @@ SAME_IMAGE = 6.0  # two encodings of one variant
 VIDEO = 8.0  # H.264 4:2:0 against the JPEG poster
 BLANK = 20.0  # a tile closer than this to the background is blank or broken
 
+# The inputs' names hold what a URL must encode (a space, `+`, `%`, Hangul): the edge resolves
+# each to its key the way S3 does.
+PHOTO = "progressive photo+1 100%.jpg"
+ANIMATED = "animated.gif"
 # Generated inputs: where they are transparent, as fractions of the width or height.
-ALPHA_PNG = "gradient-alpha.png"  # x < 0.25 transparent, 0.25–0.6 a ramp, x > 0.6 opaque
+ALPHA_PNG = "그라데이션 alpha.png"  # x < 0.25 transparent, 0.25–0.6 a ramp, x > 0.6 opaque
 ALPHA_CLEAR, ALPHA_OPAQUE = (0.0, 0.0, 0.23, 1.0), (0.62, 0.0, 1.0, 1.0)
-BAND_GIF = "transparent-band.gif"  # rows y < 0.2 transparent in every frame
+BAND_GIF = "transparent band.gif"  # rows y < 0.2 transparent in every frame
 GIF_BAND, GIF_OPAQUE = (0.0, 0.0, 1.0, 0.18), (0.0, 0.22, 1.0, 1.0)
 WHOLE = (0.0, 0.0, 1.0, 1.0)
 
@@ -271,18 +291,125 @@ def write_alpha_png(path: Path) -> None:
 # Processing and the page
 
 
-def process(inputs: list[Path], out: Path) -> list[dict]:
-    env = dict(os.environ, FFMPEG_PATH=FFMPEG)
-    command = [str(BINARY), "process", "--json", "--out", str(out), *map(str, inputs)]
-    log(f"running: FFMPEG_PATH={FFMPEG} target/debug/media-edge process --json --out {out} …")
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
-    reports = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
-    if done.returncode != 0:
-        sys.stderr.write(done.stderr[-4000:])
-        for report in reports:
-            log(json.dumps(report))
-        sys.exit(f"browser-check: media-edge process exited {done.returncode}")
-    return reports
+class Stack:
+    """The template deployed on the emulator, the deployed build of the processor run on the
+    uploads' jobs, and the local edge in front of the stack's buckets."""
+
+    def __init__(self):
+        self.endpoint = os.environ.get("AWS_ENDPOINT_URL") or sys.exit(
+            "browser-check: needs the emulator: scripts/with-emulator.sh .venv/bin/python scripts/browser-check.py")
+        region = os.environ.get("AWS_REGION", "us-east-1")
+        started = time.monotonic()
+        self.description = RESULTS / "stack.json"
+        self.d = deploy.deploy(self.endpoint, f"browser-check-{os.getpid()}", region, out=self.description)
+        client = deploy.clients(self.endpoint, region)
+        self.s3, self.sqs = client("s3"), client("sqs")
+        self.region = region
+        self.variants = self.d["outputs"]["VariantsBucketName"]
+        log(f"stack {self.d['stack']['name']} deployed from infra/template.yaml in {time.monotonic() - started:.1f} s")
+        self.edge = None
+        self.edge_log = RESULTS / "edge.log"
+
+    def process(self, inputs: list[Path]) -> dict[str, dict]:
+        """Uploads the inputs, runs the processor's deployed build on the queued jobs in batches of
+        the deployed mapping's size, and returns each input's manifest by name."""
+        prefix = self.d["stack"]["parameters"]["InputPrefix"]
+        for path in inputs:
+            self.s3.put_object(Bucket=self.d["outputs"]["OriginalsBucketName"], Key=prefix + path.name,
+                               Body=path.read_bytes())
+        queue = self.d["queues"]["JobsQueue"]
+        arn = queue["Attributes"]["QueueArn"]
+        # The uploads' jobs (and the s3:TestEvent sent when the notification was configured).
+        wanted, messages = {prefix + p.name for p in inputs}, []
+        until = time.monotonic() + 30
+        while time.monotonic() < until:
+            messages += invoke.receive(self.sqs, queue["QueueUrl"], 10, wait_seconds=1)
+            named = {key for _, key in invoke.s3_objects_named(invoke.sqs_event(messages, arn, self.region))}
+            if wanted <= named:
+                break
+        else:
+            sys.exit(f"browser-check: no job queued for {sorted(wanted - named)} within 30 s")
+        mapping = next(m for m in self.d["event_source_mappings"].values() if m["EventSourceArn"] == arn)
+        batch = int(mapping["BatchSize"])
+        log(f"{len(messages)} jobs queued by the template's notification; the processor's deployed build "
+            f"({BOOTSTRAP.relative_to(ROOT)}) runs them in batches of {batch} through cargo lambda's Runtime API")
+        config = self.d["functions"]["ImageProcessorFunction"]
+        os.environ["FFMPEG_PATH"] = FFMPEG  # for the layer's /opt/bin/ffmpeg: the same build, here
+        with invoke.Runtime(BOOTSTRAP, config, self.endpoint, self.region, RESULTS / "processor.log") as runtime:
+            for i in range(0, len(messages), batch):
+                event = invoke.sqs_event(messages[i:i + batch], arn, self.region)
+                response, error = runtime.invoke(json.dumps(event), timeout=600)
+                if error or not isinstance(response, dict) or response.get("batchItemFailures"):
+                    sys.stderr.write(runtime.log()[-4000:])
+                    sys.exit(f"browser-check: the processor failed a batch: {error or response}")
+        manifests = {}
+        for path in inputs:
+            body = self.s3.get_object(Bucket=self.variants, Key=f"{path.name}/manifest.json")["Body"].read()
+            manifests[path.name] = json.loads(body)
+        return manifests
+
+    def download(self, key: str, out: Path) -> bytes:
+        """An object of the variants bucket, also stored under out/ at its key."""
+        data = self.s3.get_object(Bucket=self.variants, Key=key)["Body"].read()
+        target = out / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        return data
+
+    def start_edge(self) -> str:
+        command = [sys.executable, "-m", "infra.emulator.edge", "serve", "--description", str(self.description)]
+        with open(self.edge_log, "w") as edge_log:
+            self.edge = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=edge_log, text=True,
+                                         start_new_session=True)
+        url = self.edge.stdout.readline().strip()
+        if not url.startswith("http://127.0.0.1:"):
+            sys.exit(f"browser-check: the local edge did not start ({url!r}); see {self.edge_log}")
+        log(f"local edge: {url} (infra/emulator/edge: the template's behaviours and functions)")
+        return url
+
+    def edge_requests(self) -> list[tuple[str, int]]:
+        """(path, status) of every request the edge logged."""
+        seen = []
+        for line in self.edge_log.read_text().splitlines():
+            parts = line.split(" ")
+            if len(parts) >= 3 and parts[0] in ("GET", "HEAD") and parts[2].isdigit():
+                seen.append((parts[1], int(parts[2])))
+        return seen
+
+    def close(self) -> None:
+        if self.edge and self.edge.poll() is None:
+            self.edge.terminate()
+            self.edge.wait(10)
+
+
+def fetch(url: str, accept: str | None):
+    """(status, headers (case-insensitive), body)."""
+    headers = {"Accept": accept} if accept else {}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def http_checks(stack: Stack, edge: str, name: str, variant: dict) -> list[tuple[str, str, bool, str]]:
+    """The fallback URL at the edge: Chromium's Accept gets the .avif key (which holds the WebP's
+    bytes when AVIF was not worth storing), no Accept the fallback, each with its object's bytes
+    and Content-Type and `Vary: Accept`."""
+    fallback = variant["formats"][-1]
+    results = []
+    for accept, ext, what in ((CHROME_ACCEPT, "avif", "Chromium's Accept"), (None, None, "no Accept")):
+        key = fallback["key"].rsplit(".", 1)[0] + "." + ext if ext else fallback["key"]
+        stored = stack.s3.get_object(Bucket=stack.variants, Key=key)
+        expected_type, expected = stored["ContentType"], stored["Body"].read()
+        status, headers, body = fetch(edge + url(fallback["key"]), accept)
+        vary = headers.get("Vary") or ""
+        ok = (status == 200 and headers.get("Content-Type") == expected_type and body == expected
+              and "accept" in vary.lower())
+        note = f"{key.rsplit('/', 1)[-1]}: " + ("its bytes" if body == expected else "bytes differ")
+        results.append((f"{name}: fallback URL with {what}",
+                        f"{status} {headers.get('Content-Type')}, Vary {vary or '-'}", ok, note))
+    return results
 
 
 def url(key: str) -> str:
@@ -296,8 +423,9 @@ class Tile:
         self.x = self.y = 0
 
 
-def media_tiles(name: str, manifest: dict) -> tuple[list[Tile], dict]:
-    """The tiles of one original, and what the checks need to know about them."""
+def media_tiles(name: str, manifest: dict, edge: str) -> tuple[list[Tile], dict]:
+    """The tiles of one original, and what the checks need to know about them: every URL goes
+    through the edge but the fallback file's own tile, the bucket's bytes served here."""
     variants = {v["name"]: v for v in manifest["variants"]}
     chosen = next((variants[n] for n in PREFERRED_VARIANTS if n in variants and variants[n]["formats"]), None)
     if chosen is None:
@@ -307,16 +435,24 @@ def media_tiles(name: str, manifest: dict) -> tuple[list[Tile], dict]:
     fallback = chosen["formats"][-1]
     for fmt in chosen["formats"]:
         tid = f"{name}|{chosen['name']}|{fmt['format']}"
-        body = f'<img src="{url(fmt["key"])}" width="{width}" height="{height}" alt="">'
-        tiles.append(Tile(tid, f"{name} {chosen['name']} {fmt['format']}", "img", width, height, body, fmt["key"]))
+        src, where = (url(fmt["key"]), " (bucket)") if fmt is fallback else (edge + url(fmt["key"]), "")
+        body = f'<img src="{src}" width="{width}" height="{height}" alt="">'
+        tiles.append(Tile(tid, f"{name} {chosen['name']} {fmt['format']}{where}", "img", width, height, body, fmt["key"]))
         info["formats"].append((tid, fmt, fmt is fallback))
     info["fallback"] = f"{name}|{chosen['name']}|{fallback['format']}"
     info["skipped"] = chosen.get("skipped", [])
 
+    # The one URL a page links, negotiated at the edge by Chromium's Accept.
+    tid = f"{name}|negotiated"
+    body = f'<img src="{edge + url(fallback["key"])}" width="{width}" height="{height}" alt="">'
+    tiles.append(Tile(tid, f"{name} {chosen['name']}.{fallback['format']} via the edge", "img", width, height, body))
+    info["negotiated"] = tid
+
     # The manifest's <picture>, in a frame as wide as the variant: `sizes="100vw"` then asks for it.
+    # Its URLs are root-relative, as for a page on the distribution: the frame's base is the edge.
     frame_doc = (
-        "<!doctype html><style>html,body{margin:0;background:#%02x%02x%02x;overflow:hidden}"
-        "img{display:block;width:%dpx;height:%dpx}</style>%s" % (*BG, width, height, manifest["picture"])
+        '<!doctype html><base href="%s/"><style>html,body{margin:0;background:#%02x%02x%02x;overflow:hidden}'
+        "img{display:block;width:%dpx;height:%dpx}</style>%s" % (edge, *BG, width, height, manifest["picture"])
     )
     tid = f"{name}|picture"
     body = f'<iframe srcdoc="{html.escape(frame_doc, quote=True)}" width="{width}" height="{height}" scrolling="no"></iframe>'
@@ -331,7 +467,7 @@ def media_tiles(name: str, manifest: dict) -> tuple[list[Tile], dict]:
             """The poster at a given size (the video's, the animation's), once per size."""
             ptid = f"{name}|poster@{w}x{h}"
             if not any(t.id == ptid for t in tiles):
-                body = f'<img src="{url(poster_file["key"])}" width="{w}" height="{h}" alt="">'
+                body = f'<img src="{edge + url(poster_file["key"])}" width="{w}" height="{h}" alt="">'
                 tiles.append(Tile(ptid, f"{name} poster {poster_file['format']}", "img", w, h, body, poster_file["key"]))
             return ptid
 
@@ -341,7 +477,7 @@ def media_tiles(name: str, manifest: dict) -> tuple[list[Tile], dict]:
             tid = f"{name}|{video['name']}|mp4"
             body = (
                 f'<video muted playsinline preload="auto" width="{vw}" height="{vh}">'
-                f'<source src="{url(mp4["key"])}" type="video/mp4"></video>'
+                f'<source src="{edge + url(mp4["key"])}" type="video/mp4"></video>'
             )
             tiles.append(Tile(tid, f"{name} {video['name']}.mp4 (first frame)", "video", vw, vh, body, mp4["key"]))
             info["videos"].append((tid, poster_tile(vw, vh), mp4))
@@ -350,7 +486,7 @@ def media_tiles(name: str, manifest: dict) -> tuple[list[Tile], dict]:
             webp = animation["formats"][0]
             aw, ah = animation["width"], animation["height"]
             tid = f"{name}|animation|webp"
-            body = f'<img src="{url(webp["key"])}" width="{aw}" height="{ah}" alt="">'
+            body = f'<img src="{edge + url(webp["key"])}" width="{aw}" height="{ah}" alt="">'
             tiles.append(Tile(tid, f"{name} animation.webp", "img", aw, ah, body, webp["key"]))
             info["animation"] = (tid, poster_tile(aw, ah))
         elif animation:
@@ -533,6 +669,9 @@ def check_all(shot: Shot, infos: list[dict], tiles: dict[str, Tile], report: dic
             if alpha:
                 pixels, _ = shot.crop(tiles[tid], ALPHA_CLEAR)
                 checks.limit(f"{label}: transparent area shows the page", mad_to(pixels, BG), "<", SAME_IMAGE, mean_colour(pixels))
+        negotiated = info["negotiated"]
+        if renders(negotiated, f"{name} fallback URL via the edge"):
+            same(negotiated, fallback, f"{name} fallback URL via the edge vs fallback", SAME_IMAGE)
         pic = info["picture"]
         if renders(pic, f"{name} <picture>"):
             same(pic, fallback, f"{name} <picture> vs fallback" + (" (opaque part)" if opaque != WHOLE else ""), SAME_IMAGE, opaque)
@@ -592,9 +731,11 @@ def check_all(shot: Shot, infos: list[dict], tiles: dict[str, Tile], report: dic
 # ---------------------------------------------------------------------------------------------
 
 
-def check_screenshot(server, shot_path: Path, width: int, height: int, infos, tiles):
+def check_screenshot(server, stack, shot_path: Path, width: int, height: int, infos, tiles, http):
     """Every check over one screenshot and the page's latest report: (checks, report, shot)."""
     missing = [(p, c) for p, c in server.requests if c >= 400 and not p.startswith("/favicon")]
+    at_edge = stack.edge_requests()
+    failed_at_edge = [(p, c) for p, c in at_edge if c >= 400 and not p.startswith("/favicon")]
     report = next((r for r in reversed(server.reports) if r.get("when") == "settled"), None) or (
         server.reports[-1] if server.reports else None
     )
@@ -603,14 +744,18 @@ def check_screenshot(server, shot_path: Path, width: int, height: int, infos, ti
     checks.record("screenshot size", f"{shot.width}×{shot.height}", (shot.width, shot.height) == (width, height))
     checks.record("page reported from the browser", report.get("when", "?") if report else "no report", report is not None)
     checks.record("no failed requests", f"{len(missing)} failed", not missing, " ".join(f"{p} {c}" for p, c in missing))
+    checks.record("no failed requests at the edge", f"{len(failed_at_edge)} of {len(at_edge)} failed",
+                  bool(at_edge) and not failed_at_edge, " ".join(f"{p} {c}" for p, c in failed_at_edge))
+    for name, measured, ok, note in http:
+        checks.record(name, measured, ok, note)
     check_all(shot, infos, tiles, report, checks)
     return checks, report, shot
 
 
 def main() -> int:
     started = time.monotonic()
-    if not BINARY.exists():
-        sys.exit(f"browser-check: {BINARY} is missing (build it with `cargo build -p media-edge-cli`)")
+    if not BOOTSTRAP.exists():
+        sys.exit(f"browser-check: {BOOTSTRAP} is missing (build it with `make deployed-build`)")
     if not Path(FFMPEG).exists():
         sys.exit(f"browser-check: no ffmpeg at {FFMPEG} (make ffmpeg, or set FFMPEG_PATH)")
     chromium = ensure_chromium()
@@ -620,47 +765,56 @@ def main() -> int:
     out = RESULTS / "out"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    with tempfile.TemporaryDirectory(prefix="browser-check-") as tmp:
-        tmp = Path(tmp)
-        inputs = [tmp / "progressive.jpg", tmp / ALPHA_PNG, tmp / "animated.gif", tmp / BAND_GIF]
-        shutil.copy(FIXTURES / "progressive.jpg", inputs[0])
-        write_alpha_png(inputs[1])
-        shutil.copy(FIXTURES / "animated.gif", inputs[2])
-        write_band_gif(inputs[3])
-        log(f"inputs: {', '.join(f'{p.name} ({p.stat().st_size} bytes)' for p in inputs)}")
-        for report in process(inputs, out):
-            log(f"  {Path(report['source']['key']).name}: {report['outcome']}, {len(report.get('variants', []))} files")
+    stack = Stack()
+    try:
+        with tempfile.TemporaryDirectory(prefix="browser-check-") as tmp:
+            tmp = Path(tmp)
+            inputs = [tmp / PHOTO, tmp / ALPHA_PNG, tmp / ANIMATED, tmp / BAND_GIF]
+            shutil.copy(FIXTURES / "progressive.jpg", inputs[0])
+            write_alpha_png(inputs[1])
+            shutil.copy(FIXTURES / "animated.gif", inputs[2])
+            write_band_gif(inputs[3])
+            log(f"inputs: {', '.join(f'{p.name} ({p.stat().st_size} bytes)' for p in inputs)}")
+            manifests = stack.process(inputs)
+            edge = stack.start_edge()
 
-        groups, infos = [], []
-        for path in inputs:
-            manifest = json.loads((out / path.name / "manifest.json").read_text())
-            tiles, info = media_tiles(path.name, manifest)
-            info["placeholder"] = manifest.get("placeholder", {}).get("dominant_color")
-            groups.append(tiles)
-            infos.append(info)
-        width, height = lay_out(groups)
-        (out / "index.html").write_text(page(groups, width, height))
-        tiles = {t.id: t for g in groups for t in g}
+            groups, infos, http = [], [], []
+            for path in inputs:
+                manifest = manifests[path.name]
+                log(f"  {path.name}: {len(manifest['variants'])} variants")
+                tiles, info = media_tiles(path.name, manifest, edge)
+                info["placeholder"] = manifest.get("placeholder", {}).get("dominant_color")
+                for tile in tiles:
+                    if "(bucket)" in tile.label:
+                        stack.download(tile.file, out)
+                http.extend(http_checks(stack, edge, path.name, info["variant"]))
+                groups.append(tiles)
+                infos.append(info)
+            width, height = lay_out(groups)
+            (out / "index.html").write_text(page(groups, width, height))
+            tiles = {t.id: t for g in groups for t in g}
 
-        server = Server(out)
-        shot_path = RESULTS / "screenshot.png"
-        try:
-            for attempt in (1, 2):
-                shot_path.unlink(missing_ok=True)
-                log(f"screenshot: {len(tiles)} tiles on a {width}×{height} page, http://127.0.0.1:{server.port}/index.html")
-                screenshot(chromium, f"http://127.0.0.1:{server.port}/index.html", shot_path, width, height, tmp / f"profile{attempt}")
-                time.sleep(0.2)  # a report posted just before exit
-                checks, report, shot = check_screenshot(server, shot_path, width, height, infos, tiles)
-                # Headless Chromium now and then takes the picture before an iframe's image is
-                # painted (its decode had settled): a blank tile gets one more page load. A file
-                # that does not decode is blank both times and fails.
-                blank = [name for name in checks.failed if name.endswith(": not blank")]
-                if attempt == 1 and blank and len(blank) == len(checks.failed):
-                    log(f"retrying once: blank in the first screenshot: {'; '.join(blank)}")
-                    continue
-                break
-        finally:
-            server.close()
+            server = Server(out)
+            shot_path = RESULTS / "screenshot.png"
+            try:
+                for attempt in (1, 2):
+                    shot_path.unlink(missing_ok=True)
+                    log(f"screenshot: {len(tiles)} tiles on a {width}×{height} page, http://127.0.0.1:{server.port}/index.html")
+                    screenshot(chromium, f"http://127.0.0.1:{server.port}/index.html", shot_path, width, height, tmp / f"profile{attempt}")
+                    time.sleep(0.2)  # a report posted just before exit
+                    checks, report, shot = check_screenshot(server, stack, shot_path, width, height, infos, tiles, http)
+                    # Headless Chromium now and then takes the picture before an iframe's image is
+                    # painted (its decode had settled): a blank tile gets one more page load. A file
+                    # that does not decode is blank both times and fails.
+                    blank = [name for name in checks.failed if name.endswith(": not blank")]
+                    if attempt == 1 and blank and len(blank) == len(checks.failed):
+                        log(f"retrying once: blank in the first screenshot: {'; '.join(blank)}")
+                        continue
+                    break
+            finally:
+                server.close()
+    finally:
+        stack.close()
 
     log(f"page reports: {', '.join(r.get('when', '?') for r in server.reports) or 'none'}")
     if report:

@@ -22,9 +22,10 @@ scripts/with-emulator.sh cargo test --workspace --locked -- --include-ignored
 # the stack's buckets) fetched over HTTP; each function's build invoked with a sample event through
 # cargo lambda (test_invoke.py: the Rust builds above, so after them). infra/emulator/tests, ~60 s.
 scripts/with-emulator.sh .venv/bin/python -m pytest -q -p no:cacheprovider infra/emulator/tests
-# What we make, shown by a real browser (Debian's chromium, installed if missing): every AVIF,
-# WebP and MP4 of a few inputs, screenshot compared against the fallback files.
-python3 scripts/browser-check.py
+# What we make, shown by a real browser (Debian's chromium, installed if missing): a few inputs
+# uploaded to the stack, rendered by the processor's deployed build, every AVIF, WebP, MP4 and
+# <picture> fetched through the local edge, screenshot compared against the fallback files.
+scripts/with-emulator.sh .venv/bin/python scripts/browser-check.py
 # The CDN log report's HTML page in the same browser: loads nothing, no console errors, sortable.
 python3 scripts/report-browser-check.py
 # Conformance: Pillow's test images (the pinned sdist from PyPI, downloaded once into

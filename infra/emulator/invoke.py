@@ -129,6 +129,31 @@ def stage_objects(s3, description, function, event):
     return staged
 
 
+def receive(sqs, queue_url, count, wait_seconds=20):
+    """Up to `count` messages from the queue, with every attribute, left in flight."""
+    messages, until = [], time.monotonic() + wait_seconds
+    while len(messages) < count and time.monotonic() < until:
+        got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=min(10, count - len(messages)),
+                                  WaitTimeSeconds=1, AttributeNames=["All"], MessageAttributeNames=["All"])
+        messages.extend(got.get("Messages", []))
+    return messages
+
+
+def sqs_event(messages, queue_arn, region):
+    """Messages as Lambda's SQS event source hands them to a function."""
+    return {"Records": [{
+        "messageId": m["MessageId"],
+        "receiptHandle": m["ReceiptHandle"],
+        "body": m["Body"],
+        "attributes": m.get("Attributes", {}),
+        "messageAttributes": {},
+        "md5OfBody": m["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    } for m in messages]}
+
+
 def _bucket_etags(s3, description):
     etags = {}
     for logical_id, resource in description["resources"].items():
