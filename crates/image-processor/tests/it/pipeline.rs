@@ -505,3 +505,34 @@ async fn a_reupload_marks_the_previous_versions_files_for_expiry() {
         assert!(!tagged(k.clone()).await, "{k} of the current version is not marked");
     }
 }
+
+#[tokio::test]
+async fn another_parameter_set_flows_through_the_template_to_the_processor() {
+    // What an operator changes with `sam deploy --parameter-overrides`: the notification's prefix
+    // filter, the processor's environment, its memory and the event source's batch size all follow.
+    let h = Harness::with_parameters(
+        "params",
+        &[("InputPrefix", "incoming/"), ("ProcessorBatchSize", "3"), ("ProcessorMemorySize", "2048")],
+    )
+    .await;
+    assert_eq!(h.processor.config.layout.input_prefix, "incoming/");
+    assert_eq!(h.wiring.jobs_batch_size().unwrap(), 3);
+    assert_eq!(h.wiring.stack["functions"]["ImageProcessorFunction"]["MemorySize"], 2048);
+
+    h.upload("uploads/not-watched.jpg", fixture("gray.jpg")).await;
+    for name in ["a", "b", "c", "d"] {
+        h.upload(&format!("incoming/{name}.jpg"), fixture("gray.jpg")).await;
+    }
+    let report = h.run_jobs().await;
+    assert_eq!(report.retried, 0, "{report:?}");
+    // Four jobs (the uploads outside the prefix made none), in batches of at most three.
+    assert_eq!(report.messages, 4, "{report:?}");
+    assert!(report.batches >= 2, "four jobs cannot fit one batch of the deployed size: {report:?}");
+
+    let mut keys: Vec<String> = h.statuses().await.into_iter().map(|s| s.source.key).collect();
+    keys.sort();
+    assert_eq!(keys, ["incoming/a.jpg", "incoming/b.jpg", "incoming/c.jpg", "incoming/d.jpg"]);
+    let variants = h.variant_keys().await;
+    assert!(variants.contains(&"a.jpg/manifest.json".to_string()), "{variants:?}");
+    assert!(!variants.iter().any(|k| k.contains("not-watched")), "{variants:?}");
+}

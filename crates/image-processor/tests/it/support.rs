@@ -11,7 +11,7 @@ use image_processor::config::ProcessorConfig;
 use image_processor::manifest::Manifest;
 use image_processor::render::RenderSettings;
 use image_processor::{handle_batch, Processor};
-use media_edge_local::{deploy, poll_queue_in_batches_of, sns_message, LocalClients, PollReport, Wiring};
+use media_edge_local::{deploy_with, poll_queue_in_batches_of, sns_message, LocalClients, PollReport, Wiring};
 use media_edge_shared::aws::StatusPublisher;
 use media_edge_shared::status::StatusEvent;
 
@@ -147,12 +147,22 @@ impl Harness {
     }
 
     pub async fn with_settings(label: &str, render: RenderSettings) -> Harness {
+        Self::deployed(label, render, &[]).await
+    }
+
+    /// A stack deployed with these template parameters (`InputPrefix`, `ProcessorBatchSize`, …).
+    pub async fn with_parameters(label: &str, parameters: &[(&str, &str)]) -> Harness {
+        Self::deployed(label, RenderSettings::default(), parameters).await
+    }
+
+    async fn deployed(label: &str, render: RenderSettings, parameters: &[(&str, &str)]) -> Harness {
         assert!(
             std::env::var("AWS_ENDPOINT_URL").is_ok(),
             "integration tests need the local AWS emulator: run them with `make test`"
         );
         let clients = LocalClients::from_env().await;
-        let wiring = deploy(&clients, label).await.expect("deploy infra/template.yaml on the emulator");
+        let wiring =
+            deploy_with(&clients, label, parameters).await.expect("deploy infra/template.yaml on the emulator");
         // The processor as deployed (buckets, prefixes, topic from the function's environment),
         // with the render settings this test is about and a work directory of its own.
         let environment = wiring.function_environment("ImageProcessorFunction").expect("the deployed processor");
