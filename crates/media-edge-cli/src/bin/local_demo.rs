@@ -106,16 +106,17 @@ async fn run() -> Result<(), media_edge_local::Error> {
         .into());
     }
 
-    // The notifier: one digest window over its queue (as its schedule runs it), then the jobs DLQ
-    // as an immediate batch; then what Slack would show.
-    let notifier_config = notifier::NotifierConfig::from_vars(&|name: &str| match name {
-        "CHATBOT_TOPIC_ARN" => Some(wiring.chatbot_topic_arn.clone()),
-        "DEPLOYMENT_LABEL" => Some("media-edge-demo".to_string()),
-        _ => None,
-    })?;
-    let window = notifier::WindowConfig::from_vars(&|name: &str| {
-        (name == "NOTIFIER_QUEUE_URL").then(|| wiring.notifier_queue_url.clone())
-    })?;
+    // The jobs queue's redrive as deployed: a job that fails every time it is received reaches
+    // the stack's dead-letter queue, and the notifier reports it below.
+    let stuck_key = format!("{input_prefix}demo/stuck.jpg");
+    let receives = dead_letter_one_job(&clients.sqs, &wiring, &stuck_key).await?;
+    println!("  a job for {stuck_key} failed {receives} receives and is in the jobs dead-letter queue");
+
+    // The notifier as deployed (its environment from the stack): one digest window over its queue
+    // (as its schedule runs it), then the jobs DLQ as an immediate batch; then what Slack would show.
+    let notifier_environment = wiring.function_environment("NotifierFunction")?;
+    let notifier_config = notifier::NotifierConfig::from_vars(&|name: &str| notifier_environment.get(name).cloned())?;
+    let window = notifier::WindowConfig::from_vars(&|name: &str| notifier_environment.get(name).cloned())?;
     let publisher = notifier::ChatbotPublisher::new(clients.sns.clone(), wiring.chatbot_topic_arn.clone());
     let hour = notifier::current_hour();
     let read_until = std::time::Instant::now() + Duration::from_secs(60);
@@ -220,6 +221,54 @@ async fn http_get(
 
 /// What was deployed: the stack, what the emulator created, and the types only the template
 /// checks cover.
+/// Sends a job for `key` to the jobs queue and fails every receive of it, as Lambda's event source
+/// does for a function that keeps failing, then looks for it in the stack's jobs dead-letter queue
+/// (left there for the notifier, the only message there). The receives it took; an error if it
+/// is not there.
+async fn dead_letter_one_job(
+    sqs: &aws_sdk_sqs::Client,
+    wiring: &media_edge_local::Wiring,
+    key: &str,
+) -> Result<u32, media_edge_local::Error> {
+    let bucket = &wiring.names.originals_bucket;
+    let record = serde_json::json!({
+        "eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": bucket}, "object": {"key": media_edge_shared::s3_event::encode_s3_key(key), "size": 1}},
+    });
+    let body = serde_json::json!({
+        "Type": "Notification",
+        "Subject": "Amazon S3 Notification",
+        "Message": serde_json::json!({"Records": [record]}).to_string(),
+    })
+    .to_string();
+    sqs.send_message().queue_url(&wiring.jobs_queue_url).message_body(&body).send().await?;
+    let receives = wiring.jobs_max_receive_count()?;
+    for _ in 0..=receives {
+        sqs.receive_message().queue_url(&wiring.jobs_queue_url).visibility_timeout(0).send().await?;
+    }
+    // Counted, not received: a receive would add to the count the notifier reports.
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(&wiring.jobs_dlq_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+        .send()
+        .await?;
+    let waiting = attributes
+        .attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages))
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or(0);
+    if waiting != 1 {
+        return Err(format!(
+            "a job that failed {receives} receives is not in the stack's jobs dead-letter queue ({waiting} \
+             there): the jobs queue's RedrivePolicy (infra/template.yaml) does not bring failing jobs to \
+             JobsDeadLetterQueue"
+        )
+        .into());
+    }
+    Ok(receives)
+}
+
 fn print_deployment(wiring: &media_edge_local::Wiring) {
     let resources = wiring.stack["resources"].as_object().map(|r| r.len()).unwrap_or(0);
     let placeholders = wiring.stack["placeholders"].as_object().cloned().unwrap_or_default();
