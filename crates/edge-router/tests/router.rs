@@ -21,8 +21,9 @@ impl Releases {
     async fn new(label: &str) -> Releases {
         assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "run with `make test` (needs the local emulator)");
         let clients = LocalClients::from_env().await;
-        let bucket = media_edge_local::unique_name(&format!("media-edge-releases-{label}"));
-        clients.s3.create_bucket().bucket(&bucket).send().await.unwrap();
+        // The releases bucket of a stack of infra/template.yaml (what the router reads in AWS).
+        let wiring = media_edge_local::deploy(&clients, &format!("router-{label}")).await.unwrap();
+        let bucket = wiring.output("ReleasesBucketName").unwrap();
         let r = Releases { clients, bucket };
         for version in ["1.0.0", "2.0.0"] {
             r.put(

@@ -97,6 +97,12 @@ pub struct Wiring {
 }
 
 impl Wiring {
+    /// One of the stack's outputs (`ReleasesBucketName`, `LogsBucketName`, …).
+    pub fn output(&self, name: &str) -> Result<String, Error> {
+        let value = self.stack["outputs"][name].as_str();
+        value.map(str::to_string).ok_or_else(|| format!("stack {} has no output {name}", self.names.stack).into())
+    }
+
     /// A template parameter's value in this stack (`InputPrefix`, …).
     pub fn parameter(&self, name: &str) -> Result<String, Error> {
         let value = self.stack["stack"]["parameters"][name].as_str();

@@ -135,10 +135,7 @@ async fn run() -> Result<(), media_edge_local::Error> {
         print_chat_message(&notification);
     }
 
-    let releases_bucket = wiring.stack["outputs"]["ReleasesBucketName"]
-        .as_str()
-        .ok_or("the stack has no ReleasesBucketName output")?
-        .to_string();
+    let releases_bucket = wiring.output("ReleasesBucketName")?;
     let control = edge_router_demo(&clients, releases_bucket).await?;
     rollout_demo(&control).await?;
     local_edge_demo(&wiring, &statuses).await

@@ -466,8 +466,9 @@ fn v2_json_and_parquet_logs_report_what_the_legacy_logs_report() {
 async fn reads_the_same_logs_from_s3() {
     assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "run with `make test` (needs the local emulator)");
     let clients = media_edge_local::LocalClients::from_env().await;
-    let bucket = media_edge_local::unique_name("media-edge-logs");
-    clients.s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    // The logs bucket of a stack of infra/template.yaml, where CloudFront writes under cloudfront/.
+    let wiring = media_edge_local::deploy(&clients, "logs").await.unwrap();
+    let bucket = wiring.output("LogsBucketName").unwrap();
     let mut entries: Vec<_> =
         std::fs::read_dir(workspace().join(SAMPLES)).unwrap().map(|e| e.unwrap().path()).collect();
     entries.sort();

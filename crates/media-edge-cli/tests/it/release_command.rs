@@ -26,8 +26,9 @@ fn release_dir(version: &str) -> std::path::PathBuf {
 async fn bucket(label: &str) -> (LocalClients, String) {
     assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "run with `make test` (needs the local emulator)");
     let clients = LocalClients::from_env().await;
-    let bucket = media_edge_local::unique_name(&format!("media-edge-releases-{label}"));
-    clients.s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    // The releases bucket of a stack of infra/template.yaml.
+    let wiring = media_edge_local::deploy(&clients, &format!("release-{label}")).await.unwrap();
+    let bucket = wiring.output("ReleasesBucketName").unwrap();
     (clients, bucket)
 }
 

@@ -58,8 +58,9 @@ fn kvs(rules: &[&Rule]) -> KvsClient {
 async fn published(label: &str, edge: Option<EdgeStore>) -> (LocalClients, ReleaseControl) {
     assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "run with `make test` (needs the local emulator)");
     let clients = LocalClients::from_env().await;
-    let bucket = media_edge_local::unique_name(&format!("media-edge-kvs-{label}"));
-    clients.s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    // The releases bucket of a stack of infra/template.yaml.
+    let wiring = media_edge_local::deploy(&clients, &format!("kvs-{label}")).await.unwrap();
+    let bucket = wiring.output("ReleasesBucketName").unwrap();
     let control = ReleaseControl {
         s3: clients.s3.clone(),
         bucket,
