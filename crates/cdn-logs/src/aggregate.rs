@@ -9,45 +9,8 @@ use memchr::memmem;
 use crate::definitions::{normalize_content_type, Definitions};
 use crate::parse::{parse_instant, percent_decoded, Request};
 use crate::releases::{self, Releases};
+use crate::tally::{Outcome, Tally};
 use crate::Error;
-
-/// Requests, bytes and cache outcome of a group of requests.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Tally {
-    pub requests: u64,
-    pub bytes: u64,
-    pub hits: u64,
-    pub misses: u64,
-}
-
-impl Tally {
-    fn add(&mut self, bytes: u64, outcome: Outcome) {
-        self.requests += 1;
-        self.bytes = self.bytes.saturating_add(bytes);
-        self.hits += u64::from(outcome == Outcome::Hit);
-        self.misses += u64::from(outcome == Outcome::Miss);
-    }
-
-    pub fn merge(&mut self, other: &Tally) {
-        self.requests += other.requests;
-        self.bytes = self.bytes.saturating_add(other.bytes);
-        self.hits += other.hits;
-        self.misses += other.misses;
-    }
-
-    /// Hits over hits + misses; `None` when no request was either (errors, redirects only).
-    pub fn hit_ratio(&self) -> Option<f64> {
-        let cacheable = self.hits + self.misses;
-        (cacheable > 0).then(|| self.hits as f64 / cacheable as f64)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
-    Hit,
-    Miss,
-    Other,
-}
 
 #[derive(Debug, Clone, Default)]
 pub struct ObjectTally {

@@ -5,7 +5,18 @@ use std::fmt::Write;
 
 use media_edge_shared::units::{human_bytes, thousands};
 
-use crate::report::Row;
+use crate::report::{Report, Row};
+
+impl Report {
+    /// The hourly traffic curve as an SVG chart, titled with the report's time span.
+    pub fn hourly_svg(&self) -> String {
+        let title = match (&self.input.from, &self.input.to) {
+            (Some(from), Some(to)) => format!("Traffic by hour, {from} to {to}"),
+            _ => "Traffic by hour".to_string(),
+        };
+        hourly_svg(&self.by_hour, &title)
+    }
+}
 
 const WIDTH: f64 = 960.0;
 const HEIGHT: f64 = 360.0;

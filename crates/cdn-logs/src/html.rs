@@ -9,6 +9,13 @@ use media_edge_shared::units::{human_bytes, thousands};
 use crate::output::signed_bytes;
 use crate::report::Report;
 
+impl Report {
+    /// One self-contained HTML page (no network requests): summary, hourly chart, sortable tables.
+    pub fn html(&self) -> String {
+        page(self)
+    }
+}
+
 const STYLE: &str = r#"
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; color: #1d2330; background: #f5f6f8; }
 header { background: #1d2330; color: #fff; padding: 18px 28px; }

@@ -27,10 +27,11 @@ mod releases;
 mod report;
 #[cfg(feature = "s3")]
 mod s3;
+mod tally;
 
 use std::path::Path;
 
-pub use aggregate::{Aggregate, InputStats, ObjectTally, Tally, TimeRange};
+pub use aggregate::{Aggregate, InputStats, ObjectTally, TimeRange};
 pub use definitions::Definitions;
 pub use error::Error;
 pub use originals::{load as load_originals, manifest_key, Originals};
@@ -40,6 +41,7 @@ pub use releases::{CohortHealth, Health, Releases, Routed};
 pub use report::{
     CacheSummary, Candidate, CohortRow, InputSummary, Missed, ReleaseRow, Report, Row, Savings, SavingsRow,
 };
+pub use tally::Tally;
 
 /// How [`read`] reads.
 #[derive(Debug, Clone, Default)]

@@ -8,6 +8,23 @@ use media_edge_shared::units::{human_bytes, thousands};
 use crate::report::{Report, Row};
 use crate::Error;
 
+impl Report {
+    /// Aligned text tables, for people.
+    pub fn text(&self) -> String {
+        text(self)
+    }
+
+    /// One JSON object with a section per table.
+    pub fn json(&self) -> Result<String, Error> {
+        json(self)
+    }
+
+    /// One long table, `section,rank,key,reason,requests,bytes,hit_ratio`.
+    pub fn csv(&self) -> Result<String, Error> {
+        csv(self)
+    }
+}
+
 /// Object names longer than this are shortened in the middle in text tables (JSON/CSV keep them).
 const MAX_NAME_CHARS: usize = 72;
 

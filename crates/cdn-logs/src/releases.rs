@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use foldhash::fast::RandomState;
 
-use crate::aggregate::Tally;
+use crate::tally::Tally;
 
 /// What one routed request was served, from its (decoded) log data.
 #[derive(Debug, Clone, PartialEq, Eq)]

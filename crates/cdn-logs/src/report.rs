@@ -3,11 +3,11 @@
 
 use serde::Serialize;
 
-use crate::aggregate::{Aggregate, Tally};
+use crate::aggregate::Aggregate;
 use crate::originals::Originals;
 use crate::parse::civil_from_timestamp;
 use crate::releases::Releases;
-use crate::{chart, output, Error};
+use crate::tally::Tally;
 
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -182,35 +182,6 @@ pub struct Candidate {
 const MAX_FILLED_HOURS: i64 = 24 * 366;
 
 impl Report {
-    /// One self-contained HTML page (no network requests): summary, hourly chart, sortable tables.
-    pub fn html(&self) -> String {
-        crate::html::page(self)
-    }
-
-    /// Aligned text tables, for people.
-    pub fn text(&self) -> String {
-        output::text(self)
-    }
-
-    /// One JSON object with a section per table.
-    pub fn json(&self) -> Result<String, Error> {
-        output::json(self)
-    }
-
-    /// One long table, `section,rank,key,reason,requests,bytes,hit_ratio`.
-    pub fn csv(&self) -> Result<String, Error> {
-        output::csv(self)
-    }
-
-    /// The hourly traffic curve as an SVG chart, titled with the report's time span.
-    pub fn hourly_svg(&self) -> String {
-        let title = match (&self.input.from, &self.input.to) {
-            (Some(from), Some(to)) => format!("Traffic by hour, {from} to {to}"),
-            _ => "Traffic by hour".to_string(),
-        };
-        chart::hourly_svg(&self.by_hour, &title)
-    }
-
     /// The report over everything aggregated, ranked tables cut to `top` rows.
     pub fn build(aggregate: &Aggregate, top: usize) -> Report {
         let mut objects: Vec<(&str, &Tally)> = aggregate.objects.iter().map(|(k, o)| (&**k, &o.all)).collect();
