@@ -183,7 +183,7 @@ fn requests_line(svg: &mut String, plot: &Plot, hours: &[Row]) {
         writeln!(svg, r##"<polyline points="{}" fill="none" stroke="#e15759" stroke-width="2"/>"##, points.join(" "));
 }
 
-use crate::html::escape;
+use crate::markup::escape;
 
 #[cfg(test)]
 mod tests {

@@ -6,6 +6,7 @@ use std::fmt::Write;
 
 use media_edge_shared::units::{human_bytes, thousands};
 
+use crate::markup::escape;
 use crate::output::signed_bytes;
 use crate::report::Report;
 
@@ -328,24 +329,6 @@ fn table(out: &mut String, title: &str, header: &[&str], rows: Vec<Vec<Cell>>) {
 
 fn percent(ratio: Option<f64>) -> String {
     ratio.map_or_else(|| "-".to_string(), |r| format!("{:.1}%", r * 100.0))
-}
-
-/// Text for HTML or SVG element content and quoted attributes. Control characters (a terminal
-/// escape in a logged URI) are shown escaped.
-pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c if c.is_control() => out.extend(c.escape_default()),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

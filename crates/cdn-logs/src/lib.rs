@@ -17,6 +17,7 @@ mod error;
 mod files;
 mod html;
 mod json;
+mod markup;
 mod originals;
 mod output;
 mod parquet;
