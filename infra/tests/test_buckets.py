@@ -33,7 +33,7 @@ def test_superseded_variants_expire_by_the_processors_tag():
     (rule,) = [r for r in rules if r["Id"] == "expire-superseded-variants"]
     assert rule["TagFilters"] == [{"Key": "media-edge-superseded", "Value": "true"}]
     assert rule["ExpirationInDays"] == {"Ref": "SupersededVariantsDays"}
-    source = (_cfn.ROOT / "crates/image-processor/src/s3.rs").read_text()
+    source = (_cfn.ROOT / "crates/image-processor/src/store/s3.rs").read_text()
     assert 'pub const SUPERSEDED_TAG: &str = "media-edge-superseded";' in source
     role = template["Resources"]["ImageProcessorRole"]["Properties"]["Policies"][0]["PolicyDocument"]
     (marks,) = [s for s in _cfn.statements(role) if s.get("Sid") == "MarkSupersededVariants"]

@@ -51,7 +51,7 @@ def test_no_role_relies_on_a_prefix_conditioned_listing_for_its_404():
             if condition:
                 conditioned.add(function)
     assert conditioned == {"ImageProcessorFunction"}
-    source = (cfn.ROOT / "crates/image-processor/src/s3.rs").read_text()
+    source = (cfn.ROOT / "crates/image-processor/src/store/s3.rs").read_text()
     assert ".list_objects_v2()" in source and ".prefix(self.key)" in source
     for function, bucket in (("ReleaseControllerFunction", "ReleasesBucket"), ("EdgeRouterFunction", "ReleasesBucket")):
         assert cfn.allowed(role_statements(function), "s3:ListBucket") == [

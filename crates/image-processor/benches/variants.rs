@@ -14,12 +14,12 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use image_processor::decode::decode_for_width;
-use image_processor::render::{encode_set_in_one_format, render, render_decoded, OutputFormat, RenderSettings};
+use image_processor::make::render::{encode_set_in_one_format, render, render_decoded, OutputFormat, RenderSettings};
+use image_processor::read::decode::decode_for_width;
 
 fn main() {
     // As the Lambda and the CLI do.
-    image_processor::allocator::keep_freed_memory();
+    image_processor::lambda::allocator::keep_freed_memory();
     let mut repeat = 7;
     let mut out: Option<PathBuf> = None;
     let mut files = Vec::new();

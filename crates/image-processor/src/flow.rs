@@ -1,9 +1,17 @@
 //! The one processing flow: an original from a [`Source`] becomes variants, a manifest and a status
-//! event in a [`Sink`]. The Lambda runs it from S3 to S3 ([`crate::s3`]); `media-edge process` and
-//! the demo from files to a directory ([`crate::local`]). A new output format or variant rule is
-//! written once, here or in what it calls.
+//! event in a [`Sink`]. The Lambda runs it from S3 to S3 ([`crate::store::s3`]); `media-edge process`
+//! and the demo from files to a directory ([`crate::store::local`]). A new output format or variant
+//! rule is written once, here or in what it calls.
+//!
+//! [`process`], top-down, as this file reads:
+//! 1. claim the original's version, so one delivery at a time renders it (`claim`);
+//! 2. skip it when its manifest already names this version (a duplicate delivery);
+//! 3. read: fetch the original into a scratch directory;
+//! 4. make: every output ([`render_outputs`]);
+//! 5. store: name them ([`plan_outputs`]), store the files, then the manifest, and that only while
+//!    the version is still the source's current one (`commit_manifest`);
+//! 6. mark the files of a version no manifest names any more for expiry (`Versions`).
 
-use std::future::Future;
 use std::path::Path;
 use std::time::Instant;
 
@@ -11,72 +19,18 @@ use media_edge_shared::status::{now_rfc3339, Outcome, SourceObject, StatusEvent}
 use media_edge_shared::Failure;
 use tracing::{info, warn};
 
-use crate::config::{MANIFEST_CACHE_CONTROL, VARIANT_CACHE_CONTROL};
-use crate::keys::{source_version, OutputLayout};
-use crate::manifest::{
+use crate::deadline::{Deadline, DEADLINE_MARGIN};
+use crate::make::outputs::{render_outputs, OutputBody, OutputFile, RenderedOriginal, SOURCE_FILE};
+use crate::make::render::RenderSettings;
+use crate::scratch::ScratchDir;
+use crate::store::keys::{source_version, OutputLayout, MANIFEST_CACHE_CONTROL, VARIANT_CACHE_CONTROL};
+use crate::store::manifest::{
     picture_html, video_html, Manifest, ManifestFile, ManifestSkip, ManifestVariant, MANIFEST_SCHEMA, MANIFEST_VERSION,
 };
-use crate::outputs::{
-    render_outputs, Deadline, OutputBody, OutputFile, RenderedOriginal, DEADLINE_MARGIN, SOURCE_FILE,
-};
-use crate::render::RenderSettings;
-use crate::scratch::ScratchDir;
+use crate::store::sides::{Sink, Source, SourceVersion, StoredOutput};
 
 /// Names the producer in status events.
 pub const PIPELINE_NAME: &str = "image-processor";
-
-/// One version of an original: what is rendered, and what a newer upload changes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceVersion {
-    /// S3's ETag (unquoted), or a content hash for a local file.
-    pub etag: String,
-    pub version_id: Option<String>,
-    pub bytes: u64,
-}
-
-/// Where an original comes from.
-pub trait Source {
-    /// The bucket (`None` for a local file) and the key outputs are named after.
-    fn bucket(&self) -> Option<&str>;
-    fn key(&self) -> &str;
-    /// How status events name the original.
-    fn describe(&self, version: &SourceVersion) -> SourceObject;
-    /// Its current version; `None` if it no longer exists.
-    fn current(&self) -> impl Future<Output = Result<Option<SourceVersion>, Failure>> + Send;
-    /// Copies exactly `version` to `target`, never more than `limit` bytes. Returns the bytes copied.
-    fn fetch(
-        &self,
-        version: &SourceVersion,
-        target: &Path,
-        limit: u64,
-    ) -> impl Future<Output = Result<u64, Failure>> + Send;
-}
-
-/// Where outputs go.
-pub trait Sink {
-    fn read_manifest(&self, key: &str) -> impl Future<Output = Result<Option<Manifest>, Failure>> + Send;
-    fn store(&self, output: StoredOutput) -> impl Future<Output = Result<(), Failure>> + Send;
-    /// A tag that changes whenever the object at `key` does (S3's ETag); `None` if it is absent.
-    fn tag(&self, key: &str) -> impl Future<Output = Result<Option<String>, Failure>> + Send;
-    /// Stores `output` only if its key's tag is still `expected` (`None`: only if absent).
-    /// `Ok(Some(tag))`: stored, and this is its new tag; `Ok(None)`: it changed in between.
-    fn store_if(
-        &self,
-        output: StoredOutput,
-        expected: Option<String>,
-    ) -> impl Future<Output = Result<Option<String>, Failure>> + Send;
-    /// A small object's content and tag; `None` if it is absent.
-    fn read(&self, key: &str) -> impl Future<Output = Result<Option<(Vec<u8>, String)>, Failure>> + Send;
-    /// Removes `key` only while its tag is still `expected`. `Ok(false)`: it changed (or is gone).
-    fn remove_if(&self, key: &str, expected: &str) -> impl Future<Output = Result<bool, Failure>> + Send;
-    /// Whether any file exists under `prefix`.
-    fn has_files(&self, prefix: &str) -> impl Future<Output = Result<bool, Failure>> + Send;
-    /// Marks every file under `prefix` (a version no manifest names any more) for the lifecycle
-    /// rule that expires superseded variants. Returns how many were marked.
-    fn mark_superseded(&self, prefix: &str) -> impl Future<Output = Result<usize, Failure>> + Send;
-    /// Takes that mark off every file under `prefix` again (a manifest names them after all).
-    fn unmark_superseded(&self, prefix: &str) -> impl Future<Output = Result<usize, Failure>> + Send;
-}
 
 /// What one run of the flow needs besides its source and sink.
 #[derive(Debug, Clone, Copy)]
@@ -129,6 +83,63 @@ pub async fn process(source: &impl Source, sink: &impl Sink, job: Job<'_>) -> Re
         Err(failure) => warn!(key = claim_key, reason = %failure.reason, "could not remove the processing claim"),
     }
     result
+}
+
+/// How long past the invocation's hard end a claim still holds: clocks of two Lambda environments
+/// differ a little, and a delivery that dies with its process leaves the claim to expire long
+/// before SQS delivers the message again (the queue's visibility timeout exceeds the function's
+/// timeout by far).
+pub const CLAIM_MARGIN: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How long a claim holds: until the invocation's hard end (storing, committing and marking run
+/// up to it) plus [`CLAIM_MARGIN`]; without a deadline, 15 minutes (Lambda's longest) plus it.
+fn claim_expiry_ms(deadline: Option<Deadline>) -> u64 {
+    let now = media_edge_shared::status::now_epoch_ms();
+    let remaining = deadline
+        .map(|d| d.at.saturating_duration_since(Instant::now()) + DEADLINE_MARGIN)
+        .unwrap_or(std::time::Duration::from_secs(15 * 60));
+    now + (remaining + CLAIM_MARGIN).as_millis() as u64
+}
+
+/// Takes the claim at `key` unless an unexpired one is held: a conditional write, so of two
+/// deliveries racing for it exactly one wins. `Ok(Some(tag))`: taken, and the claim's tag (it is
+/// removed only while it still has it); `Ok(None)`: another delivery holds it.
+async fn claim(sink: &impl Sink, key: &str, expires_at_ms: u64) -> Result<Option<String>, Failure> {
+    // Which delivery holds it, so no two claims have the same bytes (and tag).
+    let holder = {
+        use std::hash::{BuildHasher, Hasher};
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u128(
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos(),
+        );
+        format!("{:016x}", hasher.finish())
+    };
+    let claim = || StoredOutput {
+        key: key.to_string(),
+        body: OutputBody::Bytes(format!("{{\"expires_at_ms\":{expires_at_ms},\"holder\":\"{holder}\"}}").into_bytes()),
+        content_type: "application/json",
+        cache_control: "no-store",
+    };
+    for _ in 0..3 {
+        let expected = match sink.read(key).await? {
+            None => None,
+            Some((body, tag)) => {
+                let held_until = serde_json::from_slice::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| v["expires_at_ms"].as_u64())
+                    .unwrap_or(0);
+                if held_until > media_edge_shared::status::now_epoch_ms() {
+                    return Ok(None);
+                }
+                // Expired: its holder died. Taken over only if nobody else took it meanwhile.
+                Some(tag)
+            }
+        };
+        if let Some(tag) = sink.store_if(claim(), expected).await? {
+            return Ok(Some(tag));
+        }
+    }
+    Ok(None)
 }
 
 /// What `process` has settled before rendering.
@@ -210,171 +221,6 @@ async fn process_claimed(
     status.duration_ms = started.elapsed().as_millis() as u64;
     status.ffmpeg_ms = ffmpeg_ms;
     Ok(status)
-}
-
-/// The versions of one original's files, and which of them the manifest names.
-struct Versions<'a, S> {
-    sink: &'a S,
-    layout: &'a OutputLayout,
-    source_key: &'a str,
-    manifest_key: &'a str,
-}
-
-impl<S: Sink> Versions<'_, S> {
-    /// Whether the manifest names `version` now. An unreadable manifest names nothing; a failed
-    /// read is `None` (not known).
-    async fn named(&self, version: &str) -> Option<bool> {
-        match self.sink.read_manifest(self.manifest_key).await {
-            Ok(manifest) => Some(manifest.is_some_and(|m| m.source_version == version)),
-            Err(e) => {
-                warn!(key = self.manifest_key, error = %e, "could not read the manifest");
-                None
-            }
-        }
-    }
-
-    /// `version` is named by no manifest (it was replaced, or lost the race to be named): its files
-    /// are marked so the variants bucket's lifecycle rule expires them (pages that still name them
-    /// keep working until then). A concurrent render of the same bytes may write and name this
-    /// version again meanwhile: the manifest is read again after marking, and what it names is
-    /// unmarked. Not marking is not a failure of this upload: the files only linger.
-    async fn mark_unnamed(&self, version: &str) {
-        let prefix = self.layout.version_prefix(self.source_key, version);
-        if self.named(version).await != Some(false) {
-            info!(prefix, "version named by the manifest (or not known); not marked superseded");
-            return;
-        }
-        match self.sink.mark_superseded(&prefix).await {
-            Ok(marked) => info!(prefix, marked, "superseded version's files marked for expiry"),
-            Err(e) => warn!(prefix, error = %e, "superseded version's files not (all) marked; they stay"),
-        }
-        if self.named(version).await != Some(false) {
-            self.keep_named(version).await;
-        }
-    }
-
-    /// The manifest names `version` (this render's): a marking that raced the render may have
-    /// tagged its files; the tag comes off.
-    async fn keep_named(&self, version: &str) {
-        let prefix = self.layout.version_prefix(self.source_key, version);
-        match self.sink.unmark_superseded(&prefix).await {
-            Ok(unmarked) => info!(prefix, unmarked, "named version's files kept (expiry mark removed)"),
-            Err(e) => warn!(prefix, error = %e, "could not remove the expiry mark from a named version's files"),
-        }
-    }
-}
-
-/// How long past the invocation's hard end a claim still holds: clocks of two Lambda environments
-/// differ a little, and a delivery that dies with its process leaves the claim to expire long
-/// before SQS delivers the message again (the queue's visibility timeout exceeds the function's
-/// timeout by far).
-pub const CLAIM_MARGIN: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// How long a claim holds: until the invocation's hard end (storing, committing and marking run
-/// up to it) plus [`CLAIM_MARGIN`]; without a deadline, 15 minutes (Lambda's longest) plus it.
-fn claim_expiry_ms(deadline: Option<Deadline>) -> u64 {
-    let now = media_edge_shared::status::now_epoch_ms();
-    let remaining = deadline
-        .map(|d| d.at.saturating_duration_since(Instant::now()) + DEADLINE_MARGIN)
-        .unwrap_or(std::time::Duration::from_secs(15 * 60));
-    now + (remaining + CLAIM_MARGIN).as_millis() as u64
-}
-
-/// Takes the claim at `key` unless an unexpired one is held: a conditional write, so of two
-/// deliveries racing for it exactly one wins. `Ok(Some(tag))`: taken, and the claim's tag (it is
-/// removed only while it still has it); `Ok(None)`: another delivery holds it.
-async fn claim(sink: &impl Sink, key: &str, expires_at_ms: u64) -> Result<Option<String>, Failure> {
-    // Which delivery holds it, so no two claims have the same bytes (and tag).
-    let holder = {
-        use std::hash::{BuildHasher, Hasher};
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u128(
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos(),
-        );
-        format!("{:016x}", hasher.finish())
-    };
-    let claim = || StoredOutput {
-        key: key.to_string(),
-        body: OutputBody::Bytes(format!("{{\"expires_at_ms\":{expires_at_ms},\"holder\":\"{holder}\"}}").into_bytes()),
-        content_type: "application/json",
-        cache_control: "no-store",
-    };
-    for _ in 0..3 {
-        let expected = match sink.read(key).await? {
-            None => None,
-            Some((body, tag)) => {
-                let held_until = serde_json::from_slice::<serde_json::Value>(&body)
-                    .ok()
-                    .and_then(|v| v["expires_at_ms"].as_u64())
-                    .unwrap_or(0);
-                if held_until > media_edge_shared::status::now_epoch_ms() {
-                    return Ok(None);
-                }
-                // Expired: its holder died. Taken over only if nobody else took it meanwhile.
-                Some(tag)
-            }
-        };
-        if let Some(tag) = sink.store_if(claim(), expected).await? {
-            return Ok(Some(tag));
-        }
-    }
-    Ok(None)
-}
-
-/// Whether the manifest now describes the version that was rendered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum ManifestCommit {
-    /// `replaced`: the version the manifest named until this write (the one the write's condition
-    /// was on), if any.
-    Stored { replaced: Option<String> },
-    /// The source changed or disappeared while it was rendered (the reason says which).
-    Superseded(&'static str),
-}
-
-/// Writes the manifest only while the rendered version is still the source's current version, so
-/// a render that took minutes can never replace the manifest of a newer upload.
-///
-/// The manifest (its tag, and the version it names) is read first, then the source is checked,
-/// then the write is conditional on that tag: a newer version's manifest written at any point after the read makes the write fail,
-/// and the next round sees the newer source. A newer upload whose own processing ends after this
-/// write simply overwrites it, as it should.
-async fn commit_manifest(
-    source: &impl Source,
-    sink: &impl Sink,
-    rendered: &SourceVersion,
-    manifest: StoredOutput,
-) -> Result<ManifestCommit, Failure> {
-    const ATTEMPTS: usize = 5;
-    for _ in 0..ATTEMPTS {
-        let (tag, replaced) = match sink.read(&manifest.key).await? {
-            None => (None, None),
-            Some((body, tag)) => {
-                // An unreadable manifest names no version.
-                let replaced = serde_json::from_slice::<Manifest>(&body).ok().map(|m| m.source_version);
-                (Some(tag), replaced)
-            }
-        };
-        match source.current().await? {
-            None => return Ok(ManifestCommit::Superseded("the original was deleted")),
-            Some(current) if current.etag != rendered.etag || current.version_id != rendered.version_id => {
-                return Ok(ManifestCommit::Superseded("the original was replaced by a newer upload"))
-            }
-            Some(_) => {}
-        }
-        if sink.store_if(manifest.clone(), tag).await?.is_some() {
-            return Ok(ManifestCommit::Stored { replaced });
-        }
-    }
-    Err(Failure::transient("the manifest kept changing while it was written (concurrent uploads of one key)"))
-}
-
-/// One object to store: a variant, or the manifest (always last).
-#[derive(Debug, Clone)]
-pub struct StoredOutput {
-    pub key: String,
-    pub body: OutputBody,
-    pub content_type: &'static str,
-    pub cache_control: &'static str,
 }
 
 /// Names and describes the rendered outputs: the manifest and the objects to store, manifest last.
@@ -477,6 +323,105 @@ pub fn plan_outputs(
         cache_control: MANIFEST_CACHE_CONTROL,
     });
     Ok((manifest, outputs))
+}
+
+/// Whether the manifest now describes the version that was rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ManifestCommit {
+    /// `replaced`: the version the manifest named until this write (the one the write's condition
+    /// was on), if any.
+    Stored { replaced: Option<String> },
+    /// The source changed or disappeared while it was rendered (the reason says which).
+    Superseded(&'static str),
+}
+
+/// Writes the manifest only while the rendered version is still the source's current version, so
+/// a render that took minutes can never replace the manifest of a newer upload.
+///
+/// The manifest (its tag, and the version it names) is read first, then the source is checked,
+/// then the write is conditional on that tag: a newer version's manifest written at any point after the read makes the write fail,
+/// and the next round sees the newer source. A newer upload whose own processing ends after this
+/// write simply overwrites it, as it should.
+async fn commit_manifest(
+    source: &impl Source,
+    sink: &impl Sink,
+    rendered: &SourceVersion,
+    manifest: StoredOutput,
+) -> Result<ManifestCommit, Failure> {
+    const ATTEMPTS: usize = 5;
+    for _ in 0..ATTEMPTS {
+        let (tag, replaced) = match sink.read(&manifest.key).await? {
+            None => (None, None),
+            Some((body, tag)) => {
+                // An unreadable manifest names no version.
+                let replaced = serde_json::from_slice::<Manifest>(&body).ok().map(|m| m.source_version);
+                (Some(tag), replaced)
+            }
+        };
+        match source.current().await? {
+            None => return Ok(ManifestCommit::Superseded("the original was deleted")),
+            Some(current) if current.etag != rendered.etag || current.version_id != rendered.version_id => {
+                return Ok(ManifestCommit::Superseded("the original was replaced by a newer upload"))
+            }
+            Some(_) => {}
+        }
+        if sink.store_if(manifest.clone(), tag).await?.is_some() {
+            return Ok(ManifestCommit::Stored { replaced });
+        }
+    }
+    Err(Failure::transient("the manifest kept changing while it was written (concurrent uploads of one key)"))
+}
+
+/// The versions of one original's files, and which of them the manifest names.
+struct Versions<'a, S> {
+    sink: &'a S,
+    layout: &'a OutputLayout,
+    source_key: &'a str,
+    manifest_key: &'a str,
+}
+
+impl<S: Sink> Versions<'_, S> {
+    /// Whether the manifest names `version` now. An unreadable manifest names nothing; a failed
+    /// read is `None` (not known).
+    async fn named(&self, version: &str) -> Option<bool> {
+        match self.sink.read_manifest(self.manifest_key).await {
+            Ok(manifest) => Some(manifest.is_some_and(|m| m.source_version == version)),
+            Err(e) => {
+                warn!(key = self.manifest_key, error = %e, "could not read the manifest");
+                None
+            }
+        }
+    }
+
+    /// `version` is named by no manifest (it was replaced, or lost the race to be named): its files
+    /// are marked so the variants bucket's lifecycle rule expires them (pages that still name them
+    /// keep working until then). A concurrent render of the same bytes may write and name this
+    /// version again meanwhile: the manifest is read again after marking, and what it names is
+    /// unmarked. Not marking is not a failure of this upload: the files only linger.
+    async fn mark_unnamed(&self, version: &str) {
+        let prefix = self.layout.version_prefix(self.source_key, version);
+        if self.named(version).await != Some(false) {
+            info!(prefix, "version named by the manifest (or not known); not marked superseded");
+            return;
+        }
+        match self.sink.mark_superseded(&prefix).await {
+            Ok(marked) => info!(prefix, marked, "superseded version's files marked for expiry"),
+            Err(e) => warn!(prefix, error = %e, "superseded version's files not (all) marked; they stay"),
+        }
+        if self.named(version).await != Some(false) {
+            self.keep_named(version).await;
+        }
+    }
+
+    /// The manifest names `version` (this render's): a marking that raced the render may have
+    /// tagged its files; the tag comes off.
+    async fn keep_named(&self, version: &str) {
+        let prefix = self.layout.version_prefix(self.source_key, version);
+        match self.sink.unmark_superseded(&prefix).await {
+            Ok(unmarked) => info!(prefix, unmarked, "named version's files kept (expiry mark removed)"),
+            Err(e) => warn!(prefix, error = %e, "could not remove the expiry mark from a named version's files"),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,51 +1,46 @@
 //! The image processor: an uploaded original becomes device variants, a manifest and a status event.
 //!
-//! The flow, and where it runs:
-//! - [`flow`]: the one processing flow, from a [`flow::Source`] to a [`flow::Sink`].
-//! - [`s3`]: the S3 source and sink; [`handler`]: the Lambda's SQS batch handler ([`Processor`]).
-//! - [`local`]: files and a directory, for `media-edge process` and the demo.
+//! Rooms by stage, each using only those listed after it (no module uses one that uses it):
+//! - [`lambda`]: the Lambda glue: the SQS batch handler ([`Processor`], [`handle_batch`]), its
+//!   [`ProcessorConfig`] from the environment, requeueing, and the allocator settings `main` makes.
+//! - [`flow`]: the one processing flow, read top-down: an original from a source is read, its
+//!   outputs made, and they are stored with their manifest in a sink.
+//! - [`store`]: where outputs live ([`store::keys`]) and how they are listed
+//!   ([`store::manifest`]); the sides the flow runs between: S3 ([`store::s3`]) and local files
+//!   ([`store::local`]).
+//! - [`make`]: everything made from one original ([`make::outputs`]): variants resized and encoded
+//!   in every format ([`make::render`], [`make::encode`]), the ThumbHash ([`make::placeholder`]),
+//!   MP4s through ffmpeg ([`make::video`]).
+//! - [`read`]: reading an untrusted original: sniffing and decoding within the limits
+//!   ([`read::decode`]), animations read from their structure and prepared for ffmpeg
+//!   ([`read::prepare`], [`read::animation`]).
+//! - `codecs`: libjpeg-turbo and libwebp through FFI, and JPEG's markers (for reading and making).
+//! - Shared by every stage: [`source_format`] (what an original is), [`limits`], [`error`]
+//!   ([`error::ImageError`]), [`deadline`] (when a job must be done), and the job's scratch
+//!   directory (`scratch`).
 //!
-//! The work, with no AWS types (benchmarks and tests use it directly):
-//! - [`decode`] sniffs and decodes an untrusted original within [`limits`]; [`animation`] reads and
-//!   prepares animated GIF, APNG and WebP for ffmpeg; [`render`] resizes,
-//!   encodes every size in every format ([`encode`]: AVIF, WebP, JPEG, PNG) and keeps what is worth
-//!   storing; [`placeholder`] makes the manifest's ThumbHash; [`outputs`] makes everything for one original; [`video`] drives ffmpeg.
-//! - [`keys`] and [`manifest`]: where outputs live and how they are listed.
-//!
-//! And: [`config`] from the environment; [`allocator`], glibc settings that let one image reuse the
-//! previous one's memory.
+//! `read`, `make` and the shared types have no AWS types: benchmarks and tests use them directly.
 
-pub mod allocator;
-pub mod animation;
-pub mod config;
-pub mod decode;
-pub mod encode;
-pub mod error;
+pub mod lambda;
+
 pub mod flow;
-pub mod handler;
-pub mod keys;
+
+pub mod store;
+
+pub mod make;
+
+pub mod read;
+
+mod codecs;
+
+pub mod deadline;
+pub mod error;
 pub mod limits;
-pub mod local;
-pub mod manifest;
-pub mod outputs;
-pub mod placeholder;
-pub mod render;
-pub mod s3;
-pub mod video;
-
-mod fault_injection;
-mod gif_probe;
-mod intake;
-mod jpeg_markers;
-mod libjpeg;
-mod libwebp;
-mod png_decode;
-mod requeue;
 mod scratch;
-mod strip;
+pub mod source_format;
 
-pub use animation::Animation;
-pub use config::ProcessorConfig;
-pub use gif_probe::probe as probe_gif;
-pub use handler::{handle_batch, Processor};
-pub use requeue::Requeue;
+pub use lambda::config::ProcessorConfig;
+pub use lambda::handler::{handle_batch, Processor};
+pub use lambda::requeue::Requeue;
+pub use read::animation::Animation;
+pub use read::gif_probe::probe as probe_gif;

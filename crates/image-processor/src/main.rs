@@ -1,7 +1,7 @@
 use std::time::Instant;
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use image_processor::outputs::DEADLINE_MARGIN;
+use image_processor::deadline::DEADLINE_MARGIN;
 use image_processor::{handle_batch, Processor, ProcessorConfig};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use media_edge_shared::aws::StatusPublisher;
@@ -10,7 +10,7 @@ use media_edge_shared::invocation;
 
 fn main() -> Result<(), Error> {
     // Before the runtime starts its threads (see the function).
-    image_processor::allocator::keep_freed_memory();
+    image_processor::lambda::allocator::keep_freed_memory();
     tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run())
 }
 

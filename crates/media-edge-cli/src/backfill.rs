@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use aws_smithy_types::date_time::Format;
 use aws_smithy_types::DateTime;
-use image_processor::keys::{source_version, OutputLayout};
+use image_processor::store::keys::{source_version, OutputLayout};
 use media_edge_shared::aws::describe_sdk_error;
 use serde::{Deserialize, Serialize};
 
@@ -772,7 +772,7 @@ async fn backfill(args: BackfillArgs) -> Result<(), String> {
     // The processor's own settings (same variables, same defaults): what "current" means.
     let deployed = processor_settings(&sdk, &args).await?;
     let vars = |name: &str| deployed.get(name).cloned();
-    let settings = image_processor::config::render_settings_from_vars(&vars).map_err(|e| e.to_string())?;
+    let settings = image_processor::lambda::config::render_settings_from_vars(&vars).map_err(|e| e.to_string())?;
     let layout = OutputLayout {
         input_prefix: env::optional(&vars, "INPUT_PREFIX").unwrap_or_else(|| "uploads/".into()),
         output_prefix: env::optional(&vars, "OUTPUT_PREFIX").unwrap_or_default(),

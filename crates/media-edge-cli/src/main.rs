@@ -85,7 +85,7 @@ enum Command {
 
 fn main() -> ExitCode {
     // Before the runtime starts its threads: `process` renders one image after another.
-    image_processor::allocator::keep_freed_memory();
+    image_processor::lambda::allocator::keep_freed_memory();
     match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime.block_on(run()),
         Err(e) => {

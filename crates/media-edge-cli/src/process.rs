@@ -6,11 +6,11 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use image_processor::config::render_settings_from_vars;
 use image_processor::flow::{self, Job, PIPELINE_NAME};
-use image_processor::keys::OutputLayout;
-use image_processor::local::{DirSink, FileSource};
-use image_processor::render::RenderSettings;
+use image_processor::lambda::config::render_settings_from_vars;
+use image_processor::make::render::RenderSettings;
+use image_processor::store::keys::OutputLayout;
+use image_processor::store::local::{DirSink, FileSource};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use media_edge_shared::env::{self, ProcessEnv};
 use media_edge_shared::status::{FailureReport, Outcome, SourceObject, StatusEvent};
@@ -199,9 +199,9 @@ pub fn print_ffmpeg_args(gif: &Path, mp4: &Path) -> ExitCode {
         let file = std::fs::File::open(gif).map_err(|e| format!("{}: {e}", gif.display()))?;
         let probe =
             image_processor::probe_gif(std::io::BufReader::new(file), &settings.limits).map_err(|e| e.to_string())?;
-        let args = image_processor::video::ffmpeg_args(
+        let args = image_processor::make::video::ffmpeg_args(
             gif,
-            image_processor::decode::SourceFormat::Gif,
+            image_processor::source_format::SourceFormat::Gif,
             mp4,
             &settings.video,
             probe.has_transparency,

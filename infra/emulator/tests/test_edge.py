@@ -42,7 +42,7 @@ NEITHER = "image/jpeg,image/png,*/*;q=0.5"
 
 
 def url_for(key):
-    """crates/image-processor/src/manifest.rs url_for: the key percent-encoded, `/` kept, `+` as %2B."""
+    """crates/image-processor/src/store/manifest.rs url_for: the key percent-encoded, `/` kept, `+` as %2B."""
     return "/" + urllib.parse.quote(key, safe="/")
 
 

@@ -5,11 +5,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::{animated_gif, ffmpeg_path, Harness};
-use image_processor::decode::SourceFormat;
+use image_processor::deadline::Deadline;
 use image_processor::limits::Limits;
-use image_processor::outputs::Deadline;
-use image_processor::render::RenderSettings;
-use image_processor::video::{self, TimeLimit, VideoError, VideoSettings};
+use image_processor::make::render::RenderSettings;
+use image_processor::make::video::{self, TimeLimit, VideoError, VideoSettings};
+use image_processor::source_format::SourceFormat;
 use media_edge_shared::status::Outcome;
 use media_edge_shared::FailureClass;
 
@@ -78,7 +78,7 @@ async fn animated_gif_becomes_mp4_poster_and_variants() {
     // Every output the processor names itself is one a configured variant may not take.
     let configured: Vec<&str> = h.processor.config.render.variants.iter().map(|v| v.name.as_str()).collect();
     for name in names.iter().filter(|n| !configured.contains(n)) {
-        assert!(image_processor::config::RESERVED_OUTPUT_NAMES.contains(name), "{name} is not reserved");
+        assert!(image_processor::lambda::config::RESERVED_OUTPUT_NAMES.contains(name), "{name} is not reserved");
     }
 
     let poster_variant = &manifest.variants[0];
@@ -256,7 +256,7 @@ async fn missing_ffmpeg_is_transient() {
 #[test]
 fn single_frame_gif_is_just_an_image() {
     let gif = animated_gif(300, 200, &[100]);
-    let rendered = image_processor::render::render(&gif, "one.gif", &RenderSettings::default()).unwrap();
+    let rendered = image_processor::make::render::render(&gif, "one.gif", &RenderSettings::default()).unwrap();
     assert_eq!(rendered.frames, 1);
     assert_eq!(rendered.variants.len(), 4);
 }

@@ -5,11 +5,12 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use image_processor::flow::{self, Job, Sink, StoredOutput};
-use image_processor::manifest::Manifest;
-use image_processor::outputs::{Deadline, DEADLINE_MARGIN};
-use image_processor::render::RenderSettings;
-use image_processor::s3::{S3Sink, S3Source, SUPERSEDED_TAG};
+use image_processor::deadline::{Deadline, DEADLINE_MARGIN};
+use image_processor::flow::{self, Job};
+use image_processor::make::render::RenderSettings;
+use image_processor::store::manifest::Manifest;
+use image_processor::store::s3::{S3Sink, S3Source, SUPERSEDED_TAG};
+use image_processor::store::sides::{Sink, StoredOutput};
 use media_edge_shared::status::{Outcome, StatusEvent};
 use media_edge_shared::Failure;
 use tokio::sync::oneshot;

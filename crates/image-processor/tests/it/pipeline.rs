@@ -78,9 +78,9 @@ async fn upload_becomes_variants_manifest_and_status_event() {
 
 /// The manifest entry whose bytes the key holds: a file, or what a skipped format's key serves.
 fn manifest_file_for<'m>(
-    variant: &'m image_processor::manifest::ManifestVariant,
+    variant: &'m image_processor::store::manifest::ManifestVariant,
     key: &str,
-) -> &'m image_processor::manifest::ManifestFile {
+) -> &'m image_processor::store::manifest::ManifestFile {
     if let Some(file) = variant.formats.iter().find(|f| f.key == key) {
         return file;
     }
@@ -261,7 +261,7 @@ async fn permanent_failures_are_reported_once_and_leave_no_outputs() {
 
 #[tokio::test]
 async fn input_byte_limit_is_checked_before_download() {
-    let settings = image_processor::render::RenderSettings {
+    let settings = image_processor::make::render::RenderSettings {
         limits: image_processor::limits::Limits { max_input_bytes: 10_000, ..Default::default() },
         ..Default::default()
     };
@@ -486,10 +486,10 @@ async fn a_reupload_marks_the_previous_versions_files_for_expiry() {
         let bucket = h.wiring.names.variants_bucket.clone();
         async move {
             let tags = s3.get_object_tagging().bucket(bucket).key(&k).send().await.unwrap();
-            tags.tag_set().iter().any(|t| t.key() == image_processor::s3::SUPERSEDED_TAG && t.value() == "true")
+            tags.tag_set().iter().any(|t| t.key() == image_processor::store::s3::SUPERSEDED_TAG && t.value() == "true")
         }
     };
-    let files = |m: &image_processor::manifest::Manifest| -> Vec<String> {
+    let files = |m: &image_processor::store::manifest::Manifest| -> Vec<String> {
         m.variants.iter().flat_map(|v| v.formats.iter().map(|f| f.key.clone())).collect()
     };
     assert!(!files(&first).is_empty());
@@ -499,7 +499,7 @@ async fn a_reupload_marks_the_previous_versions_files_for_expiry() {
         // object says about itself is kept.
         let head = h.clients.s3.head_object().bucket(&h.wiring.names.variants_bucket).key(&k).send().await.unwrap();
         assert!(head.content_type().is_some_and(|t| t.starts_with("image/")), "{k}: {:?}", head.content_type());
-        assert_eq!(head.cache_control(), Some(image_processor::config::VARIANT_CACHE_CONTROL), "{k}");
+        assert_eq!(head.cache_control(), Some(image_processor::store::keys::VARIANT_CACHE_CONTROL), "{k}");
     }
     for k in files(&second) {
         assert!(!tagged(k.clone()).await, "{k} of the current version is not marked");

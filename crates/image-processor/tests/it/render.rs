@@ -2,10 +2,10 @@
 
 use crate::support::{contains, decode_image, fixture, psnr};
 use image::GenericImageView;
-use image_processor::decode::SourceFormat;
 use image_processor::error::ImageError;
 use image_processor::limits::Limits;
-use image_processor::render::{render, OutputFormat, RenderSettings, Rendered};
+use image_processor::make::render::{render, OutputFormat, RenderSettings, Rendered};
+use image_processor::source_format::SourceFormat;
 
 fn render_fixture(name: &str) -> Result<Rendered, ImageError> {
     render(&fixture(name), name, &RenderSettings::default())
@@ -19,7 +19,7 @@ fn decode_output(bytes: &[u8]) -> image::DynamicImage {
     decode_image(bytes)
 }
 
-fn fallback(variant: &image_processor::render::RenderedVariant) -> &[u8] {
+fn fallback(variant: &image_processor::make::render::RenderedVariant) -> &[u8] {
     &variant.fallback().expect("every variant has a fallback").bytes
 }
 
@@ -179,8 +179,8 @@ fn files_that_are_not_what_they_claim_are_refused() {
 /// full-size decode: the shortcut costs no visible quality.
 #[test]
 fn large_jpegs_decode_at_a_reduced_scale_without_visible_loss() {
-    use image_processor::decode::{decode, decode_for_width};
-    use image_processor::render::render_decoded;
+    use image_processor::make::render::render_decoded;
+    use image_processor::read::decode::{decode, decode_for_width};
 
     // A 4000×3000 photo-like image: smooth gradients plus fine texture.
     let (w, h) = (4000u32, 3000u32);
@@ -204,7 +204,8 @@ fn large_jpegs_decode_at_a_reduced_scale_without_visible_loss() {
 
     let from_scaled = render(&jpeg, "big.jpg", &settings).unwrap();
     assert_eq!((from_scaled.width, from_scaled.height), (4000, 3000), "reports the original's size");
-    let fallback_only = image_processor::render::EncodeSettings { avif: false, webp: false, ..settings.encode.clone() };
+    let fallback_only =
+        image_processor::make::render::EncodeSettings { avif: false, webp: false, ..settings.encode.clone() };
     let from_full = render_decoded(full, &settings.variants, &fallback_only, None).unwrap();
     for (a, b) in from_scaled.variants.iter().zip(&from_full.variants) {
         assert_eq!((a.width, a.height), (b.width, b.height));

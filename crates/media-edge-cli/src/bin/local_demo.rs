@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use image_processor::config::ProcessorConfig;
+use image_processor::lambda::config::ProcessorConfig;
 use image_processor::{handle_batch, Processor};
 use media_edge_local::{deploy, drain, poll_queue, poll_queue_in_batches_of, sns_message, LocalClients};
 use media_edge_shared::aws::StatusPublisher;
@@ -171,7 +171,7 @@ async fn local_edge_demo(
             v.name == "pc" && matches!(v.content_type.as_str(), "image/jpeg" | "image/png")
         };
         let Some(still) = status.variants.iter().find(fallback) else { continue };
-        let path = image_processor::manifest::url_for(&still.key);
+        let path = image_processor::store::manifest::url_for(&still.key);
         let mut got = Vec::new();
         for accept in ["image/avif,image/webp,*/*", "image/webp,*/*", "*/*"] {
             let (code, headers) = http_get(&base, &path, accept).await?;

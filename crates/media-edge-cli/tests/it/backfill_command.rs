@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use image_processor::config::ProcessorConfig;
+use image_processor::lambda::config::ProcessorConfig;
 use image_processor::{handle_batch, Processor};
 use media_edge_local::{deploy, drain, poll_queue, LocalClients, Wiring};
 use media_edge_shared::aws::StatusPublisher;
@@ -49,7 +49,7 @@ impl Setup {
         // The processor as deployed in this stack, rendering with these settings.
         let environment = self.wiring.function_environment("ImageProcessorFunction").unwrap();
         let deployed = ProcessorConfig::from_vars(&|name: &str| environment.get(name).cloned()).unwrap();
-        let render = image_processor::config::render_settings_from_vars(&vars).unwrap();
+        let render = image_processor::lambda::config::render_settings_from_vars(&vars).unwrap();
         let config = ProcessorConfig { render, ..deployed };
         let status = StatusPublisher::new(self.clients.sns.clone(), self.wiring.status_topic_arn.clone());
         let processor = Processor::new(self.clients.s3.clone(), self.clients.sqs.clone(), status, config);

@@ -93,7 +93,7 @@ fn page_faults_processing(files: &[String], out: &std::path::Path) -> i64 {
     usage.ru_minflt
 }
 
-/// The allocator settings (image_processor::allocator) let each image reuse the previous one's
+/// The allocator settings (image_processor::lambda::allocator) let each image reuse the previous one's
 /// memory: renders run on blocking threads, as in the Lambda, so this checks the arena setting too.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[test]

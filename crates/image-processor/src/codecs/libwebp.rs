@@ -1,7 +1,7 @@
 //! Still WebP through libwebp (as sharp does), with its SIMD decoder.
 //!
 //! An opaque WebP is decoded at a reduced size when the largest variant is at most half the
-//! original's width, in the same steps as JPEG's DCT scaling ([`crate::libjpeg::scale_for`]):
+//! original's width, in the same steps as JPEG's DCT scaling ([`crate::codecs::libjpeg::scale_for`]):
 //! libwebp's rescaler averages the decoded rows before they are converted to RGB, so the
 //! full-size RGB image never exists (libvips shrinks WebP on load the same way). Time is about
 //! the same; peak memory for a 13 MP WebP falls from 112 to 43 MB (docs/benchmarks.md). Images
@@ -11,15 +11,15 @@
 use image::{DynamicImage, RgbImage, RgbaImage};
 use libwebp_sys as sys;
 
+use crate::codecs::libjpeg::scaled;
 use crate::error::ImageError;
-use crate::libjpeg::scaled;
 
 fn corrupt() -> ImageError {
     ImageError::Corrupt("WebP data is damaged or ends early: the file is incomplete (was the upload cut short?)".into())
 }
 
 /// Decodes a still WebP, opaque ones at `numerator / 8` of its size (1, 2, 4 or 8, as libjpeg's
-/// scale; rounded up), so both formats share [`crate::libjpeg::scale_for`] and [`scaled`].
+/// scale; rounded up), so both formats share [`crate::codecs::libjpeg::scale_for`] and [`scaled`].
 pub fn decode(bytes: &[u8], numerator: u8) -> Result<DynamicImage, ImageError> {
     // SAFETY: an all-zero WebPDecoderConfig is a valid plain C struct; WebPInitDecoderConfig
     // then sets its fields (and checks the library's ABI version).

@@ -5,16 +5,11 @@ use media_edge_shared::env::{self, ConfigError, Vars};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::keys::OutputLayout;
 use crate::limits::Limits;
-use crate::outputs::ANIMATION_NAME;
-use crate::render::{default_variants, EncodeSettings, RenderSettings, VariantSpec};
-use crate::video::{parse_color, VideoSettings};
-
-/// Variants are immutable (their key names the source version), so shared caches may keep them a year.
-pub const VARIANT_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
-/// The manifest's key is stable and its content changes on re-upload: cache it briefly.
-pub const MANIFEST_CACHE_CONTROL: &str = "public, max-age=60";
+use crate::make::outputs::ANIMATION_NAME;
+use crate::make::render::{default_variants, EncodeSettings, RenderSettings, VariantSpec};
+use crate::make::video::{parse_color, VideoSettings};
+use crate::store::keys::OutputLayout;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessorConfig {

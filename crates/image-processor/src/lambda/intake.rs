@@ -2,7 +2,7 @@
 
 use media_edge_shared::s3_event::ObjectEvent;
 
-use crate::config::ProcessorConfig;
+use crate::lambda::config::ProcessorConfig;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Intake {
@@ -33,8 +33,8 @@ pub fn classify(event: &ObjectEvent, config: &ProcessorConfig) -> Intake {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::OutputLayout;
-    use crate::render::RenderSettings;
+    use crate::make::render::RenderSettings;
+    use crate::store::keys::OutputLayout;
 
     fn config() -> ProcessorConfig {
         ProcessorConfig {

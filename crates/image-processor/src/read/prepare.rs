@@ -1,82 +1,17 @@
-//! Animated originals (GIF, APNG, animated WebP): what is in them, read from their structure
-//! without decoding pixels, checked against the limits, and prepared for ffmpeg so that the MP4
-//! plays the way a browser plays the original.
-//!
-//! Timing follows browsers (Chromium and Firefox, for all three formats): a frame delay of 10 ms
-//! or less plays as 100 ms.
+//! Animated originals (GIF, APNG, animated WebP) prepared for ffmpeg: what is in them, read from
+//! their structure without decoding pixels ([`Animation`]), checked against the limits, and
+//! rewritten so that the MP4 plays the way a browser plays the original (browser timing: see
+//! [`browser_delay_ms`]). GIF is walked by `gif_probe`; APNG and animated WebP here.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, Write};
 use std::path::Path;
 
-use crate::decode::SourceFormat;
 use crate::error::ImageError;
-use crate::gif_probe::{self, GifError};
 use crate::limits::{check_dimensions, Limits};
-
-/// What a browser would play.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Animation {
-    pub format: SourceFormat,
-    /// The canvas every frame is drawn on.
-    pub width: u32,
-    pub height: u32,
-    pub frames: u32,
-    /// Total play time as a browser plays it, in milliseconds.
-    pub duration_ms: u64,
-    /// Whether any pixel of any frame may be transparent.
-    pub has_transparency: bool,
-}
-
-impl Animation {
-    /// Before any frame has been read.
-    pub(crate) fn empty(format: SourceFormat) -> Self {
-        Animation { format, width: 0, height: 0, frames: 0, duration_ms: 0, has_transparency: false }
-    }
-
-    pub fn is_animated(&self) -> bool {
-        self.frames > 1
-    }
-
-    /// Average frames per second over the animation.
-    pub fn fps(&self) -> f64 {
-        if self.duration_ms == 0 {
-            0.0
-        } else {
-            f64::from(self.frames) * 1000.0 / self.duration_ms as f64
-        }
-    }
-}
-
-/// A frame delay as browsers play it.
-pub fn browser_delay_ms(delay_ms: u64) -> u64 {
-    if delay_ms <= 10 {
-        100
-    } else {
-        delay_ms
-    }
-}
-
-pub(crate) fn check_animation_limits(animation: &Animation, limits: &Limits) -> Result<(), ImageError> {
-    if animation.frames > limits.max_frames {
-        return Err(ImageError::TooLarge(format!("animation has more than {} frames", limits.max_frames)));
-    }
-    if animation.duration_ms > limits.max_duration_ms {
-        return Err(ImageError::TooLarge(format!("animation plays longer than {} s", limits.max_duration_ms / 1000)));
-    }
-    let screen_pixels = u64::from(animation.width) * u64::from(animation.height);
-    let work = screen_pixels.saturating_mul(u64::from(animation.frames));
-    if work > limits.max_animation_pixels {
-        return Err(ImageError::TooLarge(format!(
-            "animation has more than {:.1} gigapixels of frames ({} frames of {}×{})",
-            limits.max_animation_pixels as f64 / 1e9,
-            animation.frames,
-            animation.width,
-            animation.height
-        )));
-    }
-    Ok(())
-}
+use crate::read::animation::{browser_delay_ms, check_animation_limits, Animation};
+use crate::read::gif_probe::{self, GifError};
+use crate::source_format::SourceFormat;
 
 /// Why an animation could not be prepared: the file's fault (permanent) or the local disk's.
 #[derive(Debug)]

@@ -8,14 +8,15 @@ use fast_image_resize::{images::Image, FilterType, MulDiv, PixelType, ResizeAlg,
 use image::DynamicImage;
 use rayon::prelude::*;
 
-use crate::decode::{self, Decoded, SourceFormat};
-use crate::encode::{self, PixelsRef};
-pub use crate::encode::{EncodeSettings, OutputFormat};
 use crate::error::ImageError;
 use crate::limits::Limits;
-use crate::placeholder::{self, Placeholder};
-use crate::strip;
-use crate::video::VideoSettings;
+use crate::make::encode::{self, PixelsRef};
+pub use crate::make::encode::{EncodeSettings, OutputFormat};
+use crate::make::placeholder::{self, Placeholder};
+use crate::make::strip;
+use crate::make::video::VideoSettings;
+use crate::read::decode::{self, Decoded};
+use crate::source_format::SourceFormat;
 
 /// A named output width, e.g. `mobile` at 640 px.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use media_edge_shared::status::{SourceObject, VariantReport};
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use serde::{Deserialize, Serialize};
 
-use crate::placeholder::Placeholder;
+use crate::make::placeholder::Placeholder;
 
 pub const MANIFEST_SCHEMA: &str = "media-edge.manifest";
 /// 2: variants in several formats, placeholder and HTML snippets.

@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 
 use tokio::io::AsyncReadExt;
 
-use crate::decode::SourceFormat;
-use crate::outputs::Deadline;
+use crate::deadline::Deadline;
+use crate::read::prepare::ffmpeg_input_format;
+use crate::source_format::SourceFormat;
 
 /// How MP4s are encoded. Everything but the binary's path and the time limit changes output bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +88,7 @@ pub fn output_size(width: u32, height: u32, target_width: Option<u32>) -> (u32, 
 }
 
 /// The complete ffmpeg command line (without the program). `input` is a prepared animation
-/// ([`crate::animation::prepare`]) in `format`.
+/// ([`crate::read::prepare::prepare`]) in `format`.
 pub fn ffmpeg_args(
     input: &Path,
     format: SourceFormat,
@@ -133,7 +134,7 @@ fn input_args(input: &Path, format: SourceFormat) -> Vec<OsString> {
     let mut args: Vec<OsString> = ["-nostdin", "-hide_banner", "-nostats", "-loglevel", "error"]
         .into_iter()
         .chain(["-protocol_whitelist", "file"])
-        .chain(crate::animation::ffmpeg_input_format(format).iter().copied())
+        .chain(ffmpeg_input_format(format).iter().copied())
         .chain(["-i"])
         .map(OsString::from)
         .collect();

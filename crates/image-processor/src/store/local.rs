@@ -10,9 +10,9 @@ use media_edge_shared::Failure;
 use sha2::{Digest, Sha256};
 use tracing::warn;
 
-use crate::flow::{Sink, Source, SourceVersion, StoredOutput};
-use crate::manifest::Manifest;
-use crate::outputs::OutputBody;
+use crate::make::outputs::OutputBody;
+use crate::store::manifest::Manifest;
+use crate::store::sides::{Sink, Source, SourceVersion, StoredOutput};
 
 /// A local original. `key` names its outputs (its path relative to what was given, e.g. `a.jpg`
 /// or `2026/promo/a.jpg` when a directory was walked).

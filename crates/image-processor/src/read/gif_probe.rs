@@ -21,10 +21,10 @@
 
 use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 
-use crate::animation::{check_animation_limits, Animation};
-use crate::decode::SourceFormat;
 use crate::error::ImageError;
 use crate::limits::{check_dimensions, Limits};
+use crate::read::animation::{check_animation_limits, Animation};
+use crate::source_format::SourceFormat;
 
 /// Delays at or below this (in 1/100 s) play as [`BROWSER_DEFAULT_DELAY`] in browsers.
 const BROWSER_MIN_DELAY: u16 = 1;

@@ -6,7 +6,7 @@ use base64::Engine as _;
 use fast_image_resize::{images::Image, PixelType, ResizeOptions, Resizer};
 use serde::{Deserialize, Serialize};
 
-use crate::encode::PixelsRef;
+use crate::make::encode::PixelsRef;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Placeholder {

@@ -5,50 +5,11 @@ use std::io::Cursor;
 
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 
+use crate::codecs::{jpeg_markers, libjpeg, libwebp};
 use crate::error::ImageError;
 use crate::limits::{check_dimensions, Limits};
-use crate::{gif_probe, jpeg_markers};
-
-/// The formats we accept as originals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SourceFormat {
-    Jpeg,
-    Png,
-    Gif,
-    WebP,
-}
-
-impl SourceFormat {
-    pub fn name(self) -> &'static str {
-        match self {
-            SourceFormat::Jpeg => "JPEG",
-            SourceFormat::Png => "PNG",
-            SourceFormat::Gif => "GIF",
-            SourceFormat::WebP => "WebP",
-        }
-    }
-
-    fn image_format(self) -> ImageFormat {
-        match self {
-            SourceFormat::Jpeg => ImageFormat::Jpeg,
-            SourceFormat::Png => ImageFormat::Png,
-            SourceFormat::Gif => ImageFormat::Gif,
-            SourceFormat::WebP => ImageFormat::WebP,
-        }
-    }
-
-    /// What a file name's extension claims, if it names one of our formats.
-    pub fn from_extension(ext: &str) -> Option<SourceFormat> {
-        match ext.to_ascii_lowercase().as_str() {
-            // MPO: a camera's multi-picture JPEG, whose first picture is the image.
-            "jpg" | "jpeg" | "jpe" | "jfif" | "mpo" => Some(SourceFormat::Jpeg),
-            "png" | "apng" => Some(SourceFormat::Png),
-            "gif" => Some(SourceFormat::Gif),
-            "webp" => Some(SourceFormat::WebP),
-            _ => None,
-        }
-    }
-}
+use crate::read::{gif_probe, png_decode};
+use crate::source_format::SourceFormat;
 
 /// Identifies the content by its magic bytes, and checks it against what the name claims.
 ///
@@ -118,7 +79,7 @@ pub fn decode(bytes: &[u8], name: &str, limits: &Limits) -> Result<Decoded, Imag
     decode_for_width(bytes, name, limits, None)
 }
 
-/// Like [`decode`], but a JPEG may come out smaller (DCT scaling, see [`crate::libjpeg`]) as
+/// Like [`decode`], but a JPEG may come out smaller (DCT scaling, see [`libjpeg`]) as
 /// long as its upright width stays at least `needed_width`: the variants never need more.
 pub fn decode_for_width(
     bytes: &[u8],
@@ -168,7 +129,7 @@ fn decode_from<R: std::io::BufRead + std::io::Seek>(
     bytes: Option<&[u8]>,
 ) -> Result<Decoded, ImageError> {
     if format == SourceFormat::Png {
-        let png = crate::png_decode::decode(source, limits)?;
+        let png = png_decode::decode(source, limits)?;
         return Ok(upright(format, png.image, png.icc_profile, png.orientation, 1));
     }
     let mut frames = 1;
@@ -209,8 +170,8 @@ fn decode_from<R: std::io::BufRead + std::io::Seek>(
     let image = match (format, bytes) {
         // Headers and metadata came from the `image` crate; the pixels from libjpeg-turbo.
         (SourceFormat::Jpeg, Some(bytes)) => {
-            let numerator = needed_width.map_or(8, |needed| crate::libjpeg::scale_for(upright_width, needed));
-            match crate::libjpeg::decode(bytes, numerator)? {
+            let numerator = needed_width.map_or(8, |needed| libjpeg::scale_for(upright_width, needed));
+            match libjpeg::decode(bytes, numerator)? {
                 Some(image) => image,
                 None => DynamicImage::from_decoder(decoder).map_err(ImageError::from_decode)?,
             }
@@ -220,8 +181,8 @@ fn decode_from<R: std::io::BufRead + std::io::Seek>(
         (SourceFormat::WebP, Some(bytes))
             if webp::BitstreamFeatures::new(bytes).is_some_and(|f| !f.has_animation()) =>
         {
-            let numerator = needed_width.map_or(8, |needed| crate::libjpeg::scale_for(upright_width, needed));
-            crate::libwebp::decode(bytes, numerator)?
+            let numerator = needed_width.map_or(8, |needed| libjpeg::scale_for(upright_width, needed));
+            libwebp::decode(bytes, numerator)?
         }
         _ => DynamicImage::from_decoder(decoder).map_err(ImageError::from_decode)?,
     };
@@ -242,7 +203,7 @@ fn decode_jpeg_without_image_crate(
     needed_width: Option<u32>,
 ) -> Option<Result<Decoded, ImageError>> {
     use image::metadata::Orientation;
-    let (width, height) = crate::libjpeg::dimensions(bytes)?;
+    let (width, height) = libjpeg::dimensions(bytes)?;
     if let Err(e) = check_dimensions(width, height, limits) {
         return Some(Err(e));
     }
@@ -253,8 +214,8 @@ fn decode_jpeg_without_image_crate(
         Orientation::Rotate90 | Orientation::Rotate270 | Orientation::Rotate90FlipH | Orientation::Rotate270FlipH
     );
     let (upright_width, upright_height) = if quarter_turn { (height, width) } else { (width, height) };
-    let numerator = needed_width.map_or(8, |needed| crate::libjpeg::scale_for(upright_width, needed));
-    let image = match crate::libjpeg::decode(bytes, numerator) {
+    let numerator = needed_width.map_or(8, |needed| libjpeg::scale_for(upright_width, needed));
+    let image = match libjpeg::decode(bytes, numerator) {
         Ok(Some(image)) => image,
         Ok(None) => return None,
         Err(e) => return Some(Err(e)),
@@ -309,8 +270,8 @@ pub fn decode_first_frame(
             check_dimensions(width, height, limits)?;
             first(decoder.into_frames())?
         }
-        // A still PNG: the first frame ffmpeg wrote for an APNG (see outputs::render_animation).
-        SourceFormat::Png => crate::png_decode::decode(reader, limits)?.image.into_rgba8(),
+        // A still PNG: the first frame ffmpeg wrote for an APNG (the poster of an animation).
+        SourceFormat::Png => png_decode::decode(reader, limits)?.image.into_rgba8(),
         // An animated WebP's first frame also comes from ffmpeg, as a PNG.
         SourceFormat::WebP | SourceFormat::Jpeg => {
             return Err(ImageError::Unsupported(format!("no first frame is decoded here from {}", format.name())))

@@ -12,9 +12,9 @@ use media_edge_shared::Failure;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::warn;
 
-use crate::flow::{Sink, Source, SourceVersion, StoredOutput};
-use crate::manifest::Manifest;
-use crate::outputs::OutputBody;
+use crate::make::outputs::OutputBody;
+use crate::store::manifest::Manifest;
+use crate::store::sides::{Sink, Source, SourceVersion, StoredOutput};
 
 /// Outputs larger than this are uploaded in parts (S3 needs parts of at least 5 MiB).
 const MULTIPART_THRESHOLD: u64 = 16 * 1024 * 1024;

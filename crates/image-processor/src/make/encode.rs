@@ -1,6 +1,7 @@
 //! The output formats and their encoders: AVIF (rav1e through ravif), WebP (libwebp), baseline
 //! JPEG (libjpeg-turbo) and PNG. Pixels in, file bytes out; no resizing and no choosing here.
 
+use crate::codecs::libjpeg;
 use crate::error::ImageError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -143,7 +144,7 @@ fn encode_jpeg(pixels: PixelsRef<'_>, icc_profile: Option<&[u8]>, quality: u8) -
         3 => false,
         n => return Err(ImageError::Encode(format!("JPEG cannot carry {n} channels"))),
     };
-    crate::libjpeg::encode(pixels.data, pixels.width, pixels.height, gray, quality.clamp(1, 100), icc_profile)
+    libjpeg::encode(pixels.data, pixels.width, pixels.height, gray, quality.clamp(1, 100), icc_profile)
 }
 
 fn encode_png(pixels: PixelsRef<'_>, icc_profile: Option<&[u8]>) -> Result<Vec<u8>, ImageError> {

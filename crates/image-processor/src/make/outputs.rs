@@ -9,13 +9,18 @@ use std::time::Instant;
 
 use media_edge_shared::Failure;
 
-use crate::animation::{self, Animation, PrepareError};
-use crate::decode::{self, SourceFormat};
+use crate::deadline::Deadline;
 use crate::error::ImageError;
-use crate::placeholder::Placeholder;
-use crate::render::{self, RenderSettings, Rendered, VariantSpec};
+use crate::limits::Limits;
+use crate::make::placeholder::Placeholder;
+use crate::make::render::{self, RenderSettings, Rendered, VariantSpec};
+use crate::make::strip;
+use crate::make::video::{self, VideoSettings};
+use crate::read::animation::Animation;
+use crate::read::decode;
+use crate::read::prepare::{self, PrepareError};
 use crate::scratch::ScratchDir;
-use crate::video::{self, VideoSettings};
+use crate::source_format::SourceFormat;
 
 /// The name of the local copy inside the job directory.
 pub const SOURCE_FILE: &str = "source";
@@ -70,7 +75,7 @@ pub struct RenderedOutput {
     pub files: Vec<OutputFile>,
     pub skipped: Vec<SkippedOutput>,
     /// Still images, served under one URL and negotiated at the edge: every format's key exists,
-    /// a skipped format's holding what its viewers get instead (see [`crate::flow::plan_outputs`]).
+    /// a skipped format's holding what its viewers get instead (keys are named when outputs are stored).
     pub negotiated: bool,
     pub duration_ms: Option<u64>,
     pub fps: Option<f64>,
@@ -106,21 +111,6 @@ pub struct RenderedOriginal {
     pub not_carried_over: Vec<String>,
 }
 
-/// How long before the invocation's hard end a job's [`Deadline`] falls: the time left to store
-/// results and report status after ffmpeg is stopped.
-pub const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// When the Lambda invocation running a job ends, and whether the job had all of it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Deadline {
-    /// [`DEADLINE_MARGIN`] before the invocation's hard end.
-    pub at: Instant,
-    /// True when the job started with as much time as any invocation would give it (it was the
-    /// first of its invocation): running out of time is then the input's fault, and a retry
-    /// cannot help. False when earlier work used part of the invocation.
-    pub full_invocation: bool,
-}
-
 /// Renders the original at `job/source`, named `name` (whose extension must match the content).
 /// `deadline` is when the Lambda invocation ends, if any: ffmpeg is stopped before it.
 pub async fn render_outputs(
@@ -137,7 +127,7 @@ pub async fn render_outputs(
     // before any pixel is decoded.
     let prepared = {
         let (source, limits) = (source.clone(), settings.limits.clone());
-        tokio::task::spawn_blocking(move || animation::prepare(&source, format, &limits)).await
+        tokio::task::spawn_blocking(move || prepare::prepare(&source, format, &limits)).await
     };
     match prepared {
         Ok(Ok(Some(animation))) => return render_animation(job, &animation, settings, deadline).await,
@@ -289,7 +279,7 @@ async fn render_animated_webp(
     job: &ScratchDir,
     probe: &Animation,
     video: &VideoSettings,
-    limits: &crate::limits::Limits,
+    limits: &Limits,
     deadline: Option<Deadline>,
     ffmpeg_ms: &mut u64,
 ) -> Result<RenderedOutput, Failure> {
@@ -302,7 +292,7 @@ async fn render_animated_webp(
         let stripped = (size <= limits.still_byte_limit())
             .then(|| std::fs::read(&source).ok())
             .flatten()
-            .and_then(|bytes| crate::strip::strip_animated_webp(&bytes));
+            .and_then(|bytes| strip::strip_animated_webp(&bytes));
         if let Some(bytes) = stripped {
             return Ok(animated_webp_output(probe, OutputBody::Bytes(bytes), true));
         }

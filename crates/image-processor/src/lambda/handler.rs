@@ -3,7 +3,7 @@
 //! Each message runs in its own task, so a panic fails that message only. Permanent failures are
 //! reported on the status topic and acknowledged; transient ones are handed back to SQS, which
 //! retries them and dead-letters them after the queue's maxReceiveCount. Messages not started
-//! before the deadline are sent to the queue again ([`crate::requeue`]), not handed back.
+//! before the deadline are sent to the queue again ([`crate::lambda::requeue`]), not handed back.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use media_edge_shared::s3_event::{parse_sqs_body, Notification, ObjectEvent};
@@ -18,13 +18,14 @@ use std::sync::Arc;
 use media_edge_shared::aws::StatusPublisher;
 use media_edge_shared::metrics::{millis_since, MetricSet, Unit};
 
-use crate::config::ProcessorConfig;
+use crate::deadline::Deadline;
 use crate::flow::{self, Job, PIPELINE_NAME};
-use crate::intake::{classify, Intake};
-use crate::outputs::Deadline;
-use crate::requeue::Requeue;
-use crate::s3::{S3Sink, S3Source};
+use crate::lambda::config::ProcessorConfig;
+use crate::lambda::fault_injection;
+use crate::lambda::intake::{classify, Intake};
+use crate::lambda::requeue::Requeue;
 use crate::scratch::sweep_stale;
+use crate::store::s3::{S3Sink, S3Source};
 
 /// What the processor needs, built once per cold start and cloned cheaply into each task.
 #[derive(Clone, Debug)]
@@ -52,7 +53,7 @@ async fn process_object(
     event: &ObjectEvent,
     deadline: Option<Deadline>,
 ) -> Result<StatusEvent, Failure> {
-    crate::fault_injection::panic_if_asked(&event.key);
+    fault_injection::panic_if_asked(&event.key);
     let config = &processor.config;
     let source = S3Source { s3: &processor.s3, bucket: &event.bucket, key: &event.key };
     let sink = S3Sink { s3: &processor.s3, bucket: &config.variants_bucket };
@@ -67,7 +68,7 @@ enum Disposition {
     Retry,
 }
 
-/// `deadline` is [`crate::outputs::DEADLINE_MARGIN`] before the invocation times out (from the
+/// `deadline` is [`crate::deadline::DEADLINE_MARGIN`] before the invocation times out (from the
 /// Lambda context); ffmpeg is stopped before it.
 pub async fn handle_batch(event: SqsEvent, processor: &Processor, deadline: Option<Instant>) -> SqsBatchResponse {
     // Messages are handled one at a time, so no job of ours is running: clear what a killed

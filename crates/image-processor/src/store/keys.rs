@@ -7,6 +7,11 @@
 
 use sha2::{Digest, Sha256};
 
+/// Variants are immutable (their key names the source version), so shared caches may keep them a year.
+pub const VARIANT_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
+/// The manifest's key is stable and its content changes on re-upload: cache it briefly.
+pub const MANIFEST_CACHE_CONTROL: &str = "public, max-age=60";
+
 /// Identifies one version of one original rendered with one set of settings (12 hex digits).
 pub fn source_version(
     bucket: &str,

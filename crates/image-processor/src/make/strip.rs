@@ -4,8 +4,8 @@
 //! Only what a browser needs to show the image stays: coding data and colour information (ICC
 //! profile, gamma, sRGB and cICP chunks). EXIF, XMP, text and timestamps go.
 
-use crate::decode::SourceFormat;
-use crate::jpeg_markers;
+use crate::codecs::jpeg_markers;
+use crate::source_format::SourceFormat;
 
 /// `None` when the original cannot be passed through: a format browsers do not all take here, an
 /// animation, or a structure we do not recognise.
