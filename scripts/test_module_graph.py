@@ -171,19 +171,12 @@ def test_binaries_are_trees_of_their_own(tmp_path):
 
 # Circles these crates still had when this test was written (not yet broken): a re-export in the
 # parent used by the child it re-exports from, or a lib.rs item a module uses while lib.rs uses it.
-KNOWN_CIRCLES = {
-    "cdn-logs": "lib.rs re-exports items its modules use through `crate::`",
-    "media-edge-shared": "aws::publisher uses `crate::aws::classify_sdk_error`, aws/mod.rs's re-export",
-    "release-control": "rollout uses lib.rs's items (ReleaseControl, ...) and lib.rs uses rollout",
-}
 
 
 @pytest.mark.parametrize(
     "name",
     [
-        pytest.param(c.name, marks=pytest.mark.xfail(reason=KNOWN_CIRCLES[c.name], strict=False))
-        if c.name in KNOWN_CIRCLES
-        else c.name
+        c.name
         for c in sorted((ROOT / "crates").iterdir())
         if (c / "src").is_dir()
     ],

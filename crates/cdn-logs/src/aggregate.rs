@@ -7,10 +7,10 @@ use foldhash::fast::RandomState;
 use memchr::memmem;
 
 use crate::definitions::{normalize_content_type, Definitions};
+use crate::error::Error;
 use crate::parse::{parse_instant, percent_decoded, Request};
 use crate::releases::{self, Releases};
 use crate::tally::{Outcome, Tally};
-use crate::Error;
 
 #[derive(Debug, Clone, Default)]
 pub struct ObjectTally {
@@ -127,6 +127,16 @@ pub struct TimeRange {
 }
 
 impl TimeRange {
+    /// Whether a log file may hold requests in the range: a file whose name (or path) says which
+    /// hour it holds is skipped unread when that hour is outside ([`parse::hour_of_file`]:
+    /// CloudFront files late entries under the hour of the request, so nothing in range is missed).
+    pub(crate) fn may_hold(&self, name: &str) -> bool {
+        if self.since.is_none() && self.until.is_none() {
+            return true;
+        }
+        crate::parse::hour_of_file(name).is_none_or(|hour| self.overlaps_hour(hour))
+    }
+
     /// From `--since`/`--until` text (`2026-11-21`, `2026-11-21T13:05`, UTC); `since` must come
     /// first.
     pub fn parse(since: Option<&str>, until: Option<&str>) -> Result<Self, Error> {

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::Error;
+use crate::error::Error;
 
 const DEFINITIONS_JSON: &str = include_str!("../../../infra/log-definitions.json");
 

@@ -6,6 +6,13 @@
 
 use std::path::PathBuf;
 
+/// What listing an `s3://` source can fail with.
+#[cfg(feature = "s3")]
+pub type ListError = aws_sdk_s3::error::SdkError<
+    aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Error,
+    aws_sdk_s3::config::http::HttpResponse,
+>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// `--since`/`--until` that is not a UTC time.
@@ -28,7 +35,7 @@ pub enum Error {
     /// Listing an `s3://bucket/prefix` source failed (no such bucket, access denied, network).
     #[cfg(feature = "s3")]
     #[error("{url}: listing failed: {}", media_edge_shared::aws::describe_sdk_error(source))]
-    S3Listing { url: String, source: Box<crate::s3::ListError> },
+    S3Listing { url: String, source: Box<ListError> },
     #[error("{0}")]
     Json(#[source] serde_json::Error),
     #[error("{0}")]

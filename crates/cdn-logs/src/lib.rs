@@ -55,16 +55,6 @@ pub struct ReadOptions {
     pub progress: bool,
 }
 
-/// Whether a log file may hold requests in the range: a file whose name (or path) says which
-/// hour it holds is skipped unread when that hour is outside ([`parse::hour_of_file`]: CloudFront
-/// files late entries under the hour of the request, so nothing in range is missed).
-pub(crate) fn in_range(name: &str, range: &TimeRange) -> bool {
-    if range.since.is_none() && range.until.is_none() {
-        return true;
-    }
-    parse::hour_of_file(name).is_none_or(|hour| range.overlaps_hour(hour))
-}
-
 /// Reads every source (a file, a directory read recursively, or `s3://bucket/prefix`) into one
 /// aggregate. A source that is missing is an error; trouble below it is counted in the aggregate's
 /// `input` and reading goes on.
@@ -82,7 +72,7 @@ pub async fn read(sources: &[String], options: &ReadOptions) -> Result<Aggregate
         files::collect(Path::new(source), &mut files, &mut aggregate.input.unreadable);
     }
     let before = files.len();
-    files.retain(|path| in_range(&path.to_string_lossy(), &options.range));
+    files.retain(|path| options.range.may_hold(&path.to_string_lossy()));
     aggregate.input.files_outside_range += (before - files.len()) as u64;
     let progress = progress::Progress::start(options.progress);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());

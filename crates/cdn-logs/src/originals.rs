@@ -12,8 +12,8 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 
 use crate::aggregate::Aggregate;
+use crate::error::Error;
 use crate::parse::percent_decoded;
-use crate::Error;
 
 /// Original sizes by variant URL, and how reading the manifests went.
 #[derive(Debug, Clone, Default)]

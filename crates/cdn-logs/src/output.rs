@@ -5,8 +5,8 @@ use std::fmt::Write;
 
 use media_edge_shared::units::{human_bytes, thousands};
 
+use crate::error::Error;
 use crate::report::{Report, Row};
-use crate::Error;
 
 impl Report {
     /// Aligned text tables, for people.

@@ -2,7 +2,7 @@
 //! `#Fields` headers. Columns are found by name from `#Fields`, never by position, so logs with
 //! extra, missing or reordered optional columns still parse.
 
-use crate::Error;
+use crate::error::Error;
 
 /// Where the fields the report reads sit in a line, from the `#Fields` header.
 #[derive(Debug, Clone, PartialEq, Eq)]

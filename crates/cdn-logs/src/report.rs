@@ -222,7 +222,7 @@ impl Report {
     }
 
     /// Adds what the served formats saved against the originals, with their sizes from the
-    /// pipeline's manifests ([`crate::load_originals`]).
+    /// pipeline's manifests ([`crate::originals::load`]).
     pub fn add_savings(&mut self, aggregate: &Aggregate, originals: &Originals) {
         let formats = &aggregate.definitions().image_formats;
         let mut rows: Vec<SavingsRow> = formats.iter().map(|(_, name)| SavingsRow::new(name)).collect();

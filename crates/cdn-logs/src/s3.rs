@@ -3,16 +3,13 @@
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::operation::get_object::GetObjectError;
-use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Error;
 use aws_sdk_s3::primitives::ByteStreamError;
 use media_edge_shared::aws::{describe_sdk_error, load_sdk_config, s3_client};
 
 use crate::aggregate::Aggregate;
+use crate::error::Error;
 use crate::progress::Progress;
 use crate::reader::LogFeed;
-use crate::Error;
-
-pub type ListError = SdkError<ListObjectsV2Error, HttpResponse>;
 
 /// Every object under the prefix. Failing to list is an error; an object that cannot be read to
 /// the end is noted as unreadable and the lines read before the break still count.
@@ -31,7 +28,7 @@ pub async fn read(url: &str, aggregate: &mut Aggregate, progress: &Progress) -> 
     }
     let range = aggregate.range();
     let before = keys.len();
-    keys.retain(|key| crate::in_range(key, &range));
+    keys.retain(|key| range.may_hold(key));
     aggregate.input.files_outside_range += (before - keys.len()) as u64;
     for key in keys {
         let source = format!("s3://{bucket}/{key}");

@@ -9,7 +9,9 @@
 //! KeyValueStore the edge function routes by: the S3 config stays the source of truth.
 
 pub mod edge_store;
+mod error;
 pub mod rollout;
+mod rollout_commands;
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +27,8 @@ use edge_router::config::{channel_key, release_key};
 use edge_router::router::content_type_for;
 
 pub use edge_store::{EdgeStore, EdgeStoreError};
+use error::no_config;
+pub use error::ReleaseError;
 
 /// Cohorts N when neither `--cohorts` nor COHORT_COUNT says: the template's CohortCount default
 /// (1% steps; with ReleaseRouting=origin pass the stack's value, 20 keeps its cache hits).
@@ -33,23 +37,6 @@ pub const DEFAULT_COHORTS: u16 = 100;
 /// Published files never change (a new release is a new version): browsers and CDNs may keep them.
 pub const RELEASE_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
 const MAX_HISTORY: usize = 200;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ReleaseError {
-    #[error("{0}")]
-    Invalid(String),
-    #[error("the channel config changed since it was read (someone else released); run the command again")]
-    Conflict,
-    #[error("S3: {0}")]
-    Storage(String),
-    #[error("{0}")]
-    Io(String),
-    #[error(
-        "the channel config in S3 is changed, but the edge store is not ({0}): viewers keep the previous \
-         routing until `media-edge release sync` succeeds"
-    )]
-    EdgeNotUpdated(String),
-}
 
 /// Writers racing on the edge store each retry this often before giving up.
 const EDGE_WRITE_ATTEMPTS: usize = 5;
@@ -576,10 +563,6 @@ fn check_weight(weight: u8) -> Result<(), ReleaseError> {
         return Err(ReleaseError::Invalid(format!("weight {weight} is over 100")));
     }
     Ok(())
-}
-
-fn no_config() -> ReleaseError {
-    ReleaseError::Invalid("the channel has no releases yet; `publish` one first".into())
 }
 
 /// Where a version's publish record lives: outside `releases/`, so viewers can never fetch it.

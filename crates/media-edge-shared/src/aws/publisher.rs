@@ -1,6 +1,6 @@
 //! Status events onto the status topic (SNS).
 
-use crate::aws::classify_sdk_error;
+use crate::aws::errors::classify_sdk_error;
 use crate::failure::Failure;
 use crate::status::StatusEvent;
 
