@@ -190,11 +190,28 @@ async fn process_claimed(
     // (the same bytes uploaded again), whose files a concurrent marking may be tagging.
     let own_prefix = job.layout.version_prefix(source.key(), &hash);
     let rendered_before = sink.has_files(&own_prefix).await?;
-    for output in outputs {
-        sink.store(output).await?;
-    }
     let versions = Versions { sink, layout: job.layout, source_key: source.key(), manifest_key: &manifest_key };
-    let outcome = match commit_manifest(source, sink, &version, manifest_output).await? {
+    // Files stored by a render that then fails are named by no manifest: marked for expiry, so an
+    // upload whose retries run out leaves none for good. A retry finds them (`rendered_before`)
+    // and unmarks them once its manifest is stored.
+    let mut stored_any = false;
+    for output in outputs {
+        if let Err(failure) = sink.store(output).await {
+            if stored_any {
+                versions.mark_unnamed(&hash).await;
+            }
+            return Err(failure);
+        }
+        stored_any = true;
+    }
+    let committed = match commit_manifest(source, sink, &version, manifest_output).await {
+        Ok(committed) => committed,
+        Err(failure) => {
+            versions.mark_unnamed(&hash).await;
+            return Err(failure);
+        }
+    };
+    let outcome = match committed {
         ManifestCommit::Stored { replaced } => {
             if let Some(replaced) = replaced.filter(|replaced| *replaced != hash) {
                 versions.mark_unnamed(&replaced).await;

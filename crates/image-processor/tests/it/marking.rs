@@ -271,3 +271,95 @@ async fn the_claim_outlives_the_invocation_and_a_taken_over_claim_is_left_to_its
     assert_eq!(h.process_with(&h.sink(), &defaults, None).await.outcome, Outcome::Processed);
     assert!(claims(&h).await.is_empty(), "no claim left behind");
 }
+
+/// The variants bucket, refusing every store after the first `stores` (S3 failing for a while).
+struct FailsAfter<'a> {
+    inner: S3Sink<'a>,
+    stores: std::sync::atomic::AtomicUsize,
+}
+
+impl Sink for FailsAfter<'_> {
+    async fn read_manifest(&self, key: &str) -> Result<Option<Manifest>, Failure> {
+        self.inner.read_manifest(key).await
+    }
+    async fn store(&self, output: StoredOutput) -> Result<(), Failure> {
+        let left = self.stores.load(std::sync::atomic::Ordering::SeqCst);
+        if left == 0 {
+            return Err(Failure::transient("injected: S3 503 SlowDown"));
+        }
+        self.stores.store(left - 1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.store(output).await
+    }
+    async fn tag(&self, key: &str) -> Result<Option<String>, Failure> {
+        self.inner.tag(key).await
+    }
+    async fn store_if(&self, output: StoredOutput, expected: Option<String>) -> Result<Option<String>, Failure> {
+        self.inner.store_if(output, expected).await
+    }
+    async fn read(&self, key: &str) -> Result<Option<(Vec<u8>, String)>, Failure> {
+        self.inner.read(key).await
+    }
+    async fn remove_if(&self, key: &str, expected: &str) -> Result<bool, Failure> {
+        self.inner.remove_if(key, expected).await
+    }
+    async fn has_files(&self, prefix: &str) -> Result<bool, Failure> {
+        self.inner.has_files(prefix).await
+    }
+    async fn mark_superseded(&self, prefix: &str) -> Result<usize, Failure> {
+        self.inner.mark_superseded(prefix).await
+    }
+    async fn unmark_superseded(&self, prefix: &str) -> Result<usize, Failure> {
+        self.inner.unmark_superseded(prefix).await
+    }
+}
+
+#[tokio::test]
+async fn what_a_failed_render_stored_is_marked_and_the_retry_that_succeeds_keeps_it() {
+    // A render that stores some files and then fails: no manifest names them, and if its retries
+    // ran out they would stay for good. Marked, the bucket's lifecycle rule expires them.
+    let h = Harness::new("failed-render").await;
+    h.upload(KEY, fixture("gray.jpg")).await;
+    let defaults = RenderSettings::default();
+    let failing = FailsAfter { inner: h.sink(), stores: 2.into() };
+    let config = &h.processor.config;
+    let job = Job { settings: &defaults, layout: &config.layout, work_root: &config.work_root, deadline: None };
+    let failure = flow::process(&h.source(), &failing, job).await.expect_err("the third store fails");
+    assert!(failure.reason.contains("injected"), "{failure:?}");
+    assert!(
+        h.clients
+            .s3
+            .head_object()
+            .bucket(&h.wiring.names.variants_bucket)
+            .key(h.processor.config.layout.manifest_key(KEY))
+            .send()
+            .await
+            .is_err(),
+        "no manifest"
+    );
+
+    // The retry (S3 healthy again) stores every file and its manifest, and unmarks what it names.
+    let status = h.process_with(&h.sink(), &defaults, None).await;
+    assert_eq!(status.outcome, Outcome::Processed);
+    let version = status.variants[0].key.split('/').nth(1).unwrap().to_string();
+    let (marked, files) = h.marked_files(&version).await;
+    assert_eq!(marked, 0, "{files} files of the named version, {marked} still marked");
+}
+
+#[tokio::test]
+async fn what_a_failed_render_stored_is_marked_for_expiry() {
+    let h = Harness::new("failed-render-marked").await;
+    h.upload(KEY, fixture("gray.jpg")).await;
+    let defaults = RenderSettings::default();
+    let failing = FailsAfter { inner: h.sink(), stores: 2.into() };
+    let config = &h.processor.config;
+    let job = Job { settings: &defaults, layout: &config.layout, work_root: &config.work_root, deadline: None };
+    flow::process(&h.source(), &failing, job).await.expect_err("the third store fails");
+    let prefix = format!("{}/", KEY.trim_start_matches("uploads/"));
+    let listed = h.clients.s3.list_objects_v2().bucket(&h.wiring.names.variants_bucket).prefix(prefix);
+    let listed = listed.send().await.unwrap();
+    let files: Vec<String> = listed.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect();
+    assert_eq!(files.len(), 2, "{files:?}");
+    for file in &files {
+        assert!(h.is_marked(file).await, "{file} is not marked for expiry");
+    }
+}

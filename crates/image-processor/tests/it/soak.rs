@@ -549,7 +549,8 @@ async fn soak_every_upload_is_accounted_for_exactly_once_under_faults() {
             }
         }
         if what != "processed" {
-            // No variant (nor manifest) written for an original that was not processed.
+            // No manifest for an original that was not processed, and no file that stays: what a
+            // failed render stored is marked for the bucket's lifecycle rule to expire.
             let prefix = format!("{}/", upload.key.trim_start_matches("uploads/"));
             let listed = h
                 .clients
@@ -560,8 +561,17 @@ async fn soak_every_upload_is_accounted_for_exactly_once_under_faults() {
                 .send()
                 .await
                 .unwrap();
-            if !listed.contents().is_empty() {
-                problems.push(format!("{}: variants written for an original that was not processed", upload.key));
+            for key in listed.contents().iter().filter_map(|o| o.key()) {
+                let tags =
+                    h.clients.s3.get_object_tagging().bucket(&h.wiring.names.variants_bucket).key(key).send().await;
+                let marked = tags.is_ok_and(|t| {
+                    t.tag_set()
+                        .iter()
+                        .any(|t| t.key() == image_processor::store::s3::SUPERSEDED_TAG && t.value() == "true")
+                });
+                if key.ends_with("/manifest.json") || !marked {
+                    problems.push(format!("{}: {key} stays for an original that was not processed", upload.key));
+                }
             }
         } else {
             let manifest_key = h.processor.config.layout.manifest_key(&upload.key);
