@@ -132,8 +132,9 @@ lock:
 deployed-build: venv nasm
 	scripts/deployed-build.sh
 
-## Rust: unit tests need nothing; integration tests talk to the emulator over HTTP.
-test: disk-check venv nasm ffmpeg lint validate layer-check deployed-build
+## Everything: lint, validate, layer-check, deployed-build and every test, in parallel groups
+## (scripts/run-tests.sh says which; each group's log is in target/test-logs/).
+test: disk-check venv nasm ffmpeg
 	scripts/test-summary.sh scripts/run-tests.sh
 
 ## A cold `make test` writes about 6 GB (target/, .venv, ffmpeg): say so up front rather than fail
@@ -185,9 +186,11 @@ demo: venv nasm ffmpeg
 	  --manifests samples/cdn-manifests > target/demo-report.html
 	@printf '\n  hourly chart: target/demo-traffic.svg\n  the same report as a page (open it in a browser): target/demo-report.html\n'
 
+## rustfmt, clippy with warnings denied, and no module circles in any crate (scripts/module-graph.py).
 lint: nasm
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	for crate in crates/*/; do python3 scripts/module-graph.py --quiet $$crate || exit 1; done
 
 fmt:
 	$(CARGO) fmt --all

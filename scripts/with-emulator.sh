@@ -16,13 +16,16 @@ state=.local
 mkdir -p "$state"
 
 port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$venv/bin/python" -m infra.emulator.server -H 127.0.0.1 -p "$port" >"$state/moto.log" 2>&1 &
+# One log per port: `make test` runs two emulators at once (scripts/run-tests.sh).
+log="$state/moto.$port.log"
+"$venv/bin/python" -m infra.emulator.server -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
 moto_pid=$!
-echo "$moto_pid" >"$state/moto.pid"
+# The emulator's log is kept when the command fails (its path is printed), removed otherwise.
 stop() {
+  local status=$?
   kill "$moto_pid" 2>/dev/null || true
   wait "$moto_pid" 2>/dev/null || true
-  rm -f "$state/moto.pid"
+  if [ "$status" -eq 0 ]; then rm -f "$log"; else echo "the emulator's log: $log" >&2; fi
 }
 trap stop EXIT
 
@@ -39,7 +42,7 @@ for _ in $(seq 1 300); do
   fi
   if ! kill -0 "$moto_pid" 2>/dev/null; then
     echo "moto server failed to start:" >&2
-    cat "$state/moto.log" >&2
+    cat "$log" >&2
     exit 1
   fi
   sleep 0.1
