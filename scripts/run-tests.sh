@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Every check and test `make test` runs (it wraps this and prints the total), in two phases of
-# groups run side by side, so both cores stay busy: a build leaves a core idle while one large
-# crate compiles, and most tests wait on the emulator, ffmpeg or a browser, not on a core.
+# groups run side by side where that pays: two Rust builds at once on two cores took longer than
+# one after the other (memory and cache, not cores, ran out), so the builds stay in one group; the
+# checks that need no build run beside them, and most tests wait on the emulator, ffmpeg or a
+# browser rather than a core, so the test suites run side by side.
 #
 # Phase 1, the builds, and the checks that need none:
-#   rust-build  rustfmt and clippy (make lint), then the debug build of every test
-#   deployed    image-processor and the notifier as deployment builds them (make deployed-build)
+#   build       rustfmt and clippy (make lint), the debug build of every test, then
+#               image-processor and the notifier as deployment builds them (make deployed-build)
 #   infra       the template (make validate), the ffmpeg layer (make layer-check), the CloudFront
 #               Functions and the local edge's path rules under Node, checkov over the template
 #               and its SAM transform, the template tests (pytest over both; they read its report)
@@ -73,12 +75,26 @@ phase() {
 all() {
   local status=0
   for step in "$@"; do
-    $step || status=1
+    timed "$step" "$step" || status=1
   done
   return "$status"
 }
 
-rust_build() { make --no-print-directory lint && "${build_tests[@]}"; }
+# Runs "$@" and says how long it took, as step $1 of a group.
+timed() {
+  local name=$1 start=$SECONDS status
+  shift
+  "$@"
+  status=$?
+  echo "[$name: $((SECONDS - start)) s]"
+  return "$status"
+}
+
+builds() {
+  timed lint make --no-print-directory lint &&
+    timed test-build "${build_tests[@]}" &&
+    timed deployed-build make --no-print-directory deployed-build
+}
 
 template_tests() {
   local report status
@@ -106,10 +122,9 @@ report_check() { python3 scripts/report-browser-check.py; }
 # tests/conformance/files through `media-edge process`, against tests/conformance/expected.tsv.
 conformance() { python3 tests/conformance/run.py; }
 
-group rust-build rust_build
-group deployed make --no-print-directory deployed-build
+group build builds
 group infra all validate layer_check node_tests template_tests
-phase rust-build deployed infra || exit 1
+phase build infra || exit 1
 
 group rust-tests rust_tests
 group system all emulator_tests browser_check report_check conformance

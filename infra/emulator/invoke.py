@@ -282,11 +282,14 @@ class Runtime:
                  "--invoke-port", str(self.port)],
                 cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
             _wait_for_port(self.port, self.watch, "cargo lambda watch")
+            env = function_environment(self.config, f"http://127.0.0.1:{self.port}/.rt", self.endpoint, self.region)
+            # Lambda's /tmp is the function's own; here, a directory of this run's (the processor's
+            # work root, WORK_DIR), not the machine's shared one.
+            env.setdefault("WORK_DIR", str(self.work))
             with open(self.log_path, "w") as log:
                 self.process = subprocess.Popen(
                     [str(self.binary)], cwd=self.work, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                    env=function_environment(self.config, f"http://127.0.0.1:{self.port}/.rt", self.endpoint,
-                                             self.region))
+                    env=env)
         except BaseException:
             self.__exit__(None, None, None)
             raise
