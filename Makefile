@@ -176,13 +176,14 @@ invoke: venv nasm ffmpeg
 	scripts/with-emulator.sh $(VENV)/bin/python -m infra.emulator invoke --function $(FUNCTION) --event $(EVENT) \
 	  --binary $(INVOKE_BINARY) $(foreach p,$(PARAMS),--param $(p))
 
+# The demo profile (Cargo.toml): dev, with image-processor optimised, so its times are real.
 demo: venv nasm ffmpeg
-	$(CARGO) build --locked --bin local-demo
-	scripts/with-emulator.sh $(CARGO) run --quiet --locked --bin local-demo -- samples
+	$(CARGO) build --locked --profile demo --bin local-demo --bin media-edge
+	scripts/with-emulator.sh target/demo/local-demo samples
 	@printf '\n  CDN log report over a day of sample CloudFront logs, with what each format saved against the\n  originals (media-edge logs samples/cdn-logs --top 5 --manifests samples/cdn-manifests):\n\n'
-	@$(CARGO) run --quiet --locked --bin media-edge -- logs samples/cdn-logs --top 5 --chart target/demo-traffic.svg \
+	@target/demo/media-edge logs samples/cdn-logs --top 5 --chart target/demo-traffic.svg \
 	  --manifests samples/cdn-manifests
-	@$(CARGO) run --quiet --locked --bin media-edge -- logs samples/cdn-logs --format html \
+	@target/demo/media-edge logs samples/cdn-logs --format html \
 	  --manifests samples/cdn-manifests > target/demo-report.html
 	@printf '\n  hourly chart: target/demo-traffic.svg\n  the same report as a page (open it in a browser): target/demo-report.html\n'
 
