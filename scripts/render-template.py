@@ -3,11 +3,15 @@
 (CloudFormation takes their code only inline) and the CDN log definitions the Athena named
 queries share with `media-edge logs` (infra/log-definitions.json). The cohort count becomes ${CohortCount}, the
 template parameter shared with the router; __STACK_ID__ becomes the expression for the stack's name
-fragment. `--check` fails if template.yaml is out of date."""
+fragment. It also writes infra/deploy-facts.json, what `media-edge doctor` needs to know of the
+template (parameter defaults, functions, reservations, Regions, log fields, the probe channel),
+taken from the rendered template. `--check` fails if either file is out of date."""
 import json
 import pathlib
 import re
 import sys
+
+import yaml
 
 root = pathlib.Path(__file__).resolve().parent.parent
 source = (root / "infra/template.in.yaml").read_text()
@@ -114,9 +118,137 @@ rendered = rendered.replace(
     "# from crates/edge-router/cloudfront/). Edit this file, then run `make template`.",
     "# GENERATED from template.in.yaml by scripts/render-template.py (`make template`): do not edit.",
 )
-target = root / "infra/template.yaml"
+
+
+# ---------------------------------------------------------------- deploy facts
+
+class CfnLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short tags in their long JSON forms, as infra/tests/cfn.py reads
+    the template: `!Ref X` → {"Ref": "X"}, `!If [...]` → {"Fn::If": [...]}."""
+
+
+def _tag(loader, suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if suffix in ("Ref", "Condition"):
+        return {suffix: value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {"Fn::" + suffix: value}
+
+
+CfnLoader.add_multi_constructor("!", _tag)
+
+NO_VALUE = {"Ref": "AWS::NoValue"}
+PROBE_PATTERN = re.compile(r"^/([A-Za-z0-9._-]+)/\*$")
+
+
+def fail(what):
+    sys.exit(f"infra/deploy-facts.json: {what} (scripts/render-template.py derives it from infra/template.yaml)")
+
+
+def cfn_string(value, where):
+    """A scalar as CloudFormation passes a parameter value: a string ("5", "false", "")."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    fail(f"{where}: {value!r} is not a scalar")
+
+
+def deploy_facts(template):
+    resources = template["Resources"]
+    parameters = {
+        name: {
+            "default": cfn_string(p["Default"], f"{name} Default") if "Default" in p else None,
+            "allowed": [cfn_string(v, f"{name} AllowedValues") for v in p["AllowedValues"]]
+            if "AllowedValues" in p else None,
+        }
+        for name, p in template["Parameters"].items()
+    }
+    functions = sorted(n for n, r in resources.items() if r["Type"] == "AWS::Serverless::Function")
+
+    reserved, used_conditions = {}, []
+    for name in functions:
+        value = resources[name]["Properties"].get("ReservedConcurrentExecutions")
+        if value is None:
+            continue
+        if isinstance(value, int) and not isinstance(value, bool):
+            reserved[name] = {"value": value, "condition": None}
+        elif (isinstance(value, dict) and set(value) == {"Fn::If"} and len(value["Fn::If"]) == 3
+              and isinstance(value["Fn::If"][1], int) and value["Fn::If"][2] == NO_VALUE):
+            reserved[name] = {"value": value["Fn::If"][1], "condition": value["Fn::If"][0]}
+            used_conditions.append(value["Fn::If"][0])
+        else:
+            fail(f"{name}: ReservedConcurrentExecutions {value!r} is neither a number nor "
+                 "!If [Condition, number, !Ref AWS::NoValue]")
+    conditions = {}
+    for name in sorted(set(used_conditions)):
+        node = template["Conditions"].get(name)
+        if not (isinstance(node, dict) and set(node) == {"Fn::Equals"} and len(node["Fn::Equals"]) == 2):
+            fail(f"condition {name}: {node!r} is not !Equals [!Ref Parameter, value]")
+        left, right = node["Fn::Equals"]
+        ref, value = (left, right) if isinstance(left, dict) else (right, left)
+        if not (isinstance(ref, dict) and set(ref) == {"Ref"} and ref["Ref"] in template["Parameters"]
+                and not isinstance(value, (dict, list))):
+            fail(f"condition {name}: {node!r} is not !Equals [!Ref Parameter, value]")
+        conditions[name] = {"parameter": ref["Ref"], "equals": cfn_string(value, f"condition {name}")}
+
+    rule = template["Rules"]["LogsBucketRegionTakesCloudFrontLogs"]
+    (assertion,) = rule["Assertions"]
+    contains = assertion["Assert"].get("Fn::Contains")
+    if not (isinstance(contains, list) and len(contains) == 2 and contains[1] == {"Ref": "AWS::Region"}
+            and isinstance(contains[0], list) and all(isinstance(r, str) for r in contains[0])):
+        fail(f"LogsBucketRegionTakesCloudFrontLogs: {assertion['Assert']!r} is not !Contains [[Regions], !Ref AWS::Region]")
+    regions = contains[0]
+
+    fields, with_release_data = [], []
+    for field in resources["AccessLogsDelivery"]["Properties"]["RecordFields"]:
+        if isinstance(field, str):
+            fields.append(field)
+        elif (isinstance(field, dict) and set(field) == {"Fn::If"} and len(field["Fn::If"]) == 3
+              and field["Fn::If"][0] == "LogReleaseData" and isinstance(field["Fn::If"][1], str)
+              and field["Fn::If"][2] == NO_VALUE):
+            with_release_data.append(field["Fn::If"][1])
+        else:
+            fail(f"AccessLogsDelivery RecordFields: {field!r} is neither a field nor "
+                 "!If [LogReleaseData, field, !Ref AWS::NoValue]")
+
+    # The probe channel: the one release behaviour whose channel is not a default release channel.
+    behaviours = resources["Distribution"]["Properties"]["DistributionConfig"]["CacheBehaviors"]
+    release_origin = {"Fn::If": ["RoutesAtEdge", "releases", "router"]}
+    default_channels = parameters["ReleaseChannels"]["default"].split(",")
+    probes = [m.group(1) for b in behaviours if b["TargetOriginId"] == release_origin
+              for m in [PROBE_PATTERN.match(b["PathPattern"])] if m and m.group(1) not in default_channels]
+    if len(probes) != 1:
+        fail(f"expected one release behaviour /<channel>/* outside ReleaseChannels' default, found {probes}")
+    (probe,) = probes
+
+    return {
+        "comment": "GENERATED from infra/template.yaml by scripts/render-template.py (`make template`): "
+                   "do not edit. Read by `media-edge doctor`.",
+        "parameters": parameters,
+        "functions": functions,
+        "reserved_concurrency": reserved,
+        "conditions": conditions,
+        "regions_enabled_by_default": regions,
+        "v2_log_fields": fields,
+        "v2_log_fields_with_release_log_data": with_release_data,
+        "probe_channel": probe,
+    }
+
+
+facts = json.dumps(deploy_facts(yaml.load(rendered, Loader=CfnLoader)), indent=2, ensure_ascii=False) + "\n"
+outputs = {root / "infra/template.yaml": rendered, root / "infra/deploy-facts.json": facts}
 if "--check" in sys.argv:
-    if not target.exists() or target.read_text() != rendered:
-        sys.exit("infra/template.yaml is out of date: run `make template`")
+    stale = [path.relative_to(root) for path, text in outputs.items()
+             if not path.exists() or path.read_text() != text]
+    if stale:
+        sys.exit(f"{' and '.join(map(str, stale))} {'is' if len(stale) == 1 else 'are'} out of date: run `make template`")
 else:
-    target.write_text(rendered)
+    for path, text in outputs.items():
+        path.write_text(text)

@@ -90,6 +90,14 @@ CASES = [
     ("/app/", RELEASE),
     ("/sdk", RELEASE),  # bare channel roots: the router serves <channel>/index.html
     ("/app", RELEASE),
+    # the reserved probe channel of `media-edge doctor smoke`: files only, no bare root
+    ("/media-edge-probe/probe.txt", RELEASE),
+    ("/media-edge-probe/index.html", RELEASE),
+    ("/media-edge-probe/v1/probe.js", RELEASE),
+    ("/media-edge-probe/x/manifest.json", RELEASE),
+    ("/media-edge-probe", MEDIA),
+    ("/media-edge-probex/probe.js", TEXT),
+    ("/media-edge-probe/a.jpg/0123456789ab/pc.jpg", RELEASE),  # so uploads/media-edge-probe/… are not reachable
 ]
 
 
@@ -117,6 +125,59 @@ def test_release_behaviours_all_carry_their_mode_setup(mode):
     for behaviour in DISTRIBUTIONS[mode]["CacheBehaviors"]:
         if behaviour["TargetOriginId"] in ("router", "releases"):
             assert summary(behaviour) == RELEASE_BY_MODE[mode], behaviour["PathPattern"]
+
+
+PROBE_CHANNEL = "media-edge-probe"
+PROBE_PATTERN = f"/{PROBE_CHANNEL}/*"
+RAW_BEHAVIOURS = TEMPLATE["Resources"]["Distribution"]["Properties"]["DistributionConfig"]["CacheBehaviors"]
+RELEASE_ORIGIN = {"Fn::If": ["RoutesAtEdge", "releases", "router"]}
+
+
+def test_the_probe_channel_has_one_behaviour_set_up_as_sdk():
+    # `media-edge doctor smoke` proves a deployed stack routes releases through a channel of its
+    # own: its behaviour must be exactly a real channel's, in both ReleaseRouting modes.
+    (probe,) = [b for b in RAW_BEHAVIOURS if PROBE_CHANNEL in b["PathPattern"]]
+    (sdk,) = [b for b in RAW_BEHAVIOURS if b["PathPattern"] == "/sdk/*"]
+    assert probe["PathPattern"] == PROBE_PATTERN
+    assert {k: v for k, v in probe.items() if k != "PathPattern"} == {k: v for k, v in sdk.items() if k != "PathPattern"}
+    for mode, config in DISTRIBUTIONS.items():
+        by_pattern = {b["PathPattern"]: b for b in config["CacheBehaviors"]}
+        assert summary(by_pattern[PROBE_PATTERN]) == summary(by_pattern["/sdk/*"]) == RELEASE_BY_MODE[mode], mode
+
+
+def test_the_probe_behaviour_comes_before_the_first_non_release_behaviour():
+    # CloudFront takes the first match: after `*/manifest.json` or `*.js` the probe's files would
+    # go to the variants bucket.
+    patterns = [b["PathPattern"] for b in RAW_BEHAVIOURS]
+    first_other = next(i for i, b in enumerate(RAW_BEHAVIOURS) if b["TargetOriginId"] != RELEASE_ORIGIN)
+    assert patterns.index(PROBE_PATTERN) < first_other, patterns
+    assert patterns.index(PROBE_PATTERN) == patterns.index("/app/*") + 1, patterns
+
+
+def _channels(function, **parameters):
+    value = TEMPLATE["Resources"][function]["Properties"]["Environment"]["Variables"]["CHANNELS"]
+    return cfn.evaluate(value, cfn.parameters(TEMPLATE, **parameters)).split(",")
+
+
+@pytest.mark.parametrize("parameters", [{}, {"ReleaseChannels": "docs"}])
+def test_the_router_serves_the_probe_channel_and_the_controller_never_looks_after_it(parameters):
+    # With ReleaseRouting=origin the router answers 404 for a channel outside its CHANNELS. The
+    # release controller announces channel changes to Slack: the probe must never be one of its.
+    released = (parameters.get("ReleaseChannels") or TEMPLATE["Parameters"]["ReleaseChannels"]["Default"]).split(",")
+    assert _channels("EdgeRouterFunction", **parameters) == released + [PROBE_CHANNEL]
+    assert _channels("ReleaseControllerFunction", **parameters) == released
+    assert PROBE_CHANNEL not in released
+
+
+# Quota "Cache behaviors per distribution" (CloudFront Developer Guide, "Quotas" → "General quotas
+# on distributions"): 75 by default today, 25 for years before; the template keeps within the
+# smaller, the default behaviour counted too.
+CACHE_BEHAVIOURS_QUOTA = 25
+
+
+@pytest.mark.parametrize("mode", ["edge", "origin"])
+def test_the_cache_behaviours_fit_the_quota(mode):
+    assert len(DISTRIBUTIONS[mode]["CacheBehaviors"]) + 1 <= CACHE_BEHAVIOURS_QUOTA
 
 
 def test_edge_routing_is_the_default():

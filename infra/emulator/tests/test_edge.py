@@ -7,7 +7,9 @@ front of a stack's buckets on the emulator, fetched over HTTP as a browser would
   reads it; the manifest's `<picture>` URLs all load through the edge.
 - Releases: /sdk/sdk.js routed by cohort to canary or stable from the channel config in the
   releases bucket (or a KeyValueStore file), the cohort cookie and version headers set by the
-  viewer-response function, a channel without an entry a 503, the deployed CohortCount in force.
+  viewer-response function, a channel without an entry a 503, the deployed CohortCount in force;
+  the probe channel of `media-edge doctor smoke` (/media-edge-probe/*) routed the same way while
+  it is published, a 503 before and after.
 - CloudFront's rules: the first behaviour that matches wins (a path two behaviours match), patterns
   are case-sensitive, methods outside AllowedMethods are refused, a function's own response skips
   the origin, a failing function is a 503, ReleaseRouting=origin sends releases to the router
@@ -35,6 +37,7 @@ ORIGINALS = ["summer sale+2026 100%/한글 사진.jpg", "C++ logo.png"]
 VERSION = "0123456789ab"
 SDK = {"schema": "media-edge.channel", "version": 1, "channel": "sdk", "stable": "1.4.0", "canary": "1.5.0",
        "weight": 30, "history": []}
+PROBE = "media-edge-probe"  # the reserved channel of `media-edge doctor smoke` (infra/template.in.yaml)
 
 CHROME = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
 WEBP_ONLY = "image/webp,*/*"
@@ -112,7 +115,11 @@ def local_edge(stack, tmp_path_factory):
 def test_the_config_is_the_templates_distribution_for_the_stack(stack):
     config = edge.edge_config(stack)
     patterns = [b["pathPattern"] for b in config["behaviours"]]
-    assert patterns == ["/sdk", "/sdk/*", "/app", "/app/*", "*/manifest.json", "*.html", "*.css", "*.js", "*"]
+    assert patterns == ["/sdk", "/sdk/*", "/app", "/app/*", f"/{PROBE}/*", "*/manifest.json", "*.html", "*.css",
+                        "*.js", "*"]
+    by_pattern = {b["pathPattern"]: b for b in config["behaviours"]}
+    assert {k: v for k, v in by_pattern[f"/{PROBE}/*"].items() if k != "pathPattern"} == \
+        {k: v for k, v in by_pattern["/sdk/*"].items() if k != "pathPattern"}
     assert config["origins"]["variants"]["bucket"] == stack["outputs"]["VariantsBucketName"]
     assert config["origins"]["releases"]["bucket"] == stack["outputs"]["ReleasesBucketName"]
     assert config["origins"]["router"]["type"] == "unavailable"
@@ -206,6 +213,33 @@ def test_a_channel_without_an_entry_is_a_503_from_the_function(local_edge):
     status, headers, body = local_edge.get("/app/app.js")
     assert (status, body) == (503, b"release channel unavailable\n")
     assert headers["Cache-Control"] == "no-store" and "x-local-edge-origin" not in headers
+
+
+def test_the_probe_channel_is_served_only_while_it_is_published(stacks, stack, local_edge):
+    # What `media-edge doctor smoke` does on a deployed stack, through the local edge: nothing there
+    # before, two versions at a 50% canary split by cohort, nothing again once the channel is gone.
+    def probe(cohort):
+        return local_edge.get(f"/{PROBE}/probe.txt", {"Cookie": f"me_cohort=100-{cohort}"})
+
+    status, headers, body = probe(0)
+    assert (status, body, headers["x-local-edge-behavior"]) == (503, b"release channel unavailable\n", f"/{PROBE}/*")
+    s3, releases = stacks.client(stack, "s3"), stack["outputs"]["ReleasesBucketName"]
+    keys = [f"channels/{PROBE}.json"] + [f"releases/{PROBE}/{v}/probe.txt" for v in ("0.0.1-probe", "0.0.2-probe")]
+    s3.put_object(Bucket=releases, Key=keys[0], Body=json.dumps(
+        {**SDK, "channel": PROBE, "stable": "0.0.1-probe", "canary": "0.0.2-probe", "weight": 50}).encode())
+    for key in keys[1:]:
+        s3.put_object(Bucket=releases, Key=key, Body=key.split("/")[2].encode(), ContentType="text/plain")
+    try:
+        for cohort, version, kind in ((0, "0.0.2-probe", "canary"), (49, "0.0.2-probe", "canary"),
+                                      (50, "0.0.1-probe", "stable"), (99, "0.0.1-probe", "stable")):
+            status, headers, body = probe(cohort)
+            assert (status, body) == (200, version.encode()), cohort
+            assert (headers["x-media-edge-version"], headers["x-media-edge-channel-kind"]) == (version, kind)
+            assert headers["x-local-edge-origin"] == f"releases releases/{PROBE}/{version}/probe.txt"
+    finally:
+        for key in keys:
+            s3.delete_object(Bucket=releases, Key=key)
+    assert probe(0)[0] == 503
 
 
 def test_a_path_the_function_refuses_never_reaches_the_origin(local_edge):
@@ -340,6 +374,9 @@ def test_release_routing_at_the_origin_goes_to_the_router(stacks, tmp_path):
         status, headers, body = e.get("/sdk/sdk.js")
         assert status == 502 and b"EdgeRouterFunctionUrl is not served on the emulator" in body
         assert headers["x-local-edge-behavior"] == "/sdk/*"
+        status, headers, body = e.get(f"/{PROBE}/probe.txt")
+        assert status == 502 and b"EdgeRouterFunctionUrl is not served on the emulator" in body
+        assert headers["x-local-edge-behavior"] == f"/{PROBE}/*"
     finally:
         e.close()
 
