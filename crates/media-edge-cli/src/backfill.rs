@@ -111,30 +111,15 @@ impl Target {
 
 /// The message S3 → SNS → SQS delivers for an upload of `original`.
 pub fn upload_message(bucket: &str, original: &Original) -> String {
-    let record = serde_json::json!({
-        "eventVersion": "2.1",
-        "eventSource": "aws:s3",
-        "eventTime": DateTime::from_secs(original.last_modified).fmt(Format::DateTime).unwrap_or_default(),
-        "eventName": "ObjectCreated:Put",
-        "userIdentity": {"principalId": "media-edge-backfill"},
-        "s3": {
-            "s3SchemaVersion": "1.0",
-            "configurationId": "media-edge-backfill",
-            "bucket": {"name": bucket, "arn": format!("arn:aws:s3:::{bucket}")},
-            "object": {
-                "key": media_edge_shared::s3_event::encode_s3_key(&original.key),
-                "size": original.size,
-                "eTag": original.etag.trim_matches('"'),
-            },
-        },
-    });
-    serde_json::json!({
-        "Type": "Notification",
-        "MessageId": format!("backfill-{}", source_version(bucket, &original.key, &original.etag, None, "backfill")),
-        "Subject": "Amazon S3 Notification",
-        "Message": serde_json::json!({"Records": [record]}).to_string(),
-    })
-    .to_string()
+    media_edge_shared::s3_event::upload_notification(
+        bucket,
+        &original.key,
+        original.size,
+        &original.etag,
+        &DateTime::from_secs(original.last_modified).fmt(Format::DateTime).unwrap_or_default(),
+        "media-edge-backfill",
+        &format!("backfill-{}", source_version(bucket, &original.key, &original.etag, None, "backfill")),
+    )
 }
 
 /// Where an interrupted backfill goes on from.

@@ -175,6 +175,40 @@ pub fn encode_s3_key(key: &str) -> String {
     percent_encoding::utf8_percent_encode(key, KEEP).to_string().replace(' ', "+")
 }
 
+/// The message S3 → SNS → SQS delivers for an upload of `key` (RawMessageDelivery off): what
+/// `media-edge backfill` and `media-edge doctor smoke` put on the jobs queue. `origin` names who
+/// sent it in place of S3 (principal and configuration id).
+pub fn upload_notification(
+    bucket: &str,
+    key: &str,
+    size: u64,
+    etag: &str,
+    event_time: &str,
+    origin: &str,
+    message_id: &str,
+) -> String {
+    let record = serde_json::json!({
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "eventTime": event_time,
+        "eventName": "ObjectCreated:Put",
+        "userIdentity": {"principalId": origin},
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": origin,
+            "bucket": {"name": bucket, "arn": format!("arn:aws:s3:::{bucket}")},
+            "object": {"key": encode_s3_key(key), "size": size, "eTag": etag.trim_matches('"')},
+        },
+    });
+    serde_json::json!({
+        "Type": "Notification",
+        "MessageId": message_id,
+        "Subject": "Amazon S3 Notification",
+        "Message": serde_json::json!({"Records": [record]}).to_string(),
+    })
+    .to_string()
+}
+
 /// A key as CopyObject's `x-amz-copy-source` takes it: percent-encoded, `/` kept.
 pub fn encode_copy_source_key(key: &str) -> String {
     const KEEP: &percent_encoding::AsciiSet =
