@@ -19,6 +19,7 @@ CREATE_COMPLETE, every event source mapping left disabled (the harness polls), a
   "topics": {LogicalId: {"TopicArn", "Attributes", "Subscriptions": [{"SubscriptionArn",
              "Protocol", "Endpoint", "Attributes"}]}},
   "buckets": {LogicalId: {"Name", "NotificationConfiguration", "Versioning", "LifecycleRules"}},
+  "alarms": {LogicalId: DescribeAlarms' AlarmName, Namespace, MetricName, Dimensions, Metrics},
   "placeholders": {type: [LogicalId, ...]}
 }
 
@@ -186,7 +187,7 @@ def _clean(answer):
 
 def describe(endpoint, stack, region, emulated, replaced):
     client = clients(endpoint, region)
-    cfn, lam, sqs, sns, s3 = (client(n) for n in ("cloudformation", "lambda", "sqs", "sns", "s3"))
+    cfn, lam, sqs, sns, s3, cw = (client(n) for n in ("cloudformation", "lambda", "sqs", "sns", "s3", "cloudwatch"))
     info = cfn.describe_stacks(StackName=stack)["Stacks"][0]
     out = {
         "stack": {
@@ -204,6 +205,7 @@ def describe(endpoint, stack, region, emulated, replaced):
         "queues": {},
         "topics": {},
         "buckets": {},
+        "alarms": {},
         "placeholders": {},
     }
     for name, r in sorted(_stack_resources(cfn, stack).items()):
@@ -228,6 +230,12 @@ def describe(endpoint, stack, region, emulated, replaced):
             out["topics"][name] = _topic(sns, physical)
         elif type_ == "AWS::S3::Bucket":
             out["buckets"][name] = _bucket(s3, physical)
+        elif type_ == "AWS::CloudWatch::Alarm":
+            # As DescribeAlarms answers: read through boto3 (the query protocol), since the Rust
+            # SDK's CloudWatch speaks CBOR, which the emulator does not.
+            alarm = cw.describe_alarms(AlarmNames=[physical])["MetricAlarms"][0]
+            out["alarms"][name] = {k: alarm[k] for k in ("AlarmName", "Namespace", "MetricName", "Dimensions", "Metrics")
+                                   if k in alarm}
     return out
 
 

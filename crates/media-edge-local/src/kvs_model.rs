@@ -13,6 +13,7 @@ use aws_sdk_cloudfrontkeyvaluestore::config::retry::RetryConfig;
 use aws_sdk_cloudfrontkeyvaluestore::operation::describe_key_value_store::{
     DescribeKeyValueStoreError, DescribeKeyValueStoreOutput,
 };
+use aws_sdk_cloudfrontkeyvaluestore::operation::delete_key::{DeleteKeyError, DeleteKeyOutput};
 use aws_sdk_cloudfrontkeyvaluestore::operation::get_key::{GetKeyError, GetKeyOutput};
 use aws_sdk_cloudfrontkeyvaluestore::operation::put_key::{PutKeyError, PutKeyOutput};
 use aws_sdk_cloudfrontkeyvaluestore::types::error::{
@@ -129,9 +130,38 @@ impl KvsModel {
                 }
             })
         };
-        let client = mock_client!(aws_sdk_cloudfrontkeyvaluestore, RuleMode::MatchAny, [&describe, &get, &put], |c| c
+        let delete = {
+            let state = state.clone();
+            mock!(Client::delete_key).then_compute_response(move |request| {
+                let mut state = lock(&state);
+                if state.outage != Outage::None {
+                    return MockResponse::Error(DeleteKeyError::InternalServerException(outage()));
+                }
+                if request.if_match() != Some(state.etag().as_str()) {
+                    state.stale_writes += 1;
+                    let stale = ConflictException::builder().message("Pre-condition failed: ETag mismatch").build();
+                    return MockResponse::Error(DeleteKeyError::ConflictException(stale));
+                }
+                let key = request.key().unwrap_or_default();
+                if state.entries.remove(key).is_none() {
+                    let missing = ResourceNotFoundException::builder().message("Key not found").build();
+                    return MockResponse::Error(DeleteKeyError::ResourceNotFoundException(missing));
+                }
+                state.version += 1;
+                let output = DeleteKeyOutput::builder()
+                    .item_count(state.entries.len() as i32)
+                    .total_size_in_bytes(1)
+                    .e_tag(state.etag())
+                    .build();
+                match output {
+                    Ok(output) => MockResponse::Output(output),
+                    Err(e) => MockResponse::Error(DeleteKeyError::unhandled(e)),
+                }
+            })
+        };
+        let client = mock_client!(aws_sdk_cloudfrontkeyvaluestore, RuleMode::MatchAny, [&describe, &get, &put, &delete], |c| c
             .retry_config(RetryConfig::standard().with_max_attempts(2).with_initial_backoff(Duration::from_millis(1))));
-        KvsModel { state, client, _rules: vec![describe, get, put] }
+        KvsModel { state, client, _rules: vec![describe, get, put, delete] }
     }
 
     pub fn set_outage(&self, outage: Outage) {

@@ -22,6 +22,7 @@ pub mod iam;
 #[cfg(feature = "kvs-model")]
 pub mod kvs_model;
 pub mod lambda_runtime_api;
+pub mod local_edge;
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -148,22 +148,8 @@ async fn local_edge_demo(
     wiring: &media_edge_local::Wiring,
     statuses: &[StatusEvent],
 ) -> Result<(), media_edge_local::Error> {
-    use tokio::io::AsyncBufReadExt;
-    let description = std::env::temp_dir().join(format!("{}.json", wiring.names.stack));
-    std::fs::write(&description, serde_json::to_vec(&wiring.stack)?)?;
-    let mut edge = tokio::process::Command::new(".venv/bin/python")
-        .args(["-m", "infra.emulator.edge", "serve", "--quiet", "--description"])
-        .arg(&description)
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("starting the local edge (infra/emulator/edge): {e}"))?;
-    let stdout = edge.stdout.take().ok_or("the local edge has no stdout")?;
-    let mut lines = tokio::io::BufReader::new(stdout).lines();
-    let base = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await
-        .map_err(|_| "the local edge did not start within 30 s")??
-        .ok_or("the local edge printed no URL")?;
+    let edge = media_edge_local::local_edge::LocalEdge::start(wiring).await?;
+    let base = edge.url.clone();
     println!("\n  the local edge (infra/template.yaml's CloudFront behaviours and functions, infra/emulator/edge)");
     println!("  at {base}, one URL per original, fetched with Accept for AVIF, WebP only, neither:");
     for status in statuses.iter().filter(|s| s.outcome == Outcome::Processed) {
@@ -187,8 +173,7 @@ async fn local_edge_demo(
         header("x-media-edge-channel-kind"),
         header("x-media-edge-cohort")
     );
-    edge.kill().await.ok();
-    std::fs::remove_file(&description).ok();
+    drop(edge);
     Ok(())
 }
 

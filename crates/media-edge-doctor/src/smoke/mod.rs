@@ -110,7 +110,10 @@ pub async fn smoke(
 impl<'a> Run<'a> {
     fn new(clients: &'a SmokeClients, options: &'a SmokeOptions, stack: Stack) -> Result<Self, DoctorError> {
         let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        let id = format!("{}-{}", started.as_secs(), std::process::id());
+        // Unique among runs at once (tests run several in one process): time, process, run.
+        static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = format!("{}-{}-{run}", started.as_secs(), std::process::id());
         let base_url = match &options.base_url {
             Some(url) => url.trim_end_matches('/').to_string(),
             None => format!("https://{}", stack.output("DistributionDomainName")?),
@@ -177,12 +180,13 @@ impl<'a> Run<'a> {
 
     fn where_things_are(&self) -> String {
         format!(
-            "s3://{}/{}{RUN_PREFIX}{}/, the variants next to them in s3://{}, queue {}",
+            "s3://{}/{}{RUN_PREFIX}{}/, the variants next to them in s3://{}, queue {} (run {})",
             self.originals_bucket,
             self.input_prefix(),
             self.id,
             self.variants_bucket,
-            self.made().queue_url.clone().unwrap_or_default()
+            self.made().queue_url.clone().unwrap_or_default(),
+            self.id
         )
     }
 
@@ -572,10 +576,11 @@ impl<'a> Run<'a> {
             Check::pass(
                 "cleanup",
                 format!(
-                    "removed {} probes, {} variant folders, the run's queue and subscription{}",
+                    "removed {} probes, {} variant folders, the run's queue and subscription{} (run {})",
                     made.originals.len(),
                     made.variant_prefixes.len(),
-                    if made.release { ", the probe channel" } else { "" }
+                    if made.release { ", the probe channel" } else { "" },
+                    self.id
                 ),
             )
         } else {
