@@ -17,7 +17,7 @@ HOST_ARCH := $(shell uname -m | sed 's/aarch64/arm64/')
 FFMPEG := .local/ffmpeg/$(HOST_ARCH)/bin/ffmpeg
 export FFMPEG_PATH := $(abspath $(FFMPEG))
 
-.PHONY: help demo test invoke disk-check soak deployed-build lint fmt venv lock clean nasm ffmpeg layer layer-check bench bench-deps bench-avif-encoders sample-logs template validate deploy-tools build deploy
+.PHONY: help demo test invoke disk-check soak deployed-build lint fmt venv lock clean nasm ffmpeg layer layer-check bench bench-deps bench-avif-encoders sample-logs template validate deploy-tools build deploy preflight smoke
 
 help:
 	@echo "make demo   run the whole pipeline locally against an AWS emulator"
@@ -30,6 +30,7 @@ help:
 	@echo "make bench-avif-encoders  AV1 encoders and settings against sharp's AVIF bytes (rav1e, libaom, SVT-AV1)"
 	@echo "make layer  ffmpeg Lambda layer zips for arm64 and x86_64"
 	@echo "make validate / make build / make deploy   the SAM template; arm64 zips; sam build + deploy"
+	@echo "make preflight / make smoke STACK=name      before a deploy: the account checked; after: the live stack proven"
 
 ## Python tools (moto, cfn-lint) in a project venv, pinned by requirements-dev.txt.
 venv: $(VENV)/.installed
@@ -75,8 +76,23 @@ build: deploy-tools
 	PATH=$(DEPLOY_PATH) cargo lambda build --release --arm64 --output-format zip \
 	  --bin image-processor --bin notifier --bin edge-router --bin release-controller
 
+## Before a deploy (read-only; `make deploy` runs it first): the account's Lambda concurrency, the
+## Region, the v2 log fields, Athena, Slack and these deploy tools, against infra/samconfig.toml's
+## parameters. `media-edge-doctor` is the doctor alone: no image codecs, so no nasm or root.
+## REGION=… and PARAMS="Key=Value …" add to samconfig.toml's. Exits 1 on any ✗.
+DOCTOR := $(CARGO) run --locked --quiet -p media-edge-doctor --bin media-edge-doctor --
+preflight: deploy-tools
+	$(DOCTOR) preflight $(if $(REGION),--region $(REGION)) $(if $(PARAMS),--parameter-overrides "$(PARAMS)")
+
+## After a deploy: the live stack end to end with probe objects, removed afterwards (STACK=name;
+## KEEP=1 leaves them). AVIF and MP4 are decoded with the pinned ffmpeg.
+smoke: ffmpeg
+	@test -n "$(STACK)" || { echo "usage: make smoke STACK=<stack name>"; exit 2; }
+	FFMPEG_PATH=$(abspath $(FFMPEG)) $(DOCTOR) smoke --stack $(STACK) $(if $(KEEP),--keep)
+
 # sam build (BuildMethod rust-cargolambda) and deploy; guided the first time (writes infra/samconfig.toml).
-deploy: deploy-tools layer template
+# Preflight first: what would roll the first deploy back is found before anything is created.
+deploy: deploy-tools layer template preflight
 	cd infra && PATH=$(DEPLOY_PATH) sam build --template template.yaml --beta-features
 	cd infra && if [ -f samconfig.toml ]; then PATH=$(DEPLOY_PATH) sam deploy; \
 	  else PATH=$(DEPLOY_PATH) sam deploy --guided --capabilities CAPABILITY_IAM; fi

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod backfill;
-mod doctor;
 mod logs;
 mod process;
 mod release;
@@ -52,7 +51,7 @@ enum Command {
     Backfill(backfill::BackfillArgs),
     /// Before a deploy, what the account and this machine must offer (`doctor preflight`); after
     /// it, the live stack proven end to end with probe objects (`doctor smoke --stack NAME`).
-    Doctor(doctor::DoctorArgs),
+    Doctor(media_edge_doctor::cli::DoctorArgs),
     /// Simulate canary routing designs behind a CDN, in 10-minute windows: canary share against
     /// the weight, cache hit ratio, and viewers who flipped versions.
     Simulate {
@@ -111,7 +110,7 @@ async fn run() -> ExitCode {
         Command::Release(args) => release::run(args).await,
         Command::Backfill(args) => backfill::command(args).await,
         Command::Logs(args) => logs::run(args).await,
-        Command::Doctor(args) => doctor::run(args).await,
+        Command::Doctor(args) => media_edge_doctor::cli::run(args).await,
         Command::Simulate {
             viewers,
             windows,

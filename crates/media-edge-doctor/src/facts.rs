@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::DoctorError;
+use crate::error::DoctorError;
 
 const FACTS: &str = include_str!("../../../infra/deploy-facts.json");
 const DEPLOY_REQUIREMENTS: &str = include_str!("../../../requirements-deploy.txt");

@@ -10,22 +10,11 @@
 //! Both answer with a [`checklist::Checklist`]; [`facts`] is what the template asks for.
 
 pub mod checklist;
+pub mod error;
+pub mod cli;
 pub mod facts;
 pub mod preflight;
 pub mod smoke;
 pub mod tools;
 
-#[derive(Debug, thiserror::Error)]
-pub enum DoctorError {
-    /// A wrong argument or parameter: the command exits 2.
-    #[error("{0}")]
-    Usage(String),
-    #[error("infra/deploy-facts.json: {0}")]
-    Facts(String),
-    #[error("{0}")]
-    Http(String),
-    #[error("making the probes: {0}")]
-    Probe(String),
-    #[error("{0}")]
-    Aws(String),
-}
+pub use error::DoctorError;

@@ -10,10 +10,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use aws_sdk_cloudfrontkeyvaluestore::config::retry::RetryConfig;
+use aws_sdk_cloudfrontkeyvaluestore::operation::delete_key::{DeleteKeyError, DeleteKeyOutput};
 use aws_sdk_cloudfrontkeyvaluestore::operation::describe_key_value_store::{
     DescribeKeyValueStoreError, DescribeKeyValueStoreOutput,
 };
-use aws_sdk_cloudfrontkeyvaluestore::operation::delete_key::{DeleteKeyError, DeleteKeyOutput};
 use aws_sdk_cloudfrontkeyvaluestore::operation::get_key::{GetKeyError, GetKeyOutput};
 use aws_sdk_cloudfrontkeyvaluestore::operation::put_key::{PutKeyError, PutKeyOutput};
 use aws_sdk_cloudfrontkeyvaluestore::types::error::{
@@ -159,8 +159,11 @@ impl KvsModel {
                 }
             })
         };
-        let client = mock_client!(aws_sdk_cloudfrontkeyvaluestore, RuleMode::MatchAny, [&describe, &get, &put, &delete], |c| c
-            .retry_config(RetryConfig::standard().with_max_attempts(2).with_initial_backoff(Duration::from_millis(1))));
+        let client =
+            mock_client!(aws_sdk_cloudfrontkeyvaluestore, RuleMode::MatchAny, [&describe, &get, &put, &delete], |c| c
+                .retry_config(
+                    RetryConfig::standard().with_max_attempts(2).with_initial_backoff(Duration::from_millis(1))
+                ));
         KvsModel { state, client, _rules: vec![describe, get, put, delete] }
     }
 

@@ -9,7 +9,7 @@ use hyper::body::Bytes;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::TokioExecutor;
 
-use crate::DoctorError;
+use crate::error::DoctorError;
 
 /// Probe files are small; a variant of a hostile size would be a finding, not a download.
 const MAX_BODY: usize = 64 * 1024 * 1024;

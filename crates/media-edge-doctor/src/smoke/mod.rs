@@ -10,6 +10,7 @@ pub mod http;
 pub mod media;
 pub mod probes;
 pub mod release;
+mod s3;
 pub mod stack;
 
 use std::collections::BTreeMap;
@@ -25,9 +26,10 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::checklist::{Check, Checklist};
-use crate::DoctorError;
+use crate::error::DoctorError;
 use http::{url_path, Hello, Http};
 use probes::Probe;
+use s3::{delete_keys, list_keys};
 use stack::Stack;
 
 /// Every run's objects live under this, below the stack's input prefix.
@@ -686,27 +688,4 @@ struct ManifestFile {
     format: String,
     key: String,
     content_type: String,
-}
-
-pub(crate) async fn list_keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Result<Vec<String>, DoctorError> {
-    let mut keys = Vec::new();
-    let mut pages = s3.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page =
-            page.map_err(|e| DoctorError::Aws(format!("listing s3://{bucket}/{prefix}: {}", describe_sdk_error(&e))))?;
-        keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
-    }
-    Ok(keys)
-}
-
-pub(crate) async fn delete_keys(s3: &aws_sdk_s3::Client, bucket: &str, keys: &[String]) -> Result<(), DoctorError> {
-    for key in keys {
-        s3.delete_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| DoctorError::Aws(format!("deleting s3://{bucket}/{key}: {}", describe_sdk_error(&e))))?;
-    }
-    Ok(())
 }

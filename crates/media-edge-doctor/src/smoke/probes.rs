@@ -6,7 +6,7 @@ use std::io::Cursor;
 use image::codecs::gif::{GifEncoder, Repeat};
 use image::{Delay, Frame, ImageFormat, Rgb, RgbImage, Rgba, RgbaImage};
 
-use crate::DoctorError;
+use crate::error::DoctorError;
 
 pub struct Probe {
     /// `photo`, `alpha`, `animation`, `gone`.

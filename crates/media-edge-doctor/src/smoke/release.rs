@@ -11,7 +11,7 @@ use release_control::{EdgeStore, ReleaseControl};
 
 use super::http::{Hello, Http, Response};
 use crate::checklist::Check;
-use crate::DoctorError;
+use crate::error::DoctorError;
 
 const FILE: &str = "probe.txt";
 const WEIGHT: u8 = 50;
@@ -197,9 +197,9 @@ impl ReleaseProbe {
         for prefix in
             [release_key(channel, "", "").trim_end_matches('/').to_string() + "/", format!("versions/{channel}/")]
         {
-            keys.extend(super::list_keys(s3, bucket, &prefix).await?);
+            keys.extend(super::s3::list_keys(s3, bucket, &prefix).await?);
         }
-        super::delete_keys(s3, bucket, &keys).await?;
+        super::s3::delete_keys(s3, bucket, &keys).await?;
         if let Some(EdgeStore { client, arn }) = &self.control.edge {
             let etag = client
                 .describe_key_value_store()

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use media_edge_shared::aws::describe_sdk_error;
 
-use crate::DoctorError;
+use crate::error::DoctorError;
 
 #[derive(Debug, Clone, Default)]
 pub struct Stack {
@@ -17,12 +17,14 @@ pub struct Stack {
 
 impl Stack {
     pub async fn describe(cloudformation: &aws_sdk_cloudformation::Client, name: &str) -> Result<Self, DoctorError> {
-        let described = cloudformation
-            .describe_stacks()
-            .stack_name(name)
-            .send()
-            .await
-            .map_err(|e| DoctorError::Aws(format!("describing stack {name}: {}", describe_sdk_error(&e))))?;
+        let described = cloudformation.describe_stacks().stack_name(name).send().await.map_err(|e| {
+            let text = describe_sdk_error(&e);
+            if text.contains("does not exist") {
+                DoctorError::Usage(format!("there is no stack {name} in this account and Region ({text})"))
+            } else {
+                DoctorError::Aws(format!("describing stack {name}: {text}"))
+            }
+        })?;
         let stack = described
             .stacks()
             .first()

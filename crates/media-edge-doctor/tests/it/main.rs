@@ -3,5 +3,6 @@
 //! has no GetAccountSettings, DescribeConfigurationTemplates or Chatbot), and smoke over
 //! infra/template.yaml deployed on the emulator, through the local edge.
 
+mod command;
 mod preflight;
 mod smoke;

@@ -70,7 +70,9 @@ fn templates(fields: &[String]) -> (u16, String) {
 
 /// The field names CloudFront's standard logging v2 documents (infra/cloudfront-v2-log-fields.json).
 fn documented_fields() -> Vec<String> {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/cloudfront-v2-log-fields.json")).unwrap();
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/cloudfront-v2-log-fields.json"))
+            .unwrap();
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
     json["standard_log_fields"]["fields"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_string()).collect()
 }
@@ -81,8 +83,12 @@ fn workgroup(location: Option<&str>) -> (u16, String) {
     if let Some(location) = location {
         configuration["ResultConfiguration"] = serde_json::json!({"OutputLocation": location});
     }
-    (200, serde_json::json!({"WorkGroup": {"Name": "primary", "State": "ENABLED", "Configuration": configuration,
-        "Description": "", "CreationTime": 1.7e9}}).to_string())
+    (
+        200,
+        serde_json::json!({"WorkGroup": {"Name": "primary", "State": "ENABLED", "Configuration": configuration,
+        "Description": "", "CreationTime": 1.7e9}})
+        .to_string(),
+    )
 }
 
 fn workspaces(ids: &[&str]) -> (u16, String) {
@@ -111,7 +117,9 @@ impl Default for Account {
 async fn preflight(account: Account, region: &str, overrides: &[(&str, &str)]) -> Checklist {
     let Account { identity, settings, templates, workgroup, workspaces } = account;
     let error_type = |(status, body): &(u16, String)| {
-        (*status >= 400).then(|| serde_json::from_str::<serde_json::Value>(body).ok()).flatten()
+        (*status >= 400)
+            .then(|| serde_json::from_str::<serde_json::Value>(body).ok())
+            .flatten()
             .and_then(|v| v["__type"].as_str().map(str::to_string))
     };
     let sts_rule = mock!(aws_sdk_sts::Client::get_caller_identity).then_http_response(move || {
@@ -180,7 +188,9 @@ async fn reserving_on_a_small_quota_fails_and_names_the_parameter_that_avoids_it
     assert!(fix.starts_with("ReserveScheduledConcurrency=false"), "{fix}");
     // With room for the reservation and 100 left over, the same parameters pass.
     let roomy = Account { settings: settings(1000, 1000), ..Account::default() };
-    let list = preflight(roomy, "us-east-1", &[("ReserveScheduledConcurrency", "true"), ("ProcessorMaxConcurrency", "50")]).await;
+    let list =
+        preflight(roomy, "us-east-1", &[("ReserveScheduledConcurrency", "true"), ("ProcessorMaxConcurrency", "50")])
+            .await;
     let (v, summary, _) = verdict(&list, "lambda-concurrency");
     assert_eq!(v, Verdict::Pass, "{summary}");
     assert!(summary.contains("reserving 2"), "{summary}");
@@ -227,14 +237,17 @@ async fn a_denied_call_is_a_warning_naming_the_permission_not_a_verdict() {
         workgroup: denied("athena:GetWorkGroup"),
         ..Account::default()
     };
-    let list = preflight(account, "us-east-1", &[("SlackWorkspaceId", "T0123ABCD"), ("SlackChannelId", "C0123ABCD")]).await;
+    let list =
+        preflight(account, "us-east-1", &[("SlackWorkspaceId", "T0123ABCD"), ("SlackChannelId", "C0123ABCD")]).await;
     let (v, summary, fix) = verdict(&list, "log-fields");
     assert_eq!(v, Verdict::Warn);
     assert!(summary.contains("AccessDeniedException"), "{summary}");
     assert!(fix.contains("logs:DescribeConfigurationTemplates"), "{fix}");
     assert_eq!(verdict(&list, "athena-workgroup").0, Verdict::Warn);
     // An identity that cannot read Lambda's settings cannot deploy the stack either.
-    let list = preflight(Account { settings: denied("lambda:GetAccountSettings"), ..Account::default() }, "us-east-1", &[]).await;
+    let list =
+        preflight(Account { settings: denied("lambda:GetAccountSettings"), ..Account::default() }, "us-east-1", &[])
+            .await;
     assert_eq!(verdict(&list, "lambda-concurrency").0, Verdict::Fail);
 }
 
@@ -259,12 +272,14 @@ async fn regions_the_template_refuses_fail_and_others_say_which_logs_they_get() 
 #[tokio::test]
 async fn slack_needs_its_workspace_authorised_in_chatbot() {
     let slack = [("SlackWorkspaceId", "T0123ABCD"), ("SlackChannelId", "C0123ABCD")];
-    let list = preflight(Account { workspaces: workspaces(&["T9999ZZZZ"]), ..Account::default() }, "us-east-1", &slack).await;
+    let list =
+        preflight(Account { workspaces: workspaces(&["T9999ZZZZ"]), ..Account::default() }, "us-east-1", &slack).await;
     let (v, summary, fix) = verdict(&list, "slack");
     assert_eq!(v, Verdict::Fail);
     assert!(summary.contains("T0123ABCD is not authorised") && summary.contains("T9999ZZZZ"), "{summary}");
     assert!(fix.contains("Chatbot console"), "{fix}");
-    let list = preflight(Account { workspaces: workspaces(&["T0123ABCD"]), ..Account::default() }, "us-east-1", &slack).await;
+    let list =
+        preflight(Account { workspaces: workspaces(&["T0123ABCD"]), ..Account::default() }, "us-east-1", &slack).await;
     assert_eq!(verdict(&list, "slack").0, Verdict::Pass);
     let half = preflight(Account::default(), "us-east-1", &[("SlackWorkspaceId", "T0123ABCD")]).await;
     assert_eq!(verdict(&half, "slack").0, Verdict::Fail);

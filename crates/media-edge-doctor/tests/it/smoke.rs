@@ -170,8 +170,7 @@ fn alarm_of(json: &serde_json::Value) -> MetricAlarm {
 }
 
 fn cloudwatch(wiring: &Wiring, published: Vec<Published>) -> aws_sdk_cloudwatch::Client {
-    let deployed: Vec<MetricAlarm> =
-        wiring.stack["alarms"].as_object().unwrap().values().map(alarm_of).collect();
+    let deployed: Vec<MetricAlarm> = wiring.stack["alarms"].as_object().unwrap().values().map(alarm_of).collect();
     assert_eq!(deployed.len(), 9, "the template's alarms, as deployed");
     let describe = mock!(aws_sdk_cloudwatch::Client::describe_alarms).then_compute_output(move |input| {
         let names = input.alarm_names();
@@ -222,7 +221,9 @@ async fn smoke_proves_the_stack_on_the_emulator_end_to_end_and_leaves_nothing_be
     processor.await.unwrap();
     println!("{}", list.to_text());
 
-    for (id, formats) in [("smoke-photo", "avif, webp, jpeg"), ("smoke-alpha", "avif, webp, png"), ("smoke-animation", "mp4")] {
+    for (id, formats) in
+        [("smoke-photo", "avif, webp, jpeg"), ("smoke-alpha", "avif, webp, png"), ("smoke-animation", "mp4")]
+    {
         let (v, summary) = verdict(&list, id);
         assert_eq!(v, Verdict::Pass, "{id}: {summary}");
         assert!(summary.contains(formats), "{id}: {summary}");
@@ -275,10 +276,12 @@ async fn keep_leaves_the_probes_where_it_says() {
     let originals = stack.keys(&stack.wiring.names.originals_bucket, "").await;
     let kept: Vec<&String> = originals.iter().filter(|k| k.contains(RUN_PREFIX)).collect();
     assert_eq!(kept.len(), 3, "the three probes (the deleted one is gone): {originals:?}");
-    assert!(summary.contains(&format!("s3://{}/uploads/{RUN_PREFIX}", stack.wiring.names.originals_bucket)), "{summary}");
+    assert!(
+        summary.contains(&format!("s3://{}/uploads/{RUN_PREFIX}", stack.wiring.names.originals_bucket)),
+        "{summary}"
+    );
     assert_eq!(stack.run_queues(&run_of(&list)).await.len(), 1);
 }
-
 
 #[tokio::test]
 async fn an_alarm_on_dimensions_the_service_never_publishes_cannot_fire_and_fails() {
@@ -303,11 +306,13 @@ async fn an_alarm_on_dimensions_the_service_never_publishes_cannot_fire_and_fail
         ("AWS/Lambda".to_string(), "Errors".to_string(), errors),
     ];
     let clients = stack.smoke_clients_with_metrics(published);
-    let smoke_stack = media_edge_doctor::smoke::stack::Stack::describe(&clients.cloudformation, &stack.wiring.names.stack)
-        .await
-        .unwrap();
+    let smoke_stack =
+        media_edge_doctor::smoke::stack::Stack::describe(&clients.cloudformation, &stack.wiring.names.stack)
+            .await
+            .unwrap();
     assert_eq!(smoke_stack.alarms.len(), 9, "{:?}", smoke_stack.alarms);
-    let checks = media_edge_doctor::smoke::alarms::check(&clients.cloudwatch, &smoke_stack.alarms, Duration::ZERO).await;
+    let checks =
+        media_edge_doctor::smoke::alarms::check(&clients.cloudwatch, &smoke_stack.alarms, Duration::ZERO).await;
     let by_id = |id: &str| checks.iter().find(|c| c.id == id).unwrap_or_else(|| panic!("{id}: {checks:?}"));
     let five = by_id("alarm EdgeRouter5xxAlarm");
     assert_eq!(five.verdict, Verdict::Fail, "{five:?}");

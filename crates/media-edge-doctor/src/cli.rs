@@ -1,25 +1,27 @@
-//! `media-edge doctor preflight|smoke`: the command line over `media-edge-doctor`.
+//! The command line: `media-edge doctor preflight|smoke` (the `media-edge` tool) and
+//! `media-edge-doctor preflight|smoke` (this crate's binary, which `make deploy` builds without
+//! the image codecs).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use crate::checklist::Checklist;
+use crate::facts::{parse_overrides, DeployFacts, Parameters, SamConfig};
+use crate::preflight::{self, PreflightClients, PreflightInput};
+use crate::smoke::{self, SmokeClients, SmokeOptions};
+use crate::error::DoctorError;
 use aws_config::Region;
 use clap::{Args, Subcommand};
-use media_edge_doctor::checklist::Checklist;
-use media_edge_doctor::facts::{parse_overrides, DeployFacts, Parameters, SamConfig};
-use media_edge_doctor::preflight::{self, PreflightClients, PreflightInput};
-use media_edge_doctor::smoke::{self, SmokeClients, SmokeOptions};
-use media_edge_doctor::DoctorError;
 
 #[derive(Args)]
 pub struct DoctorArgs {
     #[command(subcommand)]
-    command: DoctorCommand,
+    pub command: DoctorCommand,
 }
 
 #[derive(Subcommand)]
-enum DoctorCommand {
+pub enum DoctorCommand {
     /// Before a deploy (read-only): the account's Lambda concurrency against the parameters, the
     /// Region and its log mode, the v2 log fields, Athena's result location, Slack's workspace,
     /// and the local deploy tools. Exits 1 on any ✗ (each with its fix), 2 on a usage error.
@@ -134,7 +136,7 @@ async fn preflight(
     };
     let input = PreflightInput { region: &region, facts: &facts, parameters: &parameters };
     let mut list = preflight::account_checks(&clients, &input).await;
-    list.checks.extend(media_edge_doctor::tools::checks(&[tools_dir]));
+    list.checks.extend(crate::tools::checks(&[tools_dir]));
     Ok(list)
 }
 
