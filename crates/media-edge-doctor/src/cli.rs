@@ -7,10 +7,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::checklist::Checklist;
+use crate::error::DoctorError;
 use crate::facts::{parse_overrides, DeployFacts, Parameters, SamConfig};
 use crate::preflight::{self, PreflightClients, PreflightInput};
 use crate::smoke::{self, SmokeClients, SmokeOptions};
-use crate::error::DoctorError;
 use aws_config::Region;
 use clap::{Args, Subcommand};
 

@@ -10,8 +10,8 @@
 //! Both answer with a [`checklist::Checklist`]; [`facts`] is what the template asks for.
 
 pub mod checklist;
-pub mod error;
 pub mod cli;
+pub mod error;
 pub mod facts;
 pub mod preflight;
 pub mod smoke;

@@ -341,7 +341,7 @@ pub fn athena_verdict(location: Option<&str>, managed: bool, disabled: bool) -> 
     let id = "athena-workgroup";
     let set_location = format!(
         "aws athena update-work-group --work-group {NAMED_QUERY_WORKGROUP} --configuration-updates \
-         'ResultConfigurationUpdates={{OutputLocation=s3://<a bucket of yours>/athena-results/}}'"
+         'ResultConfigurationUpdates={{OutputLocation=s3://<LogsBucketName, once deployed>/athena-results/}}'"
     );
     if disabled {
         return Check::warn(
