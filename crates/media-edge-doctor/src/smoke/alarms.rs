@@ -90,7 +90,7 @@ async fn published(
 /// Exact match, else whatever is published for the metric's first dimension (its resource).
 pub async fn seen(cloudwatch: &aws_sdk_cloudwatch::Client, metric: &MetricRef) -> Result<Seen, String> {
     let containing = published(cloudwatch, metric, &metric.dimensions).await?;
-    if containing.iter().any(|dims| *dims == metric.dimensions) {
+    if containing.contains(&metric.dimensions) {
         return Ok(Seen::Found);
     }
     let resource: Vec<(String, String)> = metric

@@ -73,8 +73,11 @@ fn unique() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// ISO BMFF boxes: (type, payload).
-fn boxes(data: &[u8]) -> Result<Vec<([u8; 4], &[u8])>, String> {
+/// One ISO BMFF box: its type and payload.
+type BmffBox<'a> = ([u8; 4], &'a [u8]);
+
+/// The boxes at one level.
+fn boxes(data: &[u8]) -> Result<Vec<BmffBox<'_>>, String> {
     let mut out = Vec::new();
     let mut rest = data;
     while !rest.is_empty() {
