@@ -31,6 +31,7 @@ RAV1E = RAV1E_DIR / "target/release/avif-rav1e"
 FFMPEG = os.environ.get("FFMPEG_PATH", "ffmpeg")
 OURS = "speed=9 pmin=16 pmax=16 cdef=0 lrf=0 reduced=1 fdi=0 fastdeblock=1"
 RAV1E_Q = [90, 110, 130, 150, 170]
+IQ_CQ = [27, 29, 31, 33, 35, 37, 39, 41, 43, 45]
 CONFIGS = [
     ("rav1e, our settings (ravif speed 9)", "rav1e", OURS, RAV1E_Q),
     ("rav1e preset 10", "rav1e", "speed=10", RAV1E_Q),
@@ -48,6 +49,12 @@ CONFIGS = [
     ("libaom allintra cpu-used 4", "ffmpeg",
      "-c:v libaom-av1 -usage allintra -cpu-used 4 -crf Q -pix_fmt yuv444p -color_range pc -aom-params tune=ssim",
      [16, 24, 32, 40, 48]),
+    # What the image processor runs (crates/image-processor/src/codecs/libaom.rs), in steps of 2:
+    # tune=iq, BT.601 full range 4:4:4, at each effort tier's cpu-used (and 10-bit for max).
+    *[(f"libaom tune=iq cpu-used {n}{', 10-bit' if ten else ''}", "ffmpeg",
+       f"-vf scale=out_color_matrix=bt601:out_range=full,format={'yuv444p10le' if ten else 'yuv444p'} "
+       f"-c:v libaom-av1 -usage allintra -cpu-used {n} -crf Q -aom-params tune=iq", IQ_CQ)
+      for n, ten in ((8, False), (7, False), (6, False), (6, True), (5, False), (4, False), (4, True))],
     ("SVT-AV1 preset 8, 4:2:0", "ffmpeg",
      "-c:v libsvtav1 -preset 8 -crf Q -pix_fmt yuv420p -color_range pc -svtav1-params lp=1", [16, 24, 32, 40, 48]),
     ("SVT-AV1 preset 6, 4:2:0", "ffmpeg",
@@ -86,8 +93,9 @@ def encode(kind, settings, q, ppm, reference, out):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", default="seeding_by", help="corpus JPEGs whose name contains this")
+    parser.add_argument("--configs", default="", help="only the configurations whose name contains this")
     args = parser.parse_args()
-    for crate in (SCORER_DIR, RAV1E_DIR):
+    for crate in (SCORER_DIR, RAV1E_DIR) if "rav1e" in args.configs or not args.configs else (SCORER_DIR,):
         subprocess.run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=crate, check=True)
     work = Path(tempfile.mkdtemp(prefix="media-edge-avif-encoders-"))
     for path in [f for f in corpus() if args.only in f.name and f.suffix == ".jpg"]:
@@ -104,7 +112,7 @@ def main():
         print("| encoder, settings | bytes at sharp AVIF's score, /sharp | at the JPEG's score, /JPEG "
               "| encode ms (1 thread), /sharp | sweep (score, bytes) |")
         print("|---|---|---|---|---|")
-        for name, kind, settings, qs in CONFIGS:
+        for name, kind, settings, qs in [c for c in CONFIGS if args.configs in c[0]]:
             curve, times = [], []
             for q in qs:
                 out = work / f"out-{q}.avif"

@@ -20,6 +20,7 @@ use media_edge_shared::Failure;
 use tracing::{info, warn};
 
 use crate::deadline::{Deadline, DEADLINE_MARGIN};
+use crate::make::encode::{AvifEffort, AvifEncoder, EncodeSettings};
 use crate::make::outputs::{render_outputs, OutputBody, OutputFile, RenderedOriginal, SOURCE_FILE};
 use crate::make::render::RenderSettings;
 use crate::scratch::ScratchDir;
@@ -51,6 +52,24 @@ pub async fn process(source: &impl Source, sink: &impl Sink, job: Job<'_>) -> Re
         .current()
         .await?
         .ok_or_else(|| Failure::permanent("the object no longer exists (deleted before it was processed)"))?;
+    // An uploader may ask for another AVIF effort (a hero banner at `max`): its own settings, so
+    // its own version hash and keys.
+    let asked;
+    let job = match &version.effort {
+        None => job,
+        Some(text) => {
+            let effort = AvifEffort::parse(text).ok_or_else(|| {
+                Failure::permanent(format!(
+                    "metadata media-edge-effort is {text:?}: it takes fast, default or max (or leave it out)"
+                ))
+            })?;
+            asked = RenderSettings {
+                encode: EncodeSettings { avif_effort: effort, ..job.settings.encode.clone() },
+                ..job.settings.clone()
+            };
+            Job { settings: &asked, ..job }
+        }
+    };
     let limit = job.settings.limits.max_input_bytes;
     if version.bytes > limit {
         return Err(Failure::permanent(format!("over limits: {} bytes exceeds the {limit} byte limit", version.bytes)));
@@ -182,8 +201,15 @@ async fn process_claimed(
     let rendered = render_outputs(&scratch, source.key(), job.settings, job.deadline).await?;
     let ffmpeg_ms = Some(rendered.ffmpeg_ms).filter(|&ms| ms > 0);
 
-    let (manifest, mut outputs) =
-        plan_outputs(rendered, job.layout, source.key(), described.clone(), &hash, input_bytes)?;
+    let (manifest, mut outputs) = plan_outputs(
+        rendered,
+        job.layout,
+        source.key(),
+        described.clone(),
+        &hash,
+        input_bytes,
+        avif_effort(job.settings),
+    )?;
     // plan_outputs puts the manifest last; it is written only once every variant is stored.
     let manifest_output = outputs.pop().ok_or_else(|| Failure::permanent("no manifest was planned"))?;
     // Files already under this version's prefix: this renders again a version rendered before
@@ -240,6 +266,12 @@ async fn process_claimed(
     Ok(status)
 }
 
+/// The libaom effort the AVIF files are made with, for the manifest.
+fn avif_effort(settings: &RenderSettings) -> Option<&'static str> {
+    let encode = &settings.encode;
+    (encode.avif && encode.avif_encoder == AvifEncoder::Libaom).then(|| encode.avif_effort.name())
+}
+
 /// Names and describes the rendered outputs: the manifest and the objects to store, manifest last.
 /// Shared by the Lambda (which stores them in S3) and `media-edge process` (which writes files).
 ///
@@ -253,6 +285,7 @@ pub fn plan_outputs(
     source: SourceObject,
     version: &str,
     input_bytes: u64,
+    avif_effort: Option<&str>,
 ) -> Result<(Manifest, Vec<StoredOutput>), Failure> {
     let mut outputs = Vec::with_capacity(rendered.outputs.len() * 3 + 1);
     let mut variants = Vec::with_capacity(rendered.outputs.len());
@@ -314,6 +347,7 @@ pub fn plan_outputs(
     let poster = variants.iter().find(|v| v.name == "poster").cloned();
     let picture = picture_html(&variants, if animated { &["poster"] } else { &[] }, rendered.placeholder.as_ref());
     let video = if animated { video_html(&variants, poster.as_ref()) } else { None };
+    let has_avif = variants.iter().any(|v| v.formats.iter().any(|f| f.format == "avif"));
     let manifest = Manifest {
         schema: MANIFEST_SCHEMA.to_string(),
         version: MANIFEST_VERSION,
@@ -329,6 +363,7 @@ pub fn plan_outputs(
         picture,
         video,
         not_carried_over: rendered.not_carried_over,
+        avif_effort: avif_effort.filter(|_| has_avif).map(str::to_string),
         created_at: now_rfc3339(),
     };
     let manifest_json = serde_json::to_vec_pretty(&manifest)

@@ -59,10 +59,64 @@ pub struct EncodeSettings {
     pub webp_quality: u8,
     /// libwebp's `method`, 0 (fastest) – 6 (smallest).
     pub webp_effort: u8,
-    /// 1–100 (ravif's scale, which maps to rav1e's quantizer).
+    /// Which AV1 encoder makes the AVIF files (`AVIF_ENCODER`).
+    pub avif_encoder: AvifEncoder,
+    /// libaom's cq-level, 0 (best) – 63 (`AVIF_CQ`).
+    pub avif_cq: u8,
+    /// How hard libaom works (`AVIF_EFFORT`).
+    pub avif_effort: AvifEffort,
+    /// rav1e only: 1–100 (ravif's scale, which maps to rav1e's quantizer).
     pub avif_quality: u8,
-    /// rav1e's speed preset, 1 (slowest, smallest) – 10 (fastest).
+    /// rav1e only: its speed preset, 1 (slowest, smallest) – 10 (fastest).
     pub avif_speed: u8,
+    /// The ffmpeg libaom runs in (the layer's); not part of the fingerprint.
+    pub ffmpeg_path: std::path::PathBuf,
+}
+
+/// The AV1 encoder of the AVIF files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AvifEncoder {
+    /// libaom with tune=iq, through the layer's ffmpeg (the default: sharp's bytes).
+    Libaom,
+    /// rav1e through ravif, in process (no ffmpeg needed; about 1.26× libaom's bytes).
+    Rav1e,
+}
+
+/// libaom's effort tiers: speed against bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AvifEffort {
+    Fast,
+    Default,
+    Max,
+}
+
+impl AvifEffort {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "fast" => Some(AvifEffort::Fast),
+            "default" => Some(AvifEffort::Default),
+            "max" => Some(AvifEffort::Max),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            AvifEffort::Fast => "fast",
+            AvifEffort::Default => "default",
+            AvifEffort::Max => "max",
+        }
+    }
+
+    /// libaom's settings for this tier at `cq_level` (docs/benchmarks.md, "AVIF").
+    pub fn aom(self, cq_level: u8) -> crate::codecs::libaom::AomSettings {
+        let (cpu_used, ten_bit) = match self {
+            AvifEffort::Fast => (8, false),
+            AvifEffort::Default => (6, false),
+            AvifEffort::Max => (4, true),
+        };
+        crate::codecs::libaom::AomSettings { cq_level, cpu_used, ten_bit }
+    }
 }
 
 impl Default for EncodeSettings {
@@ -75,8 +129,15 @@ impl Default for EncodeSettings {
             jpeg_quality: 80,
             webp_quality: 80,
             webp_effort: 3,
+            avif_encoder: AvifEncoder::Libaom,
+            avif_cq: 37,
+            avif_effort: AvifEffort::Default,
             avif_quality: 75,
             avif_speed: 9,
+            // The layer's, unless FFMPEG_PATH says (as for the video: a local run, the tests).
+            ffmpeg_path: std::env::var_os("FFMPEG_PATH")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| std::path::PathBuf::from("/opt/bin/ffmpeg")),
         }
     }
 }
@@ -84,7 +145,11 @@ impl Default for EncodeSettings {
 impl EncodeSettings {
     pub fn fingerprint(&self) -> String {
         let webp = if self.webp { format!("webp{}m{}", self.webp_quality, self.webp_effort) } else { "-".into() };
-        let avif = if self.avif { format!("avif{}s{}", self.avif_quality, self.avif_speed) } else { "-".into() };
+        let avif = match (self.avif, self.avif_encoder) {
+            (false, _) => "-".into(),
+            (true, AvifEncoder::Libaom) => format!("aom{}{}", self.avif_cq, self.avif_effort.name()),
+            (true, AvifEncoder::Rav1e) => format!("avif{}s{}", self.avif_quality, self.avif_speed),
+        };
         format!("q{};{webp};{avif}", self.jpeg_quality)
     }
 
@@ -236,7 +301,27 @@ fn add_webp_icc(file: Vec<u8>, icc: &[u8], width: u32, height: u32, alpha: bool)
     Ok(out)
 }
 
+/// Longest one AVIF encode may take: a 1920 px libaom encode at `max` takes seconds.
+const AVIF_ENCODE_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
+
 fn encode_avif(pixels: PixelsRef<'_>, settings: &EncodeSettings) -> Result<Vec<u8>, ImageError> {
+    if settings.avif_encoder == AvifEncoder::Libaom {
+        let aom = crate::codecs::libaom::Pixels {
+            data: pixels.data,
+            width: pixels.width,
+            height: pixels.height,
+            channels: pixels.channels,
+        };
+        return crate::codecs::libaom::encode(
+            &settings.ffmpeg_path,
+            &aom,
+            settings.avif_effort.aom(settings.avif_cq),
+            1,
+            &std::env::temp_dir(),
+            AVIF_ENCODE_LIMIT,
+        )
+        .map_err(|e| ImageError::Encode(format!("AVIF: {e}")));
+    }
     let pixels = media_edge_avif::Pixels {
         data: pixels.data,
         width: pixels.width,

@@ -524,9 +524,25 @@ mod tests {
         assert_eq!(base.fingerprint(), other.fingerprint());
         other.encode.jpeg_quality = 90;
         assert_ne!(base.fingerprint(), other.fingerprint());
-        let mut other = base.clone();
-        other.encode.avif_speed += 1;
-        assert_ne!(base.fingerprint(), other.fingerprint());
+        // The AVIF encoder's settings: libaom's (the default), then rav1e's once it is chosen;
+        // the ffmpeg that runs libaom is where it runs, not what it makes.
+        for change in [
+            |e: &mut EncodeSettings| e.avif_cq += 2,
+            |e: &mut EncodeSettings| e.avif_effort = crate::make::encode::AvifEffort::Max,
+            |e: &mut EncodeSettings| e.avif_encoder = crate::make::encode::AvifEncoder::Rav1e,
+        ] {
+            let mut other = base.clone();
+            change(&mut other.encode);
+            assert_ne!(base.fingerprint(), other.fingerprint());
+        }
+        let mut elsewhere = base.clone();
+        elsewhere.encode.ffmpeg_path = "/usr/bin/ffmpeg".into();
+        assert_eq!(base.fingerprint(), elsewhere.fingerprint());
+        let mut rav1e = base.clone();
+        rav1e.encode.avif_encoder = crate::make::encode::AvifEncoder::Rav1e;
+        let mut faster = rav1e.clone();
+        faster.encode.avif_speed += 1;
+        assert_ne!(rav1e.fingerprint(), faster.fingerprint());
     }
 
     #[test]

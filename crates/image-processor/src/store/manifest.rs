@@ -38,6 +38,9 @@ pub struct Manifest {
     /// What the original holds that the variants do not carry, e.g. an HDR gain map.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_carried_over: Vec<String>,
+    /// The libaom effort tier the AVIF files were made at (`fast`, `default`, `max`), when any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avif_effort: Option<String>,
     pub created_at: String,
 }
 

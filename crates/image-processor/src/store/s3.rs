@@ -77,6 +77,7 @@ impl Source for S3Source<'_> {
             etag,
             version_id: head.version_id().filter(|v| !v.is_empty() && *v != "null").map(str::to_string),
             bytes: head.content_length().unwrap_or(0).max(0) as u64,
+            effort: head.metadata().and_then(|m| m.get(EFFORT_METADATA)).cloned(),
         }))
     }
 
@@ -142,6 +143,9 @@ impl S3Source<'_> {
         Ok(listing.contents().iter().any(|o| o.key() == Some(self.key)))
     }
 }
+
+/// The user metadata naming an original's AVIF effort (`x-amz-meta-media-edge-effort: max`).
+pub const EFFORT_METADATA: &str = "media-edge-effort";
 
 /// A deleted upload: the content is gone, which no retry changes.
 fn gone() -> Failure {

@@ -18,6 +18,9 @@ pub struct SourceVersion {
     pub etag: String,
     pub version_id: Option<String>,
     pub bytes: u64,
+    /// The uploader's AVIF effort for this original (S3 metadata `media-edge-effort`, sent as
+    /// `x-amz-meta-media-edge-effort`), as written: checked where the settings are made.
+    pub effort: Option<String>,
 }
 
 /// Where an original comes from.

@@ -536,3 +536,35 @@ async fn another_parameter_set_flows_through_the_template_to_the_processor() {
     assert!(variants.contains(&"a.jpg/manifest.json".to_string()), "{variants:?}");
     assert!(!variants.iter().any(|k| k.contains("not-watched")), "{variants:?}");
 }
+
+/// An uploader can ask for the most AVIF effort for one original (a hero banner known in advance):
+/// it gets its own version (keys), the manifest says so, and its AVIF files are no larger than
+/// the default effort's. A value the processor does not know fails the upload and says why.
+#[tokio::test]
+async fn an_upload_can_ask_for_more_avif_effort_and_a_wrong_ask_is_reported() {
+    let h = Harness::new("effort").await;
+    h.upload("uploads/default.jpg", fixture("progressive.jpg")).await;
+    h.upload_with_metadata("uploads/hero.jpg", fixture("progressive.jpg"), &[("media-edge-effort", "max")]).await;
+    h.upload_with_metadata("uploads/typo.jpg", fixture("progressive.jpg"), &[("media-edge-effort", "ultra")]).await;
+    let report = h.run_jobs().await;
+    assert_eq!(report.retried, 0, "{report:?}");
+    let statuses = h.statuses().await;
+    let status =
+        |key: &str| statuses.iter().find(|s| s.source.key == key).unwrap_or_else(|| panic!("{key}: {statuses:#?}"));
+    assert_eq!(status("uploads/default.jpg").outcome, Outcome::Processed);
+    assert_eq!(status("uploads/hero.jpg").outcome, Outcome::Processed);
+    let typo = status("uploads/typo.jpg");
+    assert_eq!(typo.outcome, Outcome::Failed);
+    let reason = &typo.failure.as_ref().unwrap().reason;
+    assert!(reason.contains("media-edge-effort is \"ultra\"") && reason.contains("fast, default or max"), "{reason}");
+
+    let (default, hero) = (h.manifest("uploads/default.jpg").await, h.manifest("uploads/hero.jpg").await);
+    assert_eq!(default.avif_effort.as_deref(), Some("default"));
+    assert_eq!(hero.avif_effort.as_deref(), Some("max"));
+    assert_ne!(default.source_version, hero.source_version, "another effort is another version");
+    let avif_bytes = |m: &image_processor::store::manifest::Manifest| -> u64 {
+        m.variants.iter().flat_map(|v| &v.formats).filter(|f| f.format == "avif").map(|f| f.bytes).sum()
+    };
+    assert!(avif_bytes(&hero) > 0 && avif_bytes(&default) > 0);
+    assert!(avif_bytes(&hero) <= avif_bytes(&default), "max {} > default {}", avif_bytes(&hero), avif_bytes(&default));
+}

@@ -175,11 +175,18 @@ impl Harness {
     }
 
     pub async fn upload(&self, key: &str, bytes: Vec<u8>) {
+        self.upload_with_metadata(key, bytes, &[]).await
+    }
+
+    /// An upload with user metadata (`x-amz-meta-<name>: <value>`).
+    pub async fn upload_with_metadata(&self, key: &str, bytes: Vec<u8>, metadata: &[(&str, &str)]) {
+        let metadata = metadata.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         self.clients
             .s3
             .put_object()
             .bucket(&self.wiring.names.originals_bucket)
             .key(key)
+            .set_metadata(Some(metadata))
             .body(ByteStream::from(bytes))
             .send()
             .await
