@@ -186,4 +186,56 @@ mod tests {
             arguments(&Pixels { data: &rgba, width: 2, height: 2, channels: 2 }, settings, 1, Path::new("/x")).is_err()
         );
     }
+
+    fn ffmpeg() -> PathBuf {
+        PathBuf::from(std::env::var_os("FFMPEG_PATH").expect("FFMPEG_PATH (make test sets it)"))
+    }
+
+    static NEXT_TEST: AtomicU64 = AtomicU64::new(0);
+
+    /// What ffmpeg (dav1d) decodes back: RGBA, row by row (alpha merged from the auxiliary image).
+    fn decoded(avif: &[u8], dir: &Path) -> Vec<u8> {
+        let file =
+            dir.join(format!("roundtrip-{}-{}.avif", std::process::id(), NEXT_TEST.fetch_add(1, Ordering::Relaxed)));
+        std::fs::write(&file, avif).unwrap();
+        let merged = Command::new(ffmpeg())
+            .args(["-v", "error", "-i"])
+            .arg(&file)
+            .args(["-filter_complex", "[0:v:0][0:v:1]alphamerge,format=rgba", "-f", "rawvideo", "-"])
+            .output()
+            .unwrap();
+        std::fs::remove_file(&file).unwrap();
+        assert!(merged.status.success(), "{}", String::from_utf8_lossy(&merged.stderr));
+        merged.stdout
+    }
+
+    #[test]
+    fn a_gradient_and_its_alpha_come_back_as_they_went_in_and_nothing_is_left_behind() {
+        let (w, h) = (96u32, 64u32);
+        let rgba: Vec<u8> = (0..h)
+            .flat_map(|y| {
+                (0..w).flat_map(move |x| {
+                    [(x * 255 / w) as u8, (y * 255 / h) as u8, 128, if x < w / 2 { 255 } else { 96 }]
+                })
+            })
+            .collect();
+        let dir = std::env::temp_dir();
+        let pixels = Pixels { data: &rgba, width: w, height: h, channels: 4 };
+        let settings = AomSettings { cq_level: 20, cpu_used: 8, ten_bit: false };
+        let avif = encode(&ffmpeg(), &pixels, settings, 1, &dir, Duration::from_secs(60)).unwrap();
+        assert_eq!(&avif[4..12], b"ftypavif");
+        let back = decoded(&avif, &dir);
+        assert_eq!(back.len(), rgba.len());
+        let worst = |channel: usize| {
+            rgba.iter().zip(&back).skip(channel).step_by(4).map(|(a, b)| a.abs_diff(*b)).max().unwrap_or(255)
+        };
+        assert!(worst(0) <= 12 && worst(1) <= 12, "colour off by {} / {}", worst(0), worst(1));
+        assert!(worst(3) <= 12, "alpha off by {}", worst(3));
+        let ours = format!("media-edge-avif-{}-", std::process::id());
+        let left = std::fs::read_dir(&dir).unwrap().filter_map(Result::ok);
+        assert_eq!(left.filter(|e| e.file_name().to_string_lossy().starts_with(&ours)).count(), 0);
+        // A missing ffmpeg is an error naming it, not a panic.
+        let missing = encode(Path::new("/nonexistent/ffmpeg"), &pixels, settings, 1, &dir, Duration::from_secs(5));
+        assert!(missing.unwrap_err().contains("/nonexistent/ffmpeg"));
+    }
 }

@@ -117,7 +117,8 @@ fn encode_settings_from_vars(vars: &impl Vars) -> Result<EncodeSettings, ConfigE
         webp_quality: ranged("WEBP_QUALITY", defaults.webp_quality, 1..=100)?,
         webp_effort: ranged("WEBP_EFFORT", defaults.webp_effort, 0..=6)?,
         avif_encoder: match env::optional(vars, "AVIF_ENCODER").as_deref().map(str::trim) {
-            None | Some("libaom") => AvifEncoder::Libaom,
+            None => defaults.avif_encoder,
+            Some("libaom") => AvifEncoder::Libaom,
             Some("rav1e") => AvifEncoder::Rav1e,
             Some(other) => return Err(env::invalid("AVIF_ENCODER", other, "libaom or rav1e")),
         },

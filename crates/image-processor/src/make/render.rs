@@ -518,7 +518,8 @@ mod tests {
 
     #[test]
     fn fingerprint_changes_with_output_settings_only() {
-        let base = RenderSettings::default();
+        let mut base = RenderSettings::default();
+        base.encode.avif_encoder = crate::make::encode::AvifEncoder::Libaom;
         let mut other = base.clone();
         other.limits.max_pixels = 1;
         assert_eq!(base.fingerprint(), other.fingerprint());
