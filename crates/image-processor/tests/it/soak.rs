@@ -450,7 +450,9 @@ async fn soak_every_upload_is_accounted_for_exactly_once_under_faults() {
     let seen = Mutex::new(HashSet::new());
     let uploaded_at: Mutex<HashMap<String, Instant>> = Mutex::new(HashMap::new());
     let all_uploaded = AtomicBool::new(false);
-    let deadline = started + Duration::from_secs(120 + 2 * count as u64);
+    // A guard against a hung run, not a speed target: a 60-upload run takes 210–225 s on the
+    // 2-core machine, and beside make test's other suites one reached 243 s (the old 240 s bound).
+    let deadline = started + Duration::from_secs(120 + 3 * count as u64);
 
     let uploader = async {
         for upload in &uploads {
@@ -497,6 +499,7 @@ async fn soak_every_upload_is_accounted_for_exactly_once_under_faults() {
     let mut problems = Vec::new();
     let mut by_kind: BTreeMap<Kind, (usize, usize)> = BTreeMap::new();
     let (mut latencies, mut duplicates_skipped, mut dead_by_faults) = (Vec::new(), 0, 0);
+    let mut waiting_for_redrive = 0;
     let (mut first_status_lost, mut failure_reported_again) = (0, 0);
     for upload in &uploads {
         let entry = by_kind.entry(upload.kind).or_default();
@@ -569,7 +572,13 @@ async fn soak_every_upload_is_accounted_for_exactly_once_under_faults() {
                         .iter()
                         .any(|t| t.key() == image_processor::store::s3::SUPERSEDED_TAG && t.value() == "true")
                 });
-                if key.ends_with("/manifest.json") || !marked {
+                // A dead-lettered job still owns its version's keys: a redrive renders the same
+                // version into them and names them in its manifest. Files its killed or
+                // taken-over deliveries stored before the last receive are left for that
+                // (counted below); nothing marks them, since no delivery knows it is the last.
+                if what == "dead-lettered" && !marked && !key.ends_with("/manifest.json") {
+                    waiting_for_redrive += 1;
+                } else if key.ends_with("/manifest.json") || !marked {
                     problems.push(format!("{}: {key} stays for an original that was not processed", upload.key));
                 }
             }
@@ -618,7 +627,7 @@ async fn soak_every_upload_is_accounted_for_exactly_once_under_faults() {
         observed.handed_back.load(Ordering::Relaxed)
     );
     println!(
-        "  duplicates skipped {duplicates_skipped}, status events delivered twice {}, dead-lettered by injected faults {dead_by_faults}, lost {lost}",
+        "  duplicates skipped {duplicates_skipped}, status events delivered twice {}, dead-lettered by injected faults {dead_by_faults} (files left for their redrive {waiting_for_redrive}), lost {lost}",
         observed.redelivered_statuses.load(Ordering::Relaxed)
     );
     println!(
