@@ -16,7 +16,10 @@ register() (the launcher, server.py, calls it before moto serves anything) adds:
   Docker for every message; the test harness polls the queue with the mapping's settings). The
   template's Enabled is kept as `enabled_in_template`;
 - the template's Rules and parameter constraints (AllowedValues, AllowedPattern, MinValue,
-  MaxValue, MinLength, MaxLength), checked at CreateStack as CloudFormation does.
+  MaxValue, MinLength, MaxLength), checked at CreateStack as CloudFormation does;
+- IAM's role lookups over a snapshot of the roles: moto's server answers requests on threads, and
+  a stack creating its functions iterated the roles while a parallel test's stack added one
+  ("RuntimeError: dictionary changed size during iteration", an HTML 500 to CreateStack).
 
 Upstreamable to moto (getmoto/moto), each a small change to the service's models.py: everything
 above except the disabled event source mappings and the unapplied bucket policies, which are
@@ -506,6 +509,15 @@ def _patch_resource_map():
     parsing.ResourceMap.load = load
 
 
+def _patch_iam_roles():
+    from moto.iam.models import IAMBackend
+
+    def get_roles(self):
+        return list(self.roles.values())
+
+    IAMBackend.get_roles = get_roles
+
+
 # ---------------------------------------------------------------- registration
 
 def register():
@@ -521,6 +533,7 @@ def register():
     _patch_version()
     _patch_event_source_mapping()
     _patch_resource_map()
+    _patch_iam_roles()
     # moto finds models as CloudFormationModel.__subclasses__(), cached: the classes above are
     # defined by now, so a fresh look finds them.
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
