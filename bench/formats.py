@@ -2,6 +2,7 @@
 """AVIF, WebP and JPEG variants side by side: our processing code and sharp (its defaults).
 
     python3 bench/formats.py [--rounds 3] [--repeat 3] [--only NAME] [--skip-sweep]
+                             [--avif-encoder rav1e|libaom]
 
 Corpus: bench/variants.py's (Debian's lomiri-wallpapers photos, 12–24 MP, and images made from
 them: a baseline JPEG, a large PNG, a PNG with alpha, a WebP). For each image, the 4-size set
@@ -49,9 +50,13 @@ ONE_CORE = ["taskset", "-c", "0"] if shutil.which("taskset") else []
 # Dense where sharp's defaults and our JPEG q80 score (AVIF 65–85, WebP 76–87): bytes are
 # interpolated linearly between neighbours, which overstates them on a convex curve when the
 # points are far apart (the earlier 10-step sweep put our WebP at 1.001× sharp's; 2-step: 0.99×).
-# libaom's cq-level in steps of 2 (lower is better): where sharp's default (cq 37 under tune=iq)
-# and our JPEG q80 score. Steps of 8 made libaom look 7 points worse than it is (issue 33).
-AVIF_SWEEP = [27, 29, 31, 33, 35, 37, 39, 41, 43, 45]
+# Per AVIF encoder: the sweep flag and its values. rav1e (the default): ravif's quality, dense
+# where sharp's default and our JPEG q80 score. libaom: its cq-level in steps of 2 (lower is
+# better); steps of 8 made libaom look 7 points worse than it is (issue 33).
+AVIF_SWEEPS = {
+    "rav1e": ("--avif-quality", [55, 65, 70, 75, 78, 81, 84, 87, 92]),
+    "libaom": ("--avif-cq", [27, 29, 31, 33, 35, 37, 39, 41, 43, 45]),
+}
 WEBP_SWEEP = [70, 76, 78, 80, 82, 84, 87, 90, 93, 97]
 
 
@@ -97,11 +102,15 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", default=None, help="only images whose name contains this")
     parser.add_argument("--skip-sweep", action="store_true", help="no quality sweep (timing only)")
+    parser.add_argument("--avif-encoder", choices=sorted(AVIF_SWEEPS), default="rav1e",
+                        help="the image processor's AVIF_ENCODER (default: the shipped default)")
     args = parser.parse_args()
     if not MEDIA_EDGE.exists():
         sys.exit("build first: cargo build --release --bin media-edge (make bench does)")
     subprocess.run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=SCORER_DIR, check=True)
     bench = ours_bench_binary()
+    os.environ["AVIF_ENCODER"] = args.avif_encoder  # for `media-edge process`
+    encoder = ["--avif-encoder", args.avif_encoder]
     one, two = {"RAYON_NUM_THREADS": "1"}, {"RAYON_NUM_THREADS": "2"}
     work = Path(tempfile.mkdtemp(prefix="media-edge-formats-"))
     rows = []
@@ -112,14 +121,14 @@ def main():
         for round_ in range(args.rounds):
             for fmt in ("avif", "webp"):
                 # Equal work: the set in this format alone, as sharp's run makes it.
-                t[fmt].append(bench_json([*ONE_CORE, bench, "--repeat", args.repeat, "--only-format", fmt, path],
+                t[fmt].append(bench_json([*ONE_CORE, bench, *encoder, "--repeat", args.repeat, "--only-format", fmt, path],
                                          one)["median_ms"])
                 # What the pipeline does with only this format on: the JPEG/PNG fallback too.
-                t[f"{fmt}_fb"].append(bench_json([*ONE_CORE, bench, "--repeat", args.repeat, "--formats", fmt,
+                t[f"{fmt}_fb"].append(bench_json([*ONE_CORE, bench, *encoder, "--repeat", args.repeat, "--formats", fmt,
                                                   path], one)["median_ms"])
                 t[f"{fmt}_sharp"].append(bench_json([*ONE_CORE, "node", SHARP, "--format", fmt, "--repeat",
                                                      args.repeat, "--threads", 1, path])["median_ms"])
-            ours = bench_json([bench, "--repeat", args.repeat, "--formats", "avif,webp", "--out", work / "ours",
+            ours = bench_json([bench, *encoder, "--repeat", args.repeat, "--formats", "avif,webp", "--out", work / "ours",
                                path], two)
             sharp = bench_json(["node", SHARP, "--format", "all", "--repeat", args.repeat, "--threads", 2,
                                 "--out", work / "sharp", path])
@@ -144,24 +153,25 @@ def main():
                         for f in ("avif", "webp", "jpg", "png")}
         row["sharp_bytes"] = {f: (work / "sharp" / path.stem / f"pc.{f}").stat().st_size for f in ("avif", "webp")}
         if not args.skip_sweep and "alpha" not in kind:
-            row["quality"] = quality(bench, path, work)
+            row["quality"] = quality(bench, path, work, args.avif_encoder)
         rows.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
     report(rows, args)
 
 
-def quality(bench, path, work):
+def quality(bench, path, work, avif_encoder):
     """SSIMULACRA2 of the 1920 px variant: ours over a quality sweep, sharp's default, our JPEG."""
     sharp_dir = work / "sharp" / path.stem
     fw, fh, _ = describe(sharp_dir / "pc.jpg")
     reference = work / f"{path.stem}-ref.png"
     run([CONVERT, f"{path}[0]", "-auto-orient", "-filter", "Lanczos", "-resize", f"{fw}x{fh}!", reference])
     result = {}
-    for fmt, sweep, flag in (("avif", AVIF_SWEEP, "--avif-cq"), ("webp", WEBP_SWEEP, "--webp-quality")):
+    avif_flag, avif_sweep = AVIF_SWEEPS[avif_encoder]
+    for fmt, sweep, flag in (("avif", avif_sweep, avif_flag), ("webp", WEBP_SWEEP, "--webp-quality")):
         curve = []
         for q in sweep:
             out = work / f"sweep-{fmt}-{q}"
-            run([bench, "--repeat", 1, "--formats", fmt, flag, q, "--out", out, path])
+            run([bench, "--avif-encoder", avif_encoder, "--repeat", 1, "--formats", fmt, flag, q, "--out", out, path])
             file = out / path.stem / f"pc.{fmt}"
             if file.exists():  # left out when no smaller than the JPEG
                 ow, oh, _ = describe(sharp_dir / "pc.jpg")
@@ -169,7 +179,7 @@ def quality(bench, path, work):
         sharp_file = sharp_dir / f"pc.{fmt}"
         sharp_score = scores(reference, [sharp_file], work)[0]
         result[fmt] = {"curve": curve, "sharp_score": sharp_score, "sharp_bytes": sharp_file.stat().st_size}
-    jpeg = work / f"sweep-avif-{AVIF_SWEEP[0]}" / path.stem / "pc.jpg"
+    jpeg = work / f"sweep-avif-{avif_sweep[0]}" / path.stem / "pc.jpg"
     result["jpeg"] = {"score": scores(reference, [jpeg], work)[0], "bytes": jpeg.stat().st_size}
     for fmt in ("avif", "webp"):
         curve = [(s, b) for s, b, _ in result[fmt]["curve"]]
