@@ -573,10 +573,11 @@ async fn soak_every_upload_is_accounted_for_exactly_once_under_faults() {
                         .any(|t| t.key() == image_processor::store::s3::SUPERSEDED_TAG && t.value() == "true")
                 });
                 // A dead-lettered job still owns its version's keys: a redrive renders the same
-                // version into them and names them in its manifest. Files its killed or
-                // taken-over deliveries stored before the last receive are left for that
-                // (counted below); nothing marks them, since no delivery knows it is the last.
-                if what == "dead-lettered" && !marked && !key.ends_with("/manifest.json") {
+                // version into them and names them in its manifest (or, when a delivery got as far
+                // as the manifest and the faults then took its status, reports it a duplicate).
+                // What its deliveries stored before the last receive is left for that (counted
+                // below); nothing marks it, since no delivery knows it is the last.
+                if what == "dead-lettered" && !marked {
                     waiting_for_redrive += 1;
                 } else if key.ends_with("/manifest.json") || !marked {
                     problems.push(format!("{}: {key} stays for an original that was not processed", upload.key));

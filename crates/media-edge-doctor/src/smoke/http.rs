@@ -98,20 +98,9 @@ impl Http {
 }
 
 /// A key as a URL path: each segment percent-encoded (a literal `+` too: S3 reads `+` in a path as
-/// a space), slashes kept.
+/// a space), slashes kept; the same encoding as a CopyObject source.
 pub fn url_path(key: &str) -> String {
-    key.split('/')
-        .map(|segment| {
-            segment
-                .bytes()
-                .map(|b| match b {
-                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-                    _ => format!("%{b:02X}"),
-                })
-                .collect::<String>()
-        })
-        .collect::<Vec<_>>()
-        .join("/")
+    media_edge_shared::s3_event::encode_copy_source_key(key)
 }
 
 #[cfg(test)]

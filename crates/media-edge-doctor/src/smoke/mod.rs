@@ -322,15 +322,7 @@ impl<'a> Run<'a> {
     }
 
     async fn delete_original(&self, key: &str) -> Result<(), DoctorError> {
-        self.clients
-            .s3
-            .delete_object()
-            .bucket(&self.originals_bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| DoctorError::Aws(format!("deleting {key}: {}", describe_sdk_error(&e))))?;
-        Ok(())
+        delete_keys(&self.clients.s3, &self.originals_bucket, &[key.to_string()]).await
     }
 
     async fn resend(&self, key: &str, size: u64) -> Result<(), DoctorError> {
