@@ -1,7 +1,9 @@
 //! AVIF with libaom, through the pinned ffmpeg (the Lambda layer's, which links libaom 3.15.1, the
 //! same as sharp's): all-intra, `tune=iq` for colour (the tuning libaom 3.12+ made for still
 //! images, which libheif gives sharp's default AVIF), `tune=psnr` for alpha as libavif 1.4 does,
-//! 4:4:4, BT.601 full range signalled as sRGB. crates.io's libaom (libaom-sys) stops at 3.11,
+//! 4:4:4, BT.601 full range signalled as sRGB. Alpha is encoded at cq-level 10 at most: an alpha
+//! error is a halo over whatever the page puts behind the image, where a colour error blends into
+//! the picture (docs/benchmarks.md, "Alpha"). crates.io's libaom (libaom-sys) stops at 3.11,
 //! before `tune=iq`; the layer's ffmpeg is the libaom already deployed.
 //!
 //! Pixels go in on stdin; the AVIF muxer needs a seekable output, so it writes a file of its own
@@ -23,6 +25,12 @@ pub struct AomSettings {
     /// 10-bit instead of 8: a little smaller at equal quality, slower.
     pub ten_bit: bool,
 }
+
+/// The alpha plane's cq-level is at most this. Sharp's (the colour's, 37) leaves fully transparent
+/// pixels of the alpha.png fixture at up to 34/255 and opaque ones at 221; at 10 the worst is
+/// 8/255 beside an edge and 2/255 three pixels away, for 26% more bytes on that cut-out and 2% on
+/// a photo with a fading alpha (lossless: 97% and 164%).
+pub const ALPHA_CQ_MAX: u8 = 10;
 
 /// Interleaved 8-bit pixels: gray, RGB or RGBA (straight alpha).
 pub struct Pixels<'a> {
@@ -102,6 +110,10 @@ pub fn arguments(
         ]
         .map(String::from),
     );
+    if pixels.channels == 4 {
+        // After the shared -crf: ffmpeg applies the last value that matches a stream.
+        args.extend(["-crf:1".to_string(), settings.cq_level.min(ALPHA_CQ_MAX).to_string()]);
+    }
     args.push(output.to_string_lossy().into_owned());
     Ok(args)
 }
@@ -175,6 +187,9 @@ mod tests {
         let joined = args.join(" ");
         assert!(joined.contains("-aom-params:0 tune=iq -aom-params:1 tune=psnr"), "{joined}");
         assert!(joined.contains("-usage allintra -cpu-used 6 -crf 37"), "{joined}");
+        // ffmpeg takes the last value per stream: the alpha's own cq-level must come after the -crf.
+        let alpha_crf = joined.find("-crf:1 10").expect("alpha at its own cq-level");
+        assert!(joined.find("-crf 37").is_some_and(|colour| colour < alpha_crf), "{joined}");
         assert!(joined.contains("-protocol_whitelist pipe,file"), "{joined}");
         assert!(joined.contains("-i pipe:0"), "{joined}");
         assert_eq!(args.last().map(String::as_str), Some("/tmp/x.avif"));

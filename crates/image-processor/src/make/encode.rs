@@ -131,10 +131,8 @@ impl Default for EncodeSettings {
             jpeg_quality: 80,
             webp_quality: 80,
             webp_effort: 3,
-            // libaom's bytes are the goal (issue 33), but its lossy alpha leaves fully transparent
-            // pixels at up to 40/255 at cq 37 (rav1e keeps them at 0): rav1e stays the default
-            // until libaom's alpha is settled (docs/benchmarks.md, "AVIF with libaom").
-            avif_encoder: AvifEncoder::Rav1e,
+            // libaom with tune=iq: sharp's encoder and bytes, faster (docs/benchmarks.md, "AVIF").
+            avif_encoder: AvifEncoder::Libaom,
             avif_cq: 37,
             avif_effort: AvifEffort::Default,
             avif_quality: 75,
