@@ -256,6 +256,35 @@ pub fn page(report: &Report) -> String {
             savings.unreadable_manifests
         );
     }
+    if !report.reencodes.is_empty() {
+        let efforts: Vec<String> = report
+            .reencodes
+            .iter()
+            .map(|r| crate::hot::effort_change(r.from_effort.as_deref(), r.to_effort.as_deref()))
+            .collect();
+        let rows = report
+            .reencodes
+            .iter()
+            .zip(&efforts)
+            .map(|(r, effort)| {
+                vec![
+                    Cell::Name(&r.path),
+                    Cell::Name(effort),
+                    Cell::Count(r.views),
+                    Cell::Bytes(r.before_bytes / r.views.max(1)),
+                    Cell::Bytes(r.bytes / r.views.max(1)),
+                    Cell::Saved(r.saved_bytes),
+                    Cell::Ratio(r.saved_ratio),
+                ]
+            })
+            .collect();
+        table(
+            &mut out,
+            "Re-encoded originals: a view of the new version against the same file and format before",
+            &["variants", "effort", "views", "per view before", "now", "saved", "saved %"],
+            rows,
+        );
+    }
     let hours = report
         .by_hour
         .iter()

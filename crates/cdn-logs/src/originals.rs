@@ -27,6 +27,20 @@ pub struct Originals {
     pub unreadable_count: u64,
     /// The first few of them by location, as `location: why`.
     pub unreadable: Vec<String>,
+    /// What each manifest read says, by its key (`<path>/manifest.json`).
+    pub manifests: HashMap<String, ManifestFacts>,
+}
+
+/// What the report uses of one manifest besides the original's size.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ManifestFacts {
+    /// The original's key in the originals bucket.
+    pub source_key: Option<String>,
+    pub source_version: String,
+    /// The libaom effort its AVIF files were made at.
+    pub avif_effort: Option<String>,
+    /// The version of the same content it replaced (a re-encode), and that version's effort.
+    pub rerender_of: Option<(String, Option<String>)>,
 }
 
 /// The part of a manifest this needs.
@@ -34,18 +48,43 @@ pub struct Originals {
 struct ManifestHead {
     source_version: String,
     source_bytes: u64,
+    #[serde(default)]
+    source: Option<SourceHead>,
+    #[serde(default)]
+    avif_effort: Option<String>,
+    #[serde(default)]
+    rerender_of: Option<RerenderHead>,
+}
+
+#[derive(Deserialize)]
+struct SourceHead {
+    key: String,
+}
+
+#[derive(Deserialize)]
+struct RerenderHead {
+    source_version: String,
+    #[serde(default)]
+    avif_effort: Option<String>,
+}
+
+/// `/<path>/<12 hex digits>/<file>` as logged (URL-encoded) → (`<path>`, version, file), decoded:
+/// the parts of a variant URL.
+pub fn variant_parts(uri: &str) -> Option<(String, String, String)> {
+    let decoded = percent_decoded(uri.as_bytes())?;
+    let uri = std::str::from_utf8(&decoded).ok()?;
+    let (rest, file) = uri.strip_prefix('/')?.rsplit_once('/')?;
+    let (path, version) = rest.rsplit_once('/')?;
+    let is_version = version.len() == 12 && version.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    (is_version && !path.is_empty() && !file.is_empty())
+        .then(|| (path.to_string(), version.to_string(), file.to_string()))
 }
 
 /// `/<path>/<12 hex digits>/<file>` as logged (URL-encoded) → (`<path>/manifest.json`, version):
 /// where a variant URL's manifest is, relative to the variants bucket (decoded URL paths are its
 /// keys: `beach%20photo.jpg` is the key `beach photo.jpg`).
 pub fn manifest_key(uri: &str) -> Option<(String, String)> {
-    let decoded = percent_decoded(uri.as_bytes())?;
-    let uri = std::str::from_utf8(&decoded).ok()?;
-    let (rest, file) = uri.strip_prefix('/')?.rsplit_once('/')?;
-    let (path, version) = rest.rsplit_once('/')?;
-    let is_version = version.len() == 12 && version.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    (is_version && !path.is_empty() && !file.is_empty()).then(|| (format!("{path}/manifest.json"), version.to_string()))
+    variant_parts(uri).map(|(path, version, _)| (format!("{path}/manifest.json"), version))
 }
 
 /// Manifests read at once from S3 (each a small GET).
@@ -91,6 +130,15 @@ pub async fn load(root: &str, aggregate: &Aggregate) -> Result<Originals, Error>
             }
         };
         originals.manifests_read += u64::from(manifest.is_some());
+        if let Some(m) = &manifest {
+            let facts = ManifestFacts {
+                source_key: m.source.as_ref().map(|s| s.key.clone()),
+                source_version: m.source_version.clone(),
+                avif_effort: m.avif_effort.clone(),
+                rerender_of: m.rerender_of.as_ref().map(|r| (r.source_version.clone(), r.avif_effort.clone())),
+            };
+            originals.manifests.insert(key.clone(), facts);
+        }
         for (uri, version) in &wanted[key] {
             match &manifest {
                 Some(m) if m.source_version == *version => {

@@ -225,6 +225,32 @@ pub fn text(report: &Report) -> String {
             let _ = writeln!(out, "  {}", visible(unreadable));
         }
     }
+    if !report.reencodes.is_empty() {
+        let cells = report
+            .reencodes
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                vec![
+                    (i + 1).to_string(),
+                    shorten(&r.path),
+                    crate::hot::effort_change(r.from_effort.as_deref(), r.to_effort.as_deref()),
+                    thousands(r.views),
+                    human_bytes(r.before_bytes / r.views.max(1)),
+                    human_bytes(r.bytes / r.views.max(1)),
+                    signed_bytes(r.saved_per_view.round() as i64),
+                    signed_bytes(r.saved_bytes),
+                    percent(r.saved_ratio),
+                ]
+            })
+            .collect();
+        table(
+            &mut out,
+            "Re-encoded originals: a view of the new version against the same file and format before",
+            &["#", "variants", "effort", "views", "per view before", "now", "saved per view", "saved", "saved %"],
+            cells,
+        );
+    }
     out
 }
 
@@ -272,18 +298,18 @@ fn table(out: &mut String, title: &str, header: &[&str], rows: Vec<Vec<String>>)
     }
 }
 
-fn percent(ratio: Option<f64>) -> String {
+pub(crate) fn percent(ratio: Option<f64>) -> String {
     ratio.map_or_else(|| "-".to_string(), |r| format!("{:.1}%", r * 100.0))
 }
 
 /// Names come from logs: control characters (a terminal escape in a logged URI) are shown
 /// escaped rather than sent to the terminal.
-fn visible(text: &str) -> String {
+pub(crate) fn visible(text: &str) -> String {
     text.chars().flat_map(|c| if c.is_control() { c.escape_default().collect() } else { vec![c] }).collect()
 }
 
 /// Very long names keep both ends.
-fn shorten(name: &str) -> String {
+pub(crate) fn shorten(name: &str) -> String {
     let name = visible(name);
     let chars: Vec<char> = name.chars().collect();
     if chars.len() <= MAX_NAME_CHARS {
@@ -358,14 +384,14 @@ pub fn csv(report: &Report) -> Result<String, Error> {
 }
 
 /// RFC 4180: fields quoted only when they hold a comma, a quote or a line break; `\n` after rows.
-fn csv_writer() -> csv::Writer<Vec<u8>> {
+pub(crate) fn csv_writer() -> csv::Writer<Vec<u8>> {
     csv::Writer::from_writer(Vec::new())
 }
 
 /// A cell from the logs that a spreadsheet would run as a formula (a leading `=`, `+`, `-` or `@`,
 /// or a tab or carriage return) gets a leading `'`; a lone `-` (none logged) is left as it is.
 /// The CSV writer then quotes as RFC 4180 says.
-fn inert(value: &str) -> Cow<'_, str> {
+pub(crate) fn inert(value: &str) -> Cow<'_, str> {
     if value.starts_with(['\t', '\r']) || (value.len() > 1 && value.starts_with(['=', '+', '-', '@'])) {
         Cow::Owned(format!("'{value}"))
     } else {

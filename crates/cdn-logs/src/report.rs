@@ -37,6 +37,10 @@ pub struct Report {
     /// What the formats served saved against serving the originals ([`Report::add_savings`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub savings: Option<Savings>,
+    /// Originals re-encoded (same content, other effort or settings) with both versions in the
+    /// logs: what a view weighs now against before ([`crate::hot::reencodes`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reencodes: Vec<crate::hot::Reencode>,
 }
 
 /// One release version's traffic.
@@ -218,6 +222,7 @@ impl Report {
             releases: releases(&aggregate.releases),
             worst_cohorts: worst_cohorts(&aggregate.releases, top),
             savings: None,
+            reencodes: Vec::new(),
         }
     }
 
@@ -258,6 +263,7 @@ impl Report {
             unreadable_manifests: originals.unreadable_count,
             unreadable_examples: originals.unreadable.clone(),
         });
+        self.reencodes = crate::hot::reencodes(aggregate, originals);
     }
 }
 

@@ -26,7 +26,8 @@ use crate::make::render::RenderSettings;
 use crate::scratch::ScratchDir;
 use crate::store::keys::{source_version, OutputLayout, MANIFEST_CACHE_CONTROL, VARIANT_CACHE_CONTROL};
 use crate::store::manifest::{
-    picture_html, video_html, Manifest, ManifestFile, ManifestSkip, ManifestVariant, MANIFEST_SCHEMA, MANIFEST_VERSION,
+    picture_html, video_html, Manifest, ManifestFile, ManifestSkip, ManifestVariant, RenderNotes, Rerender,
+    MANIFEST_SCHEMA, MANIFEST_VERSION,
 };
 use crate::store::sides::{Sink, Source, SourceVersion, StoredOutput};
 
@@ -42,6 +43,9 @@ pub struct Job<'a> {
     pub work_root: &'a Path,
     /// When the Lambda invocation ends, if any: ffmpeg is stopped before it.
     pub deadline: Option<Deadline>,
+    /// The AVIF effort an operator asked for in the message (`media-edge backfill --effort`):
+    /// over the upload's own `media-edge-effort` metadata, which is over the settings'.
+    pub asked_effort: Option<&'a str>,
 }
 
 /// Processes one original. `Ok` carries the status event to publish (processed, duplicate or
@@ -52,17 +56,23 @@ pub async fn process(source: &impl Source, sink: &impl Sink, job: Job<'_>) -> Re
         .current()
         .await?
         .ok_or_else(|| Failure::permanent("the object no longer exists (deleted before it was processed)"))?;
-    // An uploader may ask for another AVIF effort (a hero banner at `max`): its own settings, so
-    // its own version hash and keys.
+    // An uploader (a hero banner known in advance) or an operator (the originals with the most
+    // views) may ask for another AVIF effort: its own settings, so its own version hash and keys.
     let asked;
-    let job = match &version.effort {
+    let asked_by = match (job.asked_effort, &version.effort) {
+        (Some(text), _) => Some(("the message's media-edge-effort attribute", text)),
+        (None, Some(text)) => Some(("metadata media-edge-effort", text.as_str())),
+        (None, None) => None,
+    };
+    let asked_effort = match asked_by {
+        None => None,
+        Some((by, text)) => Some(AvifEffort::parse(text).ok_or_else(|| {
+            Failure::permanent(format!("{by} is {text:?}: it takes fast, default or max (or leave it out)"))
+        })?),
+    };
+    let job = match asked_effort {
         None => job,
-        Some(text) => {
-            let effort = AvifEffort::parse(text).ok_or_else(|| {
-                Failure::permanent(format!(
-                    "metadata media-edge-effort is {text:?}: it takes fast, default or max (or leave it out)"
-                ))
-            })?;
+        Some(effort) => {
             asked = RenderSettings {
                 encode: EncodeSettings { avif_effort: effort, ..job.settings.encode.clone() },
                 ..job.settings.clone()
@@ -92,8 +102,8 @@ pub async fn process(source: &impl Source, sink: &impl Sink, job: Job<'_>) -> Re
             "another delivery of this upload is being processed; this one is retried after it (and then skipped)",
         ));
     };
-    let result =
-        process_claimed(source, sink, job, Rendering { version, hash, described, manifest_key, started }).await;
+    let rendering = Rendering { version, hash, described, manifest_key, asked_effort, started };
+    let result = process_claimed(source, sink, job, rendering).await;
     // Only while it is still ours: a claim another delivery took over is left to it.
     match sink.remove_if(&claim_key, &claim_tag).await {
         Ok(true) => {}
@@ -167,6 +177,7 @@ struct Rendering {
     hash: String,
     described: SourceObject,
     manifest_key: String,
+    asked_effort: Option<AvifEffort>,
     started: Instant,
 }
 
@@ -178,7 +189,7 @@ async fn process_claimed(
     job: Job<'_>,
     rendering: Rendering,
 ) -> Result<StatusEvent, Failure> {
-    let Rendering { version, hash, described, manifest_key, started } = rendering;
+    let Rendering { version, hash, described, manifest_key, asked_effort, started } = rendering;
     let limit = job.settings.limits.max_input_bytes;
     let existing = sink.read_manifest(&manifest_key).await?;
     if let Some(existing) = &existing {
@@ -201,15 +212,19 @@ async fn process_claimed(
     let rendered = render_outputs(&scratch, source.key(), job.settings, job.deadline).await?;
     let ffmpeg_ms = Some(rendered.ffmpeg_ms).filter(|&ms| ms > 0);
 
-    let (manifest, mut outputs) = plan_outputs(
-        rendered,
-        job.layout,
-        source.key(),
-        described.clone(),
-        &hash,
-        input_bytes,
-        avif_effort(job.settings),
-    )?;
+    // The same content rendered before with other settings or effort: the log report compares
+    // what a view of each version weighed.
+    let rerender_of = existing
+        .as_ref()
+        .filter(|m| m.source_version != hash && m.source.etag.is_some() && m.source.etag == described.etag)
+        .map(|m| Rerender { source_version: m.source_version.clone(), avif_effort: m.avif_effort.clone() });
+    let notes = RenderNotes {
+        avif_effort: avif_effort(job.settings).map(str::to_string),
+        avif_effort_asked: asked_effort.map(|e| e.name().to_string()),
+        rerender_of,
+    };
+    let (manifest, mut outputs) =
+        plan_outputs(rendered, job.layout, source.key(), described.clone(), &hash, input_bytes, notes)?;
     // plan_outputs puts the manifest last; it is written only once every variant is stored.
     let manifest_output = outputs.pop().ok_or_else(|| Failure::permanent("no manifest was planned"))?;
     // Files already under this version's prefix: this renders again a version rendered before
@@ -285,7 +300,7 @@ pub fn plan_outputs(
     source: SourceObject,
     version: &str,
     input_bytes: u64,
-    avif_effort: Option<&str>,
+    notes: RenderNotes,
 ) -> Result<(Manifest, Vec<StoredOutput>), Failure> {
     let mut outputs = Vec::with_capacity(rendered.outputs.len() * 3 + 1);
     let mut variants = Vec::with_capacity(rendered.outputs.len());
@@ -363,7 +378,9 @@ pub fn plan_outputs(
         picture,
         video,
         not_carried_over: rendered.not_carried_over,
-        avif_effort: avif_effort.filter(|_| has_avif).map(str::to_string),
+        avif_effort: notes.avif_effort.filter(|_| has_avif),
+        avif_effort_asked: notes.avif_effort_asked,
+        rerender_of: notes.rerender_of,
         created_at: now_rfc3339(),
     };
     let manifest_json = serde_json::to_vec_pretty(&manifest)

@@ -7,6 +7,10 @@
 //! (same content, same render settings fingerprint): a backfill sends only missing and stale ones,
 //! so a second run sends nothing, and a change of variant set or settings re-renders everything.
 //! Resumable: the last key sent is recorded in a state file after every batch.
+//!
+//! `--effort max --keys-from FILE` re-renders exactly the originals FILE names (`media-edge logs
+//! --hot N --format json`, or one key per line) at that AVIF effort: the messages carry it, the
+//! manifest records it, and later backfills keep it.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -40,6 +44,9 @@ pub struct Original {
 pub struct ManifestSource {
     pub source_version: String,
     pub source: ManifestObject,
+    /// The effort asked for this original (by its upload or an earlier `--effort`), if any.
+    #[serde(default)]
+    pub avif_effort_asked: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -71,11 +78,33 @@ pub struct Target {
     pub variants_bucket: String,
     pub layout: OutputLayout,
     pub fingerprint: String,
+    /// The settings' fingerprint at each AVIF effort: an original asked for one is judged by it.
+    pub effort_fingerprints: HashMap<String, String>,
+    /// `--effort`: every original sent is to be rendered at this effort.
+    pub effort: Option<String>,
     pub since: Option<i64>,
     pub until: Option<i64>,
 }
 
 impl Target {
+    /// The effort an original is to be rendered at, when one is asked: `--effort`, else the one
+    /// its manifest says was asked before (so a backfill after a settings change keeps it).
+    pub fn asked_effort<'a>(&'a self, manifest: Option<&'a ManifestSource>) -> Option<&'a str> {
+        self.effort.as_deref().or_else(|| manifest.and_then(|m| m.avif_effort_asked.as_deref()))
+    }
+
+    fn fingerprint_at(&self, effort: Option<&str>) -> &str {
+        effort.and_then(|e| self.effort_fingerprints.get(e)).unwrap_or(&self.fingerprint)
+    }
+
+    /// What a recorded state must match to be resumed: the settings and the asked effort.
+    pub fn run_fingerprint(&self) -> String {
+        match &self.effort {
+            Some(effort) => format!("{};effort={effort}", self.fingerprint),
+            None => self.fingerprint.clone(),
+        }
+    }
+
     /// Whether the processor would take `original` at all (before reading its manifest).
     pub fn eligible(&self, original: &Original) -> bool {
         let own_output = self.originals_bucket == self.variants_bucket
@@ -99,7 +128,7 @@ impl Target {
             &original.key,
             manifest.source.etag.as_deref().unwrap_or_default(),
             manifest.source.version_id.as_deref(),
-            &self.fingerprint,
+            self.fingerprint_at(self.asked_effort(Some(manifest))),
         );
         if same_content && manifest.source_version == today {
             Verdict::Current
@@ -109,8 +138,8 @@ impl Target {
     }
 }
 
-/// The message S3 → SNS → SQS delivers for an upload of `original`.
-pub fn upload_message(bucket: &str, original: &Original) -> String {
+/// The message S3 → SNS → SQS delivers for an upload of `original`, with the effort asked for it.
+pub fn upload_message(bucket: &str, original: &Original, asked_effort: Option<&str>) -> String {
     media_edge_shared::s3_event::upload_notification(
         bucket,
         &original.key,
@@ -119,6 +148,7 @@ pub fn upload_message(bucket: &str, original: &Original) -> String {
         &DateTime::from_secs(original.last_modified).fmt(Format::DateTime).unwrap_or_default(),
         "media-edge-backfill",
         &format!("backfill-{}", source_version(bucket, &original.key, &original.etag, None, "backfill")),
+        asked_effort,
     )
 }
 
@@ -248,7 +278,7 @@ pub async fn run(
         .into_iter()
         .filter(|o| resume_after.as_ref().is_none_or(|last| &o.key > last) || retry.contains(&o.key))
         .collect();
-    state.fingerprint = plan.target.fingerprint.clone();
+    state.fingerprint = plan.target.run_fingerprint();
     let mut report = std::mem::take(&mut state.report);
     report.dry_run = plan.dry_run;
     let previous_seconds = report.seconds;
@@ -257,7 +287,7 @@ pub async fn run(
         let mut due = Vec::new();
         for (original, verdict) in chunk.iter().zip(verdicts) {
             match verdict {
-                Ok(verdict) => {
+                Ok((verdict, effort)) => {
                     report.count(verdict, original);
                     let send = match verdict {
                         Verdict::Stale => true,
@@ -265,7 +295,7 @@ pub async fn run(
                         Verdict::Current | Verdict::Skipped => false,
                     };
                     if send {
-                        due.push(original);
+                        due.push((original, effort));
                     }
                 }
                 Err(why) => {
@@ -301,12 +331,15 @@ pub async fn run(
     Ok(report)
 }
 
-async fn classify(s3: &aws_sdk_s3::Client, target: &Target, chunk: &[Original]) -> Vec<Result<Verdict, String>> {
+/// Each original's verdict, and the effort to ask for when it is sent.
+type Classified = Result<(Verdict, Option<String>), String>;
+
+async fn classify(s3: &aws_sdk_s3::Client, target: &Target, chunk: &[Original]) -> Vec<Classified> {
     let mut reads = tokio::task::JoinSet::new();
-    let mut results: HashMap<usize, Result<Verdict, String>> = HashMap::new();
+    let mut results: HashMap<usize, Classified> = HashMap::new();
     for (index, original) in chunk.iter().enumerate() {
         if !target.eligible(original) {
-            results.insert(index, Ok(Verdict::Skipped));
+            results.insert(index, Ok((Verdict::Skipped, None)));
             continue;
         }
         while reads.len() >= CONCURRENT_READS {
@@ -317,7 +350,11 @@ async fn classify(s3: &aws_sdk_s3::Client, target: &Target, chunk: &[Original]) 
         let (s3, target, original) = (s3.clone(), target.clone(), original.clone());
         reads.spawn(async move {
             let manifest = read_manifest(&s3, &target, &original.key).await;
-            (index, manifest.map(|m| target.verdict(&original, m.as_ref())))
+            let classified = manifest.map(|m| {
+                let effort = target.asked_effort(m.as_ref()).map(str::to_string);
+                (target.verdict(&original, m.as_ref()), effort)
+            });
+            (index, classified)
         });
     }
     while let Some(joined) = reads.join_next().await {
@@ -344,16 +381,22 @@ async fn read_manifest(s3: &aws_sdk_s3::Client, target: &Target, key: &str) -> R
 }
 
 /// Sends one batch; returns the keys that could not be sent.
-async fn send_batch(sqs: &aws_sdk_sqs::Client, plan: &Plan, batch: &[&Original], report: &mut Report) -> Vec<String> {
+async fn send_batch(
+    sqs: &aws_sdk_sqs::Client,
+    plan: &Plan,
+    batch: &[(&Original, Option<String>)],
+    report: &mut Report,
+) -> Vec<String> {
     let Some(queue_url) = &plan.queue_url else { return Vec::new() };
-    let mut pending: Vec<(String, &Original)> = batch.iter().enumerate().map(|(i, o)| (i.to_string(), *o)).collect();
+    let mut pending: Vec<(String, &Original, Option<&str>)> =
+        batch.iter().enumerate().map(|(i, (o, effort))| (i.to_string(), *o, effort.as_deref())).collect();
     for attempt in 0..3 {
         let entries: Vec<SendMessageBatchRequestEntry> = pending
             .iter()
-            .filter_map(|(id, o)| {
+            .filter_map(|(id, o, effort)| {
                 SendMessageBatchRequestEntry::builder()
                     .id(id)
-                    .message_body(upload_message(&plan.target.originals_bucket, o))
+                    .message_body(upload_message(&plan.target.originals_bucket, o, *effort))
                     .build()
                     .ok()
             })
@@ -361,19 +404,19 @@ async fn send_batch(sqs: &aws_sdk_sqs::Client, plan: &Plan, batch: &[&Original],
         match sqs.send_message_batch().queue_url(queue_url).set_entries(Some(entries)).send().await {
             Ok(out) => {
                 let failed: Vec<&str> = out.failed().iter().map(|f| f.id()).collect();
-                for (id, o) in &pending {
+                for (id, o, _) in &pending {
                     if !failed.contains(&id.as_str()) {
                         report.sent += 1;
                         report.sent_bytes += o.size;
                     }
                 }
-                pending.retain(|(id, _)| failed.contains(&id.as_str()));
+                pending.retain(|(id, _, _)| failed.contains(&id.as_str()));
             }
             Err(e) if attempt == 2 => {
-                for (_, o) in &pending {
+                for (_, o, _) in &pending {
                     report.error(format!("{}: sending: {}", o.key, describe_sdk_error(&e)));
                 }
-                return pending.iter().map(|(_, o)| o.key.clone()).collect();
+                return pending.iter().map(|(_, o, _)| o.key.clone()).collect();
             }
             Err(_) => {}
         }
@@ -382,10 +425,10 @@ async fn send_batch(sqs: &aws_sdk_sqs::Client, plan: &Plan, batch: &[&Original],
         }
         tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
     }
-    for (_, o) in &pending {
+    for (_, o, _) in &pending {
         report.error(format!("{}: the queue refused the message three times", o.key));
     }
-    pending.iter().map(|(_, o)| o.key.clone()).collect()
+    pending.iter().map(|(_, o, _)| o.key.clone()).collect()
 }
 
 /// The recorded state of an interrupted run of `source`, or a fresh one. A state recorded with
@@ -420,6 +463,83 @@ fn save_state(path: &std::path::Path, state: &State) -> Result<(), String> {
     std::fs::rename(&temporary, path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// The originals a `--keys-from` file names: the JSON of `media-edge logs --hot N --format json`
+/// (each entry's `original` key, or its URL `path` mapped back through `layout`), or one key per
+/// line (blank lines and `#` comments skipped). In the file's order, without repeats.
+pub fn keys_from(text: &str, layout: &OutputLayout) -> Result<Vec<String>, String> {
+    let mut keys: Vec<String> = Vec::new();
+    if text.trim_start().starts_with('{') {
+        #[derive(Deserialize)]
+        struct Hot {
+            hot: Vec<HotEntry>,
+        }
+        #[derive(Deserialize)]
+        struct HotEntry {
+            #[serde(default)]
+            original: Option<String>,
+            path: String,
+        }
+        let hot: Hot = serde_json::from_str(text)
+            .map_err(|e| format!("not the JSON of `media-edge logs --hot N --format json`: {e}"))?;
+        for entry in hot.hot {
+            let key = match entry.original {
+                Some(key) => key,
+                None => {
+                    let relative = entry.path.strip_prefix(&layout.output_prefix).ok_or_else(|| {
+                        format!("{:?} is not under the output prefix {:?}", entry.path, layout.output_prefix)
+                    })?;
+                    format!("{}{relative}", layout.input_prefix)
+                }
+            };
+            keys.push(key);
+        }
+    } else {
+        keys.extend(text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(String::from));
+    }
+    let mut seen = std::collections::HashSet::new();
+    keys.retain(|k| seen.insert(k.clone()));
+    Ok(keys)
+}
+
+/// The named originals as they are now (HEAD each, 16 at a time), in key order; keys that do not
+/// exist or cannot be read come back apart, with why.
+pub async fn originals_named(s3: &aws_sdk_s3::Client, bucket: &str, keys: &[String]) -> (Vec<Original>, Vec<String>) {
+    let (mut originals, mut problems) = (Vec::new(), Vec::new());
+    let mut heads = tokio::task::JoinSet::new();
+    let mut collect = |joined: Option<Result<Result<Original, String>, tokio::task::JoinError>>| match joined {
+        Some(Ok(Ok(original))) => originals.push(original),
+        Some(Ok(Err(problem))) => problems.push(problem),
+        Some(Err(e)) => problems.push(format!("a HEAD request failed: {e}")),
+        None => {}
+    };
+    for key in keys {
+        while heads.len() >= CONCURRENT_READS {
+            collect(heads.join_next().await);
+        }
+        let (s3, bucket, key) = (s3.clone(), bucket.to_string(), key.clone());
+        heads.spawn(async move {
+            match s3.head_object().bucket(&bucket).key(&key).send().await {
+                Ok(head) => Ok(Original {
+                    size: head.content_length().unwrap_or(0).max(0) as u64,
+                    etag: head.e_tag().unwrap_or_default().to_string(),
+                    last_modified: head.last_modified().map_or(0, |t| t.secs()),
+                    key,
+                }),
+                Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => {
+                    Err(format!("{key}: no such original in s3://{bucket}"))
+                }
+                Err(e) => Err(format!("{key}: {}", describe_sdk_error(&e))),
+            }
+        });
+    }
+    while !heads.is_empty() {
+        collect(heads.join_next().await);
+    }
+    originals.sort_by(|a, b| a.key.cmp(&b.key));
+    problems.sort();
+    (originals, problems)
+}
+
 /// Every object under `prefix`, in key order. A bucket or prefix that cannot be read is an error
 /// before anything is sent.
 pub async fn list(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Result<Vec<Original>, String> {
@@ -450,6 +570,10 @@ mod tests {
             variants_bucket: "variants".into(),
             layout: OutputLayout { input_prefix: "uploads/".into(), output_prefix: String::new() },
             fingerprint: "settings-v2".into(),
+            effort_fingerprints: [("max", "settings-v2-max"), ("default", "settings-v2")]
+                .map(|(e, f)| (e.to_string(), f.to_string()))
+                .into(),
+            effort: None,
             since: None,
             until: None,
         }
@@ -463,6 +587,7 @@ mod tests {
         ManifestSource {
             source_version: source_version("originals", key, etag, None, fingerprint),
             source: ManifestObject { etag: Some(etag.into()), version_id: None },
+            avif_effort_asked: None,
         }
     }
 
@@ -482,6 +607,45 @@ mod tests {
             "content changed"
         );
         assert_eq!(t.verdict(&o, None), Verdict::Missing);
+    }
+
+    /// `--effort max` judges by the settings at max and asks for it; a manifest asked for an
+    /// effort before is judged by that effort and asked for it again, so reruns converge.
+    #[test]
+    fn an_asked_effort_is_judged_by_and_kept() {
+        let mut t = target();
+        let o = original("uploads/a.jpg");
+        let default = manifest("e1", "settings-v2", "uploads/a.jpg");
+        let max = ManifestSource {
+            avif_effort_asked: Some("max".into()),
+            ..manifest("e1", "settings-v2-max", "uploads/a.jpg")
+        };
+        assert_eq!((t.verdict(&o, Some(&max)), t.asked_effort(Some(&max))), (Verdict::Current, Some("max")));
+        assert_eq!((t.verdict(&o, Some(&default)), t.asked_effort(Some(&default))), (Verdict::Current, None));
+        t.effort = Some("max".into());
+        assert_eq!((t.verdict(&o, Some(&default)), t.asked_effort(Some(&default))), (Verdict::Stale, Some("max")));
+        assert_eq!(t.verdict(&o, Some(&max)), Verdict::Current, "a second --effort max run sends nothing");
+        assert_eq!((t.verdict(&o, None), t.asked_effort(None)), (Verdict::Missing, Some("max")));
+        assert_ne!(t.run_fingerprint(), target().run_fingerprint(), "a state of another effort is not resumed");
+        let body = upload_message("originals", &o, Some("max"));
+        let media_edge_shared::s3_event::Notification::Objects(events) =
+            media_edge_shared::s3_event::parse_sqs_body(&body).unwrap()
+        else {
+            panic!("not an object event");
+        };
+        assert_eq!(events[0].asked_effort.as_deref(), Some("max"));
+    }
+
+    #[test]
+    fn keys_come_from_the_hot_list_or_lines() {
+        let layout = OutputLayout { input_prefix: "uploads/".into(), output_prefix: "v/".into() };
+        let hot = r#"{"hot": [{"path": "v/a b.jpg", "original": "uploads/a b.jpg", "bytes": 9},
+                              {"path": "v/c/d.png", "bytes": 5}, {"path": "v/a b.jpg", "bytes": 1}]}"#;
+        assert_eq!(keys_from(hot, &layout).unwrap(), ["uploads/a b.jpg", "uploads/c/d.png"]);
+        assert!(keys_from(r#"{"hot": [{"path": "elsewhere/x.jpg"}]}"#, &layout).unwrap_err().contains("output prefix"));
+        assert!(keys_from(r#"{"rows": []}"#, &layout).is_err());
+        let lines = "# hot originals\nuploads/a.jpg\n\n  uploads/b c.jpg  \nuploads/a.jpg\n";
+        assert_eq!(keys_from(lines, &layout).unwrap(), ["uploads/a.jpg", "uploads/b c.jpg"]);
     }
 
     #[test]
@@ -505,7 +669,7 @@ mod tests {
     #[test]
     fn the_message_is_what_an_upload_produces() {
         let o = original("uploads/a b+c/한글 100%.jpg");
-        let body = upload_message("originals", &o);
+        let body = upload_message("originals", &o, None);
         let media_edge_shared::s3_event::Notification::Objects(events) =
             media_edge_shared::s3_event::parse_sqs_body(&body).unwrap()
         else {
@@ -706,6 +870,14 @@ pub struct BackfillArgs {
     /// Print the summary as JSON (no progress bar).
     #[arg(long)]
     json: bool,
+    /// Render the originals sent at this AVIF effort (`fast`, `default`, `max`); "current" then
+    /// means rendered at it. Originals asked for an effort before keep theirs without this.
+    #[arg(long, value_parser = ["fast", "default", "max"])]
+    effort: Option<String>,
+    /// Only the originals this file names: the JSON of `media-edge logs --hot N --format json`,
+    /// or one key per line.
+    #[arg(long, value_name = "FILE", conflicts_with = "inventory")]
+    keys_from: Option<PathBuf>,
 }
 
 pub async fn command(args: BackfillArgs) -> std::process::ExitCode {
@@ -767,25 +939,50 @@ async fn backfill(args: BackfillArgs) -> Result<(), String> {
         .clone()
         .or_else(|| env::optional(&vars, "VARIANTS_BUCKET"))
         .ok_or("--variants-bucket (or VARIANTS_BUCKET) is required")?;
+    use image_processor::make::encode::AvifEffort;
+    let effort_fingerprints = [AvifEffort::Fast, AvifEffort::Default, AvifEffort::Max]
+        .into_iter()
+        .map(|effort| {
+            let mut at = settings.clone();
+            at.encode.avif_effort = effort;
+            (effort.name().to_string(), at.fingerprint())
+        })
+        .collect();
     let target = Target {
         originals_bucket: bucket.clone(),
         variants_bucket,
         layout,
         fingerprint: settings.fingerprint(),
+        effort_fingerprints,
+        effort: args.effort.clone(),
         since: args.since.as_deref().map(parse_time).transpose()?,
         until: args.until.as_deref().map(parse_time).transpose()?,
     };
-    let target_fingerprint = target.fingerprint.clone();
+    let target_fingerprint = target.run_fingerprint();
     let (s3, sqs) = (media_edge_shared::aws::s3_client(&sdk), aws_sdk_sqs::Client::new(&sdk));
-    let originals = match &args.inventory {
-        Some(url) => read_inventory(&s3, url, &bucket, &prefix).await?,
-        None => list(&s3, &bucket, &prefix).await?,
+    let mut not_found = Vec::new();
+    let originals = match (&args.keys_from, &args.inventory) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let keys = keys_from(&text, &target.layout).map_err(|e| format!("{}: {e}", path.display()))?;
+            let keys: Vec<String> = keys.into_iter().filter(|k| k.starts_with(&prefix)).collect();
+            let (originals, problems) = originals_named(&s3, &bucket, &keys).await;
+            not_found = problems;
+            originals
+        }
+        (None, Some(url)) => read_inventory(&s3, url, &bucket, &prefix).await?,
+        (None, None) => list(&s3, &bucket, &prefix).await?,
+    };
+    // A run over a list of keys resumes only itself, never a whole-bucket run's state.
+    let run_source = match &args.keys_from {
+        Some(path) => format!("{} --keys-from {}", args.source, path.display()),
+        None => args.source.clone(),
     };
     let state_file = args.state.clone().unwrap_or_else(|| PathBuf::from(format!("media-edge-backfill-{bucket}.json")));
     let state = if args.restart || args.dry_run {
-        State { source: args.source.clone(), ..State::default() }
+        State { source: run_source.clone(), ..State::default() }
     } else {
-        load_state(&state_file, &args.source, &target_fingerprint)?
+        load_state(&state_file, &run_source, &target_fingerprint)?
     };
     let plan = Plan {
         target,
@@ -813,7 +1010,10 @@ async fn backfill(args: BackfillArgs) -> Result<(), String> {
             ));
         }
     };
-    let report = run(&s3, &sqs, &plan, originals, state, &progress).await?;
+    let mut report = run(&s3, &sqs, &plan, originals, state, &progress).await?;
+    for problem in not_found {
+        report.error(problem);
+    }
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }

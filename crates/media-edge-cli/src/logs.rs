@@ -38,6 +38,11 @@ pub struct LogsArgs {
     /// original in the logs.
     #[arg(long, value_name = "DIR|s3://BUCKET")]
     manifests: Option<String>,
+    /// Instead of the report: the N originals whose variants served the most bytes, where more
+    /// AVIF effort pays most (`--format json` is what `media-edge backfill --keys-from` reads;
+    /// with --manifests each row names the original's key and its current effort).
+    #[arg(long, value_name = "N")]
+    hot: Option<usize>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -66,6 +71,22 @@ async fn report(args: LogsArgs) -> Result<(), Error> {
         progress: args.progress || std::io::stderr().is_terminal(),
     };
     let aggregate = cdn_logs::read(&args.sources, &options).await?;
+    if let Some(n) = args.hot {
+        let originals = match &args.manifests {
+            Some(root) => Some(cdn_logs::load_originals(root, &aggregate).await?),
+            None => None,
+        };
+        let hot = cdn_logs::hot(&aggregate, n, originals.as_ref());
+        print!(
+            "{}",
+            match args.format {
+                Format::Table | Format::Html => hot.text(),
+                Format::Json => hot.json()?,
+                Format::Csv => hot.csv()?,
+            }
+        );
+        return Ok(());
+    }
     let mut report = Report::build(&aggregate, args.top);
     if let Some(root) = &args.manifests {
         report.add_savings(&aggregate, &cdn_logs::load_originals(root, &aggregate).await?);

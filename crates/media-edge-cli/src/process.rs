@@ -120,7 +120,7 @@ async fn process_input(input: &Input, out: &Path, work_root: &Path, settings: &R
     let source = FileSource { path: input.path.clone(), key: input.key.clone() };
     let sink = DirSink { root: out.to_path_buf() };
     let layout = OutputLayout { input_prefix: String::new(), output_prefix: String::new() };
-    let job = Job { settings, layout: &layout, work_root, deadline: None };
+    let job = Job { settings, layout: &layout, work_root, deadline: None, asked_effort: None };
     match flow::process(&source, &sink, job).await {
         Ok(mut status) => {
             status.manifest_key = status.manifest_key.map(|key| out.join(key).display().to_string());

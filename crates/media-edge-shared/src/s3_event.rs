@@ -5,6 +5,10 @@
 //! - the raw S3 event (`{"Records":[...]}`), RawMessageDelivery on, or S3 → SQS directly;
 //! - S3's `s3:TestEvent`, sent when a notification is configured, which is acknowledged and skipped.
 //!
+//! The envelope's `MessageAttributes` may carry what an operator asks of the processor for the
+//! object (`media-edge backfill --effort`): they travel in the body, so a message sent again or
+//! redriven from the DLQ keeps them.
+//!
 //! The record types are our own: `aws_lambda_events`' `S3Event` rejects records without
 //! `userIdentity`, `requestParameters` or `sequencer`, which local emulators omit.
 
@@ -33,7 +37,13 @@ pub struct ObjectEvent {
     pub sequencer: Option<String>,
     /// When S3 saw the upload (`eventTime`, RFC 3339): the start of "upload to status".
     pub event_time: Option<String>,
+    /// The AVIF effort an operator asked for (the envelope's [`EFFORT_ATTRIBUTE`]), as written.
+    pub asked_effort: Option<String>,
 }
+
+/// The SNS message attribute naming the AVIF effort to render an object at (`fast`, `default`,
+/// `max`): `media-edge backfill --effort` sets it; it wins over the upload's own metadata.
+pub const EFFORT_ATTRIBUTE: &str = "media-edge-effort";
 
 impl ObjectEvent {
     pub fn is_object_created(&self) -> bool {
@@ -62,8 +72,20 @@ pub enum EnvelopeError {
 /// Parses an SQS message body in any of the accepted shapes.
 pub fn parse_sqs_body(body: &str) -> Result<Notification, EnvelopeError> {
     let value: serde_json::Value = serde_json::from_str(body).map_err(|e| EnvelopeError::NotJson(e.to_string()))?;
+    let asked_effort = value
+        .get("MessageAttributes")
+        .and_then(|attributes| attributes.get(EFFORT_ATTRIBUTE))
+        .and_then(|attribute| attribute.get("Value"))
+        .and_then(|v| v.as_str())
+        .map(str::to_string);
     let value = sns_payload(value)?;
-    parse_s3_notification(value)
+    let mut notification = parse_s3_notification(value)?;
+    if let Notification::Objects(events) = &mut notification {
+        for event in events {
+            event.asked_effort.clone_from(&asked_effort);
+        }
+    }
+    Ok(notification)
 }
 
 /// The message an SNS envelope carries (RawMessageDelivery off), or `value` itself if it is not
@@ -107,6 +129,7 @@ pub fn parse_s3_notification(value: serde_json::Value) -> Result<Notification, E
             version_id: raw.s3.object.version_id.filter(|v| !v.is_empty()),
             sequencer: raw.s3.object.sequencer,
             event_time: raw.event_time,
+            asked_effort: None,
         });
     }
     Ok(Notification::Objects(events))
@@ -177,7 +200,9 @@ pub fn encode_s3_key(key: &str) -> String {
 
 /// The message S3 → SNS → SQS delivers for an upload of `key` (RawMessageDelivery off): what
 /// `media-edge backfill` and `media-edge doctor smoke` put on the jobs queue. `origin` names who
-/// sent it in place of S3 (principal and configuration id).
+/// sent it in place of S3 (principal and configuration id); `asked_effort` becomes the envelope's
+/// [`EFFORT_ATTRIBUTE`], as SNS writes a message attribute.
+#[allow(clippy::too_many_arguments)]
 pub fn upload_notification(
     bucket: &str,
     key: &str,
@@ -186,6 +211,7 @@ pub fn upload_notification(
     event_time: &str,
     origin: &str,
     message_id: &str,
+    asked_effort: Option<&str>,
 ) -> String {
     let record = serde_json::json!({
         "eventVersion": "2.1",
@@ -200,13 +226,16 @@ pub fn upload_notification(
             "object": {"key": encode_s3_key(key), "size": size, "eTag": etag.trim_matches('"')},
         },
     });
-    serde_json::json!({
+    let mut envelope = serde_json::json!({
         "Type": "Notification",
         "MessageId": message_id,
         "Subject": "Amazon S3 Notification",
         "Message": serde_json::json!({"Records": [record]}).to_string(),
-    })
-    .to_string()
+    });
+    if let Some(effort) = asked_effort {
+        envelope["MessageAttributes"] = serde_json::json!({EFFORT_ATTRIBUTE: {"Type": "String", "Value": effort}});
+    }
+    envelope.to_string()
 }
 
 /// A key as CopyObject's `x-amz-copy-source` takes it: percent-encoded, `/` kept.
@@ -273,6 +302,31 @@ mod tests {
         });
         let parsed = parse_sqs_body(&envelope.to_string()).unwrap();
         assert!(matches!(parsed, Notification::Objects(ref e) if e[0].key == "uploads/x.png"));
+    }
+
+    #[test]
+    fn an_asked_effort_rides_in_the_envelope_as_sns_writes_message_attributes() {
+        let asked = upload_notification(
+            "originals",
+            "uploads/a b.jpg",
+            12,
+            "\"e1\"",
+            "2026-12-07T00:00:00Z",
+            "t",
+            "m",
+            Some("max"),
+        );
+        let envelope: serde_json::Value = serde_json::from_str(&asked).unwrap();
+        assert_eq!(
+            envelope["MessageAttributes"][EFFORT_ATTRIBUTE],
+            serde_json::json!({"Type": "String", "Value": "max"})
+        );
+        let Notification::Objects(events) = parse_sqs_body(&asked).unwrap() else { panic!("expected objects") };
+        assert_eq!((events[0].key.as_str(), events[0].asked_effort.as_deref()), ("uploads/a b.jpg", Some("max")));
+        let plain = upload_notification("originals", "uploads/a.jpg", 12, "e1", "2026-12-07T00:00:00Z", "t", "m", None);
+        assert!(!plain.contains("MessageAttributes"));
+        let Notification::Objects(events) = parse_sqs_body(&plain).unwrap() else { panic!("expected objects") };
+        assert_eq!(events[0].asked_effort, None);
     }
 
     #[test]

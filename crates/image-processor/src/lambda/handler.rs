@@ -57,7 +57,13 @@ async fn process_object(
     let config = &processor.config;
     let source = S3Source { s3: &processor.s3, bucket: &event.bucket, key: &event.key };
     let sink = S3Sink { s3: &processor.s3, bucket: &config.variants_bucket };
-    let job = Job { settings: &config.render, layout: &config.layout, work_root: &config.work_root, deadline };
+    let job = Job {
+        settings: &config.render,
+        layout: &config.layout,
+        work_root: &config.work_root,
+        deadline,
+        asked_effort: event.asked_effort.as_deref(),
+    };
     flow::process(&source, &sink, job).await
 }
 

@@ -57,6 +57,7 @@ mod tests {
             version_id: None,
             sequencer: None,
             event_time: None,
+            asked_effort: None,
         }
     }
 

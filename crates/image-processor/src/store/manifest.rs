@@ -41,7 +41,30 @@ pub struct Manifest {
     /// The libaom effort tier the AVIF files were made at (`fast`, `default`, `max`), when any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avif_effort: Option<String>,
+    /// The effort asked for this original (its upload's `media-edge-effort` metadata, or
+    /// `media-edge backfill --effort`) over the function's `AVIF_EFFORT`: a backfill keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avif_effort_asked: Option<String>,
+    /// The rendering of the same content this one replaced (other settings or effort).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerender_of: Option<Rerender>,
     pub created_at: String,
+}
+
+/// A replaced rendering of the same content: its version (the keys its files had) and effort.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rerender {
+    pub source_version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avif_effort: Option<String>,
+}
+
+/// What a manifest records about how its files came to be, besides the files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RenderNotes {
+    pub avif_effort: Option<String>,
+    pub avif_effort_asked: Option<String>,
+    pub rerender_of: Option<Rerender>,
 }
 
 /// One variant (`pc`, `mobile`, …, `poster`, `video`) and the files it is stored as.

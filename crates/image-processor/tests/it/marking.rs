@@ -108,7 +108,7 @@ impl Harness {
         deadline: Option<Deadline>,
     ) -> StatusEvent {
         let config = &self.processor.config;
-        let job = Job { settings, layout: &config.layout, work_root: &config.work_root, deadline };
+        let job = Job { settings, layout: &config.layout, work_root: &config.work_root, deadline, asked_effort: None };
         flow::process(&self.source(), sink, job).await.expect("processed")
     }
 
@@ -322,7 +322,13 @@ async fn what_a_failed_render_stored_is_marked_and_the_retry_that_succeeds_keeps
     let defaults = RenderSettings::default();
     let failing = FailsAfter { inner: h.sink(), stores: 2.into() };
     let config = &h.processor.config;
-    let job = Job { settings: &defaults, layout: &config.layout, work_root: &config.work_root, deadline: None };
+    let job = Job {
+        settings: &defaults,
+        layout: &config.layout,
+        work_root: &config.work_root,
+        deadline: None,
+        asked_effort: None,
+    };
     let failure = flow::process(&h.source(), &failing, job).await.expect_err("the third store fails");
     assert!(failure.reason.contains("injected"), "{failure:?}");
     assert!(
@@ -352,7 +358,13 @@ async fn what_a_failed_render_stored_is_marked_for_expiry() {
     let defaults = RenderSettings::default();
     let failing = FailsAfter { inner: h.sink(), stores: 2.into() };
     let config = &h.processor.config;
-    let job = Job { settings: &defaults, layout: &config.layout, work_root: &config.work_root, deadline: None };
+    let job = Job {
+        settings: &defaults,
+        layout: &config.layout,
+        work_root: &config.work_root,
+        deadline: None,
+        asked_effort: None,
+    };
     flow::process(&h.source(), &failing, job).await.expect_err("the third store fails");
     let prefix = format!("{}/", KEY.trim_start_matches("uploads/"));
     let listed = h.clients.s3.list_objects_v2().bucket(&h.wiring.names.variants_bucket).prefix(prefix);

@@ -24,6 +24,8 @@ struct Setup {
     clients: LocalClients,
     wiring: Wiring,
     dir: PathBuf,
+    /// OUTPUT_FORMATS of the processor and of the settings the backfill judges by.
+    formats: &'static str,
 }
 
 impl Setup {
@@ -31,7 +33,7 @@ impl Setup {
         assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "run with `make test` (needs the local emulator)");
         let clients = LocalClients::from_env().await;
         let wiring = deploy(&clients, label).await.unwrap();
-        Setup { clients, wiring, dir: temp_dir(label) }
+        Setup { clients, wiring, dir: temp_dir(label), formats: FORMATS.1 }
     }
 
     async fn put(&self, key: &str, body: Vec<u8>) {
@@ -42,7 +44,7 @@ impl Setup {
     /// The processor's real handler over the jobs queue, with these render settings.
     async fn process(&self, jpeg_quality: &str) -> usize {
         let vars = |name: &str| match name {
-            "OUTPUT_FORMATS" => Some(FORMATS.1.to_string()),
+            "OUTPUT_FORMATS" => Some(self.formats.to_string()),
             "JPEG_QUALITY" => Some(jpeg_quality.to_string()),
             _ => None,
         };
@@ -79,7 +81,7 @@ impl Setup {
             .args(args)
             // Judged by this shell's settings unless the test names a deployed function.
             .args((!args.contains(&"--function")).then_some("--local-settings"))
-            .env(FORMATS.0, FORMATS.1)
+            .env(FORMATS.0, self.formats)
             .env("JPEG_QUALITY", jpeg_quality)
             .output()
             .unwrap()
@@ -221,6 +223,72 @@ async fn sends_exactly_the_stale_and_missing_originals_then_nothing() {
     // A settings change makes every original stale; --only-stale re-renders exactly those.
     let changed = s.report(&["--only-stale", "--dry-run"], "70");
     assert_eq!(counts(&changed), [0, 4, 0, 2, 0], "{changed}");
+}
+
+/// `--effort max --keys-from` re-renders exactly the originals the file names, at max: the new
+/// manifest says so and names the version it replaced (what the log report compares views
+/// with), its AVIF files are no larger, and later backfills, with or without --effort, keep it.
+#[tokio::test]
+async fn the_hot_originals_are_rendered_again_at_max_effort_and_keep_it() {
+    let mut s = Setup::new("backfill-effort").await;
+    s.formats = "avif";
+    let photo = sample("beach photo (rotated).jpg");
+    s.put("uploads/hero banner.jpg", photo.clone()).await;
+    s.put("uploads/cold.jpg", photo.clone()).await;
+    assert_eq!(s.process("80").await, 2);
+    let manifest = |key: &'static str| {
+        let (s3, bucket) = (s.clients.s3.clone(), s.wiring.names.variants_bucket.clone());
+        async move {
+            let object = s3.get_object().bucket(bucket).key(key).send().await.unwrap();
+            let bytes = object.body.collect().await.unwrap().into_bytes();
+            serde_json::from_slice::<image_processor::store::manifest::Manifest>(&bytes).unwrap()
+        }
+    };
+    let before = manifest("hero banner.jpg/manifest.json").await;
+    assert_eq!((before.avif_effort.as_deref(), before.avif_effort_asked.as_deref()), (Some("default"), None));
+    let cold_before = manifest("cold.jpg/manifest.json").await;
+
+    // The hot list as `media-edge logs --hot 1 --format json` writes it (the path alone: no
+    // manifests were given), and a key that does not exist.
+    let hot = s.dir.join("hot.json");
+    std::fs::write(&hot, r#"{"hot": [{"path": "hero banner.jpg", "bytes": 5120000}, {"path": "gone.jpg"}]}"#).unwrap();
+    let output = s.backfill(&["--json", "--effort", "max", "--keys-from", hot.to_str().unwrap()], "80");
+    let run: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(counts(&run), [0, 1, 0, 0, 1], "{run}");
+    assert_eq!(run["errors"].as_u64(), Some(1), "the missing key is reported: {run}");
+    assert!(run["error_samples"][0].as_str().unwrap().contains("gone.jpg"), "{run}");
+    assert!(!output.status.success(), "a key that does not exist fails the run");
+    assert_eq!(s.process("80").await, 1);
+
+    let after = manifest("hero banner.jpg/manifest.json").await;
+    assert_eq!((after.avif_effort.as_deref(), after.avif_effort_asked.as_deref()), (Some("max"), Some("max")));
+    let replaced = after.rerender_of.as_ref().expect("the replaced rendering is named");
+    assert_eq!(
+        (replaced.source_version.as_str(), replaced.avif_effort.as_deref()),
+        (before.source_version.as_str(), Some("default"))
+    );
+    assert_ne!(after.source_version, before.source_version, "new keys, so caches pick it up");
+    let avif = |m: &image_processor::store::manifest::Manifest| -> u64 {
+        m.variants.iter().flat_map(|v| &v.formats).filter(|f| f.format == "avif").map(|f| f.bytes).sum()
+    };
+    assert!(avif(&after) <= avif(&before), "max {} > default {}", avif(&after), avif(&before));
+    assert_eq!(manifest("cold.jpg/manifest.json").await, cold_before, "only the named original");
+
+    // Later runs keep the effort: the whole bucket without --effort, and again with it.
+    std::fs::remove_file(s.dir.join("state.json")).ok();
+    let again = s.report(&[], "80");
+    assert_eq!(counts(&again), [2, 0, 0, 0, 0], "{again}");
+    let keys = s.dir.join("keys.txt");
+    std::fs::write(&keys, "# one key per line\nuploads/hero banner.jpg\n").unwrap();
+    let again = s.report(&["--effort", "max", "--keys-from", keys.to_str().unwrap()], "80");
+    assert_eq!(counts(&again), [1, 0, 0, 0, 0], "{again}");
+    // A settings change re-renders it at max again (the message asks for it).
+    let changed = s.report(&["--only-stale"], "70");
+    assert_eq!(counts(&changed), [0, 2, 0, 0, 2], "{changed}");
+    assert_eq!(s.process("70").await, 2);
+    let changed = manifest("hero banner.jpg/manifest.json").await;
+    assert_eq!(changed.avif_effort.as_deref(), Some("max"));
+    assert_eq!(manifest("cold.jpg/manifest.json").await.avif_effort.as_deref(), Some("default"));
 }
 
 #[tokio::test]

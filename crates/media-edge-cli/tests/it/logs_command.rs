@@ -543,3 +543,93 @@ fn files_under(dir: &Path, files: &mut Vec<PathBuf>) {
     }
     files.sort();
 }
+
+/// One CloudFront log line (the legacy format's 33 fields) for a whole response.
+fn log_line(time: &str, uri: &str, bytes: u64, content_type: &str) -> String {
+    format!(
+        "2026-12-07\t{time}\tICN57-P1\t{bytes}\t192.0.2.1\tGET\td111111abcdef8.cloudfront.net\t{uri}\t200\t-\t\
+         Mozilla/5.0\t-\t-\tHit\tid\tcdn.example.com\thttps\t300\t0.005\t-\tTLSv1.3\tTLS_AES_128_GCM_SHA256\tHit\t\
+         HTTP/2.0\t-\t-\t40000\t0.005\tHit\t{content_type}\t{bytes}\t-\t-"
+    )
+}
+
+/// `--hot` ranks originals by the bytes all their variants and versions served, names each
+/// original from its manifest, and gives the JSON `backfill --keys-from` reads. The report then
+/// compares a re-encoded original's views with its earlier version's, file by file and format
+/// by format: the numbers here are worked out by hand.
+#[test]
+fn hot_originals_and_what_a_reencode_saved_per_view() {
+    let dir = temp_dir("hot-logs");
+    let (logs_dir, manifests) = (dir.join("logs"), dir.join("manifests"));
+    std::fs::create_dir_all(&logs_dir).unwrap();
+    let (old, new) = ("00000000000a", "00000000000b");
+    let mut lines = vec!["#Version: 1.0".to_string(), format!("#Fields: {}", FIELDS)];
+    // hero.jpg: 10 AVIF views of the old pc at 100 kB, 30 of the new at 70 kB; 5 JPEG views of
+    // each version at 200 kB (no change); 4 AVIF views of a thumbnail only the new version has.
+    for _ in 0..10 {
+        lines.push(log_line("01:00:00", &format!("/v/hero%20banner.jpg/{old}/pc.jpg"), 100_000, "image/avif"));
+    }
+    for _ in 0..30 {
+        lines.push(log_line("02:00:00", &format!("/v/hero%20banner.jpg/{new}/pc.jpg"), 70_000, "image/avif"));
+    }
+    for version in [old, new] {
+        for _ in 0..5 {
+            lines.push(log_line("02:00:00", &format!("/v/hero%20banner.jpg/{version}/pc.jpg"), 200_000, "image/jpeg"));
+        }
+    }
+    for _ in 0..4 {
+        lines.push(log_line("02:00:00", &format!("/v/hero%20banner.jpg/{new}/thumbnail.jpg"), 5_000, "image/avif"));
+    }
+    // small.png: less in all; no manifest.
+    for _ in 0..3 {
+        lines.push(log_line("02:00:00", "/v/small.png/00000000000c/pc.png", 50_000, "image/png"));
+    }
+    std::fs::write(logs_dir.join("E2QWRUHAPOMQZL.2026-12-07-01.log"), lines.join("\n") + "\n").unwrap();
+    std::fs::create_dir_all(manifests.join("v/hero banner.jpg")).unwrap();
+    let manifest = serde_json::json!({
+        "schema": "media-edge.manifest", "version": 2,
+        "source": {"bucket": "originals", "key": "uploads/hero banner.jpg", "etag": "e1"},
+        "source_version": new, "source_format": "JPEG", "width": 1920, "height": 1080, "frames": 1,
+        "source_bytes": 2_000_000, "variants": [], "avif_effort": "max", "avif_effort_asked": "max",
+        "rerender_of": {"source_version": old, "avif_effort": "default"}, "created_at": "2026-12-07T01:30:00Z",
+    });
+    std::fs::write(manifests.join("v/hero banner.jpg/manifest.json"), manifest.to_string()).unwrap();
+    let (logs_arg, manifests_arg) = (logs_dir.to_str().unwrap(), manifests.to_str().unwrap());
+
+    let hot = json(&[logs_arg, "--hot", "5", "--manifests", manifests_arg]);
+    let rows = hot["hot"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{hot:#}");
+    // 10×100k + 30×70k + 10×200k + 4×5k = 5,120,000 bytes; small.png 150,000.
+    assert_eq!(rows[0]["path"], "v/hero banner.jpg");
+    assert_eq!(rows[0]["original"], "uploads/hero banner.jpg");
+    assert_eq!((rows[0]["bytes"].as_u64(), rows[0]["requests"].as_u64()), (Some(5_120_000), Some(54)));
+    assert_eq!((rows[0]["versions"].as_u64(), rows[0]["avif_effort"].as_str()), (Some(2), Some("max")));
+    assert_eq!((rows[1]["path"].as_str(), rows[1].get("original")), (Some("v/small.png"), None));
+    assert_eq!(hot["variant_bytes"].as_u64(), Some(5_270_000));
+    // --hot 1 keeps the first; the text names the originals.
+    assert_eq!(json(&[logs_arg, "--hot", "1"])["hot"].as_array().unwrap().len(), 1);
+    let text = stdout(&logs(&[logs_arg, "--hot", "2", "--manifests", manifests_arg]));
+    assert!(text.contains("uploads/hero banner.jpg") && text.contains("v/small.png"), "{text}");
+
+    let report = json(&[logs_arg, "--manifests", manifests_arg]);
+    let reencodes = report["reencodes"].as_array().unwrap();
+    assert_eq!(reencodes.len(), 1, "{report:#}");
+    let r = &reencodes[0];
+    // Compared: 30 AVIF views (100k → 70k) and 5 JPEG views (200k → 200k); the thumbnail has no
+    // earlier file. Before: 30×100k + 5×200k = 4,000,000; now 2,100,000 + 1,000,000.
+    assert_eq!(
+        (r["views"].as_u64(), r["before_bytes"].as_u64(), r["bytes"].as_u64()),
+        (Some(35), Some(4_000_000), Some(3_100_000))
+    );
+    assert_eq!((r["saved_bytes"].as_i64(), r["saved_ratio"].as_f64()), (Some(900_000), Some(0.225)));
+    assert_eq!((r["from_effort"].as_str(), r["to_effort"].as_str()), (Some("default"), Some("max")));
+    let text = stdout(&logs(&[logs_arg, "--manifests", manifests_arg]));
+    assert!(text.contains("Re-encoded originals") && text.contains("default → max"), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+const FIELDS: &str = "date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) \
+     cs(User-Agent) cs-uri-query cs(Cookie) x-edge-result-type x-edge-request-id x-host-header cs-protocol cs-bytes \
+     time-taken x-forwarded-for ssl-protocol ssl-cipher x-edge-response-result-type cs-protocol-version fle-status \
+     fle-encrypted-fields c-port time-to-first-byte x-edge-detailed-result-type sc-content-type sc-content-len \
+     sc-range-start sc-range-end";

@@ -335,6 +335,7 @@ impl<'a> Run<'a> {
             &media_edge_shared::status::now_rfc3339(),
             "media-edge-doctor",
             &format!("media-edge-doctor-{}", self.id),
+            None,
         );
         self.clients
             .sqs
