@@ -13,9 +13,9 @@ use media_edge_shared::units::{human_bytes, thousands};
 use serde::Serialize;
 
 use crate::aggregate::{Aggregate, ObjectTally};
+use crate::cells::{csv_writer, inert, shorten};
 use crate::error::Error;
 use crate::originals::{variant_parts, Originals};
-use crate::output::{csv_writer, inert, shorten};
 use crate::tally::Tally;
 
 /// The originals whose variants served the most bytes.

@@ -6,8 +6,8 @@ use std::fmt::Write;
 
 use media_edge_shared::units::{human_bytes, thousands};
 
+use crate::cells::signed_bytes;
 use crate::markup::escape;
-use crate::output::signed_bytes;
 use crate::report::Report;
 
 impl Report {

@@ -11,6 +11,7 @@
 //! - [`Error`]: what stops a report (a bad time range, a missing argument, S3 listing failing).
 
 mod aggregate;
+mod cells;
 mod chart;
 mod definitions;
 mod error;
