@@ -2,7 +2,7 @@
 """AVIF, WebP and JPEG variants side by side: our processing code and sharp (its defaults).
 
     python3 bench/formats.py [--rounds 3] [--repeat 3] [--only NAME] [--skip-sweep]
-                             [--avif-encoder libaom|rav1e] [--avif-effort fast|default|max]
+                             [--avif-effort fast|default|max]
 
 Corpus: bench/variants.py's (Debian's lomiri-wallpapers photos, 12–24 MP, and images made from
 them: a baseline JPEG, a large PNG, a PNG with alpha, a WebP). For each image, the 4-size set
@@ -50,13 +50,9 @@ ONE_CORE = ["taskset", "-c", "0"] if shutil.which("taskset") else []
 # Dense where sharp's defaults and our JPEG q80 score (AVIF 65–85, WebP 76–87): bytes are
 # interpolated linearly between neighbours, which overstates them on a convex curve when the
 # points are far apart (the earlier 10-step sweep put our WebP at 1.001× sharp's; 2-step: 0.99×).
-# Per AVIF encoder: the sweep flag and its values. libaom (the default): its cq-level in steps of
-# 2 (lower is better); steps of 8 made libaom look 7 points worse than it is (issue 33). rav1e
-# (the earlier encoder): ravif's quality, dense where sharp's default and our JPEG q80 score.
-AVIF_SWEEPS = {
-    "rav1e": ("--avif-quality", [55, 65, 70, 75, 78, 81, 84, 87, 92]),
-    "libaom": ("--avif-cq", [27, 29, 31, 33, 35, 37, 39, 41, 43, 45]),
-}
+# libaom's cq-level in steps of 2 (lower is better): steps of 8 made libaom look 7 points worse
+# than it is (issue 33).
+AVIF_CQ_SWEEP = [27, 29, 31, 33, 35, 37, 39, 41, 43, 45]
 WEBP_SWEEP = [70, 76, 78, 80, 82, 84, 87, 90, 93, 97]
 
 
@@ -102,8 +98,6 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", default=None, help="only images whose name contains this")
     parser.add_argument("--skip-sweep", action="store_true", help="no quality sweep (timing only)")
-    parser.add_argument("--avif-encoder", choices=sorted(AVIF_SWEEPS), default="libaom",
-                        help="the image processor's AVIF_ENCODER (default: the shipped default)")
     parser.add_argument("--avif-effort", choices=["fast", "default", "max"], default="default",
                         help="libaom's AVIF_EFFORT (default: the shipped default)")
     args = parser.parse_args()
@@ -111,9 +105,8 @@ def main():
         sys.exit("build first: cargo build --release --bin media-edge (make bench does)")
     subprocess.run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=SCORER_DIR, check=True)
     bench = ours_bench_binary()
-    os.environ["AVIF_ENCODER"] = args.avif_encoder  # for `media-edge process`
-    os.environ["AVIF_EFFORT"] = args.avif_effort
-    encoder = ["--avif-encoder", args.avif_encoder, "--avif-effort", args.avif_effort]
+    os.environ["AVIF_EFFORT"] = args.avif_effort  # for `media-edge process`
+    encoder = ["--avif-effort", args.avif_effort]
     one, two = {"RAYON_NUM_THREADS": "1"}, {"RAYON_NUM_THREADS": "2"}
     work = Path(tempfile.mkdtemp(prefix="media-edge-formats-"))
     rows = []
@@ -156,21 +149,20 @@ def main():
                         for f in ("avif", "webp", "jpg", "png")}
         row["sharp_bytes"] = {f: (work / "sharp" / path.stem / f"pc.{f}").stat().st_size for f in ("avif", "webp")}
         if not args.skip_sweep and "alpha" not in kind:
-            row["quality"] = quality(bench, path, work, encoder, args.avif_encoder)
+            row["quality"] = quality(bench, path, work, encoder)
         rows.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
     report(rows, args)
 
 
-def quality(bench, path, work, encoder, avif_encoder):
+def quality(bench, path, work, encoder):
     """SSIMULACRA2 of the 1920 px variant: ours over a quality sweep, sharp's default, our JPEG."""
     sharp_dir = work / "sharp" / path.stem
     fw, fh, _ = describe(sharp_dir / "pc.jpg")
     reference = work / f"{path.stem}-ref.png"
     run([CONVERT, f"{path}[0]", "-auto-orient", "-filter", "Lanczos", "-resize", f"{fw}x{fh}!", reference])
     result = {}
-    avif_flag, avif_sweep = AVIF_SWEEPS[avif_encoder]
-    for fmt, sweep, flag in (("avif", avif_sweep, avif_flag), ("webp", WEBP_SWEEP, "--webp-quality")):
+    for fmt, sweep, flag in (("avif", AVIF_CQ_SWEEP, "--avif-cq"), ("webp", WEBP_SWEEP, "--webp-quality")):
         curve = []
         for q in sweep:
             out = work / f"sweep-{fmt}-{q}"
@@ -182,7 +174,7 @@ def quality(bench, path, work, encoder, avif_encoder):
         sharp_file = sharp_dir / f"pc.{fmt}"
         sharp_score = scores(reference, [sharp_file], work)[0]
         result[fmt] = {"curve": curve, "sharp_score": sharp_score, "sharp_bytes": sharp_file.stat().st_size}
-    jpeg = work / f"sweep-avif-{avif_sweep[0]}" / path.stem / "pc.jpg"
+    jpeg = work / f"sweep-avif-{AVIF_CQ_SWEEP[0]}" / path.stem / "pc.jpg"
     result["jpeg"] = {"score": scores(reference, [jpeg], work)[0], "bytes": jpeg.stat().st_size}
     for fmt in ("avif", "webp"):
         curve = [(s, b) for s, b, _ in result[fmt]["curve"]]
@@ -218,7 +210,7 @@ def report(rows, args):
         f = lambda v: "-" if v is None else f"{v:.2f}"
         for r in q_rows:
             q = r["quality"]
-            curve = ", ".join(f"q{qq}: {s:.1f} {b}" for s, b, qq in q["avif"]["curve"])
+            curve = ", ".join(f"cq{qq}: {s:.1f} {b}" for s, b, qq in q["avif"]["curve"])
             print(f"| {r['image'][:26]} | {q['jpeg']['score']:.1f}, {q['jpeg']['bytes']} | "
                   f"{q['avif']['sharp_score']:.1f}, {q['avif']['sharp_bytes']} | {curve} | {f(q['avif']['vs_sharp'])} | "
                   f"{f(q['avif']['vs_jpeg'])} | {q['webp']['sharp_score']:.1f}, {q['webp']['sharp_bytes']} | "

@@ -1,8 +1,8 @@
 //! Warm, in-process timing of the 4-variant set: what a warm Lambda pays per photo.
 //!
 //! `cargo bench -p image-processor --bench variants -- [--repeat N] [--out DIR] [--formats LIST]
-//! [--avif-cq CQ] [--avif-effort fast|default|max] [--avif-encoder libaom|rav1e] [--avif-quality Q]
-//! [--avif-speed S] [--webp-quality Q] [--webp-effort M] FILE…` prints one JSON
+//! [--avif-cq CQ] [--avif-effort fast|default|max] [--webp-quality Q] [--webp-effort M] FILE…`
+//! prints one JSON
 //! line per file (median and minimum over N runs after one warm-up) and, with `--out`, writes the
 //! last run's files as `DIR/<file stem>/<variant>.<ext>` for quality checks. `--formats` is what
 //! `OUTPUT_FORMATS` is (`none`: the fallback alone; default `avif,webp`). `--only-format webp|avif`
@@ -49,15 +49,6 @@ fn main() {
             "--avif-effort" => {
                 settings.encode.avif_effort = image_processor::make::encode::AvifEffort::parse(&value()).unwrap()
             }
-            "--avif-encoder" => {
-                settings.encode.avif_encoder = match value().as_str() {
-                    "libaom" => image_processor::make::encode::AvifEncoder::Libaom,
-                    "rav1e" => image_processor::make::encode::AvifEncoder::Rav1e,
-                    other => panic!("--avif-encoder libaom|rav1e, not {other}"),
-                }
-            }
-            "--avif-quality" => settings.encode.avif_quality = value().parse().unwrap(),
-            "--avif-speed" => settings.encode.avif_speed = value().parse().unwrap(),
             "--webp-quality" => settings.encode.webp_quality = value().parse().unwrap(),
             "--webp-effort" => settings.encode.webp_effort = value().parse().unwrap(),
             "--jpeg-quality" => settings.encode.jpeg_quality = value().parse().unwrap(),

@@ -20,7 +20,7 @@ use media_edge_shared::Failure;
 use tracing::{info, warn};
 
 use crate::deadline::{Deadline, DEADLINE_MARGIN};
-use crate::make::encode::{AvifEffort, AvifEncoder, EncodeSettings};
+use crate::make::encode::{AvifEffort, EncodeSettings};
 use crate::make::outputs::{render_outputs, OutputBody, OutputFile, RenderedOriginal, SOURCE_FILE};
 use crate::make::render::RenderSettings;
 use crate::scratch::ScratchDir;
@@ -284,7 +284,7 @@ async fn process_claimed(
 /// The libaom effort the AVIF files are made with, for the manifest.
 fn avif_effort(settings: &RenderSettings) -> Option<&'static str> {
     let encode = &settings.encode;
-    (encode.avif && encode.avif_encoder == AvifEncoder::Libaom).then(|| encode.avif_effort.name())
+    encode.avif.then(|| encode.avif_effort.name())
 }
 
 /// Names and describes the rendered outputs: the manifest and the objects to store, manifest last.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::limits::Limits;
-use crate::make::encode::{AvifEffort, AvifEncoder};
+use crate::make::encode::AvifEffort;
 use crate::make::outputs::ANIMATION_NAME;
 use crate::make::render::{default_variants, EncodeSettings, RenderSettings, VariantSpec};
 use crate::make::video::{parse_color, VideoSettings};
@@ -99,6 +99,16 @@ fn encode_settings_from_vars(vars: &impl Vars) -> Result<EncodeSettings, ConfigE
             Err(env::invalid(name, &value.to_string(), format!("must be {}–{}", range.start(), range.end())))
         }
     };
+    // rav1e's settings, gone with it: a deployment still setting one is told what replaced it.
+    for retired in ["AVIF_ENCODER", "AVIF_QUALITY", "AVIF_SPEED"] {
+        if let Some(value) = env::optional(vars, retired) {
+            return Err(env::invalid(
+                retired,
+                &value,
+                "AVIF is libaom's now (rav1e was removed): set AVIF_CQ and AVIF_EFFORT instead",
+            ));
+        }
+    }
     let (mut avif, mut webp) = (defaults.avif, defaults.webp);
     if let Some(text) = env::optional(vars, "OUTPUT_FORMATS") {
         (avif, webp) = (false, false);
@@ -116,12 +126,6 @@ fn encode_settings_from_vars(vars: &impl Vars) -> Result<EncodeSettings, ConfigE
         jpeg_quality: ranged("JPEG_QUALITY", defaults.jpeg_quality, 1..=100)?,
         webp_quality: ranged("WEBP_QUALITY", defaults.webp_quality, 1..=100)?,
         webp_effort: ranged("WEBP_EFFORT", defaults.webp_effort, 0..=6)?,
-        avif_encoder: match env::optional(vars, "AVIF_ENCODER").as_deref().map(str::trim) {
-            None => defaults.avif_encoder,
-            Some("libaom") => AvifEncoder::Libaom,
-            Some("rav1e") => AvifEncoder::Rav1e,
-            Some(other) => return Err(env::invalid("AVIF_ENCODER", other, "libaom or rav1e")),
-        },
         avif_cq: ranged("AVIF_CQ", defaults.avif_cq, 0..=63)?,
         avif_effort: match env::optional(vars, "AVIF_EFFORT") {
             None => defaults.avif_effort,
@@ -129,8 +133,6 @@ fn encode_settings_from_vars(vars: &impl Vars) -> Result<EncodeSettings, ConfigE
                 AvifEffort::parse(&text).ok_or_else(|| env::invalid("AVIF_EFFORT", &text, "fast, default or max"))?
             }
         },
-        avif_quality: ranged("AVIF_QUALITY", defaults.avif_quality, 1..=100)?,
-        avif_speed: ranged("AVIF_SPEED", defaults.avif_speed, 1..=10)?,
         ffmpeg_path: env::optional(vars, "FFMPEG_PATH").map(PathBuf::from).unwrap_or(defaults.ffmpeg_path),
     })
 }

@@ -1,5 +1,5 @@
-//! The output formats and their encoders: AVIF (rav1e through ravif), WebP (libwebp), baseline
-//! JPEG (libjpeg-turbo) and PNG. Pixels in, file bytes out; no resizing and no choosing here.
+//! The output formats and their encoders: AVIF (libaom through the layer's ffmpeg), WebP
+//! (libwebp), baseline JPEG (libjpeg-turbo) and PNG. Pixels in, file bytes out; no resizing and no choosing here.
 
 use crate::codecs::libjpeg;
 use crate::error::ImageError;
@@ -59,27 +59,12 @@ pub struct EncodeSettings {
     pub webp_quality: u8,
     /// libwebp's `method`, 0 (fastest) – 6 (smallest).
     pub webp_effort: u8,
-    /// Which AV1 encoder makes the AVIF files (`AVIF_ENCODER`).
-    pub avif_encoder: AvifEncoder,
     /// libaom's cq-level, 0 (best) – 63 (`AVIF_CQ`).
     pub avif_cq: u8,
     /// How hard libaom works (`AVIF_EFFORT`).
     pub avif_effort: AvifEffort,
-    /// rav1e only: 1–100 (ravif's scale, which maps to rav1e's quantizer).
-    pub avif_quality: u8,
-    /// rav1e only: its speed preset, 1 (slowest, smallest) – 10 (fastest).
-    pub avif_speed: u8,
     /// The ffmpeg libaom runs in (the layer's); not part of the fingerprint.
     pub ffmpeg_path: std::path::PathBuf,
-}
-
-/// The AV1 encoder of the AVIF files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AvifEncoder {
-    /// libaom with tune=iq, through the layer's ffmpeg (sharp's bytes).
-    Libaom,
-    /// rav1e through ravif, in process (no ffmpeg needed; 1.28× sharp's bytes at its score).
-    Rav1e,
 }
 
 /// libaom's effort tiers: speed against bytes.
@@ -131,12 +116,8 @@ impl Default for EncodeSettings {
             jpeg_quality: 80,
             webp_quality: 80,
             webp_effort: 3,
-            // libaom with tune=iq: sharp's encoder and bytes, faster (docs/benchmarks.md, "AVIF").
-            avif_encoder: AvifEncoder::Libaom,
             avif_cq: 37,
             avif_effort: AvifEffort::Default,
-            avif_quality: 75,
-            avif_speed: 9,
             // The layer's, unless FFMPEG_PATH says (as for the video: a local run, the tests).
             ffmpeg_path: std::env::var_os("FFMPEG_PATH")
                 .map(std::path::PathBuf::from)
@@ -148,11 +129,7 @@ impl Default for EncodeSettings {
 impl EncodeSettings {
     pub fn fingerprint(&self) -> String {
         let webp = if self.webp { format!("webp{}m{}", self.webp_quality, self.webp_effort) } else { "-".into() };
-        let avif = match (self.avif, self.avif_encoder) {
-            (false, _) => "-".into(),
-            (true, AvifEncoder::Libaom) => format!("aom{}{}", self.avif_cq, self.avif_effort.name()),
-            (true, AvifEncoder::Rav1e) => format!("avif{}s{}", self.avif_quality, self.avif_speed),
-        };
+        let avif = if self.avif { format!("aom{}{}", self.avif_cq, self.avif_effort.name()) } else { "-".into() };
         format!("q{};{webp};{avif}", self.jpeg_quality)
     }
 
@@ -307,32 +284,24 @@ fn add_webp_icc(file: Vec<u8>, icc: &[u8], width: u32, height: u32, alpha: bool)
 /// Longest one AVIF encode may take: a 1920 px libaom encode at `max` takes seconds.
 const AVIF_ENCODE_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
 
+/// libaom with tune=iq through the layer's ffmpeg: sharp's encoder, at sharp's bytes or fewer
+/// (docs/benchmarks.md, "AVIF"). crates.io's libaom stops before tune=iq; rav1e needed 1.28×.
 fn encode_avif(pixels: PixelsRef<'_>, settings: &EncodeSettings) -> Result<Vec<u8>, ImageError> {
-    if settings.avif_encoder == AvifEncoder::Libaom {
-        let aom = crate::codecs::libaom::Pixels {
-            data: pixels.data,
-            width: pixels.width,
-            height: pixels.height,
-            channels: pixels.channels,
-        };
-        return crate::codecs::libaom::encode(
-            &settings.ffmpeg_path,
-            &aom,
-            settings.avif_effort.aom(settings.avif_cq),
-            1,
-            &std::env::temp_dir(),
-            AVIF_ENCODE_LIMIT,
-        )
-        .map_err(|e| ImageError::Encode(format!("AVIF: {e}")));
-    }
-    let pixels = media_edge_avif::Pixels {
+    let aom = crate::codecs::libaom::Pixels {
         data: pixels.data,
         width: pixels.width,
         height: pixels.height,
         channels: pixels.channels,
     };
-    let settings = media_edge_avif::Settings { quality: settings.avif_quality, speed: settings.avif_speed };
-    media_edge_avif::encode(pixels, settings).map_err(|e| ImageError::Encode(format!("AVIF: {e}")))
+    crate::codecs::libaom::encode(
+        &settings.ffmpeg_path,
+        &aom,
+        settings.avif_effort.aom(settings.avif_cq),
+        1,
+        &std::env::temp_dir(),
+        AVIF_ENCODE_LIMIT,
+    )
+    .map_err(|e| ImageError::Encode(format!("AVIF: {e}")))
 }
 
 fn gray_to_rgb(gray: &[u8]) -> Vec<u8> {

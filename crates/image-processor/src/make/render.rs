@@ -298,7 +298,7 @@ fn render_variants(
     let placeholder = cascade.last().and_then(|smallest| placeholder::placeholder(pixels(smallest, channels)));
 
     // Every size in every format, on all the cores the pool has (the largest AVIF first: it is the
-    // longest task). rav1e splits a large AVIF into tiles on the same pool.
+    // longest task; each AVIF is one single-threaded ffmpeg child, waited for on a pool thread).
     let fallback = if layout == Layout::Rgba { OutputFormat::Png } else { OutputFormat::Jpeg };
     let mut tasks: Vec<(usize, OutputFormat)> = Vec::with_capacity(sizes.len() * 3);
     for format in settings.modern_formats().into_iter().chain([fallback]) {
@@ -518,19 +518,17 @@ mod tests {
 
     #[test]
     fn fingerprint_changes_with_output_settings_only() {
-        let mut base = RenderSettings::default();
-        base.encode.avif_encoder = crate::make::encode::AvifEncoder::Libaom;
+        let base = RenderSettings::default();
         let mut other = base.clone();
         other.limits.max_pixels = 1;
         assert_eq!(base.fingerprint(), other.fingerprint());
         other.encode.jpeg_quality = 90;
         assert_ne!(base.fingerprint(), other.fingerprint());
-        // The AVIF encoder's settings: libaom's (the default), then rav1e's once it is chosen;
-        // the ffmpeg that runs libaom is where it runs, not what it makes.
+        // libaom's settings; the ffmpeg that runs it is where it runs, not what it makes.
         for change in [
             |e: &mut EncodeSettings| e.avif_cq += 2,
             |e: &mut EncodeSettings| e.avif_effort = crate::make::encode::AvifEffort::Max,
-            |e: &mut EncodeSettings| e.avif_encoder = crate::make::encode::AvifEncoder::Rav1e,
+            |e: &mut EncodeSettings| e.avif = false,
         ] {
             let mut other = base.clone();
             change(&mut other.encode);
@@ -539,11 +537,6 @@ mod tests {
         let mut elsewhere = base.clone();
         elsewhere.encode.ffmpeg_path = "/usr/bin/ffmpeg".into();
         assert_eq!(base.fingerprint(), elsewhere.fingerprint());
-        let mut rav1e = base.clone();
-        rav1e.encode.avif_encoder = crate::make::encode::AvifEncoder::Rav1e;
-        let mut faster = rav1e.clone();
-        faster.encode.avif_speed += 1;
-        assert_ne!(rav1e.fingerprint(), faster.fingerprint());
     }
 
     #[test]

@@ -542,9 +542,7 @@ async fn another_parameter_set_flows_through_the_template_to_the_processor() {
 /// the default effort's. A value the processor does not know fails the upload and says why.
 #[tokio::test]
 async fn an_upload_can_ask_for_more_avif_effort_and_a_wrong_ask_is_reported() {
-    let mut settings = Harness::default_settings();
-    settings.encode.avif_encoder = image_processor::make::encode::AvifEncoder::Libaom;
-    let h = Harness::with_settings("effort", settings).await;
+    let h = Harness::with_settings("effort", Harness::default_settings()).await;
     h.upload("uploads/default.jpg", fixture("progressive.jpg")).await;
     h.upload_with_metadata("uploads/hero.jpg", fixture("progressive.jpg"), &[("media-edge-effort", "max")]).await;
     h.upload_with_metadata("uploads/typo.jpg", fixture("progressive.jpg"), &[("media-edge-effort", "ultra")]).await;
