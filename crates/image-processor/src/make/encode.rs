@@ -297,7 +297,9 @@ fn encode_avif(pixels: PixelsRef<'_>, settings: &EncodeSettings) -> Result<Vec<u
         &settings.ffmpeg_path,
         &aom,
         settings.avif_effort.aom(settings.avif_cq),
-        1,
+        // The pool's threads, so the 1920 px encode (the longest task of a set) takes the cores the
+        // other tasks free: -4% for a three-format set on two cores (docs/benchmarks.md).
+        rayon::current_num_threads(),
         &std::env::temp_dir(),
         AVIF_ENCODE_LIMIT,
     )

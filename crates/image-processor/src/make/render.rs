@@ -298,7 +298,8 @@ fn render_variants(
     let placeholder = cascade.last().and_then(|smallest| placeholder::placeholder(pixels(smallest, channels)));
 
     // Every size in every format, on all the cores the pool has (the largest AVIF first: it is the
-    // longest task; each AVIF is one single-threaded ffmpeg child, waited for on a pool thread).
+    // longest task; each AVIF is an ffmpeg child, waited for on a pool thread, that may use as many
+    // threads as the pool has once the other tasks are done).
     let fallback = if layout == Layout::Rgba { OutputFormat::Png } else { OutputFormat::Jpeg };
     let mut tasks: Vec<(usize, OutputFormat)> = Vec::with_capacity(sizes.len() * 3);
     for format in settings.modern_formats().into_iter().chain([fallback]) {
