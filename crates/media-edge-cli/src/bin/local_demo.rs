@@ -58,7 +58,8 @@ async fn run() -> Result<(), media_edge_local::Error> {
     // layer's at /opt/bin/ffmpeg in Lambda; here the same build under .local (FFMPEG_PATH, as make
     // sets it). VARIANTS, JPEG_QUALITY, … in this shell override the stack's, to try settings.
     let mut environment = wiring.function_environment("ImageProcessorFunction")?;
-    for name in ["FFMPEG_PATH", "VARIANTS", "OUTPUT_FORMATS", "JPEG_QUALITY", "WEBP_QUALITY", "AVIF_QUALITY"] {
+    for name in ["FFMPEG_PATH", "VARIANTS", "OUTPUT_FORMATS", "JPEG_QUALITY", "WEBP_QUALITY", "AVIF_CQ", "AVIF_EFFORT"]
+    {
         if let Ok(value) = std::env::var(name) {
             environment.insert(name.into(), value);
         }
@@ -138,7 +139,141 @@ async fn run() -> Result<(), media_edge_local::Error> {
     let releases_bucket = wiring.output("ReleasesBucketName")?;
     let control = edge_router_demo(&clients, releases_bucket).await?;
     rollout_demo(&control).await?;
-    local_edge_demo(&wiring, &statuses).await
+    local_edge_demo(&wiring, &statuses).await?;
+    effort_round_demo(&clients, &wiring, &processor, &environment, &statuses).await
+}
+
+/// Views of every processed image's `pc` URL as CloudFront would log them, in the format each
+/// browser negotiates: `views(key)` AVIF views and a quarter as many JPEG/PNG ones. Sizes are
+/// the stored files'.
+async fn simulated_day_of_views(
+    s3: &aws_sdk_s3::Client,
+    variants_bucket: &str,
+    manifest_keys: &[String],
+    views: impl Fn(&str) -> u64,
+    dir: &Path,
+) -> Result<(), media_edge_local::Error> {
+    use image_processor::store::manifest::{url_for, Manifest};
+    std::fs::create_dir_all(dir)?;
+    let mut lines = vec![
+        "#Version: 1.0".to_string(),
+        "#Fields: date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) \
+         cs(User-Agent) cs-uri-query cs(Cookie) x-edge-result-type x-edge-request-id x-host-header cs-protocol \
+         cs-bytes time-taken x-forwarded-for ssl-protocol ssl-cipher x-edge-response-result-type \
+         cs-protocol-version fle-status fle-encrypted-fields c-port time-to-first-byte \
+         x-edge-detailed-result-type sc-content-type sc-content-len sc-range-start sc-range-end"
+            .to_string(),
+    ];
+    for manifest_key in manifest_keys {
+        let object = s3.get_object().bucket(variants_bucket).key(manifest_key).send().await?;
+        let manifest: Manifest = serde_json::from_slice(&object.body.collect().await?.into_bytes())?;
+        let Some(pc) = manifest.variants.iter().find(|v| v.name == "pc") else { continue };
+        let (Some(url), Some(avif), Some(fallback)) = (
+            pc.key.as_deref(),
+            pc.formats.first(),
+            pc.formats.iter().find(|f| f.format == "jpeg" || f.format == "png"),
+        ) else {
+            continue;
+        };
+        let avif_views = views(&manifest.source.key);
+        for (file, count) in [(avif, avif_views), (fallback, avif_views / 4)] {
+            for i in 0..count {
+                lines.push(format!(
+                    "2026-12-07\t{:02}:{:02}:00\tICN57-P1\t{bytes}\t192.0.2.1\tGET\td111111abcdef8.cloudfront.net\t{uri}\t\
+                     200\t-\tMozilla/5.0\t-\t-\tHit\tdemo\tcdn.example.com\thttps\t300\t0.005\t-\tTLSv1.3\t\
+                     TLS_AES_128_GCM_SHA256\tHit\tHTTP/2.0\t-\t-\t40000\t0.005\tHit\t{content_type}\t{bytes}\t-\t-",
+                    i % 24,
+                    i % 60,
+                    bytes = file.bytes,
+                    uri = url_for(url),
+                    content_type = file.content_type,
+                ));
+            }
+        }
+    }
+    std::fs::write(dir.join("E2QWRUHAPOMQZL.2026-12-07-00.demo.log"), lines.join("\n") + "\n")?;
+    Ok(())
+}
+
+/// One round of "more effort where the views are": a simulated day of views of the demo's own
+/// variants, `media-edge logs --hot 1` on it, `media-edge backfill --effort max --keys-from` on
+/// that list (the real command, against this stack), the processor over the queue again, another
+/// day of the same views of the new version, and the log report's "Re-encoded originals".
+async fn effort_round_demo(
+    clients: &LocalClients,
+    wiring: &media_edge_local::Wiring,
+    processor: &Processor,
+    environment: &std::collections::HashMap<String, String>,
+    statuses: &[StatusEvent],
+) -> Result<(), media_edge_local::Error> {
+    let variants_bucket = &wiring.names.variants_bucket;
+    let manifests: Vec<String> = statuses.iter().filter_map(|s| s.manifest_key.clone()).collect();
+    // The beach photo is the day's hero: most of the views.
+    let views = |key: &str| if key.contains("beach") { 2_000 } else { 200 };
+    let dir = PathBuf::from("target/demo/effort");
+    let _ = std::fs::remove_dir_all(&dir);
+    simulated_day_of_views(&clients.s3, variants_bucket, &manifests, views, &dir.join("before")).await?;
+    let manifests_url = format!("s3://{variants_bucket}");
+    println!("\n  More AVIF effort where the views are (a simulated day of views of the variants above):\n");
+    let aggregate =
+        cdn_logs::read(&[dir.join("before").display().to_string()], &cdn_logs::ReadOptions::default()).await?;
+    let originals = cdn_logs::load_originals(&manifests_url, &aggregate).await?;
+    let hot = cdn_logs::hot(&aggregate, 1, Some(&originals));
+    println!("  media-edge logs target/demo/effort/before --hot 1 --manifests {manifests_url}");
+    for line in hot.text().lines() {
+        println!("    {line}");
+    }
+    let hot_file = dir.join("hot.json");
+    std::fs::write(&hot_file, hot.json()?)?;
+
+    let media_edge = std::env::current_exe()?.with_file_name("media-edge");
+    let source = format!("s3://{}/{}", wiring.names.originals_bucket, wiring.parameter("InputPrefix")?);
+    println!("\n  media-edge backfill {source} --effort max --keys-from {}", hot_file.display());
+    let backfill = std::process::Command::new(&media_edge)
+        .arg("backfill")
+        .arg(&source)
+        .args(["--effort", "max", "--keys-from"])
+        .arg(&hot_file)
+        .args(["--queue-url", &wiring.jobs_queue_url, "--variants-bucket", variants_bucket, "--local-settings"])
+        .arg("--state")
+        .arg(dir.join("backfill-state.json"))
+        // Judged by the processor's settings, as `--function` would read them from the deployed one.
+        .envs(environment)
+        .output()?;
+    for line in String::from_utf8_lossy(&backfill.stdout).lines() {
+        println!("    {line}");
+    }
+    if !backfill.status.success() {
+        return Err(format!("media-edge backfill failed: {}", String::from_utf8_lossy(&backfill.stderr)).into());
+    }
+    let report = poll_queue_in_batches_of(
+        &clients.sqs,
+        &wiring.jobs_queue_url,
+        &wiring.jobs_queue_arn,
+        wiring.jobs_batch_size()?,
+        Duration::from_secs(1),
+        50,
+        |event| {
+            let processor = processor.clone();
+            async move { handle_batch(event, &processor, None).await }
+        },
+    )
+    .await?;
+    println!("    image-processor rendered {} original(s) again at max", report.messages);
+
+    simulated_day_of_views(&clients.s3, variants_bucket, &manifests, views, &dir.join("after")).await?;
+    let both = [dir.join("before").display().to_string(), dir.join("after").display().to_string()];
+    let aggregate = cdn_logs::read(&both, &cdn_logs::ReadOptions::default()).await?;
+    let mut report = cdn_logs::Report::build(&aggregate, 5);
+    report.add_savings(&aggregate, &cdn_logs::load_originals(&manifests_url, &aggregate).await?);
+    println!("\n  media-edge logs target/demo/effort/before target/demo/effort/after --manifests {manifests_url}");
+    let text = report.text();
+    let section = text.split("\n\n").find(|part| part.contains("Re-encoded originals"));
+    match section {
+        Some(section) => section.lines().for_each(|line| println!("  {line}")),
+        None => return Err("the log report shows no re-encoded original after the backfill at max".into()),
+    }
+    Ok(())
 }
 
 /// What viewers get: the stack's CloudFront behaviours and functions in front of its buckets
