@@ -2,7 +2,7 @@
 """AVIF, WebP and JPEG variants side by side: our processing code and sharp (its defaults).
 
     python3 bench/formats.py [--rounds 3] [--repeat 3] [--only NAME] [--skip-sweep]
-                             [--avif-effort fast|default|max]
+                             [--avif-effort fast|default|max] [--skip-timing]
 
 Corpus: bench/variants.py's (Debian's lomiri-wallpapers photos, 12–24 MP, and images made from
 them: a baseline JPEG, a large PNG, a PNG with alpha, a WebP). For each image, the 4-size set
@@ -23,6 +23,8 @@ them: a baseline JPEG, a large PNG, a PNG with alpha, a WebP). For each image, t
              butteraugli would do too but is slower and less readable (a distance, not a 0–100 scale).
              Equal quality: our encoder is swept over qualities and its bytes interpolated at the
              score of the file it is compared with (sharp's AVIF or WebP, or our own JPEG q80).
+`--skip-timing` leaves out the timed rounds (one run each side makes the files to score): the
+`max` tier's bytes over the corpus in minutes rather than an hour.
 Ratios are paired per round (ours over sharp in the same round), medians over rounds and images.
 """
 import argparse
@@ -98,6 +100,8 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", default=None, help="only images whose name contains this")
     parser.add_argument("--skip-sweep", action="store_true", help="no quality sweep (timing only)")
+    parser.add_argument("--skip-timing", action="store_true",
+                        help="bytes and SSIMULACRA2 only (one run each side, no timed rounds): the slow tiers")
     parser.add_argument("--avif-effort", choices=["fast", "default", "max"], default="default",
                         help="libaom's AVIF_EFFORT (default: the shipped default)")
     args = parser.parse_args()
@@ -114,7 +118,10 @@ def main():
         w, h, kind = describe(path)
         t = {k: [] for k in ("avif", "avif_sharp", "webp", "webp_sharp", "avif_fb", "webp_fb", "all", "all_sharp",
                              "all_cpu", "all_sharp_cpu", "mem", "mem_sharp", "proc", "proc_sharp")}
-        for round_ in range(args.rounds):
+        if args.skip_timing:
+            run([bench, *encoder, "--repeat", 1, "--formats", "avif,webp", "--out", work / "ours", path])
+            run(["node", SHARP, "--format", "all", "--repeat", 1, "--out", work / "sharp", path])
+        for round_ in range(0 if args.skip_timing else args.rounds):
             for fmt in ("avif", "webp"):
                 # Equal work: the set in this format alone, as sharp's run makes it.
                 t[fmt].append(bench_json([*ONE_CORE, bench, *encoder, "--repeat", args.repeat, "--only-format", fmt, path],
@@ -138,7 +145,7 @@ def main():
             wall, _, mem, _ = timed(["node", SHARP, "--format", "all", "--threads", 2,
                                      "--out", work / "sharp-process", path])
             t["proc_sharp"].append(wall); t["mem_sharp"].append(mem)
-        paired = lambda a, b: median([x / y for x, y in zip(t[a], t[b])])
+        paired = lambda a, b: median([x / y for x, y in zip(t[a], t[b])]) if t[a] else None
         row = {"image": path.name, "mp": w * h / 1e6, "kind": kind,
                "avif_ratio": paired("avif", "avif_sharp"), "webp_ratio": paired("webp", "webp_sharp"),
                "avif_fb_ratio": paired("avif_fb", "avif_sharp"), "webp_fb_ratio": paired("webp_fb", "webp_sharp"),
@@ -186,6 +193,12 @@ def quality(bench, path, work, encoder):
 
 
 def report(rows, args):
+    if not args.skip_timing:
+        report_times(rows, args)
+    report_bytes(rows, args)
+
+
+def report_times(rows, args):
     print(f"\nFormats, 4-size set; medians of {args.rounds} rounds × {args.repeat} warm runs; ratios ours/sharp, paired\n")
     print("| image | MP | kind | AVIF set, 1 core: ours / sharp ms | ratio | with JPEG/PNG fallback | "
           "WebP set, 1 core | ratio | with fallback | "
@@ -200,21 +213,6 @@ def report(rows, args):
               f"{r['webp_fb']:.0f}: {r['webp_fb_ratio']:.2f} | "
               f"{r['all']:.0f} / {r['all_sharp']:.0f} | {r['all_ratio']:.2f} | {gbs(r['all']):.0f} / "
               f"{gbs(r['all_sharp']):.0f} | {r['proc_ratio']:.2f} | {r['mem']:.0f} / {r['mem_sharp']:.0f} |")
-    q_rows = [r for r in rows if r.get("quality")]
-    if q_rows:
-        print("\n1920 px variant, SSIMULACRA2 (higher is better) and bytes\n")
-        print("| image | our JPEG q80 | sharp AVIF | ours AVIF (q: score, bytes) | AVIF bytes at sharp's score, "
-              "ours/sharp | AVIF at our JPEG's score, /JPEG | sharp WebP | ours WebP at sharp's score, "
-              "ours/sharp | WebP at JPEG's score, /JPEG |")
-        print("|---|---|---|---|---|---|---|---|---|")
-        f = lambda v: "-" if v is None else f"{v:.2f}"
-        for r in q_rows:
-            q = r["quality"]
-            curve = ", ".join(f"cq{qq}: {s:.1f} {b}" for s, b, qq in q["avif"]["curve"])
-            print(f"| {r['image'][:26]} | {q['jpeg']['score']:.1f}, {q['jpeg']['bytes']} | "
-                  f"{q['avif']['sharp_score']:.1f}, {q['avif']['sharp_bytes']} | {curve} | {f(q['avif']['vs_sharp'])} | "
-                  f"{f(q['avif']['vs_jpeg'])} | {q['webp']['sharp_score']:.1f}, {q['webp']['sharp_bytes']} | "
-                  f"{f(q['webp']['vs_sharp'])} | {f(q['webp']['vs_jpeg'])} |")
     check = lambda ok: "met" if ok else "NOT met"
     avif = median([r["avif_ratio"] for r in rows])
     webp = median([r["webp_ratio"] for r in rows])
@@ -231,13 +229,32 @@ def report(rows, args):
     if webp_inputs:
         print(f"WebP input, whole process (3 formats), ours/sharp: {median(webp_inputs):.2f}")
     print(f"peak memory below sharp's on every image: {check(all(r['mem'] < r['mem_sharp'] for r in rows))}")
+
+
+def report_bytes(rows, args):
+    check = lambda ok: "met" if ok else "NOT met"
+    q_rows = [r for r in rows if r.get("quality")]
+    if q_rows:
+        print("\n1920 px variant, SSIMULACRA2 (higher is better) and bytes\n")
+        print("| image | our JPEG q80 | sharp AVIF | ours AVIF (q: score, bytes) | AVIF bytes at sharp's score, "
+              "ours/sharp | AVIF at our JPEG's score, /JPEG | sharp WebP | ours WebP at sharp's score, "
+              "ours/sharp | WebP at JPEG's score, /JPEG |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        f = lambda v: "-" if v is None else f"{v:.2f}"
+        for r in q_rows:
+            q = r["quality"]
+            curve = ", ".join(f"cq{qq}: {s:.1f} {b}" for s, b, qq in q["avif"]["curve"])
+            print(f"| {r['image'][:26]} | {q['jpeg']['score']:.1f}, {q['jpeg']['bytes']} | "
+                  f"{q['avif']['sharp_score']:.1f}, {q['avif']['sharp_bytes']} | {curve} | {f(q['avif']['vs_sharp'])} | "
+                  f"{f(q['avif']['vs_jpeg'])} | {q['webp']['sharp_score']:.1f}, {q['webp']['sharp_bytes']} | "
+                  f"{f(q['webp']['vs_sharp'])} | {f(q['webp']['vs_jpeg'])} |")
     if q_rows:
         # Issue 33's floors per libaom effort: default ≤ 1.08× sharp's AVIF, max ≤ 0.95× and ≤ 0.47× our JPEG.
         avif_sharp, avif_jpeg = {"max": (0.95, 0.47)}.get(args.avif_effort, (1.08, 0.5))
         for fmt, target_sharp, target_jpeg in (("avif", avif_sharp, avif_jpeg), ("webp", 1.0, 0.75)):
             vs_sharp = median([r["quality"][fmt]["vs_sharp"] for r in q_rows])
             vs_jpeg = median([r["quality"][fmt]["vs_jpeg"] for r in q_rows])
-            print(f"{fmt.upper()} bytes at sharp's SSIMULACRA2, ours/sharp: median {vs_sharp:.2f} "
+            print(f"{fmt.upper()} bytes at sharp's SSIMULACRA2, ours/sharp: median {vs_sharp:.3f} "
                   f"(target ≤ {target_sharp}: {check(vs_sharp <= target_sharp)}); at our JPEG's, /JPEG: median "
                   f"{vs_jpeg:.2f} (target ≤ {target_jpeg}: {check(vs_jpeg <= target_jpeg)})")
 
