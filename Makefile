@@ -17,7 +17,7 @@ HOST_ARCH := $(shell uname -m | sed 's/aarch64/arm64/')
 FFMPEG := .local/ffmpeg/$(HOST_ARCH)/bin/ffmpeg
 export FFMPEG_PATH := $(abspath $(FFMPEG))
 
-.PHONY: help demo test invoke disk-check soak deployed-build lint fmt venv lock clean nasm ffmpeg layer layer-check bench bench-deps bench-avif-encoders sample-logs template validate deploy-tools build deploy preflight smoke
+.PHONY: help demo test invoke disk-check soak deployed-build lint fmt venv lock clean nasm nginx ffmpeg layer layer-check bench bench-deps bench-avif-encoders sample-logs template validate deploy-tools build deploy preflight smoke
 
 help:
 	@echo "make demo   run the whole pipeline locally against an AWS emulator"
@@ -49,6 +49,14 @@ nasm:
 	@if [ "$(HOST_ARCH)" = x86_64 ] && ! command -v nasm >/dev/null; then \
 	  echo "installing nasm (Debian package) for libjpeg-turbo's x86 SIMD"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nasm >/dev/null; \
+	fi
+
+## Debian's nginx, the legacy web server the migration tests move a site off (a real one, with
+## the access log it really writes). Installed only when missing.
+nginx:
+	@if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then \
+	  echo "installing nginx (Debian package nginx-light) for the legacy-origin tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; \
 	fi
 
 ffmpeg: $(FFMPEG)
@@ -150,7 +158,7 @@ deployed-build: venv nasm
 
 ## Everything: lint, validate, layer-check, deployed-build and every test, in parallel groups
 ## (scripts/run-tests.sh says which; each group's log is in target/test-logs/).
-test: disk-check venv nasm ffmpeg
+test: disk-check venv nasm nginx ffmpeg
 	scripts/test-summary.sh scripts/run-tests.sh
 
 ## A cold `make test` writes about 6 GB (target/, .venv, ffmpeg): say so up front rather than fail

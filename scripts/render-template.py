@@ -222,7 +222,8 @@ def deploy_facts(template):
     behaviours = resources["Distribution"]["Properties"]["DistributionConfig"]["CacheBehaviors"]
     release_origin = {"Fn::If": ["RoutesAtEdge", "releases", "router"]}
     default_channels = parameters["ReleaseChannels"]["default"].split(",")
-    probes = [m.group(1) for b in behaviours if b["TargetOriginId"] == release_origin
+    # (Behaviours that exist only under a condition, !If [Cond, {…}, NoValue], are never release ones.)
+    probes = [m.group(1) for b in behaviours if b.get("TargetOriginId") == release_origin
               for m in [PROBE_PATTERN.match(b["PathPattern"])] if m and m.group(1) not in default_channels]
     if len(probes) != 1:
         fail(f"expected one release behaviour /<channel>/* outside ReleaseChannels' default, found {probes}")

@@ -271,8 +271,16 @@ def resolve_conditions(node, params):
 
 def distribution_config(template, **parameters_):
     """The distribution's config as deployed with the given parameter values (defaults otherwise)."""
-    config = template["Resources"]["Distribution"]["Properties"]["DistributionConfig"]
-    return resolve_conditions(config, parameters(template, **parameters_))
+    return deployed_distribution_config(template, parameters(template, **parameters_))
+
+
+def deployed_distribution_config(template, params):
+    """The distribution's config for `params` (cfn.parameters): conditions resolved, and path
+    patterns taken from a parameter (the legacy paths: !Select of LegacyPathPatterns) evaluated."""
+    config = resolve_conditions(template["Resources"]["Distribution"]["Properties"]["DistributionConfig"], params)
+    for behaviour in config.get("CacheBehaviors", []):
+        behaviour["PathPattern"] = evaluate(behaviour["PathPattern"], params)
+    return config
 
 
 # ---------------------------------------------------------------- permissions (transformed template)

@@ -57,6 +57,7 @@ def _params(template, description):
     return cfn.parameters(template, stack_name=name, stack_uuid=uuid, **values)
 
 
+ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 DISTRIBUTION_ID = "LOCALEDGE"  # the distribution's id as the local edge calls itself
 
 
@@ -130,11 +131,24 @@ def _origin(template, params, origin, description):
     if "S3OriginConfig" in origin and resource.get("type") == "AWS::S3::Bucket":
         out.update(type="s3", bucket=resource["physical_id"], signed=bool(origin.get("OriginAccessControlId")),
                    access=_bucket_access(template, params, description, logical, resource["physical_id"]))
+    elif "CustomOriginConfig" in origin and logical is None:
+        # A custom origin named by a parameter (LegacyOriginDomain: the old web server).
+        custom = origin["CustomOriginConfig"]
+        protocol = "http" if cfn.evaluate(custom["OriginProtocolPolicy"], params) == "http-only" else "https"
+        port = custom.get("HTTPPort" if protocol == "http" else "HTTPSPort", 80 if protocol == "http" else 443)
+        out.update(type="http", protocol=protocol, host=cfn.evaluate(origin["DomainName"], params),
+                   port=int(cfn.evaluate(port, params)), path=cfn.evaluate(origin.get("OriginPath", ""), params))
     else:
         # A custom origin (the router's function URL): the emulator does not serve function URLs.
         out.update(type="unavailable", why=f"{logical or origin['Id']} is not served on the emulator "
                    "(function URLs are not served); deploy with ReleaseRouting=edge to route releases at the edge")
     return out
+
+
+def _origin_group(group):
+    """An origin group: its members in order and the statuses that send a request to the next."""
+    return {"id": group["Id"], "type": "group", "members": [m["OriginId"] for m in group["Members"]["Items"]],
+            "failover": [int(c) for c in group["FailoverCriteria"]["StatusCodes"]["Items"]]}
 
 
 def _functions(template, params, behaviours):
@@ -167,6 +181,8 @@ def _behaviour(template, params, b, pattern):
         "lambdaAssociations": [a["EventType"] for a in b.get("LambdaFunctionAssociations", [])],
         "responseHeaders": _response_headers(template, params, b.get("ResponseHeadersPolicyId")),
         "cachePolicy": cfn.ref_name(b.get("CachePolicyId")),
+        # Managed-AllViewerExceptHostHeader: the viewer's headers, cookies and query string go to the origin.
+        "forwardViewer": b.get("OriginRequestPolicyId") == ALL_VIEWER_EXCEPT_HOST,
     }
 
 
@@ -187,9 +203,7 @@ def edge_config(description, template_path=None):
     """The JSON server.js reads, from a stack description (a dict)."""
     template = cfn.load(template_path or description["stack"]["template"])
     params = _params(template, description)
-    config = cfn.resolve_conditions(template["Resources"]["Distribution"]["Properties"]["DistributionConfig"], params)
-    if "OriginGroups" in config:
-        raise EdgeConfigError("origin groups are not supported by the local edge")
+    config = cfn.deployed_distribution_config(template, params)
     behaviours = [_behaviour(template, params, b, b["PathPattern"]) for b in config.get("CacheBehaviors", [])]
     behaviours.append(_behaviour(template, params, config["DefaultCacheBehavior"], "*"))
     behaviours[-1]["default"] = True
@@ -199,7 +213,8 @@ def edge_config(description, template_path=None):
                    "`python -m infra.emulator.edge config`, read by infra/emulator/edge/server.js.",
         "stack": {k: description["stack"][k] for k in ("name", "id", "region", "parameters", "template")},
         "endpoint": description["stack"]["endpoint"],
-        "origins": {o["Id"]: _origin(template, params, o, description) for o in config["Origins"]},
+        "origins": {**{o["Id"]: _origin(template, params, o, description) for o in config["Origins"]},
+                    **{g["Id"]: _origin_group(g) for g in config.get("OriginGroups", {}).get("Items", [])}},
         "behaviours": behaviours,
         "functions": functions,
         "stores": _stores(template, description, functions),

@@ -345,6 +345,110 @@ function plain(status, text, extra = {}) {
     return { statusCode: status, statusDescription: http.STATUS_CODES[status], headers, body: text + '\n' };
 }
 
+// ------------------------------------------------------------------ origins
+
+// CloudFront fails an origin group over to its next member only for these methods.
+const FAILOVER_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+// An answer as an origin's: a stream to read (`upstream`, with statusCode and rawHeaders), or an
+// `early` response the edge makes itself (S3's 403 for what the bucket policy denies, its 400
+// for a key it cannot parse), which an origin group's failover sees like any other status.
+function earlyAnswer(response, note) {
+    const stream = require('node:stream').Readable.from([Buffer.from(response.body || '')]);
+    stream.statusCode = response.statusCode;
+    stream.statusMessage = response.statusDescription || http.STATUS_CODES[response.statusCode];
+    stream.rawHeaders = Object.entries(response.headers || {}).flatMap(([k, v]) => [k, v.value]);
+    stream.note = note;
+    return stream;
+}
+
+async function askS3(config, origin, req, request, debug) {
+    const key = s3Key(request.uri);
+    if (key === null) {
+        return { key: request.uri, upstream: earlyAnswer({ statusCode: 400, headers: { 'content-type': { value: 'application/xml' } },
+            body: '<Error><Code>InvalidURI</Code><Message>Couldn\'t parse the specified URI.</Message></Error>' },
+            `origin=${origin.id} invalid URI`) };
+    }
+    debug['x-local-edge-origin'] = `${origin.id} ${encodeKey(key)}`;
+    // The bucket policy decides what the distribution may read: S3 answers 403 otherwise, and
+    // 403 for a missing key unless the policy also grants ListBucket.
+    if (!mayRead(origin.access, key)) {
+        return { key, upstream: earlyAnswer(accessDenied(), `origin=${origin.id} key=${JSON.stringify(key)} denied by the bucket policy`) };
+    }
+    const forwarded = {};
+    for (const name of FORWARDED_TO_S3) if (req.headers[name]) forwarded[name] = req.headers[name];
+    const upstream = await s3Request(config, req.method, origin.bucket, key, forwarded, origin.signed !== false);
+    if (upstream.statusCode === 404 && origin.access && !origin.access.list) {
+        upstream.resume();
+        return { key, upstream: earlyAnswer(accessDenied(), `origin=${origin.id} key=${JSON.stringify(key)} missing, no ListBucket`) };
+    }
+    return { key, upstream };
+}
+
+// A custom origin (a legacy web server): the path with the origin's OriginPath in front, Host
+// its own name. Behind a behaviour whose origin request policy passes the viewer's request on
+// (AllViewerExceptHostHeader), the viewer's headers, cookies, query string and body go too;
+// otherwise, as for S3, only what makes a conditional or partial GET.
+function askHttp(origin, req, request, behaviour, debug) {
+    const qs = behaviour.forwardViewer ? querystring.stringify(Object.fromEntries(
+        Object.entries(request.querystring || {}).map(([k, v]) => [k, v.multiValue ? v.multiValue.map((m) => m.value) : v.value]))) : '';
+    const path = `${origin.path || ''}${request.uri}${qs ? '?' + qs : ''}`;
+    debug['x-local-edge-origin'] = `${origin.id} ${path}`;
+    const headers = {};
+    if (behaviour.forwardViewer) {
+        for (const [name, value] of Object.entries(req.headers)) {
+            if (name !== 'host' && !HOP_BY_HOP.has(name)) headers[name] = value;
+        }
+    } else {
+        for (const name of FORWARDED_TO_S3) if (req.headers[name]) headers[name] = req.headers[name];
+    }
+    headers.host = origin.port === (origin.protocol === 'https' ? 443 : 80) ? origin.host : `${origin.host}:${origin.port}`;
+    const client = origin.protocol === 'https' ? require('node:https') : http;
+    return new Promise((resolve, reject) => {
+        const out = client.request({ host: origin.host, port: origin.port, method: req.method, path, headers },
+                                   (upstream) => resolve({ key: path, upstream }));
+        out.on('error', reject);
+        if (behaviour.forwardViewer && !['GET', 'HEAD'].includes(req.method)) req.pipe(out);
+        else out.end();
+    });
+}
+
+// The origin (or origin group) a behaviour targets, asked as CloudFront would: a group's members
+// in order, the next one asked when the last answered a status of its failover criteria (GET,
+// HEAD and OPTIONS only); the last member's answer stands.
+async function askOrigin(config, originId, req, request, behaviour, debug) {
+    const target = config.origins[originId];
+    if (!target) return { early: plain(502, `origin ${originId}: not in the distribution`) };
+    const members = target.type === 'group' ? target.members : [originId];
+    let answer;
+    for (let i = 0; i < members.length; i++) {
+        const origin = config.origins[members[i]];
+        if (!origin || !['s3', 'http'].includes(origin.type)) {
+            return { early: plain(502, `origin ${members[i]}: ${origin ? origin.why : 'not in the distribution'}`) };
+        }
+        try {
+            answer = origin.type === 's3' ? await askS3(config, origin, req, request, debug)
+                : await askHttp(origin, req, request, behaviour, debug);
+        } catch (e) {
+            const where = origin.type === 's3' ? `s3://${origin.bucket}` : `${origin.protocol}://${origin.host}:${origin.port}`;
+            answer = { key: request.uri, upstream: earlyAnswer(plain(502, `origin ${origin.id} (${where}) unreachable: ${e.message}`),
+                                                               `origin=${origin.id} unreachable`) };
+        }
+        answer.origin = origin;
+        const last = i === members.length - 1;
+        if (last || !FAILOVER_METHODS.has(req.method) || !target.failover.includes(answer.upstream.statusCode)) break;
+        debug['x-local-edge-failover'] = `${origin.id} ${answer.upstream.statusCode}`;
+        answer.upstream.resume();
+    }
+    if (answer.upstream.note) return { early: { ...await earlyResponse(answer.upstream) }, note: answer.upstream.note };
+    return answer;
+}
+
+async function earlyResponse(stream) {
+    return { statusCode: stream.statusCode, statusDescription: stream.statusMessage,
+             headers: headerObject(stream.rawHeaders, () => false), body: await readAll(stream) };
+}
+
 function createEdge(config, { kvsFile = null, log = (line) => process.stderr.write(line + '\n') } = {}) {
     const compiled = {};
     for (const name of Object.keys(config.functions)) compiled[name] = compileFunction(config, name, { kvsFile, log });
@@ -392,37 +496,14 @@ function createEdge(config, { kvsFile = null, log = (line) => process.stderr.wri
             }
             request = result;
         }
-        const origin = config.origins[behaviour.targetOriginId];
-        if (!origin || origin.type !== 's3') {
-            return done(plain(502, `origin ${behaviour.targetOriginId}: ${origin ? origin.why : 'not in the distribution'}`));
-        }
-        const key = s3Key(request.uri);
-        if (key === null) {
-            return done({ statusCode: 400, headers: { 'content-type': { value: 'application/xml' } },
-                          body: '<Error><Code>InvalidURI</Code><Message>Couldn\'t parse the specified URI.</Message></Error>' });
-        }
-        debug['x-local-edge-origin'] = `${origin.id} ${encodeKey(key)}`;
-        // The bucket policy decides what the distribution may read: S3 answers 403 otherwise, and
-        // 403 for a missing key unless the policy also grants ListBucket.
-        if (!mayRead(origin.access, key)) {
-            return done(accessDenied(), `origin=${origin.id} key=${JSON.stringify(key)} denied by the bucket policy`);
-        }
-        const forwarded = {};
-        for (const name of FORWARDED_TO_S3) if (req.headers[name]) forwarded[name] = req.headers[name];
-        let upstream;
-        try {
-            upstream = await s3Request(config, req.method, origin.bucket, key, forwarded, origin.signed !== false);
-        } catch (e) {
-            return done(plain(502, `origin ${origin.id} (s3://${origin.bucket}) unreachable: ${e.message}`));
-        }
-        if (upstream.statusCode === 404 && origin.access && !origin.access.list) {
-            upstream.resume();
-            return done(accessDenied(), `origin=${origin.id} key=${JSON.stringify(key)} missing, no ListBucket`);
-        }
+        const answer = await askOrigin(config, behaviour.targetOriginId, req, request, behaviour, debug);
+        if (answer.early) return done(answer.early, answer.note);
+        const { upstream, origin, key } = answer;
         const response = {
             statusCode: upstream.statusCode,
             statusDescription: upstream.statusMessage,
-            headers: headerObject(upstream.rawHeaders, (n) => HOP_BY_HOP.has(n) || EMULATOR_ONLY.has(n) || n === 'set-cookie'),
+            headers: headerObject(upstream.rawHeaders, (n) => HOP_BY_HOP.has(n) || EMULATOR_ONLY.has(n)
+                                  || (n === 'set-cookie' && !behaviour.forwardViewer)),
             cookies: {},
         };
         response.headers['x-cache'] = { value: 'Miss from local-edge' };
@@ -445,7 +526,7 @@ function createEdge(config, { kvsFile = null, log = (line) => process.stderr.wri
         }
         const body = await readAll(upstream);
         done({ ...final, body },
-             `origin=${origin.id} key=${JSON.stringify(key)}`);
+             `origin=${origin.id} ${origin.type === 'http' ? 'path' : 'key'}=${JSON.stringify(key)}`);
     }
 
     return http.createServer((req, res) => {
