@@ -138,7 +138,7 @@ pub(crate) fn percent_decoded(raw: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> 
     Some(std::borrow::Cow::Owned(out))
 }
 
-fn parse_u64(digits: &[u8]) -> Option<u64> {
+pub(crate) fn parse_u64(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() || digits.len() > 19 {
         return None;
     }
