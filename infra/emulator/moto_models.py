@@ -27,6 +27,7 @@ choices of this project's tests, not of CloudFormation.
 """
 import json
 import re
+import threading
 
 from moto.awslambda import models as lambda_models
 from moto.awslambda.utils import get_backend as lambda_backend
@@ -96,22 +97,35 @@ class SnsSubscription(_Model, CloudFormationModel):
         props = cloudformation_json["Properties"]
         topic_arn = props["TopicArn"]
         backend = sns_backends[account_id][topic_arn.split(":")[3]]
-        subscription = backend.subscribe(topic_arn, props["Endpoint"], props["Protocol"])
-        # The scope first: the filter policy is validated against it.
-        for name in ("FilterPolicyScope", "FilterPolicy", "RawMessageDelivery", "RedrivePolicy", "DeliveryPolicy"):
-            if name in props:
-                value = props[name]
-                if name == "RawMessageDelivery":
-                    # A boolean, as moto's SetSubscriptionAttributes stores it ("false" is truthy).
-                    value = value if isinstance(value, bool) else str(value).lower() == "true"
-                elif isinstance(value, dict):
-                    value = json.dumps(value)
-                backend.set_subscription_attributes(subscription.arn, name, value)
-        return cls(subscription.arn)
+        with _SNS_SUBSCRIPTIONS:
+            return cls(_subscribe(backend, topic_arn, props))
 
     def delete(self, account_id, region_name):
         backend = sns_backends[account_id][self.physical_resource_id.split(":")[3]]
-        backend.unsubscribe(self.physical_resource_id)
+        with _SNS_SUBSCRIPTIONS:
+            backend.unsubscribe(self.physical_resource_id)
+
+
+# moto's server answers on threads, and its SNS backend's SetSubscriptionAttributes iterates over
+# every subscription of the Region: a stack deployed beside another (parallel tests) adding one
+# at that moment failed it with "OrderedDict mutated during iteration" (a make test run's 500 on
+# CreateStack). Subscriptions made or removed by stacks go one at a time.
+_SNS_SUBSCRIPTIONS = threading.RLock()
+
+
+def _subscribe(backend, topic_arn, props):
+    subscription = backend.subscribe(topic_arn, props["Endpoint"], props["Protocol"])
+    # The scope first: the filter policy is validated against it.
+    for name in ("FilterPolicyScope", "FilterPolicy", "RawMessageDelivery", "RedrivePolicy", "DeliveryPolicy"):
+        if name in props:
+            value = props[name]
+            if name == "RawMessageDelivery":
+                # A boolean, as moto's SetSubscriptionAttributes stores it ("false" is truthy).
+                value = value if isinstance(value, bool) else str(value).lower() == "true"
+            elif isinstance(value, dict):
+                value = json.dumps(value)
+            backend.set_subscription_attributes(subscription.arn, name, value)
+    return subscription.arn
 
 
 class SnsTopicPolicy(_Model, CloudFormationModel):
