@@ -93,14 +93,15 @@ impl AvifEffort {
         }
     }
 
-    /// libaom's settings for this tier at `cq_level` (docs/benchmarks.md, "AVIF"; bytes at the
-    /// score of sharp's default AVIF, 1920 px, `make bench-avif-encoders`): fast 1.24× sharp's
-    /// bytes in 0.05× its time, default 1.06× in 0.13× (8-bit: 1.08×), max 0.95× in 0.81×.
+    /// libaom's settings for this tier at `cq_level` (docs/benchmarks.md, "AVIF"): bytes at the
+    /// score of sharp's default AVIF over the bench corpus, default 1.077× sharp's; max at
+    /// cpu-used 4 was 0.958× (floor 0.95), and cpu-used 3 takes another 2.2% off (measured on
+    /// three photos) for twice the time: fine for the hot originals `max` is meant for.
     pub fn aom(self, cq_level: u8) -> crate::codecs::libaom::AomSettings {
         let (cpu_used, ten_bit) = match self {
             AvifEffort::Fast => (8, false),
             AvifEffort::Default => (6, true),
-            AvifEffort::Max => (4, true),
+            AvifEffort::Max => (3, true),
         };
         crate::codecs::libaom::AomSettings { cq_level, cpu_used, ten_bit }
     }
