@@ -102,6 +102,8 @@ def test_kept_paths_get_their_own_behaviours_after_the_channels_and_before_the_r
     ("LegacyPathPatterns", "/a/*,/b/*,/c/*", True),
     ("LegacyPathPatterns", "/a/*,/b/*,/c/*,/d/*", False),
     ("LegacyPathPatterns", "/a/*,,/c/*", False),
+    *[("LegacyOriginPort", str(port), True) for port in (80, 443, 1024, 8080, 9999, 10000, 65535)],
+    *[("LegacyOriginPort", port, False) for port in ("0", "22", "81", "442", "444", "1023", "65536", "08080", "")],
 ])
 def test_parameter_patterns_refuse_what_cloudfront_would(name, value, ok):
     pattern = TEMPLATE["Parameters"][name]["AllowedPattern"]
