@@ -82,7 +82,7 @@ impl InputStats {
         self.malformed_examples.truncate(MAX_EXAMPLES);
     }
 
-    fn merge(&mut self, other: &InputStats) {
+    pub(crate) fn merge(&mut self, other: &InputStats) {
         self.files += other.files;
         self.bytes_read = self.bytes_read.saturating_add(other.bytes_read);
         self.lines += other.lines;
@@ -101,11 +101,11 @@ impl InputStats {
     }
 }
 
-fn min_some(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+pub(crate) fn min_some(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     a.into_iter().chain(b).min()
 }
 
-fn max_some(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+pub(crate) fn max_some(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     a.into_iter().chain(b).max()
 }
 
@@ -153,7 +153,7 @@ impl TimeRange {
         self.since.is_none_or(|s| hour + 3600 > s) && self.until.is_none_or(|u| hour < u)
     }
 
-    fn contains(&self, t: i64) -> bool {
+    pub(crate) fn contains(&self, t: i64) -> bool {
         self.since.is_none_or(|s| t >= s) && self.until.is_none_or(|u| t < u)
     }
 }
@@ -338,6 +338,9 @@ mod tests {
             result_type: result_type.as_bytes(),
             content_type: content_type.as_bytes(),
             log_data: b"-",
+            method: b"GET",
+            time_taken_ms: None,
+            content_len: None,
         }
     }
 

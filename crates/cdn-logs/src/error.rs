@@ -43,4 +43,7 @@ pub enum Error {
     /// The `--chart` file could not be written.
     #[error("{}: {source}", path.display())]
     Chart { path: PathBuf, source: std::io::Error },
+    /// An output file (`--not-migrated`) could not be written.
+    #[error("{}: {source}", path.display())]
+    Write { path: PathBuf, source: std::io::Error },
 }

@@ -5,9 +5,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use walkdir::WalkDir;
 
-use crate::aggregate::Aggregate;
 use crate::progress::Progress;
 use crate::reader;
+use crate::sink::Sink;
 
 /// Appends the files under `root` (itself if a file), sorted so runs are repeatable. Symbolic
 /// links to directories below `root` are not followed (no loops, no double counting); links to
@@ -33,9 +33,9 @@ fn describe(error: &walkdir::Error) -> String {
 }
 
 /// Reads `files` on `jobs` threads, each into its own aggregate, merged at the end.
-pub fn read_all(files: &[PathBuf], aggregate: &mut Aggregate, jobs: usize, progress: &Progress) {
+pub fn read_all<S: Sink>(files: &[PathBuf], aggregate: &mut S, jobs: usize, progress: &Progress) {
     let next = AtomicUsize::new(0);
-    let workers: Vec<std::thread::Result<Aggregate>> = std::thread::scope(|scope| {
+    let workers: Vec<std::thread::Result<S>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..jobs.min(files.len()))
             .map(|_| {
                 let mut mine = aggregate.sibling();
@@ -45,7 +45,7 @@ pub fn read_all(files: &[PathBuf], aggregate: &mut Aggregate, jobs: usize, progr
                         let name = path.display().to_string();
                         match std::fs::File::open(path) {
                             Ok(file) => reader::read_file(&name, &mut mine, file, |n| progress.add(n)),
-                            Err(e) => mine.input.unreadable.push(format!("{name}: {e}")),
+                            Err(e) => mine.input().unreadable.push(format!("{name}: {e}")),
                         }
                         progress.file_done();
                     }
@@ -59,7 +59,7 @@ pub fn read_all(files: &[PathBuf], aggregate: &mut Aggregate, jobs: usize, progr
         match worker {
             Ok(worker) => aggregate.merge(worker),
             // Not expected (nothing in reading panics by design), but never a silent gap.
-            Err(_) => aggregate.input.unreadable.push("a reader thread failed: its files are missing".into()),
+            Err(_) => aggregate.input().unreadable.push("a reader thread failed: its files are missing".into()),
         }
     }
 }

@@ -17,7 +17,7 @@ impl Report {
     }
 }
 
-const STYLE: &str = r#"
+pub(crate) const STYLE: &str = r#"
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; color: #1d2330; background: #f5f6f8; }
 header { background: #1d2330; color: #fff; padding: 18px 28px; }
 header h1 { margin: 0 0 4px; font-size: 20px; }
@@ -42,7 +42,7 @@ svg { max-width: 100%; height: auto; }
 
 /// Sorts a table by the clicked column: numbers by their `data-v`, text by locale; clicking again
 /// reverses. Marks the page once ready, for the browser test.
-const SCRIPT: &str = r##"
+pub(crate) const SCRIPT: &str = r##"
 (function () {
   var tables = document.querySelectorAll("table.sortable");
   tables.forEach(function (table) {
@@ -306,7 +306,7 @@ pub fn page(report: &Report) -> String {
     out
 }
 
-enum Cell<'a> {
+pub(crate) enum Cell<'a> {
     Name(&'a str),
     Text(&'a str),
     Count(u64),
@@ -316,7 +316,7 @@ enum Cell<'a> {
     Ratio(Option<f64>),
 }
 
-fn table(out: &mut String, title: &str, header: &[&str], rows: Vec<Vec<Cell>>) {
+pub(crate) fn table(out: &mut String, title: &str, header: &[&str], rows: Vec<Vec<Cell>>) {
     let _ = write!(out, "<section><h2>{}</h2>\n<table class=\"sortable\"><thead><tr>", escape(title));
     for (i, h) in header.iter().enumerate() {
         let class = if i == 0 { " class=\"name\"" } else { "" };

@@ -75,6 +75,16 @@ impl Value<'_> {
         }
     }
 
+    /// Seconds with up to millisecond precision (`time-taken`: `0.003`, or the number 0.003) as ms.
+    fn millis(&self) -> Option<u64> {
+        match self {
+            Value::Integer(n) => n.checked_mul(1000),
+            Value::Number(n) if n.is_finite() && (0.0..1e12).contains(n) => Some((n * 1000.0).round() as u64),
+            Value::Text(text) => crate::parse::seconds_as_ms(text.as_bytes()),
+            _ => None,
+        }
+    }
+
     /// Seconds, possibly with a fraction (`1795266309` or `1795266309.123`), truncated.
     fn seconds(&self) -> Option<i64> {
         let seconds = match self {
@@ -112,6 +122,12 @@ pub(crate) struct Record<'a> {
     pub(crate) content_type: Option<Value<'a>>,
     #[serde(rename = "viewer-request-log-data", borrow, default)]
     pub(crate) log_data: Option<Value<'a>>,
+    #[serde(rename = "cs-method", borrow, default)]
+    pub(crate) method: Option<Value<'a>>,
+    #[serde(rename = "time-taken", borrow, default)]
+    pub(crate) time_taken: Option<Value<'a>>,
+    #[serde(rename = "sc-content-len", borrow, default)]
+    pub(crate) content_len: Option<Value<'a>>,
 }
 
 /// Reads one JSON line and hands the request to `add`, or says why it cannot.
@@ -146,6 +162,9 @@ pub(crate) fn add_record(record: &Record<'_>, add: impl FnOnce(&Request<'_>)) ->
         result_type: optional(&record.result_type),
         content_type: optional(&record.content_type),
         log_data: optional(&record.log_data),
+        method: optional(&record.method),
+        time_taken_ms: record.time_taken.as_ref().and_then(Value::millis),
+        content_len: record.content_len.as_ref().and_then(Value::integer).filter(|b| *b < 1 << 50),
     });
     Ok(())
 }

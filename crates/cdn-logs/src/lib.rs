@@ -13,6 +13,8 @@
 mod aggregate;
 mod cells;
 mod chart;
+mod compare;
+mod compare_output;
 mod definitions;
 mod error;
 mod files;
@@ -31,11 +33,13 @@ mod releases;
 mod report;
 #[cfg(feature = "s3")]
 mod s3;
+mod sink;
 mod tally;
 
 use std::path::Path;
 
 pub use aggregate::{Aggregate, InputStats, ObjectTally, TimeRange};
+pub use compare::{Comparison, NotMigrated, Side, SizeDifference};
 pub use definitions::Definitions;
 pub use error::Error;
 pub use hot::{hot, reencodes, HotList, HotOriginal, Reencode};
@@ -47,6 +51,7 @@ pub use releases::{CohortHealth, Health, Releases, Routed};
 pub use report::{
     CacheSummary, Candidate, CohortRow, InputSummary, Missed, ReleaseRow, Report, Row, Savings, SavingsRow,
 };
+pub use sink::{Dialect, Sink};
 pub use tally::Tally;
 
 /// How [`read`] reads.
@@ -65,6 +70,20 @@ pub struct ReadOptions {
 /// `input` and reading goes on.
 pub async fn read(sources: &[String], options: &ReadOptions) -> Result<Aggregate, Error> {
     let mut aggregate = Aggregate::new(Definitions::load()?, options.range);
+    read_into(sources, &mut aggregate, options).await?;
+    Ok(aggregate)
+}
+
+/// `logs compare`: nginx's logs and CloudFront's for the same range, each read as [`read`] reads.
+pub async fn compare(nginx: &[String], cloudfront: &[String], options: &ReadOptions) -> Result<(Side, Side), Error> {
+    let mut nginx_side = Side::new(Dialect::Nginx, options.range);
+    read_into(nginx, &mut nginx_side, options).await?;
+    let mut cloudfront_side = Side::new(Dialect::CloudFront, options.range);
+    read_into(cloudfront, &mut cloudfront_side, options).await?;
+    Ok((nginx_side, cloudfront_side))
+}
+
+async fn read_into<S: Sink>(sources: &[String], aggregate: &mut S, options: &ReadOptions) -> Result<(), Error> {
     let (s3_sources, local_sources): (Vec<&String>, Vec<&String>) =
         sources.iter().partition(|s| s.starts_with("s3://"));
     #[cfg(not(feature = "s3"))]
@@ -74,20 +93,20 @@ pub async fn read(sources: &[String], options: &ReadOptions) -> Result<Aggregate
     let mut files = Vec::new();
     for source in local_sources {
         std::fs::metadata(source).map_err(|e| Error::Source { source_name: source.clone(), source: e })?;
-        files::collect(Path::new(source), &mut files, &mut aggregate.input.unreadable);
+        files::collect(Path::new(source), &mut files, &mut aggregate.input().unreadable);
     }
     let before = files.len();
     files.retain(|path| options.range.may_hold(&path.to_string_lossy()));
-    aggregate.input.files_outside_range += (before - files.len()) as u64;
+    aggregate.input().files_outside_range += (before - files.len()) as u64;
     let progress = progress::Progress::start(options.progress);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     // More workers than cores only multiplies memory (each keeps its own tallies).
     let jobs = options.jobs.unwrap_or(cores).clamp(1, cores.max(1) * 2);
-    files::read_all(&files, &mut aggregate, jobs, &progress);
+    files::read_all(&files, aggregate, jobs, &progress);
     #[cfg(feature = "s3")]
     for url in s3_sources {
-        s3::read(url, &mut aggregate, &progress).await?;
+        s3::read(url, aggregate, &progress).await?;
     }
     progress.finish();
-    Ok(aggregate)
+    Ok(())
 }

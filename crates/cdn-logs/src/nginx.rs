@@ -12,7 +12,7 @@
 //! Lines come from the server's clients and are hostile input: anything that does not parse is
 //! an error with the reason, never a panic.
 
-use crate::parse::{parse_timestamp, parse_u64 as number};
+use crate::parse::{parse_timestamp, parse_u64 as number, seconds_as_ms, Request};
 
 /// One request, borrowed from its line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +31,27 @@ pub struct NginxRequest<'a> {
     pub request_time_ms: Option<u64>,
     /// `ucs=$upstream_cache_status` (`-` when nginx had no cache in front of an upstream).
     pub cache_status: Option<&'a [u8]>,
+}
+
+/// As the readers hand requests on: sizes as CloudFront counts them (`sc-bytes` is headers and
+/// body, as `$bytes_sent`; `sc-content-len` the body), the cache status where CloudFront has its
+/// result type.
+impl<'a> From<&NginxRequest<'a>> for Request<'a> {
+    fn from(r: &NginxRequest<'a>) -> Self {
+        Request {
+            timestamp: r.timestamp,
+            bytes: r.bytes_sent.unwrap_or(r.body_bytes),
+            uri: r.path,
+            status: Some(r.status),
+            user_agent: b"-",
+            result_type: r.cache_status.unwrap_or(b"-"),
+            content_type: b"-",
+            log_data: b"-",
+            method: r.method,
+            time_taken_ms: r.request_time_ms,
+            content_len: Some(r.body_bytes),
+        }
+    }
 }
 
 /// Splits one access log line into a request, or says why it cannot.
@@ -87,21 +108,6 @@ fn quoted(text: &[u8]) -> Option<(&[u8], &[u8])> {
 }
 
 /// `0.123` (nginx's `$request_time`: seconds with millisecond resolution) → 123.
-fn seconds_as_ms(text: &[u8]) -> Option<u64> {
-    let (whole, fraction) = match memchr::memchr(b'.', text) {
-        Some(dot) => (&text[..dot], &text[dot + 1..]),
-        None => (text, &[][..]),
-    };
-    if fraction.len() > 3 || !fraction.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut millis = number(whole)?.checked_mul(1000)?;
-    for (i, digit) in fraction.iter().enumerate() {
-        millis += u64::from(digit - b'0') * [100, 10, 1][i];
-    }
-    Some(millis)
-}
-
 const MONTHS: [&[u8; 3]; 12] =
     [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
 

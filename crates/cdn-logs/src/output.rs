@@ -252,7 +252,7 @@ pub fn text(report: &Report) -> String {
 }
 
 /// One titled table; the second column is left-aligned, numbers right-aligned.
-fn table(out: &mut String, title: &str, header: &[&str], rows: Vec<Vec<String>>) {
+pub(crate) fn table(out: &mut String, title: &str, header: &[&str], rows: Vec<Vec<String>>) {
     let _ = writeln!(out, "\n{title}");
     if rows.is_empty() {
         let _ = writeln!(out, "  (none)");

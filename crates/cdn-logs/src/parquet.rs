@@ -10,9 +10,9 @@ use parquet::file::reader::{ChunkReader, FileReader, SerializedFileReader};
 use parquet::record::Field;
 use parquet::schema::types::Type;
 
-use crate::aggregate::Aggregate;
 use crate::json::{add_record, Record, Value};
 use crate::parse::civil_from_timestamp;
+use crate::sink::Sink;
 
 /// Parquet files start (and end) with these bytes.
 pub const MAGIC: &[u8; 4] = b"PAR1";
@@ -23,7 +23,7 @@ fn normalized(name: &str) -> String {
 }
 
 /// The report's fields by normalized name.
-const FIELDS: [&str; 11] = [
+const FIELDS: [&str; 14] = [
     "timestamp",
     "timestampms",
     "date",
@@ -35,14 +35,18 @@ const FIELDS: [&str; 11] = [
     "xedgeresulttype",
     "sccontenttype",
     "viewerrequestlogdata",
+    "csmethod",
+    "timetaken",
+    "sccontentlen",
 ];
 
 /// Reads every row of a Parquet log into the aggregate. A file that cannot be opened or breaks
 /// off is an error (recorded as unreadable by the caller); rows read before a break still count,
 /// and a row without a needed field is a malformed line, numbered from 1.
-pub fn read<R: ChunkReader + 'static>(source: &str, aggregate: &mut Aggregate, input: R) -> Result<(), String> {
-    aggregate.input.files += 1;
-    aggregate.input.bytes_read = aggregate.input.bytes_read.saturating_add(input.len());
+pub fn read<R: ChunkReader + 'static, S: Sink>(source: &str, aggregate: &mut S, input: R) -> Result<(), String> {
+    let stats = aggregate.input();
+    stats.files += 1;
+    stats.bytes_read = stats.bytes_read.saturating_add(input.len());
     let reader = SerializedFileReader::new(input).map_err(|e| format!("not a readable Parquet file: {e}"))?;
     let root = reader.metadata().file_metadata().schema_descr().root_schema();
     let selected: Vec<Arc<Type>> =
@@ -51,7 +55,7 @@ pub fn read<R: ChunkReader + 'static>(source: &str, aggregate: &mut Aggregate, i
     let rows = reader.get_row_iter(Some(projection)).map_err(|e| e.to_string())?;
     for (index, row) in rows.enumerate() {
         let row = row.map_err(|e| format!("broke off after {index} rows: {e}"))?;
-        aggregate.input.lines += 1;
+        aggregate.input().lines += 1;
         let mut record = Record::default();
         for (name, field) in row.get_column_iter() {
             let value = value(field);
@@ -70,12 +74,15 @@ pub fn read<R: ChunkReader + 'static>(source: &str, aggregate: &mut Aggregate, i
                 "xedgeresulttype" => &mut record.result_type,
                 "sccontenttype" => &mut record.content_type,
                 "viewerrequestlogdata" => &mut record.log_data,
+                "csmethod" => &mut record.method,
+                "timetaken" => &mut record.time_taken,
+                "sccontentlen" => &mut record.content_len,
                 _ => continue,
             };
             *slot = Some(value);
         }
         if let Err(why) = add_record(&record, |request| aggregate.add(request)) {
-            aggregate.input.malformed(source, index as u64 + 1, &why);
+            aggregate.input().malformed(source, index as u64 + 1, &why);
         }
     }
     Ok(())
@@ -119,7 +126,7 @@ fn signed(n: i64) -> Value<'static> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aggregate::TimeRange;
+    use crate::aggregate::{Aggregate, TimeRange};
     use crate::definitions::Definitions;
     use parquet::data_type::{ByteArray, ByteArrayType, Int64Type};
     use parquet::file::writer::SerializedFileWriter;

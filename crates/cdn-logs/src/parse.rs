@@ -17,6 +17,10 @@ pub struct Columns {
     content_type: Option<usize>,
     /// `viewer-request-log-data` (standard logging v2 in W3C form): what the release function logged.
     log_data: Option<usize>,
+    /// Read by `logs compare` only.
+    method: Option<usize>,
+    time_taken: Option<usize>,
+    content_len: Option<usize>,
     /// How many fields a line needs for every column above to be present.
     needed: usize,
 }
@@ -44,14 +48,43 @@ impl Columns {
         let result_type = find("x-edge-result-type");
         let content_type = find("sc-content-type");
         let log_data = find("viewer-request-log-data");
-        let needed =
-            [Some(date), Some(time), Some(bytes), Some(uri), status, user_agent, result_type, content_type, log_data]
-                .into_iter()
-                .flatten()
-                .max()
-                .unwrap_or(0)
-                + 1;
-        Ok(Columns { date, time, bytes, uri, status, user_agent, result_type, content_type, log_data, needed })
+        let method = find("cs-method");
+        let time_taken = find("time-taken");
+        let content_len = find("sc-content-len");
+        let needed = [
+            Some(date),
+            Some(time),
+            Some(bytes),
+            Some(uri),
+            status,
+            user_agent,
+            result_type,
+            content_type,
+            log_data,
+            method,
+            time_taken,
+            content_len,
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(0)
+            + 1;
+        Ok(Columns {
+            date,
+            time,
+            bytes,
+            uri,
+            status,
+            user_agent,
+            result_type,
+            content_type,
+            log_data,
+            method,
+            time_taken,
+            content_len,
+            needed,
+        })
     }
 }
 
@@ -69,6 +102,13 @@ pub struct Request<'a> {
     pub content_type: &'a [u8],
     /// `viewer-request-log-data` as logged (URL-encoded), `-` when absent.
     pub log_data: &'a [u8],
+    /// `cs-method`, `-` when absent.
+    pub method: &'a [u8],
+    /// `time-taken` in milliseconds (CloudFront logs seconds to the millisecond).
+    pub time_taken_ms: Option<u64>,
+    /// `sc-content-len`: the body's size as the response's Content-Length said (`None` when absent
+    /// or `-`, as for a chunked response).
+    pub content_len: Option<u64>,
 }
 
 /// Splits a data line into a `Request`, or says why it cannot.
@@ -112,7 +152,26 @@ pub fn parse_line<'a>(line: &'a [u8], columns: &Columns) -> Result<Request<'a>, 
         result_type: optional(columns.result_type),
         content_type: optional(columns.content_type),
         log_data: optional(columns.log_data),
+        method: optional(columns.method),
+        time_taken_ms: seconds_as_ms(optional(columns.time_taken)),
+        content_len: parse_u64(optional(columns.content_len)).filter(|b| *b < 1 << 50),
     })
+}
+
+/// `0.003` (seconds, to the millisecond at most) → 3; `None` for anything else (`-` too).
+pub(crate) fn seconds_as_ms(text: &[u8]) -> Option<u64> {
+    let (whole, fraction) = match memchr::memchr(b'.', text) {
+        Some(dot) => (&text[..dot], &text[dot + 1..]),
+        None => (text, &[][..]),
+    };
+    if fraction.len() > 3 || !fraction.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut millis = parse_u64(whole)?.checked_mul(1000)?;
+    for (i, digit) in fraction.iter().enumerate() {
+        millis += u64::from(digit - b'0') * [100, 10, 1][i];
+    }
+    Some(millis)
 }
 
 /// Percent-decoding, as CloudFront escapes URIs and log data in its logs (`+` stays `+`);

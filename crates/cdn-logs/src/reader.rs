@@ -1,5 +1,6 @@
-//! Feeds log bytes, plain or gzipped, chunk by chunk into an `Aggregate`: the same path for local
-//! files and S3 objects, with memory bounded by one chunk and one line.
+//! Feeds log bytes, plain or gzipped, chunk by chunk into a [`Sink`] (the report's `Aggregate`, or
+//! one side of a comparison): the same path for local files and S3 objects, with memory bounded by
+//! one chunk and one line.
 
 use std::io::{self, Read, Write};
 
@@ -7,15 +8,17 @@ use flate2::write::MultiGzDecoder;
 
 use crate::aggregate::Aggregate;
 use crate::json;
-use crate::parse::{parse_line, Columns};
+use crate::nginx::parse_nginx_line;
+use crate::parse::{parse_line, Columns, Request};
+use crate::sink::{Dialect, Sink};
 
 /// Lines longer than this are malformed (CloudFront's are well under 8 KiB) and are skipped
 /// without being buffered.
 const MAX_LINE_BYTES: usize = 64 * 1024;
 
 /// Splits bytes into lines and hands them to the aggregate.
-struct LineSplitter<'a> {
-    aggregate: &'a mut Aggregate,
+struct LineSplitter<'a, S: Sink> {
+    aggregate: &'a mut S,
     source: &'a str,
     columns: Option<Columns>,
     line_number: u64,
@@ -24,19 +27,26 @@ struct LineSplitter<'a> {
     skipping: bool,
 }
 
-impl LineSplitter<'_> {
+impl<S: Sink> LineSplitter<'_, S> {
     fn line(&mut self, line: &[u8]) {
         self.line_number += 1;
-        self.aggregate.input.lines += 1;
+        self.aggregate.input().lines += 1;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
+            return;
+        }
+        if self.aggregate.dialect() == Dialect::Nginx {
+            match parse_nginx_line(line) {
+                Ok(request) => self.aggregate.add(&Request::from(&request)),
+                Err(why) => self.aggregate.input().malformed(self.source, self.line_number, why),
+            }
             return;
         }
         if line[0] == b'{' {
             // Standard logging v2, JSON output: each line names its own fields.
             let aggregate = &mut *self.aggregate;
             if let Err(why) = json::read_line(line, |request| aggregate.add(request)) {
-                self.aggregate.input.malformed(self.source, self.line_number, &why);
+                self.aggregate.input().malformed(self.source, self.line_number, &why);
             }
             return;
         }
@@ -47,27 +57,31 @@ impl LineSplitter<'_> {
                     Err(why) => {
                         // Lines after it are reported as having no usable header.
                         self.columns = None;
-                        self.aggregate.input.malformed(self.source, self.line_number, &why.to_string());
+                        self.aggregate.input().malformed(self.source, self.line_number, &why.to_string());
                     }
                 }
             }
             return;
         }
         let Some(columns) = &self.columns else {
-            self.aggregate.input.malformed(self.source, self.line_number, "no usable #Fields header before this line");
+            self.aggregate.input().malformed(
+                self.source,
+                self.line_number,
+                "no usable #Fields header before this line",
+            );
             return;
         };
         match parse_line(line, columns) {
             Ok(request) => self.aggregate.add(&request),
-            Err(why) => self.aggregate.input.malformed(self.source, self.line_number, why),
+            Err(why) => self.aggregate.input().malformed(self.source, self.line_number, why),
         }
     }
 
     fn too_long(&mut self) {
         self.line_number += 1;
-        self.aggregate.input.lines += 1;
+        self.aggregate.input().lines += 1;
         let why = format!("line longer than {MAX_LINE_BYTES} bytes");
-        self.aggregate.input.malformed(self.source, self.line_number, &why.to_string());
+        self.aggregate.input().malformed(self.source, self.line_number, &why.to_string());
     }
 
     fn finish(&mut self) {
@@ -80,7 +94,7 @@ impl LineSplitter<'_> {
     }
 }
 
-impl Write for LineSplitter<'_> {
+impl<S: Sink> Write for LineSplitter<'_, S> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let mut start = 0;
         for newline in memchr::memchr_iter(b'\n', buf) {
@@ -118,23 +132,23 @@ impl Write for LineSplitter<'_> {
     }
 }
 
-enum Decoder<'a> {
+enum Decoder<'a, S: Sink> {
     /// Waiting for the first two bytes, which say whether the input is gzip.
-    Sniffing(LineSplitter<'a>, Vec<u8>),
-    Plain(LineSplitter<'a>),
-    Gzip(Box<MultiGzDecoder<LineSplitter<'a>>>),
+    Sniffing(LineSplitter<'a, S>, Vec<u8>),
+    Plain(LineSplitter<'a, S>),
+    Gzip(Box<MultiGzDecoder<LineSplitter<'a, S>>>),
 }
 
 /// One log file or object being read. Gzip is recognised by its magic bytes, not the name.
-pub struct LogFeed<'a> {
-    decoder: Option<Decoder<'a>>,
+pub struct LogFeed<'a, S: Sink = Aggregate> {
+    decoder: Option<Decoder<'a, S>>,
 }
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
-impl<'a> LogFeed<'a> {
-    pub fn new(source: &'a str, aggregate: &'a mut Aggregate) -> Self {
-        aggregate.input.files += 1;
+impl<'a, S: Sink> LogFeed<'a, S> {
+    pub fn new(source: &'a str, aggregate: &'a mut S) -> Self {
+        aggregate.input().files += 1;
         let splitter =
             LineSplitter { aggregate, source, columns: None, line_number: 0, partial: Vec::new(), skipping: false };
         LogFeed { decoder: Some(Decoder::Sniffing(splitter, Vec::new())) }
@@ -144,8 +158,8 @@ impl<'a> LogFeed<'a> {
     pub fn push(&mut self, chunk: &[u8]) -> io::Result<()> {
         match self.decoder.take() {
             Some(Decoder::Sniffing(splitter, mut head)) => {
-                splitter.aggregate.input.bytes_read =
-                    splitter.aggregate.input.bytes_read.saturating_add(chunk.len() as u64);
+                let input = splitter.aggregate.input();
+                input.bytes_read = input.bytes_read.saturating_add(chunk.len() as u64);
                 head.extend_from_slice(chunk);
                 if head.len() < GZIP_MAGIC.len() {
                     self.decoder = Some(Decoder::Sniffing(splitter, head));
@@ -161,7 +175,7 @@ impl<'a> LogFeed<'a> {
                 result
             }
             Some(mut decoder) => {
-                let input = &mut decoder.splitter().aggregate.input;
+                let input = decoder.splitter().aggregate.input();
                 input.bytes_read = input.bytes_read.saturating_add(chunk.len() as u64);
                 let result = decoder.write(chunk);
                 self.decoder = Some(decoder);
@@ -196,8 +210,8 @@ impl<'a> LogFeed<'a> {
     }
 }
 
-impl<'a> Decoder<'a> {
-    fn splitter(&mut self) -> &mut LineSplitter<'a> {
+impl<'a, S: Sink> Decoder<'a, S> {
+    fn splitter(&mut self) -> &mut LineSplitter<'a, S> {
         match self {
             Decoder::Sniffing(splitter, _) | Decoder::Plain(splitter) => splitter,
             Decoder::Gzip(gzip) => gzip.get_mut(),
@@ -216,18 +230,21 @@ impl<'a> Decoder<'a> {
 const CHUNK_BYTES: usize = 256 * 1024;
 
 /// Reads a local file: Parquet (v2) by its magic bytes, anything else as text, plain or gzipped.
-pub fn read_file(source: &str, aggregate: &mut Aggregate, mut file: std::fs::File, on_chunk: impl Fn(usize)) {
+pub fn read_file<S: Sink>(source: &str, aggregate: &mut S, mut file: std::fs::File, on_chunk: impl Fn(usize)) {
     use std::io::Seek;
     let mut head = [0; 4];
-    let is_parquet = file.read_exact(&mut head).is_ok() && &head == crate::parquet::MAGIC;
+    // nginx writes text (plain or gzipped) only.
+    let is_parquet = aggregate.dialect() == Dialect::CloudFront
+        && file.read_exact(&mut head).is_ok()
+        && &head == crate::parquet::MAGIC;
     if let Err(e) = file.rewind() {
-        aggregate.input.unreadable.push(format!("{source}: {e}"));
+        aggregate.input().unreadable.push(format!("{source}: {e}"));
         return;
     }
     if is_parquet {
         on_chunk(file.metadata().map_or(0, |m| m.len()) as usize);
         if let Err(why) = crate::parquet::read(source, aggregate, file) {
-            aggregate.input.unreadable.push(format!("{source}: {why}"));
+            aggregate.input().unreadable.push(format!("{source}: {why}"));
         }
     } else {
         read_from(source, aggregate, file, on_chunk);
@@ -236,7 +253,7 @@ pub fn read_file(source: &str, aggregate: &mut Aggregate, mut file: std::fs::Fil
 
 /// Reads a whole file into the aggregate; one that breaks off is recorded as unreadable, and the
 /// lines before the break still count. `on_chunk` sees each chunk's size (progress).
-pub fn read_from(source: &str, aggregate: &mut Aggregate, mut input: impl Read, on_chunk: impl Fn(usize)) {
+pub fn read_from<S: Sink>(source: &str, aggregate: &mut S, mut input: impl Read, on_chunk: impl Fn(usize)) {
     let mut buffer = vec![0; CHUNK_BYTES];
     let outcome = {
         let mut feed = LogFeed::new(source, aggregate);
@@ -255,7 +272,7 @@ pub fn read_from(source: &str, aggregate: &mut Aggregate, mut input: impl Read, 
         }
     };
     if let Err(e) = outcome {
-        aggregate.input.unreadable.push(format!("{source}: {e}"));
+        aggregate.input().unreadable.push(format!("{source}: {e}"));
     }
 }
 

@@ -447,12 +447,12 @@ fn round4(ratio: f64) -> f64 {
     (ratio * 10_000.0).round() / 10_000.0
 }
 
-fn hour_label(hour: i64) -> String {
+pub(crate) fn hour_label(hour: i64) -> String {
     let (y, mo, d, h, _) = civil_from_timestamp(hour * 3600);
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:00Z")
 }
 
-fn time_label(timestamp: i64) -> String {
+pub(crate) fn time_label(timestamp: i64) -> String {
     let (y, mo, d, h, mi) = civil_from_timestamp(timestamp);
     let s = timestamp.rem_euclid(60);
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")

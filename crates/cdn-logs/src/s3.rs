@@ -6,14 +6,14 @@ use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::primitives::ByteStreamError;
 use media_edge_shared::aws::{describe_sdk_error, load_sdk_config, s3_client};
 
-use crate::aggregate::Aggregate;
 use crate::error::Error;
 use crate::progress::Progress;
 use crate::reader::LogFeed;
+use crate::sink::{Dialect, Sink};
 
 /// Every object under the prefix. Failing to list is an error; an object that cannot be read to
 /// the end is noted as unreadable and the lines read before the break still count.
-pub async fn read(url: &str, aggregate: &mut Aggregate, progress: &Progress) -> Result<(), Error> {
+pub async fn read<S: Sink>(url: &str, aggregate: &mut S, progress: &Progress) -> Result<(), Error> {
     let location = url.trim_start_matches("s3://");
     let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
     if bucket.is_empty() {
@@ -29,11 +29,11 @@ pub async fn read(url: &str, aggregate: &mut Aggregate, progress: &Progress) -> 
     let range = aggregate.range();
     let before = keys.len();
     keys.retain(|key| range.may_hold(key));
-    aggregate.input.files_outside_range += (before - keys.len()) as u64;
+    aggregate.input().files_outside_range += (before - keys.len()) as u64;
     for key in keys {
         let source = format!("s3://{bucket}/{key}");
         if let Err(why) = read_object(&client, bucket, &key, &source, aggregate, progress).await {
-            aggregate.input.unreadable.push(format!("{source}: {why}"));
+            aggregate.input().unreadable.push(format!("{source}: {why}"));
         }
         progress.file_done();
     }
@@ -56,12 +56,12 @@ enum ObjectError {
     Parquet(String),
 }
 
-async fn read_object(
+async fn read_object<S: Sink>(
     client: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
     source: &str,
-    aggregate: &mut Aggregate,
+    aggregate: &mut S,
     progress: &Progress,
 ) -> Result<(), ObjectError> {
     let object = client.get_object().bucket(bucket).key(key).send().await.map_err(|e| ObjectError::Get(Box::new(e)))?;
@@ -71,7 +71,7 @@ async fn read_object(
         return LogFeed::new(source, aggregate).finish().map_err(ObjectError::Decode);
     };
     progress.add(first.len());
-    if first.starts_with(crate::parquet::MAGIC) {
+    if aggregate.dialect() == Dialect::CloudFront && first.starts_with(crate::parquet::MAGIC) {
         // Parquet is read from its footer: the whole object, within a bound.
         let mut whole = first.to_vec();
         while let Some(chunk) = body.next().await {

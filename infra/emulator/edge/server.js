@@ -449,7 +449,47 @@ async function earlyResponse(stream) {
              headers: headerObject(stream.rawHeaders, () => false), body: await readAll(stream) };
 }
 
-function createEdge(config, { kvsFile = null, log = (line) => process.stderr.write(line + '\n') } = {}) {
+// CloudFront's standard (legacy) access log: its 33 documented fields, in its order, so
+// `media-edge logs` and `logs compare` read the local edge's log as they read CloudFront's.
+const ACCESS_LOG_FIELDS = 'date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status '
+    + 'cs(Referer) cs(User-Agent) cs-uri-query cs(Cookie) x-edge-result-type x-edge-request-id x-host-header '
+    + 'cs-protocol cs-bytes time-taken x-forwarded-for ssl-protocol ssl-cipher x-edge-response-result-type '
+    + 'cs-protocol-version fle-status fle-encrypted-fields c-port time-to-first-byte x-edge-detailed-result-type '
+    + 'sc-content-type sc-content-len sc-range-start sc-range-end';
+
+function accessLogger(file) {
+    if (!file) return null;
+    if (!fs.existsSync(file) || fs.statSync(file).size === 0) {
+        fs.writeFileSync(file, `#Version: 1.0\n#Fields: ${ACCESS_LOG_FIELDS}\n`);
+    }
+    // CloudFront escapes spaces and other unsafe bytes in logged values; `-` when empty.
+    const field = (v) => (v === undefined || v === null || v === '' ? '-'
+        : encodeURI(String(v)).replace(/%25([0-9A-Fa-f]{2})/g, '%$1').replace(/\t/g, '%09'));
+    let sequence = 0;
+    return ({ req, statusCode, headers, bytes, bodyLength, seconds, resultType }) => {
+        const now = new Date();
+        const [date, time] = now.toISOString().split(/[T.]/);
+        const [stem, query] = req.url.split(/\?(.*)/s);
+        const header = (name) => { const h = headers[name] || headers[name.toLowerCase()]; return h && h.value; };
+        const length = header('content-length') !== undefined ? header('content-length') : bodyLength;
+        const id = `local${process.pid}-${++sequence}`;
+        const line = [date, time, 'LOCAL1', bytes, req.socket.remoteAddress, req.method, req.headers.host, stem,
+            statusCode, req.headers.referer, req.headers['user-agent'], query, req.headers.cookie, resultType, id,
+            req.headers.host, 'http', req.socket.bytesRead, seconds.toFixed(3), '', '', '', resultType,
+            `HTTP/${req.httpVersion}`, '', '', req.socket.remotePort, seconds.toFixed(3), resultType,
+            header('content-type'), length, '', ''].map(field);
+        fs.appendFileSync(file, line.join('\t') + '\n');
+    };
+}
+
+function bodyLength(body) {
+    if (Buffer.isBuffer(body)) return body.length;
+    if (body && typeof body === 'object') return Buffer.from(body.data || '', body.encoding === 'base64' ? 'base64' : 'utf8').length;
+    return Buffer.byteLength(body || '');
+}
+
+function createEdge(config, { kvsFile = null, log = (line) => process.stderr.write(line + '\n'), accessLog = null } = {}) {
+    const writeAccessLog = accessLogger(accessLog);
     const compiled = {};
     for (const name of Object.keys(config.functions)) compiled[name] = compileFunction(config, name, { kvsFile, log });
 
@@ -466,6 +506,7 @@ function createEdge(config, { kvsFile = null, log = (line) => process.stderr.wri
 
     async function handle(req, res) {
         const started = process.hrtime.bigint();
+        const written = req.socket.bytesWritten;
         const host = req.headers.host || 'localhost';
         const event = viewerRequestEvent(req, host);
         const viewerRequest = JSON.parse(JSON.stringify(event.request));
@@ -475,6 +516,13 @@ function createEdge(config, { kvsFile = null, log = (line) => process.stderr.wri
         const done = (response, note) => {
             const r = { ...response, headers: { ...response.headers } };
             for (const [k, v] of Object.entries(debug)) r.headers[k] = { value: v };
+            if (writeAccessLog) {
+                res.on('finish', () => writeAccessLog({
+                    req, statusCode: Number(r.statusCode), headers: r.headers, bytes: req.socket.bytesWritten - written,
+                    bodyLength: bodyLength(r.body), seconds: Number(process.hrtime.bigint() - started) / 1e9,
+                    resultType: Number(r.statusCode) >= 400 ? 'Error' : 'Miss',
+                }));
+            }
             writeResponse(res, r, policy, req.method);
             const ms = Number(process.hrtime.bigint() - started) / 1e6;
             log(`${req.method} ${req.url} ${r.statusCode} behaviour=${behaviour.pathPattern} ${note || ''} ${ms.toFixed(1)} ms`);
@@ -548,12 +596,13 @@ if (require.main === module) {
     };
     const configPath = opt('--config');
     if (!configPath) {
-        process.stderr.write('usage: server.js --config EDGE.json [--port 0] [--host 127.0.0.1] [--kvs FILE] [--quiet]\n');
+        process.stderr.write('usage: server.js --config EDGE.json [--port 0] [--host 127.0.0.1] [--kvs FILE] [--access-log FILE] [--quiet]\n');
         process.exit(2);
     }
     const config = JSON.parse(fs.readFileSync(configPath, 'utf8'));
     const quiet = args.includes('--quiet');
-    const server = createEdge(config, { kvsFile: opt('--kvs', null), log: quiet ? () => {} : undefined });
+    const server = createEdge(config, { kvsFile: opt('--kvs', null), log: quiet ? () => {} : undefined,
+                                        accessLog: opt('--access-log', null) });
     const host = opt('--host', '127.0.0.1');
     server.listen(Number(opt('--port', '0')), host, () => {
         const { port } = server.address();

@@ -50,12 +50,14 @@ def url_for(key):
 
 
 class Edge:
-    def __init__(self, config, tmp_path, kvs=None):
+    def __init__(self, config, tmp_path, kvs=None, access_log=None):
         path = tmp_path / f"edge-{time.monotonic_ns()}.json"
         path.write_text(json.dumps(config))
         command = ["node", str(edge.SERVER), "--config", str(path), "--port", "0", "--quiet"]
         if kvs:
             command += ["--kvs", str(kvs)]
+        if access_log:
+            command += ["--access-log", str(access_log)]
         started = time.monotonic()
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         self.url = self.process.stdout.readline().strip()

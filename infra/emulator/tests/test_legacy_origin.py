@@ -8,8 +8,11 @@ on 127.0.0.1 as the old web server and the access log it really writes.
   nginx, which serves it; a file neither has is nginx's 404; HEAD fails over like GET.
 - A path the old server keeps (LegacyPathPatterns) goes only to nginx, any method, with the query
   string and cookies the viewer sent."""
+import gzip
+import json
 import os
 import pathlib
+import signal
 import shutil
 import socket
 import subprocess
@@ -22,6 +25,7 @@ import pytest
 from infra.emulator import edge
 
 from infra.emulator.tests.test_edge import Edge
+from infra.emulator.tests.test_invoke import binary
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 pytestmark = [
@@ -41,10 +45,11 @@ def free_port():
 class Nginx:
     """Debian's nginx in the foreground on 127.0.0.1, serving `root`, logging to `access.log`."""
 
-    def __init__(self, work: pathlib.Path):
+    def __init__(self, work: pathlib.Path, log_format="combined"):
         self.work, self.port = work, free_port()
-        self.root, self.log = work / "root", work / "access.log"
+        self.root, self.log = work / "root", work / "logs" / "access.log"
         (work / "tmp").mkdir(parents=True)
+        (work / "logs").mkdir()
         conf = work / "nginx.conf"
         # As root, nginx's workers would run as nobody, who cannot read pytest's private temp dirs.
         user = "user root;" if os.geteuid() == 0 else ""
@@ -56,7 +61,11 @@ pid {work}/nginx.pid;
 error_log {work}/error.log;
 events {{ worker_connections 64; }}
 http {{
-    access_log {self.log} combined;
+    # docs/migration.md's extended format, which `media-edge logs compare` reads beside `combined`.
+    log_format media_edge '$remote_addr - $remote_user [$time_local] "$request" $status '
+                          '$body_bytes_sent "$http_referer" "$http_user_agent" '
+                          'rt=$request_time bs=$bytes_sent ucs=$upstream_cache_status';
+    access_log {self.log} {log_format};
     client_body_temp_path {work}/tmp; proxy_temp_path {work}/tmp; fastcgi_temp_path {work}/tmp;
     uwsgi_temp_path {work}/tmp; scgi_temp_path {work}/tmp;
     types {{ text/html html; image/jpeg jpg; }}
@@ -80,6 +89,19 @@ http {{
     def requests(self):
         """The request lines nginx logged (its access log as it wrote it)."""
         return [line.split('"')[1] for line in self.log.read_text().splitlines()] if self.log.exists() else []
+
+    def rotate(self):
+        """As logrotate does: move the log aside, have nginx reopen its logs (USR1), gzip the old one."""
+        rotated = self.log.with_name(self.log.name + ".1")
+        self.log.rename(rotated)
+        self.process.send_signal(signal.SIGUSR1)
+        for _ in range(100):
+            if self.log.exists():
+                break
+            time.sleep(0.05)
+        with open(rotated, "rb") as plain, gzip.open(rotated.with_name(rotated.name + ".gz"), "wb") as packed:
+            shutil.copyfileobj(plain, packed)
+        rotated.unlink()
 
     def close(self):
         self.process.terminate()
@@ -168,3 +190,63 @@ def test_a_kept_path_goes_only_to_nginx_with_method_query_and_cookies(migrating,
         raise AssertionError("POST allowed")
     except urllib.error.HTTPError as e:
         assert e.code == 403
+
+
+def test_logs_compare_reads_what_nginx_and_the_edge_really_wrote(stacks, tmp_path):
+    """A site half moved: nginx (the extended log format, rotated and gzipped mid-way) and the
+    local edge in front of a stack without a legacy origin (its log in CloudFront's format) get the
+    same viewer requests; `media-edge logs compare` finds the file not copied yet and the file
+    copied from an older document root, and writes the not-migrated key for the copy."""
+    old = Nginx(tmp_path / "nginx", log_format="media_edge")
+    try:
+        files = {"promo/copied.html": b"same on both\n", "promo/stale.css": b"body { color: red }\n",
+                 "promo/not-yet.html": b"only on the old server\n"}
+        for key, body in files.items():
+            (old.root / key).parent.mkdir(parents=True, exist_ok=True)
+            (old.root / key).write_bytes(body)
+        d = stacks.deploy("media-edge-compare")
+        s3 = stacks.client(d, "s3")
+        bucket = d["outputs"]["VariantsBucketName"]
+        s3.put_object(Bucket=bucket, Key="promo/copied.html", Body=files["promo/copied.html"], ContentType="text/html")
+        s3.put_object(Bucket=bucket, Key="promo/stale.css", Body=b"body{}\n", ContentType="text/css")
+        (tmp_path / "cloudfront").mkdir()
+        new = Edge(edge.edge_config(d), tmp_path, access_log=tmp_path / "cloudfront" / "local-edge.log")
+        try:
+            def both(path, rounds=1):
+                for server in (f"http://127.0.0.1:{old.port}", new.url):
+                    for _ in range(rounds):
+                        try:
+                            with urllib.request.urlopen(server + path) as r:
+                                r.read()
+                        except urllib.error.HTTPError as e:
+                            e.read()
+            both("/promo/copied.html", rounds=3)
+            old.rotate()
+            both("/promo/stale.css", rounds=2)
+            both("/promo/not-yet.html", rounds=2)
+            both("/promo/never.html")
+        finally:
+            new.close()
+    finally:
+        old.close()
+    assert (tmp_path / "nginx" / "logs" / "access.log.1.gz").is_file()
+    keys = tmp_path / "not-migrated.txt"
+    run = subprocess.run([str(binary("media-edge")), "logs", "compare", "--nginx", str(tmp_path / "nginx" / "logs"),
+                          "--cloudfront", str(tmp_path / "cloudfront"), "--format", "json",
+                          "--not-migrated", str(keys), "--strict"], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1, run.stderr  # --strict: something is not migrated
+    report = json.loads(run.stdout)
+    # Every request both sides served is counted, the gzipped rotated part included.
+    assert report["nginx"]["requests"] == report["cloudfront"]["requests"] == 3 + 2 + 2 + 1
+    assert report["cloudfront_input"]["malformed_lines"] == report["nginx_input"]["malformed_lines"] == 0
+    assert report["nginx_input"]["files"] == 2
+    assert [(n["path"], n["nginx_ok"], n["cloudfront_errors"]) for n in report["not_migrated"]] == [
+        ("/promo/not-yet.html", 2, 2)]
+    assert keys.read_text() == "promo/not-yet.html\n"
+    assert [(d["path"], d["nginx_bytes"], d["cloudfront_bytes"]) for d in report["size_differences"]] == [
+        ("/promo/stale.css", len(files["promo/stale.css"]), len(b"body{}\n"))]
+    paths = {p["path"]: p for p in report["top_paths"]}
+    assert paths["/promo/never.html"]["nginx"]["4xx"] == paths["/promo/never.html"]["cloudfront"]["4xx"] == 1
+    assert paths["/promo/copied.html"]["cloudfront"]["2xx"] == 3
+    # Both sides timed every request (nginx's rt=, the edge's time-taken).
+    assert report["nginx"]["p95_ms"] is not None and report["cloudfront"]["p95_ms"] is not None
