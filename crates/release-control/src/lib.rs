@@ -10,6 +10,8 @@
 
 pub mod edge_store;
 mod error;
+pub mod migration;
+mod migration_commands;
 pub mod rollout;
 mod rollout_commands;
 
@@ -29,6 +31,7 @@ use edge_router::router::content_type_for;
 pub use edge_store::{EdgeStore, EdgeStoreError};
 use error::no_config;
 pub use error::ReleaseError;
+pub use migration_commands::{CurrentState, MigrationControl, MigrationStatus};
 
 /// Cohorts N when neither `--cohorts` nor COHORT_COUNT says: the template's CohortCount default
 /// (1% steps; with ReleaseRouting=origin pass the stack's value, 20 keeps its cache hits).
