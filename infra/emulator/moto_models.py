@@ -17,6 +17,12 @@ register() (the launcher, server.py, calls it before moto serves anything) adds:
   template's Enabled is kept as `enabled_in_template`;
 - the template's Rules and parameter constraints (AllowedValues, AllowedPattern, MinValue,
   MaxValue, MinLength, MaxLength), checked at CreateStack as CloudFormation does;
+- Route 53's ChangeResourceRecordSets as Route 53 documents it: the batch is checked whole before
+  anything changes (all or nothing); a DELETE must name the record set exactly as it is (name,
+  type, set identifier, weight, TTL, values, alias target, health check), else InvalidChangeBatch,
+  which makes delete-and-create a conditional change; a CREATE of a set that exists is refused; a
+  weighted set cannot sit beside a plain one of the same name and type, nor a CNAME beside another
+  type (moto 5.2.5 deletes by set identifier alone, across names and types, and checks none of it);
 - IAM's role lookups over a snapshot of the roles: moto's server answers requests on threads, and
   a stack creating its functions iterated the roles while a parallel test's stack added one
   ("RuntimeError: dictionary changed size during iteration", an HTML 500 to CreateStack).
@@ -25,6 +31,7 @@ Upstreamable to moto (getmoto/moto), each a small change to the service's models
 above except the disabled event source mappings and the unapplied bucket policies, which are
 choices of this project's tests, not of CloudFormation.
 """
+import copy
 import json
 import re
 import threading
@@ -532,6 +539,102 @@ def _patch_iam_roles():
     IAMBackend.get_roles = get_roles
 
 
+# ---------------------------------------------------------------- Route 53 change batches
+
+def _dotted(name):
+    name = (name or "").lower()
+    return name if name.endswith(".") else name + "."
+
+
+def _number(value):
+    return None if value is None else int(value)
+
+
+def _alias(alias):
+    if not alias:
+        return None
+    return (_dotted(alias.get("DNSName")), alias.get("HostedZoneId"),
+            str(alias.get("EvaluateTargetHealth", False)).lower() == "true")
+
+
+def _record_values(records):
+    return sorted(r["Value"] if isinstance(r, dict) else r for r in (records or []))
+
+
+def _stored(rrset):
+    """A stored RecordSet as the fields a DELETE must match."""
+    return (_dotted(rrset.name), rrset.type, rrset.set_identifier, _number(rrset.weight), _number(rrset.ttl),
+            _record_values(rrset.records), _alias(rrset.alias_target), rrset.health_check_id)
+
+
+def _requested(rr):
+    return (_dotted(rr["Name"]), rr["Type"], rr.get("SetIdentifier"), _number(rr.get("Weight")),
+            _number(rr.get("TTL")), _record_values(rr.get("ResourceRecords")), _alias(rr.get("AliasTarget")),
+            rr.get("HealthCheckId"))
+
+
+def _patch_route53_changes():
+    from moto.route53.exceptions import Route53ClientError
+    from moto.route53.models import RecordSet, Route53Backend
+
+    class InvalidChangeBatch(Route53ClientError):
+        def __init__(self, message):
+            super().__init__("InvalidChangeBatch", message)
+
+    def change_resource_record_sets(self, zoneid, change_list):
+        zone = self.get_hosted_zone(zoneid)
+        # The zone as it will be, checked whole before anything changes.
+        after = [(_stored(r), r) for r in zone.rrsets]
+        for value in change_list:
+            action, rr = value["Action"], value["ResourceRecordSet"]
+            wanted = _requested(rr)
+            where = f"[name='{wanted[0]}', type='{wanted[1]}'" + (f", set-identifier='{wanted[2]}'" if wanted[2] else "") + "]"
+            if not wanted[0].rstrip(".").endswith(zone.name.lower().rstrip(".")):
+                raise InvalidChangeBatch(f"RRSet with DNS name {wanted[0]} is not permitted in zone {zone.name}")
+            same = [i for i, (fields, _) in enumerate(after) if fields[:3] == wanted[:3]]
+            if action == "DELETE":
+                if not same:
+                    raise InvalidChangeBatch(f"Tried to delete resource record set {where} but it was not found")
+                if after[same[0]][0] != wanted:
+                    raise InvalidChangeBatch(
+                        f"Tried to delete resource record set {where} but the values provided do not match the current values")
+                after.pop(same[0])
+            elif action in ("CREATE", "UPSERT"):
+                if same and action == "CREATE":
+                    raise InvalidChangeBatch(f"Tried to create resource record set {where} but it already exists")
+                for i in reversed(same):
+                    after.pop(i)
+                after.append((wanted, value))
+            else:
+                raise InvalidChangeBatch(f"Unknown action {action}")
+        names = {}
+        for fields, _ in after:
+            names.setdefault(fields[0], []).append(fields)
+        for name, sets in names.items():
+            types = {f[1] for f in sets}
+            if "CNAME" in types and len(types) > 1:
+                raise InvalidChangeBatch(f"RRSet of type CNAME with DNS name {name} is not permitted because a conflicting RRSet of another type with the same DNS name already exists")
+            for t in types:
+                of_type = [f for f in sets if f[1] == t]
+                if len(of_type) > 1 and any(f[2] is None for f in of_type):
+                    raise InvalidChangeBatch(f"RRSet of type {t} with DNS name {name} is not permitted because a conflicting RRSet of type {t} with the same DNS name already exists")
+        kept = []
+        for fields, item in after:
+            if isinstance(item, RecordSet):
+                kept.append(item)
+                continue
+            rr = dict(item["ResourceRecordSet"])
+            rr["Name"] = _dotted(rr["Name"])
+            if rr.get("ResourceRecords"):
+                rr["ResourceRecords"] = [r["Value"] for r in rr["ResourceRecords"]]
+            kept.append(RecordSet(rr))
+        zone.rrsets = kept
+        for value in change_list:
+            zone.rr_changes.append(copy.deepcopy(value))
+
+    Route53Backend.change_resource_record_sets = change_resource_record_sets
+
+
 # ---------------------------------------------------------------- registration
 
 def register():
@@ -548,6 +651,7 @@ def register():
     _patch_event_source_mapping()
     _patch_resource_map()
     _patch_iam_roles()
+    _patch_route53_changes()
     # moto finds models as CloudFormationModel.__subclasses__(), cached: the classes above are
     # defined by now, so a fresh look finds them.
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):

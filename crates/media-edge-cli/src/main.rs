@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod backfill;
 mod logs;
+mod migrate;
 mod process;
 mod release;
 mod simulate;
@@ -46,6 +47,9 @@ enum Command {
     Logs(logs::LogsArgs),
     /// Publish static releases and control canaries (see `media-edge release --help`).
     Release(release::ReleaseArgs),
+    /// Move a site's viewers off its old web servers by weighted DNS (Route 53): prepare, shift,
+    /// rollout with health gates, rollback, finish with a rollback window, status.
+    Migrate(migrate::MigrateArgs),
     /// Send originals that already exist through the pipeline (the same message an upload
     /// produces): those never processed and those whose variants are outdated.
     Backfill(backfill::BackfillArgs),
@@ -110,6 +114,7 @@ async fn run() -> ExitCode {
         Command::Release(args) => release::run(args).await,
         Command::Backfill(args) => backfill::command(args).await,
         Command::Logs(args) => logs::run(args).await,
+        Command::Migrate(args) => migrate::run(args).await,
         Command::Doctor(args) => media_edge_doctor::cli::run(args).await,
         Command::Simulate {
             viewers,

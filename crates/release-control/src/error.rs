@@ -8,6 +8,9 @@ pub enum ReleaseError {
     Conflict,
     #[error("S3: {0}")]
     Storage(String),
+    /// A Route 53 change batch refused because a record it deletes is no longer as it was read.
+    #[error("the records changed since they were read (someone else moved them); run the command again: {0}")]
+    RecordsChanged(String),
     #[error("{0}")]
     Io(String),
     #[error(

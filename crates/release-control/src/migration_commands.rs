@@ -109,12 +109,7 @@ impl MigrationControl {
         match self.route53.change_resource_record_sets().hosted_zone_id(&self.zone).change_batch(batch).send().await {
             Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_invalid_change_batch()) => {
-                Err(ReleaseError::Invalid(format!(
-                    "the records of {} changed since they were read (someone else moved them): run the command \
-                     again ({})",
-                    self.name,
-                    describe_sdk_error(&e)
-                )))
+                Err(ReleaseError::RecordsChanged(format!("{}: {}", self.name, describe_sdk_error(&e))))
             }
             Err(e) => Err(ReleaseError::Storage(format!("Route 53: {}", describe_sdk_error(&e)))),
         }
@@ -193,7 +188,7 @@ impl MigrationControl {
 
     /// `migrate shift WEIGHT`: CloudFront gets `share` percent now. Stops a running plan (the
     /// operator wins).
-    pub async fn shift(&self, share: u8) -> Result<(u8, u8), ReleaseError> {
+    pub async fn shift(&self, share: u8) -> Result<(u8, u8, i64), ReleaseError> {
         if share > 100 {
             return Err(ReleaseError::Invalid("the weight is a percentage, 0 to 100".into()));
         }
@@ -210,7 +205,7 @@ impl MigrationControl {
         let event = self.event(ReleaseChange::Operator, from, share, Some(action.clone()));
         state.pending.push(PendingAnnouncement { event, published: false });
         self.write_state(&current, state, Some(action)).await?;
-        Ok((from, share))
+        Ok((from, share, records.ttl()))
     }
 
     /// `migrate rollout`: CloudFront at the first step now; the controller does the rest.
@@ -322,6 +317,15 @@ impl MigrationControl {
     /// same [`decide`] as release rollouts; Route 53 is the edge that must hold the weight), and
     /// the end of the rollback window. Returns what it did, in words (empty: nothing).
     pub async fn turn(&self, now: u64, gates: &[GateReading]) -> Result<Vec<String>, ReleaseError> {
+        match self.take_turn(now, gates).await {
+            // Another run (or an operator) moved the records between this run's read and its change:
+            // the next run decides again on what they are then.
+            Err(ReleaseError::RecordsChanged(_)) => Ok(Vec::new()),
+            other => other,
+        }
+    }
+
+    async fn take_turn(&self, now: u64, gates: &[GateReading]) -> Result<Vec<String>, ReleaseError> {
         let current = self.read_state().await?;
         let records = self.records().await?;
         let Some(share) = records.share() else { return Ok(Vec::new()) };

@@ -24,6 +24,8 @@ pub struct Clients {
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub cloudfront: aws_sdk_cloudfront::Client,
     pub kvs: aws_sdk_cloudfrontkeyvaluestore::Client,
+    /// Site migrations' weighted records (`media-edge migrate`).
+    pub route53: aws_sdk_route53::Client,
 }
 
 /// What one run did, per channel (the Lambda's result, and the test's).
@@ -44,6 +46,11 @@ pub async fn run_once(clients: &Clients, config: &ControllerConfig, now: u64) ->
             report.errors.push(format!("{channel}: {why}"));
         }
     }
+    let errors = crate::migrations::run_migrations(clients, config, now, &mut report.changes).await;
+    for why in &errors {
+        error!(%why, "release controller: migration not looked after this run");
+    }
+    report.errors.extend(errors);
     report
 }
 
@@ -157,7 +164,7 @@ async fn announce_pending(
 }
 
 /// Publishes the change to the status topic; the notifier reports it in its next digest window.
-async fn publish(sns: &aws_sdk_sns::Client, topic_arn: &str, event: &ReleaseEvent) -> Result<(), String> {
+pub(crate) async fn publish(sns: &aws_sdk_sns::Client, topic_arn: &str, event: &ReleaseEvent) -> Result<(), String> {
     let message = serde_json::to_string(event).map_err(|e| e.to_string())?;
     let change = serde_json::to_value(event.change).ok().and_then(|v| v.as_str().map(str::to_string));
     let attribute = aws_sdk_sns::types::MessageAttributeValue::builder()

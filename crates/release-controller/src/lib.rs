@@ -5,10 +5,12 @@
 //! - [`gates`]: CloudWatch alarms read as gate readings (the plan logic itself is pure, in
 //!   `release_control::rollout`).
 //! - [`handler`]: one run over every channel; one channel's failure does not stop the others.
+//! - [`migrations`]: the same run's turn for each site migration (`media-edge migrate`).
 
 pub mod config;
 pub mod gates;
 pub mod handler;
+pub mod migrations;
 
 pub use config::ControllerConfig;
 pub use handler::{run_once, Clients, RunReport};

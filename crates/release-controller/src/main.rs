@@ -16,6 +16,7 @@ async fn main() -> Result<(), Error> {
         cloudwatch: aws_sdk_cloudwatch::Client::new(&sdk),
         cloudfront: aws_sdk_cloudfront::Client::new(&sdk),
         kvs: aws_sdk_cloudfrontkeyvaluestore::Client::new(&sdk),
+        route53: aws_sdk_route53::Client::new(&sdk),
     };
     lambda_runtime::run(service_fn(|schedule: LambdaEvent<Value>| {
         let (clients, config) = (clients.clone(), config.clone());

@@ -69,6 +69,7 @@ async fn setup(label: &str) -> Setup {
         cloudwatch,
         cloudfront: aws_sdk_cloudfront::Client::new(&sdk),
         kvs: aws_sdk_cloudfrontkeyvaluestore::Client::new(&sdk),
+        route53: aws_sdk_route53::Client::new(&sdk),
     };
     // The controller as deployed: its bucket, channels and topic from the function's environment.
     // The store and the distribution are CloudFront's, which the emulator does not model
@@ -455,4 +456,144 @@ async fn of_two_controllers_that_read_the_same_config_only_one_writes() {
     assert!(first.is_some());
     assert!(second.is_none(), "the loser changes nothing");
     assert_eq!(s.weight().await.1, 5);
+}
+
+/// A site moved off its old servers by weighted DNS (`media-edge migrate`): Route 53 is the
+/// emulator's, the plan runs on the same controller and engine as release rollouts.
+mod migration {
+    use super::*;
+    use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
+    use release_control::migration::{CLOUDFRONT_SET, LEGACY_SET};
+    use release_control::MigrationControl;
+
+    async fn site(s: &Setup, label: &str) -> MigrationControl {
+        let sdk = media_edge_shared::aws::load_sdk_config().await;
+        let route53 = aws_sdk_route53::Client::new(&sdk);
+        let domain = format!("{label}-{}.example.com", std::process::id());
+        let zone = route53.create_hosted_zone().name(&domain).caller_reference(&domain).send().await.unwrap();
+        let zone = zone.hosted_zone().unwrap().id().to_string();
+        let old = ResourceRecordSet::builder()
+            .name(format!("www.{domain}"))
+            .r#type(RrType::A)
+            .ttl(300)
+            .resource_records(ResourceRecord::builder().value("192.0.2.10").build().unwrap())
+            .build()
+            .unwrap();
+        let batch = ChangeBatch::builder()
+            .changes(Change::builder().action(ChangeAction::Create).resource_record_set(old).build().unwrap())
+            .build()
+            .unwrap();
+        route53.change_resource_record_sets().hosted_zone_id(&zone).change_batch(batch).send().await.unwrap();
+        let control = MigrationControl::new(
+            s.clients.s3.clone(),
+            &s.config.bucket,
+            route53,
+            &zone,
+            &format!("www.{domain}"),
+            "operator",
+        );
+        control.prepare("d111111abcdef8.cloudfront.net", None).await.unwrap();
+        control
+    }
+
+    async fn weights(control: &MigrationControl) -> Vec<(String, Option<i64>)> {
+        let mut sets: Vec<(String, Option<i64>)> = control
+            .records()
+            .await
+            .unwrap()
+            .sets
+            .iter()
+            .map(|s| (s.set_identifier().unwrap_or("-").to_string(), s.weight()))
+            .collect();
+        sets.sort();
+        sets
+    }
+
+    #[tokio::test]
+    async fn a_migration_steps_on_healthy_gates_then_keeps_the_old_servers_for_the_window_and_removes_them() {
+        let s = setup("migrate").await;
+        let control = site(&s, "steps").await;
+        assert_eq!(control.records().await.unwrap().share(), Some(0), "prepared: nothing moved yet");
+        s.set_alarm("site-5xx", StateValue::Ok, T0 - 3600);
+        let gates = vec!["site-5xx".to_string()];
+        control.start_rollout(&[10, 50, 100], 10 * MIN, &gates, 3 * 86_400, T0).await.unwrap();
+        assert_eq!(
+            weights(&control).await,
+            [(CLOUDFRONT_SET.to_string(), Some(10)), (LEGACY_SET.to_string(), Some(90))]
+        );
+        // The prepare and the start are announced on the first run; then a step per healthy interval.
+        assert_eq!(s.run(T0 + MIN).await, [(ReleaseChange::Operator, 0, 0), (ReleaseChange::Operator, 0, 10)]);
+        assert_eq!(s.run(T0 + 5 * MIN).await, []);
+        assert_eq!(s.run(T0 + 10 * MIN).await, [(ReleaseChange::Advanced, 10, 50)]);
+        assert_eq!(s.run(T0 + 20 * MIN).await, [(ReleaseChange::Advanced, 50, 100)]);
+        assert_eq!(s.run(T0 + 30 * MIN).await, [(ReleaseChange::Promoted, 100, 100)]);
+        assert_eq!(
+            weights(&control).await,
+            [(CLOUDFRONT_SET.to_string(), Some(100)), (LEGACY_SET.to_string(), Some(0))]
+        );
+        // Within the window the old servers stay one command away; after it they are removed.
+        assert_eq!(s.run(T0 + 30 * MIN + 86_400).await, []);
+        let removed = s.run(T0 + 30 * MIN + 3 * 86_400).await;
+        assert_eq!(removed, [(ReleaseChange::Operator, 100, 100)]);
+        assert_eq!(weights(&control).await, [(CLOUDFRONT_SET.to_string(), Some(100))]);
+        let refused = control.rollback("too late").await.unwrap_err();
+        assert!(refused.to_string().contains("were removed"), "{refused}");
+
+        let slack = s.slack().await;
+        let text: String = slack.iter().map(|m| m.content.description.clone()).collect::<Vec<_>>().join("\n");
+        for line in ["CloudFront`: 10% → 50%", "50% → 100%", "the old servers' records are removed"] {
+            assert!(text.contains(line), "{line} not in {text}");
+        }
+        assert!(text.contains("dns:www.steps-"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_gate_alarm_sends_every_viewer_back_and_a_hand_shift_stops_the_plan() {
+        let s = setup("migrate-back").await;
+        let control = site(&s, "back").await;
+        s.set_alarm("site-5xx", StateValue::Ok, T0 - 3600);
+        let gates = vec!["site-5xx".to_string()];
+        control.start_rollout(&[10, 50, 100], 10 * MIN, &gates, 86_400, T0).await.unwrap();
+        s.run(T0).await;
+        assert_eq!(s.run(T0 + 10 * MIN).await, [(ReleaseChange::Advanced, 10, 50)]);
+        s.set_alarm("site-5xx", StateValue::Alarm, T0 + 12 * MIN);
+        assert_eq!(s.run(T0 + 13 * MIN).await, [(ReleaseChange::RolledBack, 50, 0)]);
+        assert_eq!(control.records().await.unwrap().share(), Some(0));
+        let status = control.status().await.unwrap();
+        let announced = s.slack().await;
+        let text: String = announced.iter().map(|m| m.content.description.clone()).collect::<Vec<_>>().join("\n");
+        assert!(
+            text.contains(
+                "*rolled back* at 50%: gate site-5xx is in ALARM; resolvers follow within the record's TTL, 300 s"
+            ),
+            "{text}"
+        );
+        assert_eq!(status.state.rollout.unwrap().state, RolloutState::RolledBack);
+
+        // A new plan, then an operator's shift: the operator wins, the controller never undoes it.
+        s.set_alarm("site-5xx", StateValue::Ok, T0 + 20 * MIN);
+        control.start_rollout(&[5, 100], 10 * MIN, &gates, 86_400, T0 + 30 * MIN).await.unwrap();
+        let (from, to, ttl) = control.shift(30).await.unwrap();
+        assert_eq!((from, to, ttl), (5, 30, 300));
+        s.run(T0 + 31 * MIN).await;
+        assert_eq!(s.run(T0 + 60 * MIN).await, []);
+        assert_eq!(control.records().await.unwrap().share(), Some(30));
+        assert_eq!(control.status().await.unwrap().state.rollout.unwrap().state, RolloutState::Cancelled);
+
+        // Records moved by someone else between a read and a change: the change is refused.
+        let stale = control.records().await.unwrap();
+        control.shift(40).await.unwrap();
+        let changes = stale.shift(60).unwrap();
+        let batch = ChangeBatch::builder().set_changes(Some(changes)).build().unwrap();
+        let refused = control
+            .route53
+            .change_resource_record_sets()
+            .hosted_zone_id(&control.zone)
+            .change_batch(batch)
+            .send()
+            .await;
+        let refused = refused.unwrap_err();
+        assert!(refused.as_service_error().is_some_and(|e| e.is_invalid_change_batch()), "{refused:?}");
+        assert_eq!(control.records().await.unwrap().share(), Some(40));
+    }
 }

@@ -252,3 +252,49 @@ def test_rules_and_parameter_constraints_are_checked_at_create_stack(endpoint, r
     else:
         with pytest.raises(cfn.exceptions.ClientError, match=refusal):
             call()
+
+
+def test_route53_batches_are_all_or_nothing_and_deletes_must_match_exactly(client):
+    """What makes `media-edge migrate`'s delete-and-create a conditional change."""
+    import botocore.exceptions
+    r53 = client("route53")
+    zone = r53.create_hosted_zone(Name=unique("zone") + ".example.com", CallerReference=unique("ref"))
+    zone_id, name = zone["HostedZone"]["Id"], "www." + zone["HostedZone"]["Name"]
+
+    def record(kind, value, set_id=None, weight=None):
+        rr = {"Name": name, "Type": kind, "TTL": 300, "ResourceRecords": [{"Value": value}]}
+        if set_id:
+            rr.update(SetIdentifier=set_id, Weight=weight)
+        return rr
+
+    def change(*changes):
+        r53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={
+            "Changes": [{"Action": a, "ResourceRecordSet": rr} for a, rr in changes]})
+
+    def refused(*changes):
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            change(*changes)
+        assert e.value.response["Error"]["Code"] == "InvalidChangeBatch"
+        return e.value.response["Error"]["Message"]
+
+    def weights():
+        sets = r53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+        return sorted((s["Type"], s.get("SetIdentifier"), s.get("Weight")) for s in sets if s["Name"] == name)
+
+    change(("CREATE", record("A", "192.0.2.1")), ("CREATE", record("AAAA", "2001:db8::1")))
+    # A weighted set beside the plain one of the same type: refused, and nothing of the batch applied.
+    assert "conflicting" in refused(("CREATE", record("A", "192.0.2.2", "new", 0)),
+                                    ("CREATE", record("AAAA", "2001:db8::2", "new", 0)))
+    assert weights() == [("A", None, None), ("AAAA", None, None)]
+    # Replaced in one batch, as `migrate prepare` does.
+    change(("DELETE", record("A", "192.0.2.1")), ("CREATE", record("A", "192.0.2.1", "legacy", 100)),
+           ("CREATE", record("A", "192.0.2.2", "cf", 0)),
+           ("DELETE", record("AAAA", "2001:db8::1")), ("CREATE", record("AAAA", "2001:db8::1", "legacy", 100)),
+           ("CREATE", record("AAAA", "2001:db8::2", "cf", 0)))
+    # A delete with an old weight (someone moved it since it was read) is refused.
+    assert "do not match" in refused(("DELETE", record("A", "192.0.2.2", "cf", 5)),
+                                     ("CREATE", record("A", "192.0.2.2", "cf", 10)))
+    assert "already exists" in refused(("CREATE", record("A", "192.0.2.9", "cf", 0)))
+    # Deleting the A's legacy set leaves the AAAA's with the same identifier.
+    change(("DELETE", record("A", "192.0.2.1", "legacy", 100)))
+    assert weights() == [("A", "cf", 0), ("AAAA", "cf", 0), ("AAAA", "legacy", 100)]
