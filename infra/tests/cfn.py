@@ -269,6 +269,34 @@ def resolve_conditions(node, params):
     return walk(node)
 
 
+def _rule_value(node, values):
+    if isinstance(node, dict) and len(node) == 1:
+        (fn, arg), = node.items()
+        if fn == "Fn::Contains":
+            haystack, needle = arg
+            return _rule_value(needle, values) in [_rule_value(h, values) for h in haystack]
+        if fn == "Fn::Equals":
+            return _rule_value(arg[0], values) == _rule_value(arg[1], values)
+        if fn == "Fn::Not":
+            return not _rule_value(arg[0], values)
+        if fn == "Fn::And":
+            return all(_rule_value(a, values) for a in arg)
+        if fn == "Fn::Or":
+            return any(_rule_value(a, values) for a in arg)
+    return evaluate(node, values)
+
+
+def rule_refusals(template, params):
+    """The AssertDescriptions of the template's Rules that refuse these parameter values (as
+    CloudFormation checks Rules at CreateStack, before any resource)."""
+    out = []
+    for rule in template.get("Rules", {}).values():
+        if "RuleCondition" in rule and not _rule_value(rule["RuleCondition"], params):
+            continue
+        out += [a["AssertDescription"] for a in rule["Assertions"] if not _rule_value(a["Assert"], params)]
+    return out
+
+
 def distribution_config(template, **parameters_):
     """The distribution's config as deployed with the given parameter values (defaults otherwise)."""
     return deployed_distribution_config(template, parameters(template, **parameters_))

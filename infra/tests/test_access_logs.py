@@ -157,32 +157,9 @@ DEFAULT_REGIONS = {
 }
 
 
-def _rule_value(node, values):
-    if isinstance(node, dict) and len(node) == 1:
-        (fn, arg), = node.items()
-        if fn == "Fn::Contains":
-            haystack, needle = arg
-            return _rule_value(needle, values) in [_rule_value(h, values) for h in haystack]
-        if fn == "Fn::Equals":
-            return _rule_value(arg[0], values) == _rule_value(arg[1], values)
-        if fn == "Fn::Not":
-            return not _rule_value(arg[0], values)
-        if fn == "Fn::And":
-            return all(_rule_value(a, values) for a in arg)
-        if fn == "Fn::Or":
-            return any(_rule_value(a, values) for a in arg)
-    return cfn.evaluate(node, values)
-
-
 def refusals(region, access_logs="auto"):
     """The AssertDescriptions of the template's Rules that refuse these parameter values."""
-    values = params(region, access_logs)
-    out = []
-    for rule in TEMPLATE.get("Rules", {}).values():
-        if "RuleCondition" in rule and not _rule_value(rule["RuleCondition"], values):
-            continue
-        out += [a["AssertDescription"] for a in rule["Assertions"] if not _rule_value(a["Assert"], values)]
-    return out
+    return cfn.rule_refusals(TEMPLATE, params(region, access_logs))
 
 
 @pytest.mark.parametrize("region", sorted(OPT_IN_REGIONS))

@@ -1,5 +1,6 @@
 """The release controller as deployed: its schedule, and a role that can change channel configs
-and nothing else in the releases bucket (never a published file or a publish record)."""
+(and, with HostedZoneId and RecordName, migration states) and nothing else in the releases bucket
+(never a published file or a publish record)."""
 import cfn
 
 TEMPLATE = cfn.rendered()
@@ -7,9 +8,11 @@ RESOURCES = TEMPLATE["Resources"]
 FUNCTION = RESOURCES["ReleaseControllerFunction"]["Properties"]
 
 
-def statements():
+def statements(**parameters):
+    """The role's statements as deployed with these parameter values (defaults otherwise)."""
     role = RESOURCES[cfn.ref_name(FUNCTION["Role"])]["Properties"]
-    return [s for p in role["Policies"] for s in cfn.statements(p["PolicyDocument"])]
+    found = [s for p in role["Policies"] for s in cfn.statements(p["PolicyDocument"])]
+    return cfn.resolve_conditions(found, cfn.parameters(TEMPLATE, **parameters))
 
 
 def test_runs_every_minute_one_at_a_time():
@@ -25,10 +28,14 @@ def test_runs_every_minute_one_at_a_time():
         "Fn::If": ["ReservesScheduledConcurrency", 1, {"Ref": "AWS::NoValue"}]}
 
 
-def test_writes_only_channel_configs():
+def test_writes_only_channel_configs_and_migration_states():
     writes = [s for s in statements() if "s3:PutObject" in cfn.as_list(s["Action"])]
     assert [s["Resource"] for s in writes] == [{"Fn::Sub": "${ReleasesBucket.Arn}/channels/*"}]
-    for s in statements():
+    migrating = statements(HostedZoneId="Z0123456789ABCDEFGHIJ", RecordName="www.example.com")
+    writes = [s for s in migrating if "s3:PutObject" in cfn.as_list(s["Action"])]
+    assert [s["Resource"] for s in writes] == [{"Fn::Sub": "${ReleasesBucket.Arn}/channels/*"},
+                                               {"Fn::Sub": "${ReleasesBucket.Arn}/migrations/*"}]
+    for s in statements() + migrating:
         assert not any(a in ("s3:*", "s3:DeleteObject", "*") for a in cfn.as_list(s["Action"])), s
 
 
