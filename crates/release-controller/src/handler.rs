@@ -6,27 +6,16 @@
 //! status topic has accepted them, so a failed publish delays one and loses none.
 
 use edge_router::channel::RolloutState;
-use media_edge_shared::aws::describe_sdk_error;
 use media_edge_shared::release_event::{ReleaseChange, ReleaseEvent};
 use release_control::rollout::EdgeSync;
 use release_control::{invalidate_channel, Current, EdgeStore, ReleaseControl};
 use serde::Serialize;
 use tracing::{error, info};
 
+use crate::announce::publish;
+pub use crate::clients::Clients;
 use crate::config::ControllerConfig;
 use crate::gates::read_gates;
-
-/// The AWS clients a run uses (built once per sandbox in `main`).
-#[derive(Clone, Debug)]
-pub struct Clients {
-    pub s3: aws_sdk_s3::Client,
-    pub sns: aws_sdk_sns::Client,
-    pub cloudwatch: aws_sdk_cloudwatch::Client,
-    pub cloudfront: aws_sdk_cloudfront::Client,
-    pub kvs: aws_sdk_cloudfrontkeyvaluestore::Client,
-    /// Site migrations' weighted records (`media-edge migrate`).
-    pub route53: aws_sdk_route53::Client,
-}
 
 /// What one run did, per channel (the Lambda's result, and the test's).
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
@@ -161,23 +150,4 @@ async fn announce_pending(
     }
     let settled = control.settle_announcements(current, &done, &published).await.map_err(|e| e.to_string())?;
     Ok((settled, failure))
-}
-
-/// Publishes the change to the status topic; the notifier reports it in its next digest window.
-pub(crate) async fn publish(sns: &aws_sdk_sns::Client, topic_arn: &str, event: &ReleaseEvent) -> Result<(), String> {
-    let message = serde_json::to_string(event).map_err(|e| e.to_string())?;
-    let change = serde_json::to_value(event.change).ok().and_then(|v| v.as_str().map(str::to_string));
-    let attribute = aws_sdk_sns::types::MessageAttributeValue::builder()
-        .data_type("String")
-        .string_value(change.unwrap_or_default())
-        .build()
-        .map_err(|e| e.to_string())?;
-    sns.publish()
-        .topic_arn(topic_arn)
-        .message(message)
-        .message_attributes("release_change", attribute)
-        .send()
-        .await
-        .map_err(|e| format!("announcing a release change (it stays pending): {}", describe_sdk_error(&e)))?;
-    Ok(())
 }

@@ -6,7 +6,10 @@
 //!   `release_control::rollout`).
 //! - [`handler`]: one run over every channel; one channel's failure does not stop the others.
 //! - [`migrations`]: the same run's turn for each site migration (`media-edge migrate`).
+//! - [`announce`], [`clients`]: what both share: publishing to the status topic, the AWS clients.
 
+pub mod announce;
+pub mod clients;
 pub mod config;
 pub mod gates;
 pub mod handler;

@@ -9,9 +9,10 @@ use release_control::migration::MigrationState;
 use release_control::MigrationControl;
 use tracing::info;
 
+use crate::announce::publish;
+use crate::clients::Clients;
 use crate::config::ControllerConfig;
 use crate::gates::read_gates;
-use crate::handler::{publish, Clients};
 
 /// Looks after every migration; returns each one's failure (`name: why`), the others go on.
 pub async fn run_migrations(
