@@ -136,6 +136,8 @@ bench: venv nasm ffmpeg bench-deps
 	$(VENV)/bin/python bench/cold_start.py
 	$(VENV)/bin/python bench/gif_to_mp4.py --ffmpeg $(FFMPEG_PATH) --equal-ssim
 	$(VENV)/bin/python bench/cdn_logs.py
+	FFMPEG_PATH=$(FFMPEG_PATH) $(CARGO) run --release --locked --example crop-hits -p image-processor -- \
+	  $$(ls -d target/bench/variants-corpus/*.jpg | head -4)
 
 ## Which AV1 encoder settings could reach sharp's AVIF bytes, and how fast (docs/benchmarks.md).
 bench-avif-encoders: venv nasm ffmpeg bench-deps

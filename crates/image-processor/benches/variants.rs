@@ -84,7 +84,7 @@ fn main() {
             let largest = settings.variants.iter().map(|v| v.max_width).max();
             let decoded = decode_for_width(&bytes, &name, &settings.limits, largest).unwrap();
             decode_times.push(start.elapsed().as_secs_f64() * 1000.0);
-            render_decoded(decoded, &settings.variants, &settings.encode, Some(&bytes)).unwrap();
+            render_decoded(decoded, &settings.variants, &settings.encode, Some(&bytes), None).unwrap();
         }
         decode_times.sort_by(f64::total_cmp);
         if let Some(dir) = &out {

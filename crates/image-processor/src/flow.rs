@@ -19,6 +19,7 @@ use media_edge_shared::status::{now_rfc3339, Outcome, SourceObject, StatusEvent}
 use media_edge_shared::Failure;
 use tracing::{info, warn};
 
+use crate::crop::Focus;
 use crate::deadline::{Deadline, DEADLINE_MARGIN};
 use crate::make::encode::{AvifEffort, EncodeSettings};
 use crate::make::outputs::{render_outputs, OutputBody, OutputFile, RenderedOriginal, SOURCE_FILE};
@@ -26,8 +27,8 @@ use crate::make::render::RenderSettings;
 use crate::scratch::ScratchDir;
 use crate::store::keys::{source_version, OutputLayout, MANIFEST_CACHE_CONTROL, VARIANT_CACHE_CONTROL};
 use crate::store::manifest::{
-    picture_html, video_html, Manifest, ManifestFile, ManifestSkip, ManifestVariant, RenderNotes, Rerender,
-    MANIFEST_SCHEMA, MANIFEST_VERSION,
+    picture_html, video_html, Manifest, ManifestFile, ManifestFocus, ManifestSkip, ManifestVariant, RenderNotes,
+    Rerender, MANIFEST_SCHEMA, MANIFEST_VERSION,
 };
 use crate::store::sides::{Sink, Source, SourceVersion, StoredOutput};
 
@@ -70,13 +71,19 @@ pub async fn process(source: &impl Source, sink: &impl Sink, job: Job<'_>) -> Re
             Failure::permanent(format!("{by} is {text:?}: it takes fast, default or max (or leave it out)"))
         })?),
     };
-    let job = match asked_effort {
-        None => job,
-        Some(effort) => {
-            asked = RenderSettings {
-                encode: EncodeSettings { avif_effort: effort, ..job.settings.encode.clone() },
-                ..job.settings.clone()
+    // The uploader's focus places the boxes of variants with a shape: part of the settings too.
+    let focus = match &version.focus {
+        None => None,
+        Some(text) => Some(Focus::parse(text).map_err(|why| Failure::permanent(format!("metadata focus: {why}")))?),
+    };
+    let job = match (asked_effort, focus) {
+        (None, None) => job,
+        (effort, focus) => {
+            let encode = match effort {
+                Some(effort) => EncodeSettings { avif_effort: effort, ..job.settings.encode.clone() },
+                None => job.settings.encode.clone(),
             };
+            asked = RenderSettings { encode, focus: focus.or(job.settings.focus), ..job.settings.clone() };
             Job { settings: &asked, ..job }
         }
     };
@@ -222,6 +229,7 @@ async fn process_claimed(
         avif_effort: avif_effort(job.settings).map(str::to_string),
         avif_effort_asked: asked_effort.map(|e| e.name().to_string()),
         rerender_of,
+        picture_media: job.settings.picture_media.clone(),
     };
     let (manifest, mut outputs) =
         plan_outputs(rendered, job.layout, source.key(), described.clone(), &hash, input_bytes, notes)?;
@@ -349,6 +357,8 @@ pub fn plan_outputs(
             name: output.name,
             width: output.width,
             height: output.height,
+            aspect: output.aspect.map(|a| a.to_string()),
+            crop: output.crop.map(|c| [c.x, c.y, c.width, c.height]),
             // The fallback (always last) for images; the one file otherwise.
             key: formats.last().map(|f| f.key.clone()),
             formats,
@@ -360,7 +370,12 @@ pub fn plan_outputs(
     // An animation's page element is its video; its poster sizes make the <picture> for places
     // that show a still (the full-size poster is the video's own poster).
     let poster = variants.iter().find(|v| v.name == "poster").cloned();
-    let picture = picture_html(&variants, if animated { &["poster"] } else { &[] }, rendered.placeholder.as_ref());
+    let picture = picture_html(
+        &variants,
+        if animated { &["poster"] } else { &[] },
+        rendered.placeholder.as_ref(),
+        &notes.picture_media,
+    );
     let video = if animated { video_html(&variants, poster.as_ref()) } else { None };
     let has_avif = variants.iter().any(|v| v.formats.iter().any(|f| f.format == "avif"));
     let manifest = Manifest {
@@ -381,6 +396,9 @@ pub fn plan_outputs(
         avif_effort: notes.avif_effort.filter(|_| has_avif),
         avif_effort_asked: notes.avif_effort_asked,
         rerender_of: notes.rerender_of,
+        focus: rendered
+            .focus
+            .map(|(focus, source)| ManifestFocus { at: focus.to_string(), source: source.name().into() }),
         created_at: now_rfc3339(),
     };
     let manifest_json = serde_json::to_vec_pretty(&manifest)

@@ -15,7 +15,8 @@
 //!   ([`read::decode`]), animations read from their structure and prepared for ffmpeg
 //!   ([`read::prepare`], [`read::animation`]).
 //! - `codecs`: libjpeg-turbo and libwebp through FFI, and JPEG's markers (for reading and making).
-//! - Shared by every stage: [`source_format`] (what an original is), [`limits`], [`error`]
+//! - Shared by every stage: [`crop`] (the box of a variant with a shape, around its focus),
+//!   [`source_format`] (what an original is), [`limits`], [`error`]
 //!   ([`error::ImageError`]), [`deadline`] (when a job must be done), and the job's scratch
 //!   directory (`scratch`).
 //!
@@ -33,6 +34,7 @@ pub mod read;
 
 mod codecs;
 
+pub mod crop;
 pub mod deadline;
 pub mod error;
 pub mod limits;

@@ -38,6 +38,11 @@ enum Command {
         /// One JSON report per line, even on a terminal.
         #[arg(long)]
         json: bool,
+        /// Where the variants with a shape (VARIANTS `mobile:640:4x5`) are centred, as an
+        /// upload's `x-amz-meta-focus` says it: a point `0.72,0.40` or a rectangle `x,y,w,h`, in
+        /// fractions of the picture. Without it, the picture's saliency decides.
+        #[arg(long)]
+        focus: Option<String>,
     },
     /// Report on CloudFront access logs: top objects by bytes and requests, traffic by hour,
     /// cache hit ratios, bytes by content type and status, and optimisation candidates.
@@ -109,7 +114,7 @@ async fn run() -> ExitCode {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Process { files, out, json } => process::run(&files, &out, json).await,
+        Command::Process { files, out, json, focus } => process::run(&files, &out, json, focus.as_deref()).await,
         Command::FfmpegArgs { gif, mp4 } => process::print_ffmpeg_args(&gif, &mp4),
         Command::Release(args) => release::run(args).await,
         Command::Backfill(args) => backfill::command(args).await,

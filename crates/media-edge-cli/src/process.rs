@@ -23,11 +23,17 @@ struct Input {
     key: String,
 }
 
-pub async fn run(paths: &[PathBuf], out: &Path, json: bool) -> ExitCode {
-    let settings = match render_settings_from_vars(&ProcessEnv) {
+pub async fn run(paths: &[PathBuf], out: &Path, json: bool, focus: Option<&str>) -> ExitCode {
+    let mut settings = match render_settings_from_vars(&ProcessEnv) {
         Ok(settings) => settings,
         Err(e) => return usage_error(&e.to_string()),
     };
+    if let Some(text) = focus {
+        match image_processor::crop::Focus::parse(text) {
+            Ok(focus) => settings.focus = Some(focus),
+            Err(why) => return usage_error(&format!("--focus: {why}")),
+        }
+    }
     let inputs = match collect_inputs(paths) {
         Ok(inputs) => inputs,
         Err(message) => return usage_error(&message),
@@ -205,7 +211,7 @@ pub fn print_ffmpeg_args(gif: &Path, mp4: &Path) -> ExitCode {
             mp4,
             &settings.video,
             probe.has_transparency,
-            None,
+            image_processor::make::video::Geometry::default(),
             true,
         );
         let mut command = vec![settings.video.ffmpeg_path.display().to_string()];

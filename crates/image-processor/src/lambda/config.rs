@@ -5,10 +5,11 @@ use media_edge_shared::env::{self, ConfigError, Vars};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::crop::Aspect;
 use crate::limits::Limits;
 use crate::make::encode::AvifEffort;
 use crate::make::outputs::ANIMATION_NAME;
-use crate::make::render::{default_variants, EncodeSettings, RenderSettings, VariantSpec};
+use crate::make::render::{default_picture_media, default_variants, EncodeSettings, RenderSettings, VariantSpec};
 use crate::make::video::{parse_color, VideoSettings};
 use crate::store::keys::OutputLayout;
 
@@ -86,7 +87,11 @@ pub fn render_settings_from_vars(vars: &impl Vars) -> Result<RenderSettings, Con
         Some(text) => parse_variants(&text)?,
     };
     let video = video_settings_from_vars(vars, &variants)?;
-    Ok(RenderSettings { variants, encode, limits, video })
+    let picture_media = match env::optional(vars, "PICTURE_MEDIA") {
+        None => default_picture_media(),
+        Some(text) => parse_picture_media(&text)?,
+    };
+    Ok(RenderSettings { variants, encode, limits, video, focus: None, picture_media })
 }
 
 fn encode_settings_from_vars(vars: &impl Vars) -> Result<EncodeSettings, ConfigError> {
@@ -181,12 +186,44 @@ fn video_settings_from_vars(vars: &impl Vars, variants: &[VariantSpec]) -> Resul
 /// `animation` would be `animation.webp`, as the animated WebP is).
 pub const RESERVED_OUTPUT_NAMES: [&str; 4] = ["poster", "video", "video-mobile", ANIMATION_NAME];
 
-/// `thumbnail:200,mobile:640,tablet:1024,pc:1920`
+/// `mobile=(max-width: 767px);tablet=(max-width: 1199px)`: `;` between entries (a media query
+/// may hold commas); empty for none.
+pub fn parse_picture_media(text: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut media = Vec::new();
+    for item in text.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        let (name, query) = item
+            .split_once('=')
+            .filter(|(name, query)| !name.trim().is_empty() && !query.trim().is_empty())
+            .ok_or_else(|| env::invalid("PICTURE_MEDIA", text, format!("{item:?} is not variant=media query")))?;
+        if query.contains(['<', '>', '"']) {
+            return Err(env::invalid("PICTURE_MEDIA", text, "a media query has no <, > or \""));
+        }
+        media.push((name.trim().to_string(), query.trim().to_string()));
+    }
+    Ok(media)
+}
+
+/// `thumbnail:200,mobile:640,tablet:1024,pc:1920`, each with an optional shape
+/// (`thumbnail:200:1x1,mobile:640:4x5`): the variant is then the largest box of that shape around
+/// the picture's focus.
 pub fn parse_variants(text: &str) -> Result<Vec<VariantSpec>, ConfigError> {
     let bad = |reason: String| env::invalid("VARIANTS", text, reason);
     let mut variants: Vec<VariantSpec> = Vec::new();
     for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let (name, width) = item.split_once(':').ok_or_else(|| bad(format!("{item:?} is not name:width")))?;
+        let (name, rest) =
+            item.split_once(':').ok_or_else(|| bad(format!("{item:?} is not name:width or name:width:WxH")))?;
+        let (width, aspect) = match rest.split_once(':') {
+            None => (rest, None),
+            Some((width, shape)) => {
+                let aspect = Aspect::parse(shape).ok_or_else(|| {
+                    bad(format!(
+                        "the shape of {} is {shape:?}, not width x height like 4x5 or 16x9 (1-100 each)",
+                        name.trim()
+                    ))
+                })?;
+                (width, Some(aspect))
+            }
+        };
         let name = name.trim();
         let valid_name = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if !valid_name {
@@ -205,7 +242,7 @@ pub fn parse_variants(text: &str) -> Result<Vec<VariantSpec>, ConfigError> {
         if variants.iter().any(|v| v.name == name) {
             return Err(bad(format!("variant {name} is listed twice")));
         }
-        variants.push(VariantSpec::new(name, width));
+        variants.push(VariantSpec { aspect, ..VariantSpec::new(name, width) });
     }
     if variants.is_empty() {
         return Err(bad("no variants".into()));
@@ -256,9 +293,27 @@ mod tests {
     fn variants_parse_and_reject_nonsense() {
         let v = parse_variants("small:100, big:2000").unwrap();
         assert_eq!(v, vec![VariantSpec::new("small", 100), VariantSpec::new("big", 2000)]);
-        for bad in
-            ["", "x", "a:0", "a:ten", "a/b:10", "a:10,a:20", "a:99999", "poster:16", "video:100", "Video-Mobile:9"]
-        {
+        let shaped = parse_variants("thumbnail:200:1x1,mobile:640:4x5,tablet:1024,pc:1920").unwrap();
+        let shapes: Vec<Option<String>> = shaped.iter().map(|v| v.aspect.map(|a| a.to_string())).collect();
+        assert_eq!(shapes, [Some("1x1".into()), Some("4x5".into()), None, None]);
+        assert_eq!(shaped[1].describe(), "mobile:640:4x5");
+        let refused = parse_variants("mobile:640:4by5").unwrap_err().to_string();
+        assert!(refused.contains("shape of mobile") && refused.contains("4x5"), "{refused}");
+        for bad in [
+            "",
+            "x",
+            "a:0",
+            "a:ten",
+            "a/b:10",
+            "a:10,a:20",
+            "a:99999",
+            "poster:16",
+            "video:100",
+            "Video-Mobile:9",
+            "a:10:0x1",
+            "a:10:4x5:1",
+            "a:10:",
+        ] {
             assert!(parse_variants(bad).is_err(), "{bad:?} should be refused");
         }
     }

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use media_edge_shared::Failure;
 
+use crate::crop::{Aspect, CropBox, Focus, FocusSource};
 use crate::deadline::Deadline;
 use crate::error::ImageError;
 use crate::limits::Limits;
@@ -71,6 +72,9 @@ pub struct RenderedOutput {
     pub name: String,
     pub width: u32,
     pub height: u32,
+    /// A variant with a shape, and its box of the upright original ([`crate::crop`]).
+    pub aspect: Option<Aspect>,
+    pub crop: Option<CropBox>,
     /// Best first: for images AVIF, WebP, then the JPEG or PNG fallback, which is always there.
     pub files: Vec<OutputFile>,
     pub skipped: Vec<SkippedOutput>,
@@ -88,6 +92,8 @@ impl RenderedOutput {
             name: name.to_string(),
             width,
             height,
+            aspect: None,
+            crop: None,
             files: vec![file],
             skipped: Vec::new(),
             negotiated: false,
@@ -109,6 +115,8 @@ pub struct RenderedOriginal {
     pub placeholder: Option<Placeholder>,
     /// What the original holds that the outputs do not carry (an HDR gain map, …).
     pub not_carried_over: Vec<String>,
+    /// What the boxes of the variants with a shape were placed around, and why there.
+    pub focus: Option<(Focus, FocusSource)>,
 }
 
 /// Renders the original at `job/source`, named `name` (whose extension must match the content).
@@ -155,6 +163,8 @@ fn still_outputs(rendered: Rendered) -> RenderedOriginal {
             name: v.name,
             width: v.width,
             height: v.height,
+            aspect: v.aspect,
+            crop: v.crop,
             files: v
                 .formats
                 .into_iter()
@@ -185,6 +195,7 @@ fn still_outputs(rendered: Rendered) -> RenderedOriginal {
         outputs,
         placeholder: rendered.placeholder,
         not_carried_over: rendered.not_carried_over,
+        focus: rendered.focus,
     }
 }
 
@@ -214,10 +225,10 @@ async fn render_animation(
     specs.extend(settings.variants.iter().cloned());
     let poster = blocking({
         let (limits, background, encode) = (settings.limits.clone(), video.background, settings.encode.clone());
-        let (frame_file, format) = first_frame;
+        let (frame_file, format, focus) = (first_frame.0, first_frame.1, settings.focus);
         move || {
             let decoded = decode::decode_first_frame(&frame_file, format, &limits, background)?;
-            render::render_decoded(decoded, &specs, &encode, None)
+            render::render_decoded(decoded, &specs, &encode, None, focus)
         }
     })
     .await?;
@@ -226,16 +237,21 @@ async fn render_animation(
     original.frames = probe.frames;
     original.ffmpeg_ms += ffmpeg_ms;
 
-    let mut renditions = vec![("video", None)];
-    if let Some(mobile) = video.mobile_width.filter(|&w| w < probe.width) {
-        renditions.push(("video-mobile", Some(mobile)));
+    // A `mobile` variant with a shape gives the mobile MP4 the same box as its poster.
+    let mobile_shape = original.outputs.iter().find(|o| o.name == "mobile").and_then(|o| o.aspect.zip(o.crop));
+    let mobile_crop = mobile_shape.map(|(_, crop)| crop);
+    let mut renditions = vec![("video", None, None)];
+    if let Some(mobile) = video.mobile_width.filter(|&w| w < probe.width || mobile_crop.is_some()) {
+        renditions.push(("video-mobile", Some(mobile), mobile_crop));
     }
-    for (name, target_width) in renditions {
-        let (width, height) = video::output_size(probe.width, probe.height, target_width);
+    for (name, target_width, crop) in renditions {
+        let (base_width, base_height) = crop.map_or((probe.width, probe.height), |c| (c.width, c.height));
+        let (width, height) = video::output_size(base_width, base_height, target_width);
         let output = job.file(&format!("{name}.mp4"));
-        let scaled = target_width.map(|_| (width, height));
+        let scaled = target_width.filter(|&w| w < base_width).map(|_| (width, height));
         let started = Instant::now();
-        let args = video::ffmpeg_args(&source, probe.format, &output, video, probe.has_transparency, scaled, true);
+        let geometry = video::Geometry { crop, scaled_to: scaled };
+        let args = video::ffmpeg_args(&source, probe.format, &output, video, probe.has_transparency, geometry, true);
         video::run_ffmpeg(video, &args, deadline).await.map_err(Failure::from)?;
         let declared = video::mp4_track_duration_ms(&output);
         if declared.is_none_or(|ms| ms + 10 < probe.duration_ms) {
@@ -245,7 +261,8 @@ async fn render_animation(
                 expected_ms = probe.duration_ms,
                 "MP4 ends before the animation does; encoding again without B-frames"
             );
-            let args = video::ffmpeg_args(&source, probe.format, &output, video, probe.has_transparency, scaled, false);
+            let args =
+                video::ffmpeg_args(&source, probe.format, &output, video, probe.has_transparency, geometry, false);
             video::run_ffmpeg(video, &args, deadline).await.map_err(Failure::from)?;
         }
         let ms = started.elapsed().as_millis() as u64;
@@ -261,6 +278,9 @@ async fn render_animation(
         let mut rendition = RenderedOutput::single(name, width, height, file);
         rendition.duration_ms = Some(probe.duration_ms);
         rendition.fps = Some((probe.fps() * 100.0).round() / 100.0);
+        if crop.is_some() {
+            (rendition.aspect, rendition.crop) = (mobile_shape.map(|(aspect, _)| aspect), crop);
+        }
         original.outputs.push(rendition);
     }
     if probe.has_transparency {

@@ -8,27 +8,44 @@ use fast_image_resize::{images::Image, FilterType, MulDiv, PixelType, ResizeAlg,
 use image::DynamicImage;
 use rayon::prelude::*;
 
+use crate::crop::{crop_box, cropped_size, Aspect, CropBox, Focus, FocusSource, NeededWidth};
 use crate::error::ImageError;
 use crate::limits::Limits;
 use crate::make::encode::{self, PixelsRef};
 pub use crate::make::encode::{EncodeSettings, OutputFormat};
 use crate::make::placeholder::{self, Placeholder};
+use crate::make::saliency;
 use crate::make::strip;
 use crate::make::video::VideoSettings;
 use crate::read::decode::{self, Decoded};
 use crate::source_format::SourceFormat;
 
-/// A named output width, e.g. `mobile` at 640 px.
+/// A named output width, e.g. `mobile` at 640 px, with a shape when art-directed (`mobile:640:4x5`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VariantSpec {
     pub name: String,
-    /// Width of the variant; the original's width when it is narrower (never upscaled).
+    /// Width of the variant; the original's (or its box's) width when that is narrower (never upscaled).
     pub max_width: u32,
+    /// The variant's own shape: the largest box of it around the focus ([`crate::crop`]). `None`:
+    /// the original's shape.
+    pub aspect: Option<Aspect>,
 }
 
 impl VariantSpec {
     pub fn new(name: &str, max_width: u32) -> Self {
-        VariantSpec { name: name.to_string(), max_width }
+        VariantSpec { name: name.to_string(), max_width, aspect: None }
+    }
+
+    pub fn shaped(name: &str, max_width: u32, aspect: Aspect) -> Self {
+        VariantSpec { name: name.to_string(), max_width, aspect: Some(aspect) }
+    }
+
+    /// `mobile:640` or `mobile:640:4x5`, as VARIANTS names it.
+    pub fn describe(&self) -> String {
+        match self.aspect {
+            Some(aspect) => format!("{}:{}:{aspect}", self.name, self.max_width),
+            None => format!("{}:{}", self.name, self.max_width),
+        }
     }
 }
 
@@ -51,6 +68,21 @@ pub struct RenderSettings {
     pub limits: Limits,
     /// Animated GIF → MP4.
     pub video: VideoSettings,
+    /// The uploader's focus for variants with a shape (`x-amz-meta-focus`, `--focus`); without
+    /// it the picture's saliency decides.
+    pub focus: Option<Focus>,
+    /// `PICTURE_MEDIA`: which variants with a shape the manifest's `<picture>` shows at which
+    /// media query (the files do not change with it).
+    pub picture_media: Vec<(String, String)>,
+}
+
+/// `mobile` up to 767 px wide, `tablet` up to 1,199 px: common breakpoints (a variant without a
+/// shape, or not named here, is not art-directed in the `<picture>`).
+pub fn default_picture_media() -> Vec<(String, String)> {
+    vec![
+        ("mobile".to_string(), "(max-width: 767px)".to_string()),
+        ("tablet".to_string(), "(max-width: 1199px)".to_string()),
+    ]
 }
 
 impl Default for RenderSettings {
@@ -60,6 +92,8 @@ impl Default for RenderSettings {
             encode: EncodeSettings::default(),
             limits: Limits::default(),
             video: VideoSettings::default(),
+            focus: None,
+            picture_media: default_picture_media(),
         }
     }
 }
@@ -72,8 +106,19 @@ impl RenderSettings {
         // r2: thumbnails with Catmull-Rom, alpha premultiplied once. r3: AVIF and WebP beside the
         // fallback, originals passed through where smaller.
         const RENDERER: &str = "r3";
-        let variants: Vec<String> = self.variants.iter().map(|v| format!("{}:{}", v.name, v.max_width)).collect();
-        format!("{RENDERER};{};{};{}", self.encode.fingerprint(), variants.join(","), self.video.fingerprint())
+        let variants: Vec<String> = self.variants.iter().map(VariantSpec::describe).collect();
+        let mut text =
+            format!("{RENDERER};{};{};{}", self.encode.fingerprint(), variants.join(","), self.video.fingerprint());
+        // A focus moves only the crops of variants with a shape (the saliency's follows the pixels).
+        if let Some(focus) = self.focus.filter(|_| self.variants.iter().any(|v| v.aspect.is_some())) {
+            text.push_str(&format!(";focus={focus}"));
+        }
+        text
+    }
+
+    /// How wide a decode these variants need ([`NeededWidth`]).
+    pub fn needed_width(&self) -> NeededWidth {
+        NeededWidth::of(self.variants.iter().map(|v| (v.max_width, v.aspect)))
     }
 }
 
@@ -98,6 +143,9 @@ pub struct RenderedVariant {
     pub name: String,
     pub width: u32,
     pub height: u32,
+    /// For a variant with a shape: the shape, and the box of the upright original it shows.
+    pub aspect: Option<Aspect>,
+    pub crop: Option<CropBox>,
     /// Best first: AVIF, WebP, then the fallback (JPEG, or PNG for transparency), which is always
     /// there. A format is left out when a smaller one the same viewers accept exists.
     pub formats: Vec<Representation>,
@@ -134,32 +182,35 @@ pub struct Rendered {
     pub placeholder: Option<Placeholder>,
     /// See [`decode::Decoded::not_carried_over`].
     pub not_carried_over: Vec<String>,
+    /// The focus the shaped variants' boxes were placed around, and where it came from (`None`
+    /// when no variant has a shape).
+    pub focus: Option<(Focus, FocusSource)>,
 }
 
 /// Decodes `bytes` (named `name`, used to check the claimed type) and renders every variant.
 pub fn render(bytes: &[u8], name: &str, settings: &RenderSettings) -> Result<Rendered, ImageError> {
-    let largest = settings.variants.iter().map(|v| v.max_width).max();
-    let decoded = decode::decode_for_width(bytes, name, &settings.limits, largest)?;
-    render_decoded(decoded, &settings.variants, &settings.encode, Some(bytes))
+    let decoded = decode::decode_needing(bytes, name, &settings.limits, Some(&settings.needed_width()))?;
+    render_decoded(decoded, &settings.variants, &settings.encode, Some(bytes), settings.focus)
 }
 
 /// Like [`render`], reading the original from a file (see [`decode::decode_file`]).
 pub fn render_file(path: &std::path::Path, name: &str, settings: &RenderSettings) -> Result<Rendered, ImageError> {
-    let largest = settings.variants.iter().map(|v| v.max_width).max();
-    let decoded = decode::decode_file(path, name, &settings.limits, largest)?;
+    let decoded = decode::decode_file(path, name, &settings.limits, Some(&settings.needed_width()))?;
     // The original's bytes are a candidate only for a variant at its own size.
-    let at_original_size = settings.variants.iter().any(|v| v.max_width >= decoded.width);
+    let at_original_size = settings.variants.iter().any(|v| v.aspect.is_none() && v.max_width >= decoded.width);
     let original = if at_original_size { std::fs::read(path).ok() } else { None };
-    render_decoded(decoded, &settings.variants, &settings.encode, original.as_deref())
+    render_decoded(decoded, &settings.variants, &settings.encode, original.as_deref(), settings.focus)
 }
 
 /// Renders `specs` from an already decoded image. `original` (the file's bytes, if at hand) may
 /// serve, without its metadata, as a variant at the original's size when it is the smaller file.
+/// `focus` (the uploader's) places the boxes of variants with a shape; without it, the saliency.
 pub fn render_decoded(
     decoded: Decoded,
     specs: &[VariantSpec],
     settings: &EncodeSettings,
     original: Option<&[u8]>,
+    focus: Option<Focus>,
 ) -> Result<Rendered, ImageError> {
     let (width, height) = (decoded.width, decoded.height);
     // Passing the original through keeps its pixels exactly as stored: only when no EXIF rotation
@@ -171,7 +222,15 @@ pub fn render_decoded(
     // An sRGB profile says what an untagged image already means on the web: dropping it saves its
     // 3–9 KB in every variant (much of a thumbnail). Other profiles (Display P3, Adobe RGB) stay.
     let icc_profile = decoded.icc_profile.as_deref().filter(|icc| !is_srgb_profile(icc));
-    let (variants, placeholder) = render_variants(source, icc_profile, specs, settings, original)?;
+    let focus = specs.iter().any(|s| s.aspect.is_some()).then(|| match focus {
+        Some(focus) => (focus, FocusSource::Uploader),
+        None => match salient_point(&source) {
+            Some(found) => (found, FocusSource::Saliency),
+            None => (Focus::Point { x: 0.5, y: 0.5 }, FocusSource::Centre),
+        },
+    });
+    let (variants, placeholder) =
+        render_variants(source, (width, height), icc_profile, specs, settings, original, focus.map(|f| f.0))?;
     Ok(Rendered {
         source_format: decoded.format,
         width,
@@ -180,7 +239,19 @@ pub fn render_decoded(
         variants,
         placeholder,
         not_carried_over: decoded.not_carried_over,
+        focus,
     })
+}
+
+/// The saliency's focus, from a copy [`saliency::WORK_WIDTH`] wide (a few milliseconds).
+fn salient_point(source: &Pixels) -> Option<Focus> {
+    let (w, h) = (source.image.width(), source.image.height());
+    let width = saliency::WORK_WIDTH.min(w);
+    let height = scaled_height(w, h, width);
+    let mut small = Image::new(width, height, source.layout.pixel_type());
+    let options = ResizeOptions::new().use_alpha(false).resize_alg(ResizeAlg::Convolution(FilterType::Box));
+    Resizer::new().resize(&source.image, &mut small, &options).ok()?;
+    saliency::focus(small.buffer(), width, height, source.layout.channels())
 }
 
 /// Pixels in one of the three layouts we resize and encode.
@@ -276,42 +347,71 @@ pub fn scaled_height(src_w: u32, src_h: u32, width: u32) -> u32 {
     (h as u32).max(1)
 }
 
+/// What one image of the render is: a size, and for a variant with a shape the box of the
+/// decoded picture it shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Target {
+    width: u32,
+    height: u32,
+    crop: Option<CropBox>,
+}
+
+#[allow(clippy::too_many_arguments)]
 fn render_variants(
     source: Pixels,
+    upright: (u32, u32),
     icc_profile: Option<&[u8]>,
     specs: &[VariantSpec],
     settings: &EncodeSettings,
     original: Option<(&[u8], SourceFormat)>,
+    focus: Option<Focus>,
 ) -> Result<(Vec<RenderedVariant>, Option<Placeholder>), ImageError> {
     let (src_w, src_h) = (source.image.width(), source.image.height());
     let layout = source.layout;
-    let size_of = |spec: &VariantSpec| {
-        let width = spec.max_width.clamp(1, src_w);
-        (width, scaled_height(src_w, src_h, width))
+    let target_of = |spec: &VariantSpec| match (spec.aspect, focus) {
+        (Some(aspect), Some(focus)) => {
+            let crop = crop_box(src_w, src_h, aspect, focus);
+            let (width, height) = cropped_size(crop, aspect, spec.max_width);
+            Target { width, height, crop: Some(crop) }
+        }
+        _ => {
+            let width = spec.max_width.clamp(1, src_w);
+            Target { width, height: scaled_height(src_w, src_h, width), crop: None }
+        }
     };
     let sizes = distinct_sizes(src_w, src_h, specs);
-    let cascade = resize_cascade(source, &sizes)?;
+    let mut shaped: Vec<Target> = specs.iter().map(target_of).filter(|t| t.crop.is_some()).collect();
+    shaped.sort_unstable_by_key(|t| std::cmp::Reverse((t.width, t.height)));
+    shaped.dedup();
+    // The images, in the order of `targets`: the cascade's sizes, then the boxes.
+    let targets: Vec<Target> = sizes
+        .iter()
+        .map(|&(width, height)| Target { width, height, crop: None })
+        .chain(shaped.iter().copied())
+        .collect();
+    let images = resize_all(source, &sizes, &shaped)?;
     let channels = layout.channels();
     fn pixels<'a>(image: &'a Image<'static>, channels: u8) -> PixelsRef<'a> {
         PixelsRef { data: image.buffer(), width: image.width(), height: image.height(), channels }
     }
-    let placeholder = cascade.last().and_then(|smallest| placeholder::placeholder(pixels(smallest, channels)));
+    let smallest = images.iter().min_by_key(|i| u64::from(i.width()) * u64::from(i.height()));
+    let placeholder = smallest.and_then(|smallest| placeholder::placeholder(pixels(smallest, channels)));
 
     // Every size in every format, on all the cores the pool has (the largest AVIF first: it is the
     // longest task; each AVIF is an ffmpeg child, waited for on a pool thread, that may use as many
     // threads as the pool has once the other tasks are done).
     let fallback = if layout == Layout::Rgba { OutputFormat::Png } else { OutputFormat::Jpeg };
-    let mut tasks: Vec<(usize, OutputFormat)> = Vec::with_capacity(sizes.len() * 3);
+    let mut tasks: Vec<(usize, OutputFormat)> = Vec::with_capacity(images.len() * 3);
     for format in settings.modern_formats().into_iter().chain([fallback]) {
-        tasks.extend((0..sizes.len()).map(|i| (i, format)));
+        tasks.extend((0..images.len()).map(|i| (i, format)));
     }
     let encoded: Vec<(usize, OutputFormat, Result<Vec<u8>, ImageError>)> = tasks
         .into_par_iter()
-        .map(|(i, format)| (i, format, encode::encode(format, pixels(&cascade[i], channels), icc_profile, settings)))
+        .map(|(i, format)| (i, format, encode::encode(format, pixels(&images[i], channels), icc_profile, settings)))
         .collect();
-    drop(cascade);
+    drop(images);
 
-    let mut per_size: Vec<(Vec<Representation>, Vec<SkippedFormat>)> = vec![(Vec::new(), Vec::new()); sizes.len()];
+    let mut per_size: Vec<(Vec<Representation>, Vec<SkippedFormat>)> = vec![(Vec::new(), Vec::new()); targets.len()];
     for (i, format, result) in encoded {
         match result {
             Ok(bytes) => per_size[i].0.push(Representation { format, bytes, from_original: false }),
@@ -323,11 +423,12 @@ fn render_variants(
             }
         }
     }
-    // The original's own bytes compete at its own size.
+    // The original's own bytes compete at its own size (not for a box of it).
     if let Some((bytes, format)) = original {
-        if let (Some(index), Some(stripped)) =
-            (sizes.iter().position(|&size| size == (src_w, src_h)), strip::strip_metadata(bytes, format))
-        {
+        if let (Some(index), Some(stripped)) = (
+            targets.iter().position(|t| t.crop.is_none() && (t.width, t.height) == (src_w, src_h)),
+            strip::strip_metadata(bytes, format),
+        ) {
             let as_format = match format {
                 SourceFormat::Jpeg => Some(OutputFormat::Jpeg),
                 SourceFormat::Png => Some(OutputFormat::Png),
@@ -345,10 +446,20 @@ fn render_variants(
     let variants = specs
         .iter()
         .map(|spec| {
-            let (width, height) = size_of(spec);
-            let index = sizes.iter().position(|&size| size == (width, height)).unwrap_or(0);
+            let target = target_of(spec);
+            let index = targets.iter().position(|t| *t == target).unwrap_or(0);
             let (formats, skipped) = chosen[index].clone();
-            RenderedVariant { name: spec.name.clone(), width, height, formats, skipped }
+            // The box in the upright original's pixels (the decode may be smaller), for the manifest.
+            let crop = spec.aspect.zip(focus).map(|(aspect, focus)| crop_box(upright.0, upright.1, aspect, focus));
+            RenderedVariant {
+                name: spec.name.clone(),
+                width: target.width,
+                height: target.height,
+                aspect: spec.aspect.filter(|_| crop.is_some()),
+                crop,
+                formats,
+                skipped,
+            }
         })
         .collect();
     Ok((variants, placeholder))
@@ -359,6 +470,7 @@ fn render_variants(
 fn distinct_sizes(src_w: u32, src_h: u32, specs: &[VariantSpec]) -> Vec<(u32, u32)> {
     let mut sizes: Vec<(u32, u32)> = specs
         .iter()
+        .filter(|spec| spec.aspect.is_none())
         .map(|spec| {
             let width = spec.max_width.clamp(1, src_w);
             (width, scaled_height(src_w, src_h, width))
@@ -382,7 +494,7 @@ pub fn encode_set_in_one_format(
     let icc_profile = decoded.icc_profile.as_deref().filter(|icc| !is_srgb_profile(icc));
     let source = Pixels::from_image(decoded.image);
     let (src_w, src_h, layout) = (source.image.width(), source.image.height(), source.layout);
-    let cascade = resize_cascade(source, &distinct_sizes(src_w, src_h, specs))?;
+    let cascade = resize_all(source, &distinct_sizes(src_w, src_h, specs), &[])?;
     cascade
         .par_iter()
         .map(|image| {
@@ -397,9 +509,10 @@ pub fn encode_set_in_one_format(
         .collect()
 }
 
-/// Every size in `sizes` (distinct, largest first), each resized from the next larger one, in
-/// `source`'s layout (alpha straight again at the end).
-fn resize_cascade(mut source: Pixels, sizes: &[(u32, u32)]) -> Result<Vec<Image<'static>>, ImageError> {
+/// Every size in `sizes` (distinct, largest first), each resized from the next larger one, then
+/// every box of `shaped` from the source itself, in `source`'s layout (alpha straight again at
+/// the end).
+fn resize_all(mut source: Pixels, sizes: &[(u32, u32)], shaped: &[Target]) -> Result<Vec<Image<'static>>, ImageError> {
     let (src_w, src_h) = (source.image.width(), source.image.height());
     let layout = source.layout;
     // Transparent pixels must not bleed their colour into their neighbours: resize premultiplied.
@@ -412,8 +525,25 @@ fn resize_cascade(mut source: Pixels, sizes: &[(u32, u32)]) -> Result<Vec<Image<
     }
     let mut resizer = Resizer::new();
     let options = ResizeOptions::new().use_alpha(false);
+    // The boxes first, while the source is whole: each from the full decode, so its detail is kept.
+    let mut boxes: Vec<Image<'static>> = Vec::with_capacity(shaped.len());
+    for target in shaped {
+        let Some(crop) = target.crop else { continue };
+        let mut dst = Image::new(target.width, target.height, layout.pixel_type());
+        let options = options
+            .clone()
+            .crop(f64::from(crop.x), f64::from(crop.y), f64::from(crop.width), f64::from(crop.height))
+            .resize_alg(ResizeAlg::Convolution(filter_for(target.width)));
+        resizer.resize(&source.image, &mut dst, &options).map_err(|e| {
+            ImageError::Encode(format!(
+                "resize of the {}×{} box to {}×{}: {e}",
+                crop.width, crop.height, target.width, target.height
+            ))
+        })?;
+        boxes.push(dst);
+    }
     let mut source_image = Some(source.image);
-    let mut cascade: Vec<Image<'static>> = Vec::with_capacity(sizes.len());
+    let mut cascade: Vec<Image<'static>> = Vec::with_capacity(sizes.len() + boxes.len());
     for &(width, height) in sizes {
         if cascade.is_empty() && (src_w, src_h) == (width, height) {
             cascade.extend(source_image.take());
@@ -428,6 +558,7 @@ fn resize_cascade(mut source: Pixels, sizes: &[(u32, u32)]) -> Result<Vec<Image<
         cascade.push(dst);
     }
     drop(source_image); // the decoded original is not needed past the cascade
+    cascade.extend(boxes);
     if layout == Layout::Rgba {
         for image in &mut cascade {
             let mut straight = Image::new(image.width(), image.height(), PixelType::U8x4);

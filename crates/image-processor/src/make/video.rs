@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::AsyncReadExt;
 
+use crate::crop::CropBox;
 use crate::deadline::Deadline;
 use crate::read::prepare::ffmpeg_input_format;
 use crate::source_format::SourceFormat;
@@ -87,6 +88,14 @@ pub fn output_size(width: u32, height: u32, target_width: Option<u32>) -> (u32, 
     }
 }
 
+/// What of each frame a rendition shows: a box of it (a variant with a shape), and the size it is
+/// scaled to (`None`: its own, padded to even sides as H.264 needs).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Geometry {
+    pub crop: Option<CropBox>,
+    pub scaled_to: Option<(u32, u32)>,
+}
+
 /// The complete ffmpeg command line (without the program). `input` is a prepared animation
 /// ([`crate::read::prepare::prepare`]) in `format`.
 pub fn ffmpeg_args(
@@ -95,9 +104,10 @@ pub fn ffmpeg_args(
     output: &Path,
     settings: &VideoSettings,
     flatten_transparency: bool,
-    scaled_to: Option<(u32, u32)>,
+    geometry: Geometry,
     b_frames: bool,
 ) -> Vec<OsString> {
+    let Geometry { crop, scaled_to } = geometry;
     let [r, g, b] = settings.background;
     let color = format!("0x{r:02X}{g:02X}{b:02X}");
     let mut graph = String::from("[0:v]");
@@ -105,6 +115,10 @@ pub fn ffmpeg_args(
         // Over a filled copy of each frame: the background gets the GIF's own timestamps, so
         // variable frame timing survives (a `color` source would impose its own frame rate).
         graph.push_str(&format!("split[fg][bg];[bg]drawbox=c={color}:t=fill[base];[base][fg]overlay=format=auto,"));
+    }
+    // A rendition of a variant with a shape: the poster variant's box, every frame.
+    if let Some(c) = crop {
+        graph.push_str(&format!("crop={}:{}:{}:{},", c.width, c.height, c.x, c.y));
     }
     match scaled_to {
         Some((w, h)) => graph.push_str(&format!("scale={w}:{h}:flags=lanczos,")),
@@ -353,7 +367,7 @@ mod tests {
             Path::new("/tmp/job/video.mp4"),
             &VideoSettings::default(),
             true,
-            None,
+            Geometry::default(),
             true,
         );
         let text: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();

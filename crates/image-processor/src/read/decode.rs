@@ -6,6 +6,7 @@ use std::io::Cursor;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 
 use crate::codecs::{jpeg_markers, libjpeg, libwebp};
+use crate::crop::NeededWidth;
 use crate::error::ImageError;
 use crate::limits::{check_dimensions, Limits};
 use crate::read::{gif_probe, png_decode};
@@ -87,6 +88,17 @@ pub fn decode_for_width(
     limits: &Limits,
     needed_width: Option<u32>,
 ) -> Result<Decoded, ImageError> {
+    decode_needing(bytes, name, limits, needed_width.map(NeededWidth::fixed).as_ref())
+}
+
+/// Like [`decode_for_width`], with the width the variants need worked out from the original's
+/// upright size (variants with a shape need more of a wide original).
+pub fn decode_needing(
+    bytes: &[u8],
+    name: &str,
+    limits: &Limits,
+    needed_width: Option<&NeededWidth>,
+) -> Result<Decoded, ImageError> {
     limits.check_still_bytes(bytes.len() as u64)?;
     let format = sniff(bytes, name)?;
     if format == SourceFormat::Jpeg {
@@ -102,7 +114,7 @@ pub fn decode_file(
     path: &std::path::Path,
     name: &str,
     limits: &Limits,
-    needed_width: Option<u32>,
+    needed_width: Option<&NeededWidth>,
 ) -> Result<Decoded, ImageError> {
     let read_error = |e: std::io::Error| ImageError::Corrupt(format!("reading the original: {e}"));
     let file = std::fs::File::open(path).map_err(read_error)?;
@@ -114,7 +126,7 @@ pub fn decode_file(
         // The rest of the file after what the sniff already buffered (bounded by the check above).
         let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
         std::io::Read::read_to_end(&mut reader, &mut bytes).map_err(read_error)?;
-        return decode_for_width(&bytes, name, limits, needed_width);
+        return decode_needing(&bytes, name, limits, needed_width);
     }
     decode_from(reader, format, limits, needed_width, None)
 }
@@ -125,7 +137,7 @@ fn decode_from<R: std::io::BufRead + std::io::Seek>(
     mut source: R,
     format: SourceFormat,
     limits: &Limits,
-    needed_width: Option<u32>,
+    needed_width: Option<&NeededWidth>,
     bytes: Option<&[u8]>,
 ) -> Result<Decoded, ImageError> {
     if format == SourceFormat::Png {
@@ -170,7 +182,7 @@ fn decode_from<R: std::io::BufRead + std::io::Seek>(
     let image = match (format, bytes) {
         // Headers and metadata came from the `image` crate; the pixels from libjpeg-turbo.
         (SourceFormat::Jpeg, Some(bytes)) => {
-            let numerator = needed_width.map_or(8, |needed| libjpeg::scale_for(upright_width, needed));
+            let numerator = scale_for(needed_width, upright_width, upright_height);
             match libjpeg::decode(bytes, numerator)? {
                 Some(image) => image,
                 None => DynamicImage::from_decoder(decoder).map_err(ImageError::from_decode)?,
@@ -181,7 +193,7 @@ fn decode_from<R: std::io::BufRead + std::io::Seek>(
         (SourceFormat::WebP, Some(bytes))
             if webp::BitstreamFeatures::new(bytes).is_some_and(|f| !f.has_animation()) =>
         {
-            let numerator = needed_width.map_or(8, |needed| libjpeg::scale_for(upright_width, needed));
+            let numerator = scale_for(needed_width, upright_width, upright_height);
             libwebp::decode(bytes, numerator)?
         }
         _ => DynamicImage::from_decoder(decoder).map_err(ImageError::from_decode)?,
@@ -200,7 +212,7 @@ fn decode_from<R: std::io::BufRead + std::io::Seek>(
 fn decode_jpeg_without_image_crate(
     bytes: &[u8],
     limits: &Limits,
-    needed_width: Option<u32>,
+    needed_width: Option<&NeededWidth>,
 ) -> Option<Result<Decoded, ImageError>> {
     use image::metadata::Orientation;
     let (width, height) = libjpeg::dimensions(bytes)?;
@@ -214,7 +226,7 @@ fn decode_jpeg_without_image_crate(
         Orientation::Rotate90 | Orientation::Rotate270 | Orientation::Rotate90FlipH | Orientation::Rotate270FlipH
     );
     let (upright_width, upright_height) = if quarter_turn { (height, width) } else { (width, height) };
-    let numerator = needed_width.map_or(8, |needed| libjpeg::scale_for(upright_width, needed));
+    let numerator = scale_for(needed_width, upright_width, upright_height);
     let image = match libjpeg::decode(bytes, numerator) {
         Ok(Some(image)) => image,
         Ok(None) => return None,
@@ -224,6 +236,13 @@ fn decode_jpeg_without_image_crate(
     (decoded.width, decoded.height) = (upright_width, upright_height);
     decoded.not_carried_over = jpeg_markers::not_carried_over(bytes);
     Some(Ok(decoded))
+}
+
+/// The DCT scale (numerator of 8) that keeps the upright width at least what the variants need.
+fn scale_for(needed: Option<&NeededWidth>, upright_width: u32, upright_height: u32) -> u8 {
+    needed
+        .and_then(|n| n.for_upright(upright_width, upright_height))
+        .map_or(8, |width| libjpeg::scale_for(upright_width, width))
 }
 
 /// Applies the orientation the file asks for.

@@ -45,7 +45,7 @@ impl Source for FileSource {
             .await
             .map_err(|e| Failure::transient(format!("hashing {}: {e}", self.path.display())))?;
         match hashed {
-            Ok((bytes, etag)) => Ok(Some(SourceVersion { etag, version_id: None, bytes, effort: None })),
+            Ok((bytes, etag)) => Ok(Some(SourceVersion { etag, version_id: None, bytes, effort: None, focus: None })),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io_failure(&self.path, e)),
         }

@@ -48,7 +48,18 @@ pub struct Manifest {
     /// The rendering of the same content this one replaced (other settings or effort).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rerender_of: Option<Rerender>,
+    /// What the boxes of the variants with a shape were placed around (absent without any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub focus: Option<ManifestFocus>,
     pub created_at: String,
+}
+
+/// A focus in fractions of the upright original (`x,y`, or `x,y,width,height`) and its source:
+/// `uploader` (metadata `focus`, `--focus`), `saliency`, or `centre` (nothing stood out).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestFocus {
+    pub at: String,
+    pub source: String,
 }
 
 /// A replaced rendering of the same content: its version (the keys its files had) and effort.
@@ -65,6 +76,8 @@ pub struct RenderNotes {
     pub avif_effort: Option<String>,
     pub avif_effort_asked: Option<String>,
     pub rerender_of: Option<Rerender>,
+    /// Which art-directed variants the `<picture>` shows at which media query.
+    pub picture_media: Vec<(String, String)>,
 }
 
 /// One variant (`pc`, `mobile`, …, `poster`, `video`) and the files it is stored as.
@@ -73,6 +86,12 @@ pub struct ManifestVariant {
     pub name: String,
     pub width: u32,
     pub height: u32,
+    /// A variant with a shape (`4x5`): its own crop of the picture.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aspect: Option<String>,
+    /// That crop's box in the upright original's pixels: x, y, width, height.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crop: Option<[u32; 4]>,
     /// The variant's one URL (as a key): for images the fallback's key, which the CDN answers with
     /// the best format the viewer's `Accept` allows. Absent if nothing was stored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -163,16 +182,24 @@ pub fn url_for(key: &str) -> String {
 
 /// Builds the `<picture>` element from the still image variants (`exclude` names left out, such
 /// as an animation's full-size poster). `None` if there is no image variant.
+///
+/// Art direction: a variant with a shape named in `media` (`("mobile", "(max-width: 767px)")`) is
+/// shown at that media query, before everything else (a `<picture>` takes its first matching
+/// source), with its own `width` and `height` so the box is right before it loads. Variants with
+/// a shape are never in the srcset of the original's shape.
 pub fn picture_html(
     variants: &[ManifestVariant],
     exclude: &[&str],
     placeholder: Option<&Placeholder>,
+    media: &[(String, String)],
 ) -> Option<String> {
-    let mut images: Vec<&ManifestVariant> = variants
-        .iter()
-        .filter(|v| v.key.is_some() && !exclude.contains(&v.name.as_str()))
-        .filter(|v| v.formats.iter().any(|f| f.content_type.starts_with("image/")) && v.duration_ms.is_none())
-        .collect();
+    let still = |v: &&ManifestVariant| {
+        v.key.is_some()
+            && !exclude.contains(&v.name.as_str())
+            && v.formats.iter().any(|f| f.content_type.starts_with("image/"))
+            && v.duration_ms.is_none()
+    };
+    let mut images: Vec<&ManifestVariant> = variants.iter().filter(still).filter(|v| v.aspect.is_none()).collect();
     images.sort_by_key(|v| v.width);
     images.dedup_by_key(|v| v.width);
     let largest = *images.last()?;
@@ -198,6 +225,28 @@ pub fn picture_html(
             .join(", ")
     };
     let mut html = String::from("<picture>");
+    for (name, query) in media {
+        let Some(v) = variants.iter().filter(still).find(|v| v.aspect.is_some() && &v.name == name) else { continue };
+        let query = query.replace('"', "&quot;");
+        for (format, content_type) in [("avif", "image/avif"), ("webp", "image/webp")] {
+            if v.formats.iter().any(|f| f.format == format) {
+                if let Some(key) = key_for(v, format) {
+                    html.push_str(&format!(
+                        "<source media=\"{query}\" type=\"{content_type}\" srcset=\"{}\" width=\"{}\" height=\"{}\">",
+                        url_for(&key),
+                        v.width,
+                        v.height
+                    ));
+                }
+            }
+        }
+        html.push_str(&format!(
+            "<source media=\"{query}\" srcset=\"{}\" width=\"{}\" height=\"{}\">",
+            url_for(v.key.as_deref().unwrap_or_default()),
+            v.width,
+            v.height
+        ));
+    }
     for (format, content_type) in [("avif", "image/avif"), ("webp", "image/webp")] {
         // Only when at least one size really is in this format.
         if images.iter().any(|v| v.formats.iter().any(|f| f.format == format)) {
@@ -264,6 +313,8 @@ mod tests {
             name: name.into(),
             width,
             height: width / 2,
+            aspect: None,
+            crop: None,
             key,
             formats,
             skipped,
@@ -298,7 +349,7 @@ mod tests {
             ),
         ];
         let placeholder = Placeholder { thumbhash: "x".into(), dominant_color: "#102030".into() };
-        let html = picture_html(&variants, &[], Some(&placeholder)).unwrap();
+        let html = picture_html(&variants, &[], Some(&placeholder), &[]).unwrap();
         assert_eq!(
             html,
             "<picture>\
@@ -310,10 +361,36 @@ mod tests {
         );
         // No size in AVIF at all: no AVIF source. A transparent image gets no background colour.
         let only_fallback = vec![variant("pc", 100, vec![file("png", "l.png/v/pc.png", 3)], vec![])];
-        let html = picture_html(&only_fallback, &[], Some(&placeholder)).unwrap();
+        let html = picture_html(&only_fallback, &[], Some(&placeholder), &[]).unwrap();
         assert!(!html.contains("<source"), "{html}");
         assert!(!html.contains("background-color"), "{html}");
-        assert!(picture_html(&[], &[], None).is_none());
+        assert!(picture_html(&[], &[], None, &[]).is_none());
+    }
+
+    #[test]
+    fn art_directed_variants_come_first_at_their_media_query_with_their_own_size() {
+        let mut mobile = variant(
+            "mobile",
+            640,
+            vec![file("avif", "b.jpg/v/mobile.avif", 4), file("jpeg", "b.jpg/v/mobile.jpg", 9)],
+            vec![],
+        );
+        (mobile.aspect, mobile.crop, mobile.height) = (Some("4x5".into()), Some([700, 0, 480, 600]), 800);
+        let mut thumbnail = variant("thumbnail", 200, vec![file("jpeg", "b.jpg/v/thumbnail.jpg", 2)], vec![]);
+        (thumbnail.aspect, thumbnail.height) = (Some("1x1".into()), 200);
+        let pc = variant("pc", 1920, vec![file("jpeg", "b.jpg/v/pc.jpg", 30)], vec![]);
+        let media = vec![("mobile".to_string(), "(max-width: 767px)".to_string())];
+        let html = picture_html(&[thumbnail, mobile, pc], &[], None, &media).unwrap();
+        assert_eq!(
+            html,
+            "<picture>\
+             <source media=\"(max-width: 767px)\" type=\"image/avif\" srcset=\"/b.jpg/v/mobile.avif\" width=\"640\" height=\"800\">\
+             <source media=\"(max-width: 767px)\" srcset=\"/b.jpg/v/mobile.jpg\" width=\"640\" height=\"800\">\
+             <img src=\"/b.jpg/v/pc.jpg\" srcset=\"/b.jpg/v/pc.jpg 1920w\" sizes=\"100vw\" width=\"1920\" height=\"960\" \
+             alt=\"\" loading=\"lazy\" decoding=\"async\">\
+             </picture>",
+            "the square thumbnail has no breakpoint: it is not in the picture"
+        );
     }
 
     #[test]

@@ -78,6 +78,7 @@ impl Source for S3Source<'_> {
             version_id: head.version_id().filter(|v| !v.is_empty() && *v != "null").map(str::to_string),
             bytes: head.content_length().unwrap_or(0).max(0) as u64,
             effort: head.metadata().and_then(|m| m.get(EFFORT_METADATA)).cloned(),
+            focus: head.metadata().and_then(|m| m.get(FOCUS_METADATA)).cloned(),
         }))
     }
 
@@ -146,6 +147,8 @@ impl S3Source<'_> {
 
 /// The user metadata naming an original's AVIF effort (`x-amz-meta-media-edge-effort: max`).
 pub const EFFORT_METADATA: &str = "media-edge-effort";
+/// The user metadata naming an original's focus (`x-amz-meta-focus: 0.72,0.40`, or `x,y,w,h`).
+pub const FOCUS_METADATA: &str = "focus";
 
 /// A deleted upload: the content is gone, which no retry changes.
 fn gone() -> Failure {

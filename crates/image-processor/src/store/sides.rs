@@ -21,6 +21,9 @@ pub struct SourceVersion {
     /// The uploader's AVIF effort for this original (S3 metadata `media-edge-effort`, sent as
     /// `x-amz-meta-media-edge-effort`), as written: checked where the settings are made.
     pub effort: Option<String>,
+    /// The uploader's focus for variants with a shape (S3 metadata `focus`, sent as
+    /// `x-amz-meta-focus: 0.72,0.40`), as written: checked where the settings are made.
+    pub focus: Option<String>,
 }
 
 /// Where an original comes from.

@@ -195,7 +195,15 @@ async fn ffmpeg_is_killed_at_its_time_limit() {
     let input = dir.join("in.gif");
     std::fs::write(&input, animated_gif(640, 360, &[40; 60])).unwrap();
     let settings = VideoSettings { ffmpeg_path: ffmpeg_path(), ..VideoSettings::default() };
-    let args = video::ffmpeg_args(&input, SourceFormat::Gif, &dir.join("out.mp4"), &settings, true, None, true);
+    let args = video::ffmpeg_args(
+        &input,
+        SourceFormat::Gif,
+        &dir.join("out.mp4"),
+        &settings,
+        true,
+        video::Geometry::default(),
+        true,
+    );
 
     // Its own ceiling reached with the full time available: the input is to blame.
     let short = VideoSettings { timeout: Duration::from_millis(1), ..settings.clone() };

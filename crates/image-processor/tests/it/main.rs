@@ -3,7 +3,9 @@
 //! area. Most run against the local emulator (`make test` starts it) and the project's ffmpeg.
 
 mod animation;
+mod art_direction;
 mod deployed_build;
+mod labelled;
 mod marking;
 mod pipeline;
 mod render;

@@ -1,0 +1,143 @@
+//! Art direction (VARIANTS `mobile:640:4x5`): each shaped variant is the largest box of its shape
+//! around the picture's focus. The quality bar is the labelled set (`labelled.rs`): every
+//! automatic crop must keep the subject wholly inside.
+
+use image_processor::crop::{holds, Aspect, CropBox, FocusSource};
+use image_processor::make::render::{render, RenderSettings, VariantSpec};
+
+use crate::labelled::{automatic_crop, labelled_set};
+use crate::support::*;
+
+#[test]
+fn every_automatic_crop_of_the_labelled_set_keeps_its_subject() {
+    let set = labelled_set();
+    assert_eq!(set.len(), 48);
+    let misses: Vec<String> = set
+        .iter()
+        .filter_map(|item| {
+            let (crop, source) = automatic_crop(item);
+            (!holds(crop, item.subject) || source != FocusSource::Saliency)
+                .then(|| format!("{}: subject {:?}, crop {crop:?} ({source:?})", item.name, item.subject))
+        })
+        .collect();
+    assert!(misses.is_empty(), "{} of {} missed:\n{}", misses.len(), set.len(), misses.join("\n"));
+}
+
+/// Through the renderer: a banner with a shaped mobile variant. The box follows the uploader's
+/// focus when given, the saliency otherwise; sizes are the shape's, never upscaled; the
+/// unshaped variants keep the banner's shape.
+#[test]
+fn the_renderer_crops_shaped_variants_around_the_focus() {
+    let item = labelled_set().into_iter().find(|i| i.name.starts_with("Product-1920x600")).expect("a banner");
+    let mut png = Vec::new();
+    image::DynamicImage::ImageRgb8(item.image.clone())
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .expect("png");
+    let shape = Aspect::parse("4x5").expect("shape");
+    let settings = RenderSettings {
+        variants: vec![
+            VariantSpec::shaped("thumbnail", 200, Aspect::parse("1x1").expect("1x1")),
+            VariantSpec::shaped("mobile", 640, shape),
+            VariantSpec::new("pc", 1920),
+        ],
+        ..Harness::default_settings()
+    };
+    let rendered = render(&png, "banner.png", &settings).expect("render");
+    let (focus, source) = rendered.focus.expect("a focus");
+    assert_eq!(source, FocusSource::Saliency, "{focus}");
+    let by_name = |name: &str| rendered.variants.iter().find(|v| v.name == name).expect("variant");
+    let mobile = by_name("mobile");
+    // The banner is 600 high: the 4:5 box is 480×600, and the variant is never upscaled to 640.
+    assert_eq!((mobile.width, mobile.height), (480, 600));
+    let crop = mobile.crop.expect("a box");
+    assert!(holds(crop, item.subject), "{crop:?} {:?}", item.subject);
+    assert_eq!((by_name("thumbnail").width, by_name("thumbnail").height), (200, 200));
+    assert_eq!((by_name("pc").width, by_name("pc").height, by_name("pc").crop), (1920, 600, None));
+    // Its pixels are the box's: the mobile JPEG's middle is the product's red.
+    let jpeg = mobile.fallback().expect("fallback");
+    let decoded = decode_image(&jpeg.bytes).to_rgb8();
+    let subject_centre = (
+        (item.subject.x + item.subject.width / 2 - crop.x) * decoded.width() / crop.width,
+        (item.subject.y + item.subject.height / 2 - crop.y) * decoded.height() / crop.height,
+    );
+    let p = decoded.get_pixel(subject_centre.0.saturating_sub(10), subject_centre.1);
+    assert!(p[0] > 150 && p[1] < 90, "{p:?} at {subject_centre:?}");
+
+    // The uploader's focus wins: the left edge.
+    let left =
+        RenderSettings { focus: Some(image_processor::crop::Focus::Point { x: 0.0, y: 0.5 }), ..settings.clone() };
+    let rendered = render(&png, "banner.png", &left).expect("render");
+    assert_eq!(rendered.focus.map(|f| f.1), Some(FocusSource::Uploader));
+    let mobile = rendered.variants.iter().find(|v| v.name == "mobile").expect("mobile");
+    assert_eq!(mobile.crop.map(|c| c.x), Some(0));
+    assert_ne!(settings.fingerprint(), left.fingerprint(), "another focus is another version");
+}
+
+/// On the emulator: an upload's `focus` metadata places the boxes (and is its own version), the
+/// manifest records the focus, each box and the `<picture>` source at the mobile breakpoint; a
+/// focus that does not parse fails that upload and says what is expected.
+#[tokio::test]
+async fn an_uploads_focus_metadata_places_the_crop_and_the_manifest_shows_it() {
+    let settings = RenderSettings {
+        variants: vec![
+            VariantSpec::shaped("mobile", 640, Aspect::parse("4x5").expect("shape")),
+            VariantSpec::new("pc", 1920),
+        ],
+        ..Harness::default_settings()
+    };
+    let h = Harness::with_settings("art", settings).await;
+    let item = labelled_set().into_iter().find(|i| i.name.starts_with("Face-1920x600")).expect("a banner");
+    let mut png = Vec::new();
+    image::DynamicImage::ImageRgb8(item.image.clone())
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .expect("png");
+    h.upload("uploads/auto.png", png.clone()).await;
+    h.upload_with_metadata("uploads/left.png", png.clone(), &[("focus", "0.05,0.5")]).await;
+    h.upload_with_metadata("uploads/typo.png", png, &[("focus", "left")]).await;
+    let report = h.run_jobs().await;
+    assert_eq!(report.retried, 0, "{report:?}");
+    let statuses = h.statuses().await;
+    let typo = statuses.iter().find(|s| s.source.key == "uploads/typo.png").expect("typo status");
+    let reason = &typo.failure.as_ref().expect("a failure").reason;
+    assert!(reason.contains("metadata focus") && reason.contains("a point x,y"), "{reason}");
+
+    let auto = h.manifest("uploads/auto.png").await;
+    let focus = auto.focus.as_ref().expect("focus");
+    assert_eq!(focus.source, "saliency");
+    let mobile = auto.variants.iter().find(|v| v.name == "mobile").expect("mobile");
+    assert_eq!((mobile.aspect.as_deref(), mobile.width, mobile.height), (Some("4x5"), 480, 600));
+    let [x, y, w, hh] = mobile.crop.expect("crop");
+    assert!(holds(CropBox { x, y, width: w, height: hh }, item.subject), "{:?} {:?}", mobile.crop, item.subject);
+    let picture = auto.picture.as_deref().expect("picture");
+    assert!(picture.starts_with("<picture><source media=\"(max-width: 767px)\""), "{picture}");
+    assert!(picture.contains("width=\"480\" height=\"600\""), "{picture}");
+    h.assert_page_urls_resolve(&auto).await;
+
+    let left = h.manifest("uploads/left.png").await;
+    assert_eq!(left.focus.as_ref().map(|f| (f.at.as_str(), f.source.as_str())), Some(("0.050,0.500", "uploader")));
+    assert_eq!(left.variants.iter().find(|v| v.name == "mobile").and_then(|v| v.crop).map(|c| c[0]), Some(0));
+    assert_ne!(left.source_version, auto.source_version, "another focus is another version");
+}
+
+/// An animation with a shaped `mobile` variant: its poster's mobile variant and its mobile MP4 are
+/// the same box, so a phone gets the same framing still or moving.
+#[tokio::test]
+async fn an_animations_mobile_mp4_gets_the_same_box_as_its_poster() {
+    let settings = RenderSettings {
+        variants: vec![VariantSpec::shaped("mobile", 640, Aspect::parse("4x5").expect("shape"))],
+        ..Harness::default_settings()
+    };
+    let h = Harness::with_settings("art-gif", settings).await;
+    h.upload("uploads/banner.gif", animated_gif(400, 200, &[100, 100, 100])).await;
+    let report = h.run_jobs().await;
+    assert_eq!(report.retried, 0, "{report:?}");
+    let manifest = h.manifest("uploads/banner.gif").await;
+    let variant = |name: &str| manifest.variants.iter().find(|v| v.name == name).unwrap_or_else(|| panic!("{name}"));
+    let (poster, video) = (variant("mobile"), variant("video-mobile"));
+    assert_eq!((poster.width, poster.height, poster.aspect.as_deref()), (160, 200, Some("4x5")));
+    assert_eq!((video.width, video.height), (160, 200));
+    assert_eq!(video.crop, poster.crop);
+    assert!(video.crop.is_some());
+    let full = variant("video");
+    assert_eq!((full.width, full.height, full.crop), (400, 200, None));
+}
