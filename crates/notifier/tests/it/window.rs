@@ -47,6 +47,31 @@ async fn publish_statuses(clients: &LocalClients, wiring: &Wiring, events: &[(St
     }
 }
 
+/// Waits until the queue holds `n` messages: the test's premise is that everything published is
+/// waiting when the window starts (under load the emulator's fan-out can lag its PublishBatch).
+async fn wait_until_waiting(clients: &LocalClients, wiring: &Wiring, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let attributes = clients
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&wiring.notifier_queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .unwrap();
+        let waiting: usize = attributes
+            .attributes()
+            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if waiting >= n || Instant::now() > deadline {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn window(
     clients: &LocalClients,
     config: &WindowConfig,
@@ -104,6 +129,7 @@ async fn each_window_reports_everything_waiting_in_one_digest() {
         processed += events.iter().filter(|(_, o)| *o == Outcome::Processed).count();
         failed += events.iter().filter(|(_, o)| *o == Outcome::Failed).count();
         publish_statuses(&clients, &wiring, &events).await;
+        wait_until_waiting(&clients, &wiring, uploads).await;
 
         let report = window(&clients, &config, &publisher, &notifier).await;
         assert_eq!(
