@@ -11,7 +11,8 @@ use crate::support::*;
 #[test]
 fn every_automatic_crop_of_the_labelled_set_keeps_its_subject() {
     let set = labelled_set();
-    assert_eq!(set.len(), 48);
+    assert_eq!(set.len(), 72);
+    assert_eq!(set.iter().filter(|item| item.busy).count(), 24, "a third on a busy background");
     let misses: Vec<String> = set
         .iter()
         .filter_map(|item| {

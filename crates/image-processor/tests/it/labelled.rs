@@ -40,10 +40,13 @@ pub struct Labelled {
     pub image: RgbImage,
     pub subject: CropBox,
     pub aspect: Aspect,
+    /// On a busy background (scattered muted strokes, like foliage): detail that is not the subject.
+    pub busy: bool,
 }
 
-/// The set: 3 subjects × 4 canvases (two banners, a portrait, a square-ish photo) × 4 positions,
-/// each cropped to the shape that cuts the most (1:1 or 4:5 of a banner, 16:9 of a portrait).
+/// The set: 3 subjects × 4 canvases (two banners, a portrait, a square-ish photo) × 6 positions,
+/// each cropped to the shape that cuts the most (1:1 or 4:5 of a banner, 16:9 of a portrait);
+/// four positions on a quiet background, two on a busy one.
 pub fn labelled_set() -> Vec<Labelled> {
     let mut random = Random(0x5eed_c0ff_ee11_2233);
     let canvases = [(1920u32, 600u32, "4x5"), (1600, 500, "1x1"), (900, 1400, "16x9"), (1200, 900, "4x5")];
@@ -54,16 +57,19 @@ pub fn labelled_set() -> Vec<Labelled> {
             // The subject is a third of the box's short side: it always fits in the crop.
             let full = crop_box(w, h, aspect, Focus::Point { x: 0.5, y: 0.5 });
             let size = full.width.min(full.height) / 3;
-            for position in 0..4 {
+            for position in 0..6 {
+                let busy = position >= 4;
                 let x = random.below(w - size);
                 let y = random.below(h - size);
                 let subject_box = CropBox { x, y, width: size, height: size };
-                let image = paint(w, h, subject, subject_box, &mut random);
+                let image = paint(w, h, subject, subject_box, busy, &mut random);
+                let background = if busy { "busy" } else { "quiet" };
                 set.push(Labelled {
-                    name: format!("{subject:?}-{w}x{h}-{shape}-{position}"),
+                    name: format!("{subject:?}-{w}x{h}-{shape}-{background}-{position}"),
                     image,
                     subject: subject_box,
                     aspect,
+                    busy,
                 });
             }
         }
@@ -71,9 +77,10 @@ pub fn labelled_set() -> Vec<Labelled> {
     set
 }
 
-/// A quiet background (a soft two-colour gradient with faint grain, like sky or a studio wall)
-/// and the subject inside `at`.
-fn paint(w: u32, h: u32, subject: Subject, at: CropBox, random: &mut Random) -> RgbImage {
+/// A quiet background (a soft two-colour gradient with faint grain, like sky or a studio wall),
+/// when `busy` with muted strokes scattered over it (foliage, a patterned cloth), and the subject
+/// inside `at`.
+fn paint(w: u32, h: u32, subject: Subject, at: CropBox, busy: bool, random: &mut Random) -> RgbImage {
     let (top, bottom) = ([150u8, 170, 190], [205u8, 200, 185]);
     let mut image = RgbImage::from_fn(w, h, |_, y| {
         let t = y as f32 / h as f32;
@@ -84,6 +91,26 @@ fn paint(w: u32, h: u32, subject: Subject, at: CropBox, random: &mut Random) -> 
         let grain = (random.below(7) as i16) - 3;
         for c in &mut pixel.0 {
             *c = (i16::from(*c) + grain).clamp(0, 255) as u8;
+        }
+    }
+    if busy {
+        // Strokes 3 px wide, 20-60 px long, in muted greens and greys, all over the picture.
+        let strokes = (w * h / 800).max(200);
+        for _ in 0..strokes {
+            let (x0, y0) = (random.below(w) as f32, random.below(h) as f32);
+            let length = 20 + random.below(40);
+            let angle = random.below(628) as f32 / 100.0;
+            let shade = 60 + random.below(110) as u8;
+            let colour = Rgb([shade, shade.saturating_add(12), shade.saturating_sub(8)]);
+            for step in 0..length {
+                let (x, y) = (x0 + angle.cos() * step as f32, y0 + angle.sin() * step as f32);
+                for (dx, dy) in [(0i32, 0i32), (1, 0), (0, 1)] {
+                    let (px, py) = (x as i32 + dx, y as i32 + dy);
+                    if px >= 0 && py >= 0 && (px as u32) < w && (py as u32) < h {
+                        image.put_pixel(px as u32, py as u32, colour);
+                    }
+                }
+            }
         }
     }
     let (cx, cy, r) =
