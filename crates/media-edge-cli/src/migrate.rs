@@ -8,6 +8,8 @@ use media_edge_shared::aws::load_sdk_config;
 use release_control::migration::parse_duration;
 use release_control::{MigrationControl, MigrationStatus};
 
+use crate::release::unix_now;
+
 #[derive(clap::Args)]
 pub struct MigrateArgs {
     /// The stack's release bucket (output ReleasesBucketName): the migration's state and history.
@@ -183,8 +185,4 @@ fn describe(status: &MigrationStatus, now: u64) -> String {
         out.push_str(&format!("  {} {}: {}\n", change.at, change.by, change.action));
     }
     out
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
