@@ -1,14 +1,17 @@
 //! Warm, in-process timing of the 4-variant set: what a warm Lambda pays per photo.
 //!
 //! `cargo bench -p image-processor --bench variants -- [--repeat N] [--out DIR] [--formats LIST]
-//! [--avif-cq CQ] [--avif-effort fast|default|max] [--webp-quality Q] [--webp-effort M] FILE…`
+//! [--avif-cq CQ] [--avif-effort fast|default|max] [--webp-quality Q] [--webp-effort M]
+//! [--only-variant NAME] [--once] FILE…`
 //! prints one JSON
 //! line per file (median and minimum over N runs after one warm-up) and, with `--out`, writes the
 //! last run's files as `DIR/<file stem>/<variant>.<ext>` for quality checks. `--formats` is what
 //! `OUTPUT_FORMATS` is (`none`: the fallback alone; default `avif,webp`). `--only-format webp|avif`
 //! times the set in that format alone, without the fallback the pipeline always adds: the same
 //! work as one sharp `.webp()` or `.avif()` set. Threads: rayon's pool
-//! (`RAYON_NUM_THREADS=1` for one core). `make bench` (bench/variants.py, bench/formats.py) runs
+//! (`RAYON_NUM_THREADS=1` for one core). `--only-variant pc --once` is for quality sweeps: that
+//! variant alone, rendered once (no warm-up, no timing), its files written to `--out`; a sweep of
+//! the slowest AVIF tier took an hour per image rendering the whole set three times per point. `make bench` (bench/variants.py, bench/formats.py) runs
 //! it next to libvips and sharp.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -26,6 +29,7 @@ fn main() {
     let mut files = Vec::new();
     let mut settings = RenderSettings::default();
     let mut only_format: Option<OutputFormat> = None;
+    let mut once = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap();
@@ -52,6 +56,12 @@ fn main() {
             "--webp-quality" => settings.encode.webp_quality = value().parse().unwrap(),
             "--webp-effort" => settings.encode.webp_effort = value().parse().unwrap(),
             "--jpeg-quality" => settings.encode.jpeg_quality = value().parse().unwrap(),
+            "--only-variant" => {
+                let name = value();
+                settings.variants.retain(|v| v.name == name);
+                assert!(!settings.variants.is_empty(), "no variant named {name}");
+            }
+            "--once" => once = true,
             "--bench" => {} // passed by `cargo bench`
             _ => files.push(PathBuf::from(arg)),
         }
@@ -64,6 +74,11 @@ fn main() {
             continue;
         }
         let mut rendered = render(&bytes, &name, &settings).unwrap();
+        if once {
+            write_files(&rendered, &file, out.as_deref());
+            println!("{}", serde_json::json!({"file": file.display().to_string()}));
+            continue;
+        }
         let mut times = Vec::with_capacity(repeat);
         let mut cpu_times = Vec::with_capacity(repeat);
         let faults_before = minor_page_faults();
@@ -87,15 +102,7 @@ fn main() {
             render_decoded(decoded, &settings.variants, &settings.encode, Some(&bytes), None).unwrap();
         }
         decode_times.sort_by(f64::total_cmp);
-        if let Some(dir) = &out {
-            let dir = dir.join(file.file_stem().unwrap());
-            std::fs::create_dir_all(&dir).unwrap();
-            for v in &rendered.variants {
-                for r in &v.formats {
-                    std::fs::write(dir.join(format!("{}.{}", v.name, r.format.extension())), &r.bytes).unwrap();
-                }
-            }
-        }
+        write_files(&rendered, &file, out.as_deref());
         let variants: Vec<_> = rendered
             .variants
             .iter()
@@ -119,6 +126,18 @@ fn main() {
             "variants": variants,
         });
         println!("{line}");
+    }
+}
+
+/// `--out`: the last render's files as `DIR/<file stem>/<variant>.<ext>`.
+fn write_files(rendered: &image_processor::make::render::Rendered, file: &std::path::Path, out: Option<&std::path::Path>) {
+    let Some(dir) = out else { return };
+    let dir = dir.join(file.file_stem().unwrap());
+    std::fs::create_dir_all(&dir).unwrap();
+    for v in &rendered.variants {
+        for r in &v.formats {
+            std::fs::write(dir.join(format!("{}.{}", v.name, r.format.extension())), &r.bytes).unwrap();
+        }
     }
 }
 
