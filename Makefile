@@ -138,6 +138,8 @@ bench: venv nasm ffmpeg bench-deps
 	$(VENV)/bin/python bench/cdn_logs.py
 	FFMPEG_PATH=$(FFMPEG_PATH) $(CARGO) run --release --locked --example crop-hits -p image-processor -- \
 	  $$(ls -d target/bench/variants-corpus/*.jpg | head -4)
+	$(CARGO) run --release --locked --example face-hits -p image-processor -- \
+	  bench/faces/labels.json $$($(VENV)/bin/python bench/faces.py)
 
 ## Which AV1 encoder settings could reach sharp's AVIF bytes, and how fast (docs/benchmarks.md).
 bench-avif-encoders: venv nasm ffmpeg bench-deps

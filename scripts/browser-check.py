@@ -23,7 +23,10 @@ magenta background. Headless Chromium screenshots it; the tiles are compared in 
   * transparent areas show the page background in every format;
   * the <picture> and the negotiated fallback URL match the fallback; the video's first frame and
     the animated WebP's first frame match the poster (the WebP where the GIF is opaque; its
-    transparent band shows the page);
+    transparent band shows the page). The stack is deployed with art direction (`Variants`
+    thumbnail 1:1, mobile 4:5): the tiles show `mobile`, so the <picture> must pick its
+    `<source media>` (a 4:5 box, not the original's shape), and `video-mobile`'s first frame must
+    match the poster's `mobile` (the same box);
   * over HTTP: the fallback URL answers Chromium's Accept with the AVIF object's bytes and `Vary:
     Accept`, and no Accept with the fallback's bytes; no request to the edge failed.
 
@@ -72,6 +75,10 @@ WHITE = (255, 255, 255)  # what the poster and the video flatten transparency on
 PAGE_WIDTH = 1320  # two 640-px tiles side by side
 GAP, LABEL = 12, 16
 PREFERRED_VARIANTS = ("mobile", "tablet", "thumbnail", "pc")
+# Art direction on (docs/pipeline.md): `mobile` is a 4:5 box, so the <picture> tile (a frame as
+# wide as it, inside PICTURE_MEDIA's default `(max-width: 767px)`) must show that box, not the
+# original's shape; an animation's `video-mobile` is cropped to its poster's `mobile` box.
+VARIANTS = "thumbnail:200:1x1,mobile:640:4x5,tablet:1024,pc:1920"
 
 # Limits, on 0–255: the largest per-channel mean absolute difference.
 SAME_IMAGE = 6.0  # two encodings of one variant
@@ -301,7 +308,8 @@ class Stack:
         region = os.environ.get("AWS_REGION", "us-east-1")
         started = time.monotonic()
         self.description = RESULTS / "stack.json"
-        self.d = deploy.deploy(self.endpoint, f"browser-check-{os.getpid()}", region, out=self.description)
+        self.d = deploy.deploy(self.endpoint, f"browser-check-{os.getpid()}", region, out=self.description,
+                               parameters={"Variants": VARIANTS})
         client = deploy.clients(self.endpoint, region)
         self.s3, self.sqs = client("s3"), client("sqs")
         self.region = region
@@ -463,12 +471,13 @@ def media_tiles(name: str, manifest: dict, edge: str) -> tuple[list[Tile], dict]
     if poster:
         poster_file = poster["formats"][-1]
 
-        def poster_tile(w: int, h: int) -> str:
-            """The poster at a given size (the video's, the animation's), once per size."""
-            ptid = f"{name}|poster@{w}x{h}"
+        def poster_tile(w: int, h: int, file: dict = poster_file, what: str = "poster") -> str:
+            """The poster (or a variant of it) at a given size (the video's, the animation's), once
+            per size."""
+            ptid = f"{name}|{what}@{w}x{h}"
             if not any(t.id == ptid for t in tiles):
-                body = f'<img src="{edge + url(poster_file["key"])}" width="{w}" height="{h}" alt="">'
-                tiles.append(Tile(ptid, f"{name} poster {poster_file['format']}", "img", w, h, body, poster_file["key"]))
+                body = f'<img src="{edge + url(file["key"])}" width="{w}" height="{h}" alt="">'
+                tiles.append(Tile(ptid, f"{name} {what} {file['format']}", "img", w, h, body, file["key"]))
             return ptid
 
         for video in (v for v in manifest["variants"] if any(f["format"] == "mp4" for f in v["formats"])):
@@ -480,7 +489,13 @@ def media_tiles(name: str, manifest: dict, edge: str) -> tuple[list[Tile], dict]
                 f'<source src="{edge + url(mp4["key"])}" type="video/mp4"></video>'
             )
             tiles.append(Tile(tid, f"{name} {video['name']}.mp4 (first frame)", "video", vw, vh, body, mp4["key"]))
-            info["videos"].append((tid, poster_tile(vw, vh), mp4))
+            # A shaped video (`video-mobile` of a `mobile:640:4x5`) is cropped to the box of the
+            # poster's variant of that name: its first frame is compared with that variant.
+            still = variants.get(video["name"].removeprefix("video-")) if video.get("crop") else None
+            if still and still["formats"]:
+                info["videos"].append((tid, poster_tile(vw, vh, still["formats"][-1], f"poster's {still['name']}"), mp4))
+            else:
+                info["videos"].append((tid, poster_tile(vw, vh), mp4))
         animation = variants.get("animation")
         if animation and animation["formats"]:
             webp = animation["formats"][0]

@@ -539,6 +539,35 @@ def _patch_iam_roles():
     IAMBackend.get_roles = get_roles
 
 
+class _SnapshotDict(dict):
+    """A dict whose views are copies: iterating one while another request thread adds an entry
+    no longer raises (list() of a dict view is one step under the GIL)."""
+
+    def values(self):
+        return list(super().values())
+
+    def items(self):
+        return list(super().items())
+
+    def keys(self):
+        return list(super().keys())
+
+
+def _patch_sqs_queues():
+    """moto's SQS walks every queue (a redrive policy's target, ListQueues, the DLQ's sources)
+    while other requests create queues: two stacks created at once by parallel tests made
+    CreateStack fail with "dictionary changed size during iteration" (moto 5.2.5)."""
+    from moto.sqs.models import SQSBackend
+
+    init = SQSBackend.__init__
+
+    def __init__(self, region_name, account_id):
+        init(self, region_name, account_id)
+        self.queues = _SnapshotDict(self.queues)
+
+    SQSBackend.__init__ = __init__
+
+
 # ---------------------------------------------------------------- Route 53 change batches
 
 def _dotted(name):
@@ -651,6 +680,7 @@ def register():
     _patch_event_source_mapping()
     _patch_resource_map()
     _patch_iam_roles()
+    _patch_sqs_queues()
     _patch_route53_changes()
     # moto finds models as CloudFormationModel.__subclasses__(), cached: the classes above are
     # defined by now, so a fresh look finds them.

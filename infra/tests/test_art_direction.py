@@ -1,5 +1,5 @@
-"""The processor's variants from the stack (Variants, PictureMedia): passed to the function as
-VARIANTS and PICTURE_MEDIA, with the defaults docs/configuration.md gives (the function's own when
+"""The processor's variants from the stack (Variants, PictureMedia, Faces): passed to the function
+as VARIANTS, PICTURE_MEDIA and FACES, with the defaults docs/configuration.md gives (the function's own when
 unset), and patterns that take art-directed variants and refuse what the function would."""
 import pathlib
 import re
@@ -21,6 +21,8 @@ def test_the_function_gets_them_with_the_documented_defaults():
     assert env["VARIANTS"] == {"Ref": "Variants"} and env["PICTURE_MEDIA"] == {"Ref": "PictureMedia"}
     assert PARAMETERS["Variants"]["Default"] == documented_default("VARIANTS")
     assert PARAMETERS["PictureMedia"]["Default"] == documented_default("PICTURE_MEDIA")
+    assert env["FACES"] == {"Ref": "Faces"} and PARAMETERS["Faces"]["Default"] == documented_default("FACES")
+    assert PARAMETERS["Faces"]["AllowedValues"] == ["on", "off"]
 
 
 def test_the_patterns_take_shapes_and_refuse_what_the_function_would():

@@ -99,7 +99,7 @@ fn main() {
             let largest = settings.variants.iter().map(|v| v.max_width).max();
             let decoded = decode_for_width(&bytes, &name, &settings.limits, largest).unwrap();
             decode_times.push(start.elapsed().as_secs_f64() * 1000.0);
-            render_decoded(decoded, &settings.variants, &settings.encode, Some(&bytes), None).unwrap();
+            render_decoded(decoded, &settings.variants, &settings.encode, Some(&bytes), settings.focus_rule()).unwrap();
         }
         decode_times.sort_by(f64::total_cmp);
         write_files(&rendered, &file, out.as_deref());
@@ -130,7 +130,11 @@ fn main() {
 }
 
 /// `--out`: the last render's files as `DIR/<file stem>/<variant>.<ext>`.
-fn write_files(rendered: &image_processor::make::render::Rendered, file: &std::path::Path, out: Option<&std::path::Path>) {
+fn write_files(
+    rendered: &image_processor::make::render::Rendered,
+    file: &std::path::Path,
+    out: Option<&std::path::Path>,
+) {
     let Some(dir) = out else { return };
     let dir = dir.join(file.file_stem().unwrap());
     std::fs::create_dir_all(&dir).unwrap();

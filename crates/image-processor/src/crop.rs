@@ -112,6 +112,8 @@ impl fmt::Display for Focus {
 pub enum FocusSource {
     /// The upload's `focus` metadata, or `media-edge process --focus`.
     Uploader,
+    /// `make::faces`: the rectangle around every face found.
+    Faces,
     /// `make::saliency`: edges, skin tones, saturation.
     Saliency,
     /// Nothing stood out: the centre.
@@ -122,6 +124,7 @@ impl FocusSource {
     pub fn name(self) -> &'static str {
         match self {
             FocusSource::Uploader => "uploader",
+            FocusSource::Faces => "faces",
             FocusSource::Saliency => "saliency",
             FocusSource::Centre => "centre",
         }

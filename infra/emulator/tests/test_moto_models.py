@@ -298,3 +298,25 @@ def test_route53_batches_are_all_or_nothing_and_deletes_must_match_exactly(clien
     # Deleting the A's legacy set leaves the AAAA's with the same identifier.
     change(("DELETE", record("A", "192.0.2.1", "legacy", 100)))
     assert weights() == [("A", "cf", 0), ("AAAA", "cf", 0), ("AAAA", "legacy", 100)]
+
+
+
+def test_sqs_queues_can_be_walked_while_a_queue_is_added():
+    """moto walks every queue (a redrive policy's target) while other request threads add queues:
+    unpatched, two stacks created at once failed CreateStack with "dictionary changed size during
+    iteration". A thread switch mid-walk is rare, so this makes the switch happen: the walk sees
+    a copy, and the queue added during it is kept."""
+    from moto.sqs.models import SQSBackend
+
+    from infra.emulator import moto_models
+
+    moto_models.register()
+    backend = SQSBackend("us-east-1", "123456789012")
+    for name in ("a", "b", "c"):
+        backend.create_queue(name)
+    walked = []
+    for queue in backend.queues.values():
+        walked.append(queue.name)
+        backend.create_queue(f"added-during-{queue.name}")
+    assert walked == ["a", "b", "c"]
+    assert len(backend.queues) == 6

@@ -91,7 +91,12 @@ pub fn render_settings_from_vars(vars: &impl Vars) -> Result<RenderSettings, Con
         None => default_picture_media(),
         Some(text) => parse_picture_media(&text)?,
     };
-    Ok(RenderSettings { variants, encode, limits, video, focus: None, picture_media })
+    let faces = match env::optional(vars, "FACES").as_deref() {
+        None | Some("off") => false,
+        Some("on") => true,
+        Some(other) => return Err(env::invalid("FACES", other, "on or off")),
+    };
+    Ok(RenderSettings { variants, encode, limits, video, focus: None, faces, picture_media })
 }
 
 fn encode_settings_from_vars(vars: &impl Vars) -> Result<EncodeSettings, ConfigError> {
@@ -273,6 +278,16 @@ mod tests {
         assert_eq!(config.render.encode, EncodeSettings::default());
         let widths: Vec<u32> = config.render.variants.iter().map(|v| v.max_width).collect();
         assert_eq!(widths, [200, 640, 1024, 1920]);
+    }
+
+    #[test]
+    fn faces_are_off_unless_on_and_nothing_else_is_taken() {
+        assert!(!ProcessorConfig::from_vars(&vars(&BASE)).unwrap().render.faces);
+        let with = |value| ProcessorConfig::from_vars(&vars(&[BASE[0], BASE[1], BASE[2], ("FACES", value)]));
+        assert!(with("on").unwrap().render.faces);
+        assert!(!with("off").unwrap().render.faces);
+        let error = with("yes").expect_err("refused").to_string();
+        assert!(error.contains("FACES") && error.contains("on or off"), "{error}");
     }
 
     #[test]

@@ -5,11 +5,12 @@
 //! - [`render`]: one decode, a resize cascade, every size in every format, and what is worth
 //!   keeping; [`encode`] the formats' encoders (AVIF, WebP, JPEG, PNG); `strip` an original's own
 //!   bytes without metadata, when they are smaller.
-//! - [`placeholder`]: the manifest's ThumbHash and dominant colour; [`saliency`]: where a
-//!   picture's interest is, for the crops of variants with a shape.
+//! - [`placeholder`]: the manifest's ThumbHash and dominant colour; [`faces`], then
+//!   [`saliency`]: where a picture's interest is, for the crops of variants with a shape.
 //! - [`video`]: ffmpeg, run as a bounded child process (MP4, animated WebP, first frames).
 
 pub mod encode;
+pub mod faces;
 pub mod outputs;
 pub mod placeholder;
 pub mod render;

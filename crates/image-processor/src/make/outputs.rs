@@ -225,7 +225,7 @@ async fn render_animation(
     specs.extend(settings.variants.iter().cloned());
     let poster = blocking({
         let (limits, background, encode) = (settings.limits.clone(), video.background, settings.encode.clone());
-        let (frame_file, format, focus) = (first_frame.0, first_frame.1, settings.focus);
+        let (frame_file, format, focus) = (first_frame.0, first_frame.1, settings.focus_rule());
         move || {
             let decoded = decode::decode_first_frame(&frame_file, format, &limits, background)?;
             render::render_decoded(decoded, &specs, &encode, None, focus)

@@ -14,9 +14,9 @@ use crate::limits::Limits;
 use crate::make::encode::{self, PixelsRef};
 pub use crate::make::encode::{EncodeSettings, OutputFormat};
 use crate::make::placeholder::{self, Placeholder};
-use crate::make::saliency;
 use crate::make::strip;
 use crate::make::video::VideoSettings;
+use crate::make::{faces, saliency};
 use crate::read::decode::{self, Decoded};
 use crate::source_format::SourceFormat;
 
@@ -69,11 +69,22 @@ pub struct RenderSettings {
     /// Animated GIF → MP4.
     pub video: VideoSettings,
     /// The uploader's focus for variants with a shape (`x-amz-meta-focus`, `--focus`); without
-    /// it the picture's saliency decides.
+    /// it the faces found decide (with `faces`), then the picture's saliency.
     pub focus: Option<Focus>,
+    /// `FACES=on`: look for faces before the saliency (docs/pipeline.md, "Faces"): every face
+    /// kept in the measured photos, for 60–160 ms of CPU per original with a shaped variant.
+    pub faces: bool,
     /// `PICTURE_MEDIA`: which variants with a shape the manifest's `<picture>` shows at which
     /// media query (the files do not change with it).
     pub picture_media: Vec<(String, String)>,
+}
+
+/// Where the crops of variants with a shape are placed: around `given` (the uploader's), else
+/// around every face (when `faces`), else the saliency's peak, else the centre.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FocusRule {
+    pub given: Option<Focus>,
+    pub faces: bool,
 }
 
 /// `mobile` up to 767 px wide, `tablet` up to 1,199 px: common breakpoints (a variant without a
@@ -93,6 +104,7 @@ impl Default for RenderSettings {
             limits: Limits::default(),
             video: VideoSettings::default(),
             focus: None,
+            faces: false,
             picture_media: default_picture_media(),
         }
     }
@@ -110,10 +122,19 @@ impl RenderSettings {
         let mut text =
             format!("{RENDERER};{};{};{}", self.encode.fingerprint(), variants.join(","), self.video.fingerprint());
         // A focus moves only the crops of variants with a shape (the saliency's follows the pixels).
-        if let Some(focus) = self.focus.filter(|_| self.variants.iter().any(|v| v.aspect.is_some())) {
+        let shaped = self.variants.iter().any(|v| v.aspect.is_some());
+        if let Some(focus) = self.focus.filter(|_| shaped) {
             text.push_str(&format!(";focus={focus}"));
+        } else if self.faces && shaped {
+            // Faces move the crops of pictures of people.
+            text.push_str(";faces");
         }
         text
+    }
+
+    /// How the crops of variants with a shape find their focus.
+    pub fn focus_rule(&self) -> FocusRule {
+        FocusRule { given: self.focus, faces: self.faces }
     }
 
     /// How wide a decode these variants need ([`NeededWidth`]).
@@ -190,7 +211,7 @@ pub struct Rendered {
 /// Decodes `bytes` (named `name`, used to check the claimed type) and renders every variant.
 pub fn render(bytes: &[u8], name: &str, settings: &RenderSettings) -> Result<Rendered, ImageError> {
     let decoded = decode::decode_needing(bytes, name, &settings.limits, Some(&settings.needed_width()))?;
-    render_decoded(decoded, &settings.variants, &settings.encode, Some(bytes), settings.focus)
+    render_decoded(decoded, &settings.variants, &settings.encode, Some(bytes), settings.focus_rule())
 }
 
 /// Like [`render`], reading the original from a file (see [`decode::decode_file`]).
@@ -199,18 +220,18 @@ pub fn render_file(path: &std::path::Path, name: &str, settings: &RenderSettings
     // The original's bytes are a candidate only for a variant at its own size.
     let at_original_size = settings.variants.iter().any(|v| v.aspect.is_none() && v.max_width >= decoded.width);
     let original = if at_original_size { std::fs::read(path).ok() } else { None };
-    render_decoded(decoded, &settings.variants, &settings.encode, original.as_deref(), settings.focus)
+    render_decoded(decoded, &settings.variants, &settings.encode, original.as_deref(), settings.focus_rule())
 }
 
 /// Renders `specs` from an already decoded image. `original` (the file's bytes, if at hand) may
 /// serve, without its metadata, as a variant at the original's size when it is the smaller file.
-/// `focus` (the uploader's) places the boxes of variants with a shape; without it, the saliency.
+/// `focus` places the boxes of variants with a shape ([`FocusRule`]).
 pub fn render_decoded(
     decoded: Decoded,
     specs: &[VariantSpec],
     settings: &EncodeSettings,
     original: Option<&[u8]>,
-    focus: Option<Focus>,
+    focus: FocusRule,
 ) -> Result<Rendered, ImageError> {
     let (width, height) = (decoded.width, decoded.height);
     // Passing the original through keeps its pixels exactly as stored: only when no EXIF rotation
@@ -222,12 +243,9 @@ pub fn render_decoded(
     // An sRGB profile says what an untagged image already means on the web: dropping it saves its
     // 3–9 KB in every variant (much of a thumbnail). Other profiles (Display P3, Adobe RGB) stay.
     let icc_profile = decoded.icc_profile.as_deref().filter(|icc| !is_srgb_profile(icc));
-    let focus = specs.iter().any(|s| s.aspect.is_some()).then(|| match focus {
-        Some(focus) => (focus, FocusSource::Uploader),
-        None => match salient_point(&source) {
-            Some(found) => (found, FocusSource::Saliency),
-            None => (Focus::Point { x: 0.5, y: 0.5 }, FocusSource::Centre),
-        },
+    let focus = specs.iter().any(|s| s.aspect.is_some()).then(|| match focus.given {
+        Some(given) => (given, FocusSource::Uploader),
+        None => found_focus(&source, focus.faces),
     });
     let (variants, placeholder) =
         render_variants(source, (width, height), icc_profile, specs, settings, original, focus.map(|f| f.0))?;
@@ -243,15 +261,55 @@ pub fn render_decoded(
     })
 }
 
+/// The focus of a picture the uploader gave none for: every face found (with `faces`), else the
+/// saliency's peak, else the centre (a flat picture).
+fn found_focus(source: &Pixels, faces: bool) -> (Focus, FocusSource) {
+    faces
+        .then(|| faces_focus(source))
+        .flatten()
+        .map(|found| (found, FocusSource::Faces))
+        .or_else(|| salient_point(source).map(|found| (found, FocusSource::Saliency)))
+        .unwrap_or((Focus::Point { x: 0.5, y: 0.5 }, FocusSource::Centre))
+}
+
+/// What [`render`] takes as the focus of `image` when the uploader gave none (for the labelled
+/// set and the examples that measure it).
+pub fn automatic_focus(image: DynamicImage, faces: bool) -> (Focus, FocusSource) {
+    found_focus(&Pixels::from_image(image), faces)
+}
+
 /// The saliency's focus, from a copy [`saliency::WORK_WIDTH`] wide (a few milliseconds).
 fn salient_point(source: &Pixels) -> Option<Focus> {
+    let width = saliency::WORK_WIDTH.min(source.image.width());
+    let (small, height) = small_copy(source, width)?;
+    saliency::focus(small.buffer(), width, height, source.layout.channels())
+}
+
+/// Every face's rectangle, from a grey copy of [`faces::work_size`].
+fn faces_focus(source: &Pixels) -> Option<Focus> {
+    let (width, _) = faces::work_size(source.image.width(), source.image.height());
+    let (small, height) = small_copy(source, width)?;
+    let channels = usize::from(source.layout.channels());
+    let grey: Vec<u8> = small
+        .buffer()
+        .chunks_exact(channels)
+        .map(|p| match p {
+            [r, g, b, ..] => ((299 * u32::from(*r) + 587 * u32::from(*g) + 114 * u32::from(*b)) / 1000) as u8,
+            [l, ..] => *l,
+            [] => 0,
+        })
+        .collect();
+    faces::focus(&faces::find(&grey, width, height))
+}
+
+/// `source` shrunk to `width` (box filter: these copies are looked at, not shown), and its height.
+fn small_copy(source: &Pixels, width: u32) -> Option<(Image<'static>, u32)> {
     let (w, h) = (source.image.width(), source.image.height());
-    let width = saliency::WORK_WIDTH.min(w);
     let height = scaled_height(w, h, width);
     let mut small = Image::new(width, height, source.layout.pixel_type());
     let options = ResizeOptions::new().use_alpha(false).resize_alg(ResizeAlg::Convolution(FilterType::Box));
     Resizer::new().resize(&source.image, &mut small, &options).ok()?;
-    saliency::focus(small.buffer(), width, height, source.layout.channels())
+    Some((small, height))
 }
 
 /// Pixels in one of the three layouts we resize and encode.

@@ -2,8 +2,9 @@
 //! around the picture's focus. The quality bar is the labelled set (`labelled.rs`): every
 //! automatic crop must keep the subject wholly inside.
 
-use image_processor::crop::{holds, Aspect, CropBox, FocusSource};
+use image_processor::crop::{crop_box, holds, Aspect, CropBox, FocusSource};
 use image_processor::make::render::{render, RenderSettings, VariantSpec};
+use image_processor::make::saliency;
 
 use crate::labelled::{automatic_crop, labelled_set};
 use crate::support::*;
@@ -22,6 +23,70 @@ fn every_automatic_crop_of_the_labelled_set_keeps_its_subject() {
         })
         .collect();
     assert!(misses.is_empty(), "{} of {} missed:\n{}", misses.len(), set.len(), misses.join("\n"));
+}
+
+/// Two people on a banner (`fixtures/astronaut.jpg` twice: NASA's portrait of Eileen Collins,
+/// public domain, as scikit-image ships it, 320 px). The saliency has one peak, and a box
+/// centred on one face loses the other; the faces are one rectangle, and the 16:9 box holds both.
+/// (The same as the group photo of docs/pipeline.md's "Faces", where the saliency lost faces.)
+/// With `FACES=on`; off, it is the saliency's box.
+#[test]
+fn the_crop_keeps_every_face_where_the_saliencys_one_peak_would_not() {
+    let photo = decode_image(&fixture("astronaut.jpg")).to_rgb8();
+    assert_eq!(photo.dimensions(), (320, 320));
+    let mut banner = image::RgbImage::from_pixel(1280, 400, image::Rgb([236, 236, 232]));
+    image::imageops::replace(&mut banner, &photo, 0, 40);
+    image::imageops::replace(&mut banner, &photo, 560, 40);
+    // Each face's box (bench/faces/labels.json's, checked by eye), and the two together.
+    let faces = CropBox { x: 111, y: 81, width: 619, height: 59 };
+    let wide = Aspect::parse("16x9").expect("16x9");
+    let banner = image::DynamicImage::ImageRgb8(banner);
+
+    let small = banner.resize_exact(saliency::WORK_WIDTH, 40, image::imageops::FilterType::Triangle).to_rgb8();
+    let salient = saliency::focus(small.as_raw(), small.width(), small.height(), 3).expect("a salient point");
+    let by_saliency = crop_box(1280, 400, wide, salient);
+    assert!(!holds(by_saliency, faces), "the premise: the saliency alone loses a face ({by_saliency:?}, {salient})");
+
+    let mut png = Vec::new();
+    banner.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).expect("png");
+    let settings = RenderSettings {
+        variants: vec![VariantSpec::shaped("hero", 640, wide)],
+        faces: true,
+        ..Harness::default_settings()
+    };
+    let rendered = render(&png, "banner.png", &settings).expect("render");
+    let (focus, source) = rendered.focus.expect("a focus");
+    assert_eq!(source, FocusSource::Faces, "{focus}");
+    let crop = rendered.variants[0].crop.expect("a box");
+    assert!(holds(crop, faces), "{crop:?} {faces:?} ({focus})");
+    assert_ne!(
+        settings.fingerprint(),
+        RenderSettings { faces: false, ..settings.clone() }.fingerprint(),
+        "another version"
+    );
+
+    // FACES=off (the default): the saliency's box, as before.
+    let rendered = render(&png, "banner.png", &RenderSettings { faces: false, ..settings }).expect("render");
+    assert_eq!(rendered.focus.map(|f| f.1), Some(FocusSource::Saliency));
+}
+
+/// The photo alone, cropped to four shapes with `FACES=on`: each keeps the face, found as a face.
+#[test]
+fn a_portraits_crops_keep_its_face_in_every_shape() {
+    let bytes = fixture("astronaut.jpg");
+    let face = CropBox { x: 111, y: 41, width: 59, height: 59 };
+    for shape in ["4x5", "9x16", "16x9", "21x9"] {
+        let aspect = Aspect::parse(shape).expect("shape");
+        let settings = RenderSettings {
+            variants: vec![VariantSpec::shaped("v", 320, aspect)],
+            faces: true,
+            ..Harness::default_settings()
+        };
+        let rendered = render(&bytes, "astronaut.jpg", &settings).expect("render");
+        assert_eq!(rendered.focus.map(|f| f.1), Some(FocusSource::Faces), "{shape}");
+        let crop = rendered.variants[0].crop.expect("a box");
+        assert!(holds(crop, face), "{shape}: {crop:?}");
+    }
 }
 
 /// Through the renderer: a banner with a shaped mobile variant. The box follows the uploader's

@@ -206,7 +206,7 @@ fn large_jpegs_decode_at_a_reduced_scale_without_visible_loss() {
     assert_eq!((from_scaled.width, from_scaled.height), (4000, 3000), "reports the original's size");
     let fallback_only =
         image_processor::make::render::EncodeSettings { avif: false, webp: false, ..settings.encode.clone() };
-    let from_full = render_decoded(full, &settings.variants, &fallback_only, None, None).unwrap();
+    let from_full = render_decoded(full, &settings.variants, &fallback_only, None, Default::default()).unwrap();
     for (a, b) in from_scaled.variants.iter().zip(&from_full.variants) {
         assert_eq!((a.width, a.height), (b.width, b.height));
         let (a, b) = (decode_output(fallback(a)).to_rgb8(), decode_output(fallback(b)).to_rgb8());

@@ -58,8 +58,18 @@ async fn run() -> Result<(), media_edge_local::Error> {
     // layer's at /opt/bin/ffmpeg in Lambda; here the same build under .local (FFMPEG_PATH, as make
     // sets it). VARIANTS, JPEG_QUALITY, … in this shell override the stack's, to try settings.
     let mut environment = wiring.function_environment("ImageProcessorFunction")?;
-    for name in ["FFMPEG_PATH", "VARIANTS", "OUTPUT_FORMATS", "JPEG_QUALITY", "WEBP_QUALITY", "AVIF_CQ", "AVIF_EFFORT"]
-    {
+    let overrides = [
+        "FFMPEG_PATH",
+        "VARIANTS",
+        "PICTURE_MEDIA",
+        "FACES",
+        "OUTPUT_FORMATS",
+        "JPEG_QUALITY",
+        "WEBP_QUALITY",
+        "AVIF_CQ",
+        "AVIF_EFFORT",
+    ];
+    for name in overrides {
         if let Ok(value) = std::env::var(name) {
             environment.insert(name.into(), value);
         }

@@ -49,26 +49,43 @@ async fn publish_statuses(clients: &LocalClients, wiring: &Wiring, events: &[(St
 
 /// Waits until the queue holds `n` messages: the test's premise is that everything published is
 /// waiting when the window starts (under load the emulator's fan-out can lag its PublishBatch).
-async fn wait_until_waiting(clients: &LocalClients, wiring: &Wiring, n: usize) {
+/// Waits (up to 20 s) until the queue holds `n` messages; returns what it last counted, for the
+/// assertions' messages: a window that reads fewer than were published then says whether the
+/// missing ones ever reached the queue.
+async fn wait_until_waiting(clients: &LocalClients, wiring: &Wiring, n: usize) -> QueueCounts {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let attributes = clients
-            .sqs
-            .get_queue_attributes()
-            .queue_url(&wiring.notifier_queue_url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
-            .send()
-            .await
-            .unwrap();
-        let waiting: usize = attributes
-            .attributes()
-            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        if waiting >= n || Instant::now() > deadline {
-            return;
+        let counts = queue_counts(clients, wiring).await;
+        if counts.visible >= n || Instant::now() > deadline {
+            return counts;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[derive(Debug)]
+#[allow(dead_code)] // read through Debug, in assertion messages
+struct QueueCounts {
+    visible: usize,
+    in_flight: usize,
+}
+
+async fn queue_counts(clients: &LocalClients, wiring: &Wiring) -> QueueCounts {
+    use aws_sdk_sqs::types::QueueAttributeName as Name;
+    let attributes = clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&wiring.notifier_queue_url)
+        .attribute_names(Name::ApproximateNumberOfMessages)
+        .attribute_names(Name::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .unwrap();
+    let count =
+        |name: &Name| attributes.attributes().and_then(|a| a.get(name)).and_then(|v| v.parse().ok()).unwrap_or(0);
+    QueueCounts {
+        visible: count(&Name::ApproximateNumberOfMessages),
+        in_flight: count(&Name::ApproximateNumberOfMessagesNotVisible),
     }
 }
 
@@ -129,13 +146,14 @@ async fn each_window_reports_everything_waiting_in_one_digest() {
         processed += events.iter().filter(|(_, o)| *o == Outcome::Processed).count();
         failed += events.iter().filter(|(_, o)| *o == Outcome::Failed).count();
         publish_statuses(&clients, &wiring, &events).await;
-        wait_until_waiting(&clients, &wiring, uploads).await;
+        let before = wait_until_waiting(&clients, &wiring, uploads).await;
 
         let report = window(&clients, &config, &publisher, &notifier).await;
+        let after = queue_counts(&clients, &wiring).await;
         assert_eq!(
             (report.received, report.acknowledged, report.returned, report.more_waiting),
             (uploads, uploads, 0, false),
-            "window {i}: {report:?}"
+            "window {i}: {report:?}; the queue held {before:?} before the window, {after:?} after"
         );
         let (_, reported_processed, reported_failed) =
             posted_in_window(&clients, &wiring, notifier.digest.max_listed, &format!("window {i}")).await;
