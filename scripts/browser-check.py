@@ -77,7 +77,8 @@ GAP, LABEL = 12, 16
 PREFERRED_VARIANTS = ("mobile", "tablet", "thumbnail", "pc")
 # Art direction on (docs/pipeline.md): `mobile` is a 4:5 box, so the <picture> tile (a frame as
 # wide as it, inside PICTURE_MEDIA's default `(max-width: 767px)`) must show that box, not the
-# original's shape; an animation's `video-mobile` is cropped to its poster's `mobile` box.
+# original's shape; an animation's `video-mobile` is cropped to its poster's `mobile` box. (The
+# alpha image shows `tablet`, unshaped: see media_tiles.)
 VARIANTS = "thumbnail:200:1x1,mobile:640:4x5,tablet:1024,pc:1920"
 
 # Limits, on 0–255: the largest per-channel mean absolute difference.
@@ -435,7 +436,10 @@ def media_tiles(name: str, manifest: dict, edge: str) -> tuple[list[Tile], dict]
     """The tiles of one original, and what the checks need to know about them: every URL goes
     through the edge but the fallback file's own tile, the bucket's bytes served here."""
     variants = {v["name"]: v for v in manifest["variants"]}
-    chosen = next((variants[n] for n in PREFERRED_VARIANTS if n in variants and variants[n]["formats"]), None)
+    # The alpha image keeps its original shape: its transparent and opaque regions are fractions
+    # of the picture, and a 4:5 box around its focus cuts the transparent part away.
+    preferred = ("tablet", "pc") if name == ALPHA_PNG else PREFERRED_VARIANTS
+    chosen = next((variants[n] for n in preferred if n in variants and variants[n]["formats"]), None)
     if chosen is None:
         raise SystemExit(f"browser-check: {name}: no still variant in the manifest")
     width, height = chosen["width"], chosen["height"]
