@@ -47,11 +47,10 @@ async fn publish_statuses(clients: &LocalClients, wiring: &Wiring, events: &[(St
     }
 }
 
-/// Waits until the queue holds `n` messages: the test's premise is that everything published is
-/// waiting when the window starts (under load the emulator's fan-out can lag its PublishBatch).
-/// Waits (up to 20 s) until the queue holds `n` messages; returns what it last counted, for the
-/// assertions' messages: a window that reads fewer than were published then says whether the
-/// missing ones ever reached the queue.
+/// Waits (up to 20 s) until the queue holds `n` messages: the test's premise is that everything
+/// published is waiting when the window starts (under load the emulator's fan-out can lag its
+/// PublishBatch). Returns what it last counted, for the assertions' messages: a window that reads
+/// fewer than were published then says whether the missing ones ever reached the queue.
 async fn wait_until_waiting(clients: &LocalClients, wiring: &Wiring, n: usize) -> QueueCounts {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
