@@ -27,8 +27,8 @@ use crate::make::render::RenderSettings;
 use crate::scratch::ScratchDir;
 use crate::store::keys::{source_version, OutputLayout, MANIFEST_CACHE_CONTROL, VARIANT_CACHE_CONTROL};
 use crate::store::manifest::{
-    picture_html, video_html, Manifest, ManifestFile, ManifestFocus, ManifestSkip, ManifestVariant, RenderNotes,
-    Rerender, MANIFEST_SCHEMA, MANIFEST_VERSION,
+    picture_html, video_html, video_media_html, Manifest, ManifestFile, ManifestFocus, ManifestSkip, ManifestVariant,
+    RenderNotes, Rerender, MANIFEST_SCHEMA, MANIFEST_VERSION,
 };
 use crate::store::sides::{Sink, Source, SourceVersion, StoredOutput};
 
@@ -377,6 +377,7 @@ pub fn plan_outputs(
         &notes.picture_media,
     );
     let video = if animated { video_html(&variants, poster.as_ref()) } else { None };
+    let video_media = if animated { video_media_html(&variants, &notes.picture_media) } else { Vec::new() };
     let has_avif = variants.iter().any(|v| v.formats.iter().any(|f| f.format == "avif"));
     let manifest = Manifest {
         schema: MANIFEST_SCHEMA.to_string(),
@@ -392,6 +393,7 @@ pub fn plan_outputs(
         variants,
         picture,
         video,
+        video_media,
         not_carried_over: rendered.not_carried_over,
         avif_effort: notes.avif_effort.filter(|_| has_avif),
         avif_effort_asked: notes.avif_effort_asked,

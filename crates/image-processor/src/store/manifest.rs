@@ -32,9 +32,15 @@ pub struct Manifest {
     /// format, `width`/`height` against layout shift and the dominant colour behind it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub picture: Option<String>,
-    /// A `<video>` element for an animation: the MP4, its poster and size.
+    /// A `<video>` element for an animation: the MP4s of the original's shape, its poster and size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video: Option<String>,
+    /// Art-directed animations: each MP4 cropped to a shape (`video-mobile` of a
+    /// `mobile:640:4x5`) in a `<video>` of its own, for the media query `PICTURE_MEDIA` gives its
+    /// still (one `<video>` cannot change its box by source). Pages show it at that media query
+    /// and `video` otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub video_media: Vec<MediaVideo>,
     /// What the original holds that the variants do not carry, e.g. an HDR gain map.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_carried_over: Vec<String>,
@@ -276,14 +282,11 @@ pub fn picture_html(
 
 /// A `<video>` element for an animation: autoplaying, muted and looping like the GIF it replaces.
 pub fn video_html(variants: &[ManifestVariant], poster: Option<&ManifestVariant>) -> Option<String> {
-    let mut videos: Vec<&ManifestVariant> =
-        variants.iter().filter(|v| v.formats.iter().any(|f| f.content_type == "video/mp4")).collect();
+    // A cropped MP4 has another box: it gets its own element (`video_media_html`).
+    let mut videos: Vec<&ManifestVariant> = variants.iter().filter(|v| is_video(v) && v.crop.is_none()).collect();
     videos.sort_by_key(|v| v.width);
     let full = *videos.last()?;
-    let poster =
-        poster.and_then(|p| p.key.as_deref()).map(|key| format!(" poster=\"{}\"", url_for(key))).unwrap_or_default();
-    let mut html =
-        format!("<video autoplay muted loop playsinline width=\"{}\" height=\"{}\"{poster}>", full.width, full.height);
+    let mut html = video_open(full, poster);
     // Smaller renditions first, for narrow screens.
     for v in &videos {
         let Some(file) = v.formats.first() else { continue };
@@ -292,6 +295,41 @@ pub fn video_html(variants: &[ManifestVariant], poster: Option<&ManifestVariant>
     }
     html.push_str("</video>");
     Some(html)
+}
+
+/// An art-directed `<video>` and the media query it is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaVideo {
+    pub media: String,
+    pub video: String,
+}
+
+/// For each MP4 cropped to a shape, its own `<video>` at the media query `media` gives the still
+/// variant it shares its box with (`video-mobile` and `mobile`), that still as its poster.
+pub fn video_media_html(variants: &[ManifestVariant], media: &[(String, String)]) -> Vec<MediaVideo> {
+    media
+        .iter()
+        .filter_map(|(still_name, query)| {
+            let video =
+                variants.iter().find(|v| is_video(v) && v.crop.is_some() && v.name == format!("video-{still_name}"))?;
+            let still = variants.iter().find(|v| &v.name == still_name && v.crop == video.crop);
+            let file = video.formats.first()?;
+            let mut html = video_open(video, still);
+            html.push_str(&format!("<source src=\"{}\" type=\"video/mp4\"></video>", url_for(&file.key)));
+            Some(MediaVideo { media: query.clone(), video: html })
+        })
+        .collect()
+}
+
+fn is_video(v: &ManifestVariant) -> bool {
+    v.formats.iter().any(|f| f.content_type == "video/mp4")
+}
+
+/// `<video …>` at `video`'s size, with `poster`'s fallback file as its poster.
+fn video_open(video: &ManifestVariant, poster: Option<&ManifestVariant>) -> String {
+    let poster =
+        poster.and_then(|p| p.key.as_deref()).map(|key| format!(" poster=\"{}\"", url_for(key))).unwrap_or_default();
+    format!("<video autoplay muted loop playsinline width=\"{}\" height=\"{}\"{poster}>", video.width, video.height)
 }
 
 #[cfg(test)]
@@ -391,6 +429,34 @@ mod tests {
              </picture>",
             "the square thumbnail has no breakpoint: it is not in the picture"
         );
+    }
+
+    #[test]
+    fn a_cropped_mp4_gets_its_own_video_at_its_stills_media_query() {
+        let mut mobile = variant("mobile", 160, vec![file("jpeg", "g.gif/v/mobile.jpg", 3)], vec![]);
+        (mobile.crop, mobile.height) = (Some([120, 0, 160, 200]), 200);
+        let mut video_mobile = variant("video-mobile", 160, vec![file("mp4", "g.gif/v/video-mobile.mp4", 5)], vec![]);
+        (video_mobile.crop, video_mobile.height) = (mobile.crop, 200);
+        let video = variant("video", 400, vec![file("mp4", "g.gif/v/video.mp4", 9)], vec![]);
+        let poster = variant("poster", 400, vec![file("jpeg", "g.gif/v/poster.jpg", 4)], vec![]);
+        let all = [mobile, video_mobile, video, poster.clone()];
+        let media = vec![("mobile".to_string(), "(max-width: 767px)".to_string())];
+        assert_eq!(
+            video_html(&all, Some(&poster)).unwrap(),
+            "<video autoplay muted loop playsinline width=\"400\" height=\"200\" poster=\"/g.gif/v/poster.jpg\">\
+             <source src=\"/g.gif/v/video.mp4\" type=\"video/mp4\"></video>",
+            "the cropped MP4 is not a source of the full one's element"
+        );
+        assert_eq!(
+            video_media_html(&all, &media),
+            vec![MediaVideo {
+                media: "(max-width: 767px)".into(),
+                video: "<video autoplay muted loop playsinline width=\"160\" height=\"200\" poster=\"/g.gif/v/mobile.jpg\">\
+                        <source src=\"/g.gif/v/video-mobile.mp4\" type=\"video/mp4\"></video>"
+                    .into(),
+            }]
+        );
+        assert!(video_media_html(&all, &[]).is_empty(), "not named in PICTURE_MEDIA: no element");
     }
 
     #[test]

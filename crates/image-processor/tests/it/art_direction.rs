@@ -206,4 +206,24 @@ async fn an_animations_mobile_mp4_gets_the_same_box_as_its_poster() {
     assert!(video.crop.is_some());
     let full = variant("video");
     assert_eq!((full.width, full.height, full.crop), (400, 200, None));
+
+    // The page's elements: the full MP4's <video> keeps its box (the cropped MP4 is not one of its
+    // sources: one element cannot change its box by source), and the cropped one has its own, at
+    // the mobile media query, with the mobile still (the same box) as its poster.
+    let video_html = manifest.video.as_deref().expect("video");
+    assert!(
+        video_html.contains("width=\"400\" height=\"200\"") && !video_html.contains("video-mobile"),
+        "{video_html}"
+    );
+    let [art] = &manifest.video_media[..] else { panic!("one art-directed video: {:?}", manifest.video_media) };
+    assert_eq!(art.media, "(max-width: 767px)");
+    let mobile_poster = poster.key.as_deref().expect("mobile key");
+    assert!(
+        art.video.contains("width=\"160\" height=\"200\"") && art.video.contains("video-mobile.mp4"),
+        "{}",
+        art.video
+    );
+    let poster_url = image_processor::store::manifest::url_for(mobile_poster);
+    assert!(art.video.contains(&format!("poster=\"{poster_url}\"")), "{} {poster_url}", art.video);
+    h.assert_page_urls_resolve(&manifest).await;
 }

@@ -255,10 +255,13 @@ impl Harness {
         serde_json::from_slice(&bytes).expect("manifest JSON")
     }
 
-    /// Every URL a page gets from the manifest (`picture` and `video`), read as S3 reads a path,
-    /// names a file of the manifest and answers with its bytes. Returns how many URLs were checked.
+    /// Every URL a page gets from the manifest (`picture`, `video` and `video_media`), read as S3
+    /// reads a path, names a file of the manifest and answers with its bytes. Returns how many URLs
+    /// were checked.
     pub async fn assert_page_urls_resolve(&self, manifest: &Manifest) -> usize {
-        let html = format!("{}{}", manifest.picture.as_deref().unwrap_or(""), manifest.video.as_deref().unwrap_or(""));
+        let mut html =
+            format!("{}{}", manifest.picture.as_deref().unwrap_or(""), manifest.video.as_deref().unwrap_or(""));
+        manifest.video_media.iter().for_each(|v| html.push_str(&v.video));
         let urls = page_urls(&html);
         assert!(!urls.is_empty(), "no URLs in {html}");
         for url in &urls {
