@@ -43,7 +43,10 @@ def main():
                         target.write_bytes(z.read(photo["path"]))
                 else:
                     with tarfile.open(archive) as t:
-                        member = t.extractfile(photo["path"])
+                        try:
+                            member = t.extractfile(photo["path"])
+                        except KeyError:
+                            member = None
                         if member is None:
                             sys.exit(f"{photo['path']} is not a file in {archive.name}")
                         target.write_bytes(member.read())

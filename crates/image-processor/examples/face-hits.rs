@@ -19,7 +19,6 @@ use std::time::Instant;
 
 use image_processor::crop::{crop_box, holds, Aspect, CropBox, Focus};
 use image_processor::make::render::{automatic_focus, render, RenderSettings, VariantSpec};
-use image_processor::make::saliency;
 
 const SHAPES: [&str; 5] = ["1x1", "4x5", "9x16", "16x9", "21x9"];
 
@@ -63,15 +62,8 @@ fn main() {
             best = best.min(started.elapsed().as_secs_f64() * 1000.0);
         }
         found.push(format!("| {name} | {w}×{h} | {} | {:?} | {best:.1} |", faces.len(), focus.map(|f| f.1.name())));
-        // What the saliency alone would choose (the pipeline before faces).
-        let small = image::imageops::resize(
-            &image,
-            saliency::WORK_WIDTH,
-            (h * saliency::WORK_WIDTH / w).max(1),
-            image::imageops::FilterType::Triangle,
-        );
-        let salient_point = saliency::focus(small.as_raw(), small.width(), small.height(), 3)
-            .unwrap_or(Focus::Point { x: 0.5, y: 0.5 });
+        // What the pipeline chooses with FACES=off (its saliency, from its own small copy).
+        let (salient_point, _) = automatic_focus(image::DynamicImage::ImageRgb8(image.clone()), false);
         for shape in SHAPES {
             let aspect = Aspect::parse(shape).unwrap();
             let centre = crop_box(w, h, aspect, Focus::Point { x: 0.5, y: 0.5 });

@@ -95,7 +95,7 @@ impl AvifEffort {
 
     /// libaom's settings for this tier at `cq_level` (docs/benchmarks.md, "AVIF"): bytes at the
     /// score of sharp's default AVIF over the bench corpus, default 1.077× sharp's; max at
-    /// cpu-used 4 was 0.958× (floor 0.95), at cpu-used 3 0.936× (2.4% fewer bytes) for twice the
+    /// cpu-used 4 was 0.958× (floor 0.95), at cpu-used 3 0.936× (2.3% fewer bytes) for twice the
     /// time: fine for the hot originals `max` is meant for.
     pub fn aom(self, cq_level: u8) -> crate::codecs::libaom::AomSettings {
         let (cpu_used, ten_bit) = match self {

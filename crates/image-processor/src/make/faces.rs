@@ -39,7 +39,7 @@ const SCORE: f64 = 5.0;
 
 static MODEL_BYTES: &[u8] = include_bytes!("../../models/seeta_fd_frontal_v1.0.bin");
 
-/// The model, parsed once per process (about 10 ms).
+/// The model, parsed once per process (about 5 ms).
 fn model() -> Option<&'static rustface::Model> {
     static MODEL: OnceLock<Option<rustface::Model>> = OnceLock::new();
     MODEL
@@ -64,7 +64,7 @@ pub struct Face {
     pub score: f64,
 }
 
-/// The faces in `grey` (one byte per pixel, rows of `width`), largest first. None when the
+/// The faces in `grey` (one byte per pixel, rows of `width`), largest first. Empty when the
 /// picture is too small for the detector, the buffer does not match its size, or the detector
 /// fails (a panic inside it is caught and logged: the crop falls back to the saliency).
 pub fn find(grey: &[u8], width: u32, height: u32) -> Vec<Face> {

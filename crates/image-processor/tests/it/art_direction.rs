@@ -2,9 +2,8 @@
 //! around the picture's focus. The quality bar is the labelled set (`labelled.rs`): every
 //! automatic crop must keep the subject wholly inside.
 
-use image_processor::crop::{crop_box, holds, Aspect, CropBox, FocusSource};
+use image_processor::crop::{holds, Aspect, CropBox, FocusSource};
 use image_processor::make::render::{render, RenderSettings, VariantSpec};
-use image_processor::make::saliency;
 
 use crate::labelled::{automatic_crop, labelled_set};
 use crate::support::*;
@@ -29,7 +28,7 @@ fn every_automatic_crop_of_the_labelled_set_keeps_its_subject() {
 /// public domain, as scikit-image ships it, 320 px). The saliency has one peak, and a box
 /// centred on one face loses the other; the faces are one rectangle, and the 16:9 box holds both.
 /// (The same as the group photo of docs/pipeline.md's "Faces", where the saliency lost faces.)
-/// With `FACES=on`; off, it is the saliency's box.
+/// With `FACES=on`; with it off (the default), the saliency's box, which loses a face.
 #[test]
 fn the_crop_keeps_every_face_where_the_saliencys_one_peak_would_not() {
     let photo = decode_image(&fixture("astronaut.jpg")).to_rgb8();
@@ -42,11 +41,6 @@ fn the_crop_keeps_every_face_where_the_saliencys_one_peak_would_not() {
     let wide = Aspect::parse("16x9").expect("16x9");
     let banner = image::DynamicImage::ImageRgb8(banner);
 
-    let small = banner.resize_exact(saliency::WORK_WIDTH, 40, image::imageops::FilterType::Triangle).to_rgb8();
-    let salient = saliency::focus(small.as_raw(), small.width(), small.height(), 3).expect("a salient point");
-    let by_saliency = crop_box(1280, 400, wide, salient);
-    assert!(!holds(by_saliency, faces), "the premise: the saliency alone loses a face ({by_saliency:?}, {salient})");
-
     let mut png = Vec::new();
     banner.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).expect("png");
     let settings = RenderSettings {
@@ -54,6 +48,13 @@ fn the_crop_keeps_every_face_where_the_saliencys_one_peak_would_not() {
         faces: true,
         ..Harness::default_settings()
     };
+    // The premise, with FACES=off (the default): the saliency's one peak loses a face.
+    let saliency_only =
+        render(&png, "banner.png", &RenderSettings { faces: false, ..settings.clone() }).expect("render");
+    assert_eq!(saliency_only.focus.map(|f| f.1), Some(FocusSource::Saliency));
+    let by_saliency = saliency_only.variants[0].crop.expect("a box");
+    assert!(!holds(by_saliency, faces), "the premise: the saliency alone loses a face ({by_saliency:?})");
+
     let rendered = render(&png, "banner.png", &settings).expect("render");
     let (focus, source) = rendered.focus.expect("a focus");
     assert_eq!(source, FocusSource::Faces, "{focus}");
@@ -64,10 +65,6 @@ fn the_crop_keeps_every_face_where_the_saliencys_one_peak_would_not() {
         RenderSettings { faces: false, ..settings.clone() }.fingerprint(),
         "another version"
     );
-
-    // FACES=off (the default): the saliency's box, as before.
-    let rendered = render(&png, "banner.png", &RenderSettings { faces: false, ..settings }).expect("render");
-    assert_eq!(rendered.focus.map(|f| f.1), Some(FocusSource::Saliency));
 }
 
 /// The photo alone, cropped to four shapes with `FACES=on`: each keeps the face, found as a face.
