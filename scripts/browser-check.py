@@ -78,7 +78,8 @@ PREFERRED_VARIANTS = ("mobile", "tablet", "thumbnail", "pc")
 # Art direction on (docs/pipeline.md): `mobile` is a 4:5 box, so the <picture> tile (a frame as
 # wide as it, inside PICTURE_MEDIA's default `(max-width: 767px)`) must show that box, not the
 # original's shape; an animation's `video-mobile` is cropped to its poster's `mobile` box. (The
-# alpha image shows `tablet`, unshaped: see media_tiles.)
+# alpha image shows `tablet`, unshaped: see media_tiles.) `Faces` on: the deployed build reads the
+# stack's FACES and runs the detector before placing those boxes.
 VARIANTS = "thumbnail:200:1x1,mobile:640:4x5,tablet:1024,pc:1920"
 
 # Limits, on 0–255: the largest per-channel mean absolute difference.
@@ -310,7 +311,7 @@ class Stack:
         started = time.monotonic()
         self.description = RESULTS / "stack.json"
         self.d = deploy.deploy(self.endpoint, f"browser-check-{os.getpid()}", region, out=self.description,
-                               parameters={"Variants": VARIANTS})
+                               parameters={"Variants": VARIANTS, "Faces": "on"})
         client = deploy.clients(self.endpoint, region)
         self.s3, self.sqs = client("s3"), client("sqs")
         self.region = region

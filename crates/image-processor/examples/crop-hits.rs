@@ -11,8 +11,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "support/locate.rs"]
-mod locate;
+#[path = "support/vips.rs"]
+mod vips;
 
 #[path = "../tests/it/labelled.rs"]
 mod labelled;
@@ -41,7 +41,6 @@ fn main() {
             continue;
         }
         let input = dir.join(format!("{}.png", item.name));
-        let output = dir.join(format!("{}-crop.png", item.name));
         item.image.save(&input).unwrap();
         let target = image_processor::crop::crop_box(
             item.image.width(),
@@ -49,18 +48,7 @@ fn main() {
             item.aspect,
             image_processor::crop::Focus::Point { x: 0.5, y: 0.5 },
         );
-        let status = Command::new("vips")
-            .arg("smartcrop")
-            .arg(&input)
-            .arg(&output)
-            .arg(target.width.to_string())
-            .arg(target.height.to_string())
-            .args(["--interesting", "attention"])
-            .status()
-            .unwrap();
-        assert!(status.success(), "vips smartcrop failed on {}", item.name);
-        let cropped = image::open(&output).unwrap().to_rgb8();
-        let found = locate::locate(&item.image, &cropped);
+        let found = vips::attention(&item.image, &input, target.width, target.height);
         theirs[b] += usize::from(found.is_some_and(|at| holds(at, item.subject)));
     }
     let rate = |hits: [usize; 2]| {

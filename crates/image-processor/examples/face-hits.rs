@@ -10,8 +10,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "support/locate.rs"]
-mod locate;
+#[path = "support/vips.rs"]
+mod vips;
 
 use std::path::Path;
 use std::process::Command;
@@ -86,20 +86,11 @@ fn main() {
             salient += usize::from(by_saliency);
             let c = holds(centre, all_faces);
             centred += usize::from(c);
+            // The same PNG each time: its crop is written beside it per shape.
             let v = vips.then(|| {
-                let out = work.join(format!("{name}-{shape}.png"));
-                let status = Command::new("vips")
-                    .arg("smartcrop")
-                    .arg(&png)
-                    .arg(&out)
-                    .arg(centre.width.to_string())
-                    .arg(centre.height.to_string())
-                    .args(["--interesting", "attention"])
-                    .status()
-                    .unwrap();
-                assert!(status.success(), "vips smartcrop failed on {name}");
-                let cropped = image::open(&out).unwrap().to_rgb8();
-                locate::locate(&image, &cropped).is_some_and(|at| holds(at, all_faces))
+                let input = work.join(format!("{name}-{shape}.png"));
+                std::fs::copy(&png, &input).unwrap();
+                vips::attention(&image, &input, centre.width, centre.height).is_some_and(|at| holds(at, all_faces))
             });
             theirs += usize::from(v == Some(true));
             let mark = |b: bool| if b { "yes" } else { "**no**" };
